@@ -1,0 +1,137 @@
+// Package app assembles a running restored from a Config: database,
+// migrations, Redis, the event bus, the domain services, the HTTP handler and
+// the job worker. cmd/restored and the end-to-end tests both start the system
+// through it, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/restored/restored/accounts"
+	"github.com/restored/restored/audit"
+	"github.com/restored/restored/auth"
+	"github.com/restored/restored/config"
+	"github.com/restored/restored/events"
+	"github.com/restored/restored/graph"
+	"github.com/restored/restored/jobs"
+	"github.com/restored/restored/redisconn"
+	"github.com/restored/restored/server"
+	"github.com/restored/restored/store"
+)
+
+// App is a running restored.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Redis    *redisconn.Conn
+	Bus      *events.Bus
+	Queue    *jobs.Queue
+	Worker   *jobs.Worker // nil unless the worker runs in this process
+	Auth     *auth.Authenticator
+	Accounts *accounts.Service
+	Audit    *audit.Recorder
+
+	// RevalidateEvery is how often open websockets re-check their token.
+	RevalidateEvery time.Duration
+}
+
+// New connects everything; call Close when done. With cfg.AutoMigrate the
+// database is migrated first.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		applied, err := a.DB.Migrate(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "applied", applied)
+		}
+	} else if pending, err := a.DB.Pending(ctx); err != nil || len(pending) > 0 {
+		return nil, fmt.Errorf("database schema is not current (pending %v): run `restored migrate`", pending)
+	}
+	if a.Redis, err = redisconn.Open(ctx, cfg.RedisURL, cfg.KeyPrefix); err != nil {
+		return nil, err
+	}
+	if a.Redis.Embedded() {
+		log.Info("using in-process redis (single process only)")
+	}
+	a.Bus = events.NewBus(a.Redis, log)
+	a.Queue = jobs.NewQueue(a.Redis)
+	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
+	a.Auth = &auth.Authenticator{Client: a.DB.Client}
+	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit}
+	return a, nil
+}
+
+// Handler returns the HTTP handler of the API.
+func (a *App) Handler() http.Handler {
+	return server.New(server.Options{
+		Resolver: &graph.Resolver{
+			Client:   a.DB.Client,
+			Accounts: a.Accounts,
+			Bus:      a.Bus,
+			Log:      a.Log,
+		},
+		Auth:            a.Auth,
+		Log:             a.Log,
+		Database:        a.DB,
+		Redis:           a.Redis,
+		MaxBodyBytes:    a.Config.MaxBodyBytes,
+		MaxDepth:        a.Config.MaxDepth,
+		MaxComplexity:   a.Config.MaxComplexity,
+		RevalidateEvery: a.RevalidateEvery,
+	})
+}
+
+// StartWorker starts the job worker in this process, with every task handler
+// of restored plus any given by register (tests add their own task types).
+func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
+	if a.Worker != nil {
+		return errors.New("worker already started")
+	}
+	w := jobs.NewWorker(a.Redis, jobs.WorkerOptions{
+		Concurrency:     a.Config.WorkerConcurrency,
+		ShutdownTimeout: a.Config.ShutdownTimeout,
+		Log:             a.Log,
+	})
+	for _, r := range register {
+		r(w)
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	a.Worker = w
+	return nil
+}
+
+// Close stops the worker (waiting for running jobs) and closes connections.
+func (a *App) Close() {
+	if a.Worker != nil {
+		a.Worker.Shutdown()
+		a.Worker = nil
+	}
+	if a.Queue != nil {
+		a.Queue.Close()
+	}
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}

@@ -1,0 +1,63 @@
+// Package apperr is the one error type every domain service returns. Its Code
+// becomes `extensions.code` in GraphQL responses; its Message is safe to show
+// (it never holds a token, a secret or a raw Graph payload). Any other error
+// is INTERNAL: logged with its cause and shown as a generic message.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for clients.
+type Code string
+
+// The codes of DESIGN.md.
+const (
+	Unauthenticated   Code = "UNAUTHENTICATED"
+	Forbidden         Code = "FORBIDDEN"
+	NotFound          Code = "NOT_FOUND"
+	BadUserInput      Code = "BAD_USER_INPUT"
+	InvalidTransition Code = "INVALID_TRANSITION"
+	GateBlocked       Code = "GATE_BLOCKED"
+	Conflict          Code = "CONFLICT"
+	Internal          Code = "INTERNAL"
+)
+
+// Error is a classified, client-safe error.
+type Error struct {
+	Code    Code
+	Message string
+	// Field names the input field at fault, for BAD_USER_INPUT.
+	Field string
+	// Gates names the open gates, for GATE_BLOCKED and INVALID_TRANSITION.
+	Gates []string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// New returns an error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a BAD_USER_INPUT error about one input field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: BadUserInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of err: INTERNAL unless err wraps an *Error.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// As returns the *Error inside err, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

@@ -1,0 +1,253 @@
+// Command restored is the one binary of restored: the API server, the job
+// worker, database migrations and token administration.
+//
+//	restored serve [--dev]   API + worker (GraphQL at /graphql, GraphiQL at /)
+//	restored worker          job worker only (needs a shared Redis)
+//	restored migrate         apply database migrations
+//	restored token create    issue an API token (creating workspace and user if needed)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/restored/restored/access"
+	"github.com/restored/restored/accounts"
+	"github.com/restored/restored/app"
+	"github.com/restored/restored/audit"
+	"github.com/restored/restored/config"
+	"github.com/restored/restored/devseed"
+	"github.com/restored/restored/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "restored:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: restored <command> [flags]
+
+commands:
+  serve          run the API (and, unless --worker=false, the job worker)
+  worker         run the job worker only
+  migrate        apply pending database migrations
+  token create   issue an API token: --workspace SLUG --email E --role owner|operator|auditor
+
+Run "restored <command> -h" for the flags of a command. Every flag can also be
+set by an environment variable (see README.md).
+`
+
+// run is main without globals, so tests can run the real binary's logic.
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr, true)
+	case "worker":
+		return serve(ctx, args[1:], getenv, stdout, stderr, false)
+	case "migrate":
+		return migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			fmt.Fprint(stderr, usage)
+			return errors.New(`unknown token command: want "token create"`)
+		}
+		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// serve runs the API (api=true) or only the worker (api=false) until ctx ends,
+// then shuts down gracefully: the listener closes, in-flight requests finish,
+// websockets close, running jobs finish (up to the shutdown timeout).
+func serve(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer, api bool) error {
+	name := "serve"
+	if !api {
+		name = "worker"
+	}
+	cfg, _, err := config.Parse(name, args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger(stderr)
+	if !api && cfg.RedisURL == "" {
+		return errors.New("restored worker needs --redis-url: the in-process Redis is private to one process, so a separate worker would never see a task")
+	}
+	if err := cfg.EnsureDataDir(); err != nil && strings.HasPrefix(cfg.DatabaseURL, "sqlite://") {
+		return err
+	}
+	if cfg.Dev {
+		if err := cfg.LoadOrCreateSecretKey(); err != nil {
+			return err
+		}
+	} else if cfg.SecretKey == nil {
+		log.Warn("no --secret-key set: tenant credentials cannot be stored until one is configured")
+	}
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if cfg.Dev && api {
+		members, err := devseed.Seed(ctx, a.Accounts, cfg.DevToken)
+		if err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+		fmt.Fprintf(stdout, "dev mode: workspace %q seeded\n", devseed.Workspace)
+		for _, m := range members {
+			tok := m.Token
+			if tok == "" {
+				tok = "(issued at an earlier start; see its output or create one with `restored token create`)"
+			}
+			fmt.Fprintf(stdout, "  %-8s %-30s %s\n", strings.ToLower(string(m.Role)), m.Email, tok)
+		}
+	}
+	if cfg.Worker || !api {
+		if err := a.StartWorker(); err != nil {
+			return err
+		}
+		log.Info("worker started", "queue", a.Redis.Queue(), "concurrency", cfg.WorkerConcurrency)
+	}
+	if !api {
+		<-ctx.Done()
+		log.Info("shutting down worker")
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	// Websockets are hijacked connections that http.Server.Shutdown does not
+	// wait for; cancelling their base context closes them cleanly.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+	}
+	srv.RegisterOnShutdown(cancelBase)
+	fmt.Fprintf(stdout, "restored listening on http://%s (GraphQL at /graphql, GraphiQL at /)\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	cfg, _, err := config.Parse("migrate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+	}
+	for _, v := range applied {
+		fmt.Fprintln(stdout, "applied", v)
+	}
+	return nil
+}
+
+func tokenCreate(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	var slug, email, role, name string
+	var expires time.Duration
+	cfg, _, err := config.Parse("token create", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&slug, "workspace", "", "workspace slug (created when it does not exist)")
+		fs.StringVar(&email, "email", "", "the user the token acts as (created when it does not exist)")
+		fs.StringVar(&role, "role", "", "owner, operator or auditor")
+		fs.StringVar(&name, "name", "cli", "a name to recognise the token by")
+		fs.DurationVar(&expires, "expires-in", 0, "lifetime, e.g. 720h (default: no expiry)")
+	})
+	if err != nil {
+		return err
+	}
+	if slug == "" || email == "" || role == "" {
+		return errors.New("token create needs --workspace, --email and --role")
+	}
+	r, err := access.ParseRole(role)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	svc := &accounts.Service{Client: db.Client, Audit: &audit.Recorder{}}
+	ws, err := svc.EnsureWorkspace(ctx, slug, "")
+	if err != nil {
+		return err
+	}
+	u, err := svc.EnsureMember(ctx, ws.ID, email, r)
+	if err != nil {
+		return err
+	}
+	in := accounts.TokenInput{WorkspaceID: ws.ID, UserID: u.ID, Name: name, Role: r}
+	if expires > 0 {
+		t := time.Now().Add(expires)
+		in.ExpiresAt = &t
+	}
+	_, secret, err := svc.CreateToken(ctx, in)
+	if err != nil {
+		return err
+	}
+	// The secret alone on stdout, so scripts can capture it; the rest on stderr.
+	fmt.Fprintf(stderr, "token for %s (%s) in workspace %q; it is shown only once:\n", u.Email, strings.ToLower(string(r)), slug)
+	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+func openDB(ctx context.Context, cfg *config.Config) (*store.DB, error) {
+	if strings.HasPrefix(cfg.DatabaseURL, "sqlite://") {
+		if err := cfg.EnsureDataDir(); err != nil {
+			return nil, err
+		}
+	}
+	return store.Open(ctx, cfg.DatabaseURL)
+}

@@ -1,0 +1,178 @@
+// Package config reads restored's configuration from flags and environment
+// variables (flags win). Every setting has a default that gives a working
+// single-machine system: SQLite in the data dir, an in-process Redis.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one process.
+type Config struct {
+	DatabaseURL string // RESTORED_DATABASE_URL; default sqlite://<data-dir>/restored.db
+	RedisURL    string // RESTORED_REDIS_URL; default "" = in-process Redis
+	KeyPrefix   string // RESTORED_KEY_PREFIX; prefixes queue and channel names
+	Addr        string // RESTORED_ADDR
+	DataDir     string // RESTORED_DATA_DIR
+	SecretKey   []byte // RESTORED_SECRET_KEY (hex, 32 bytes); encrypts tenant credentials
+	LogLevel    slog.Level
+	LogFormat   string // text or json
+
+	Dev      bool   // --dev: seed demo data, GraphiQL, fixed dev token
+	DevToken string // RESTORED_DEV_TOKEN / --dev-token
+
+	Worker            bool // run the Asynq worker in this process
+	WorkerConcurrency int
+	AutoMigrate       bool // apply pending migrations at start-up
+
+	MaxBodyBytes    int64
+	MaxDepth        int
+	MaxComplexity   int
+	ShutdownTimeout time.Duration
+}
+
+// Getenv is os.Getenv's shape, so tests can pass their own environment.
+type Getenv func(string) string
+
+// Parse reads the flags of a subcommand from args and the environment from
+// getenv. The flag set is returned unparsed-args-free; extra flags can be
+// registered by the caller through extra before parsing.
+func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra func(*flag.FlagSet)) (*Config, *flag.FlagSet, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	var bad []string
+	envBool := func(k, def string) bool {
+		b, err := strconv.ParseBool(env(k, def))
+		if err != nil {
+			bad = append(bad, k+": want true or false")
+		}
+		return b
+	}
+	envInt := func(k, def string) int {
+		n, err := strconv.Atoi(env(k, def))
+		if err != nil || n < 0 {
+			bad = append(bad, k+": want a non-negative integer")
+		}
+		return n
+	}
+	envDuration := func(k, def string) time.Duration {
+		d, err := time.ParseDuration(env(k, def))
+		if err != nil {
+			bad = append(bad, k+": want a duration such as 30s")
+		}
+		return d
+	}
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DatabaseURL, "database-url", env("RESTORED_DATABASE_URL", ""), "database URL: postgres://… or sqlite://PATH (default: SQLite file in the data dir)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("RESTORED_REDIS_URL", ""), "Redis URL: redis://, rediss://, redis-sentinel:// (default: in-process Redis)")
+	fs.StringVar(&c.KeyPrefix, "key-prefix", env("RESTORED_KEY_PREFIX", "restored"), "prefix of Redis queue and channel names")
+	fs.StringVar(&c.Addr, "addr", env("RESTORED_ADDR", ":8080"), "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", env("RESTORED_DATA_DIR", "data"), "directory for the SQLite file and the generated dev secret key")
+	secret := fs.String("secret-key", env("RESTORED_SECRET_KEY", ""), "hex-encoded 32-byte key that encrypts tenant credentials (generated into the data dir in --dev)")
+	level := fs.String("log-level", env("RESTORED_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", env("RESTORED_LOG_FORMAT", "text"), "log format: text or json")
+	fs.BoolVar(&c.Dev, "dev", envBool("RESTORED_DEV", "false"), "development mode: seed demo data and accept the dev token")
+	fs.StringVar(&c.DevToken, "dev-token", env("RESTORED_DEV_TOKEN", ""), "fixed owner token accepted in --dev (must start with rst_)")
+	fs.BoolVar(&c.Worker, "worker", envBool("RESTORED_WORKER", "true"), "run the job worker in this process")
+	fs.IntVar(&c.WorkerConcurrency, "worker-concurrency", envInt("RESTORED_WORKER_CONCURRENCY", "10"), "concurrent jobs per worker process")
+	fs.BoolVar(&c.AutoMigrate, "migrate", envBool("RESTORED_MIGRATE", "true"), "apply pending database migrations at start-up")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(envInt("RESTORED_MAX_BODY_BYTES", "1048576")), "largest accepted request body (and websocket message)")
+	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
+	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "5000"), "most complex accepted query")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")
+	if extra != nil {
+		extra(fs)
+	}
+	if len(bad) > 0 {
+		return nil, nil, errors.New("bad environment: " + strings.Join(bad, "; "))
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	var err error
+	if c.LogLevel, err = parseLevel(*level); err != nil {
+		return nil, nil, err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, nil, fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "restored.db")
+	}
+	if *secret != "" {
+		if c.SecretKey, err = hex.DecodeString(*secret); err != nil || len(c.SecretKey) != 32 {
+			return nil, nil, errors.New("secret key must be 64 hex characters (32 bytes)")
+		}
+	}
+	if c.DevToken != "" && !strings.HasPrefix(c.DevToken, "rst_") {
+		return nil, nil, errors.New("dev token must start with rst_")
+	}
+	return c, fs, nil
+}
+
+// EnsureDataDir creates the data directory when the configuration uses it.
+func (c *Config) EnsureDataDir() error {
+	return os.MkdirAll(c.DataDir, 0o700)
+}
+
+// LoadOrCreateSecretKey fills SecretKey from <data-dir>/secret.key, creating
+// that file with a random key when absent. Only --dev does this: production
+// must configure the key explicitly, or a lost data dir would silently make
+// every stored credential unreadable.
+func (c *Config) LoadOrCreateSecretKey() error {
+	if c.SecretKey != nil {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) != 32 {
+			return fmt.Errorf("%s does not hold a 32-byte hex key", path)
+		}
+		c.SecretKey = key
+		return nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return err
+	}
+	c.SecretKey = key
+	return nil
+}
+
+// Logger builds the process logger.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}

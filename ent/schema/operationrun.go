@@ -1,0 +1,60 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/ids"
+)
+
+// OperationRun is the record of one job: the single truth of its status and outcome.
+type OperationRun struct{ ent.Schema }
+
+// Mixin of the OperationRun.
+func (OperationRun) Mixin() []ent.Mixin {
+	return []ent.Mixin{mixins.ID{Prefix: ids.OperationRun}, mixins.Time{}, mixins.Workspace{}}
+}
+
+// Fields of the OperationRun.
+func (OperationRun) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("environment_id").Optional().Nillable(),
+		field.String("type").NotEmpty(),
+		field.Enum("status").Values("QUEUED", "RUNNING", "COMPLETED").Default("QUEUED").
+			Annotations(entgql.Type("OperationStatus")),
+		field.Enum("outcome").
+			Values("PENDING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "BLOCKED", "FAILED", "CANCELLED").
+			Default("PENDING").Annotations(entgql.Type("OperationOutcome")),
+		field.String("dedupe_key").Default(""),
+		// Equal to dedupe_key while queued or running and cleared when completed:
+		// its unique index makes "one identical job at a time" a database rule.
+		field.String("active_key").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("subject_id").Optional().Nillable(),
+		field.String("initiator_id").Optional().Nillable(),
+		field.JSON("summary", map[string]int{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("context", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.String("error_code").Optional().Nillable(),
+		field.String("error_message").Optional().Nillable(),
+		field.Int("attempts").Default(0),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
+	}
+}
+
+// Indexes of the OperationRun.
+func (OperationRun) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("active_key").Unique(),
+		index.Fields("status", "updated_at"),
+		index.Fields("subject_id"),
+	}
+}
+
+// Annotations of the OperationRun.
+func (OperationRun) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

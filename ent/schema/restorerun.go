@@ -1,0 +1,85 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/ids"
+)
+
+// RestoreRun is one pass of the restore wizard and, once confirmed, its execution.
+type RestoreRun struct{ ent.Schema }
+
+// Mixin of the RestoreRun.
+func (RestoreRun) Mixin() []ent.Mixin {
+	return []ent.Mixin{mixins.ID{Prefix: ids.RestoreRun}, mixins.Time{}, mixins.Workspace{}}
+}
+
+// Fields of the RestoreRun.
+func (RestoreRun) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("environment_id").Immutable(),
+		field.String("backup_set_id"),
+		field.String("initiator_id").Optional().Nillable(),
+		field.Enum("status").
+			Values("DRAFT", "SCOPED", "CHECKED", "PREVIEWED", "QUEUED", "RUNNING",
+				"COMPLETED", "PARTIAL", "FAILED", "CANCELLED").
+			Default("DRAFT").Annotations(entgql.Type("RestoreRunStatus")),
+		field.Enum("scope_mode").Values("ALL", "SELECTED").Default("ALL").
+			Annotations(entgql.Type("RestoreScopeMode")),
+		field.Strings("selected_item_ids").Optional(),
+		field.JSON("group_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("scope_tag_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		field.Bool("create_missing").Default(false),
+		field.Bool("dry_run").Default(true),
+		// Frozen at step 1 for audit: what the user saw and must type to confirm.
+		field.String("environment_badge").Immutable(),
+		field.String("tenant_label").Immutable(),
+		field.String("scope_fingerprint").Default(""),
+		field.JSON("check_summary", map[string]int{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("check_results", []map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.String("check_fingerprint").Default(""),
+		field.Time("checked_at").Optional().Nillable(),
+		field.JSON("preview_summary", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.String("preview_fingerprint").Default(""),
+		field.Time("previewed_at").Optional().Nillable(),
+		field.Bool("acknowledged").Default(false),
+		field.String("confirmed_by").Optional().Nillable(),
+		field.Time("confirmed_at").Optional().Nillable(),
+		field.String("idempotency_key").Optional().Nillable(),
+		// Set while QUEUED or RUNNING, cleared when terminal: a unique index on it
+		// lets the database itself refuse a second active execution per target.
+		field.String("active_execution_key").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
+		field.JSON("counts", map[string]int{}).Optional().Annotations(entgql.Skip()),
+		field.Time("deleted_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the RestoreRun.
+func (RestoreRun) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("environment", Environment.Type).Field("environment_id").Unique().Required().Immutable(),
+		edge.To("backup_set", BackupSet.Type).Field("backup_set_id").Unique().Required(),
+	}
+}
+
+// Indexes of the RestoreRun.
+func (RestoreRun) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("environment_id", "status"),
+		index.Fields("active_execution_key").Unique(),
+		index.Fields("workspace_id", "idempotency_key").Unique(),
+	}
+}
+
+// Annotations of the RestoreRun.
+func (RestoreRun) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

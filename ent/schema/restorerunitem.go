@@ -1,0 +1,69 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/ids"
+)
+
+// RestoreRunItem is one scoped backup item of a run: its check results, its
+// preview diff, its execution outcome and the evidence that it was verified.
+type RestoreRunItem struct{ ent.Schema }
+
+// Mixin of the RestoreRunItem.
+func (RestoreRunItem) Mixin() []ent.Mixin {
+	return []ent.Mixin{mixins.ID{Prefix: ids.RestoreRunItem}, mixins.Time{}, mixins.Workspace{}}
+}
+
+// Fields of the RestoreRunItem.
+func (RestoreRunItem) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("run_id").Immutable(),
+		field.String("backup_item_id").Immutable(),
+		field.String("policy_type").Immutable(),
+		field.String("platform").Default("").Immutable(),
+		field.String("display_name").Default("").Immutable(),
+		field.Enum("planned_action").Values("CREATE", "UPDATE", "SKIP").Optional().Nillable().
+			Annotations(entgql.Type("RestoreAction")),
+		field.Enum("status").Values("PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED").
+			Default("PENDING").Annotations(entgql.Type("RestoreItemStatus")),
+		field.String("target_graph_id").Optional().Nillable(),
+		field.Int("attempts").Default(0),
+		field.String("error_code").Optional().Nillable(),
+		field.String("error_message").Optional().Nillable(),
+		field.Enum("check_severity").Values("BLOCKING", "WARNING", "SAFE").Optional().Nillable().
+			Annotations(entgql.Type("CheckSeverity")),
+		field.JSON("check_results", []map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("preview_diff", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.Bool("diff_truncated").Default(false),
+		field.Bool("verified").Default(false),
+		field.JSON("drift", map[string]any{}).Optional().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the RestoreRunItem.
+func (RestoreRunItem) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("run", RestoreRun.Type).Field("run_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the RestoreRunItem.
+func (RestoreRunItem) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("run_id", "status"),
+		index.Fields("run_id", "policy_type", "platform"),
+		index.Fields("run_id", "backup_item_id").Unique(),
+	}
+}
+
+// Annotations of the RestoreRunItem.
+func (RestoreRunItem) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,21 @@
+// Package graph holds the GraphQL resolvers. They are thin: authorize, call
+// a domain service or a paginated ent query, and return. Errors are domain
+// errors (package apperr); the server's error presenter maps them to
+// extensions.code.
+package graph
+
+import (
+	"log/slog"
+
+	"github.com/restored/restored/accounts"
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/events"
+)
+
+// Resolver is the root resolver: the dependencies every resolver may use.
+type Resolver struct {
+	Client   *ent.Client
+	Accounts *accounts.Service
+	Bus      *events.Bus
+	Log      *slog.Logger
+}

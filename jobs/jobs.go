@@ -1,0 +1,101 @@
+// Package jobs runs restored's long work on Asynq: task types, their payloads
+// and their (thin) handlers, the worker, and the enqueueing client. Handlers
+// decode a payload and call one domain service method; the database, not the
+// queue, holds every state, so a lost task can be found and re-enqueued.
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/restored/restored/redisconn"
+)
+
+// Queue enqueues tasks on this deployment's queue.
+type Queue struct {
+	client *asynq.Client
+	queue  string
+}
+
+// NewQueue returns a queue over conn.
+func NewQueue(conn *redisconn.Conn) *Queue {
+	return &Queue{client: asynq.NewClient(conn.Asynq), queue: conn.Queue()}
+}
+
+// Enqueue puts t on the queue. Options may add a task id (asynq.TaskID) for
+// idempotent enqueueing; the queue is always this deployment's.
+func (q *Queue) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	return q.client.EnqueueContext(ctx, t, append(opts, asynq.Queue(q.queue))...)
+}
+
+// Close releases the queue's connections.
+func (q *Queue) Close() error { return q.client.Close() }
+
+// Worker processes tasks of this deployment's queue.
+type Worker struct {
+	srv *asynq.Server
+	mux *asynq.ServeMux
+	log *slog.Logger
+}
+
+// WorkerOptions configure a worker.
+type WorkerOptions struct {
+	Concurrency int
+	// ShutdownTimeout is how long Shutdown waits for running tasks before
+	// handing them back to the queue (they are then retried elsewhere).
+	ShutdownTimeout time.Duration
+	Log             *slog.Logger
+}
+
+// NewWorker returns a worker over conn; register handlers with Handle, then Start.
+func NewWorker(conn *redisconn.Conn, o WorkerOptions) *Worker {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 10
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	srv := asynq.NewServer(conn.Asynq, asynq.Config{
+		Concurrency:     o.Concurrency,
+		Queues:          map[string]int{conn.Queue(): 1},
+		ShutdownTimeout: o.ShutdownTimeout,
+		Logger:          slogAdapter{log.With("component", "asynq")},
+		LogLevel:        asynq.WarnLevel,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			log.Warn("task failed", "type", t.Type(), "err", err)
+		}),
+	})
+	return &Worker{srv: srv, mux: asynq.NewServeMux(), log: log}
+}
+
+// Handle registers the handler of a task type.
+func (w *Worker) Handle(taskType string, h asynq.Handler) { w.mux.Handle(taskType, h) }
+
+// Start starts processing in the background.
+func (w *Worker) Start() error { return w.srv.Start(w.mux) }
+
+// Shutdown stops taking tasks and waits (up to the shutdown timeout) for the
+// running ones.
+func (w *Worker) Shutdown() { w.srv.Shutdown() }
+
+// slogAdapter lets Asynq log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(sprint(args)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(sprint(args)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(sprint(args)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(sprint(args)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(sprint(args)) }
+
+func sprint(args []any) string {
+	if len(args) == 1 {
+		if s, ok := args[0].(string); ok {
+			return s
+		}
+	}
+	return slog.AnyValue(args).String()
+}

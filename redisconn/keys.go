@@ -1,0 +1,12 @@
+package redisconn
+
+// Every Redis name restored uses is built here, from the configured prefix,
+// so several deployments (or CI runs) can share one Redis without touching
+// each other's queues or events.
+
+// Queue is the Asynq queue of this deployment. Asynq's own keys are fixed
+// ("asynq:{queue}:…"), so isolation comes from the queue name.
+func (c *Conn) Queue() string { return c.Prefix + "-default" }
+
+// Channel is the pub/sub channel of one event topic.
+func (c *Conn) Channel(topic string) string { return c.Prefix + ":events:" + topic }

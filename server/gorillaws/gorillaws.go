@@ -1,0 +1,212 @@
+// Package gorillaws lets gqlgen's websocket transport run on
+// github.com/gorilla/websocket instead of its default, coder/websocket.
+//
+// Wire it in with
+//
+//	srv.AddTransport(transport.Websocket{Implementation: gorillaws.New(gorillaws.Options{})})
+//
+// Besides translating the API, the adapter papers over a few behaviours of
+// gqlgen's transport that are harmless with coder/websocket but hurt with
+// gorilla: double HTTP error responses on a failed upgrade, ignored write
+// errors on dead peers, and a forbidden "complete" after "error" on the
+// graphql-transport-ws protocol.
+package gorillaws
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
+)
+
+// DefaultWriteTimeout bounds each write when Options.WriteTimeout is zero.
+const DefaultWriteTimeout = 10 * time.Second
+
+// graphqlTransportWS is the modern protocol; it forbids "complete" after "error".
+const graphqlTransportWS = "graphql-transport-ws"
+
+// Options configures the adapter. The zero value is usable.
+type Options struct {
+	// WriteTimeout bounds every write (and the handshake response) so a peer
+	// that stops reading cannot block the connection forever. Zero or less
+	// means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// CheckOrigin decides whether the upgrade is allowed. Nil uses gorilla's
+	// default: requests without an Origin header or from the same host.
+	CheckOrigin func(r *http.Request) bool
+	// ReadBufferSize and WriteBufferSize are gorilla's I/O buffer sizes; zero
+	// reuses the buffers net/http allocated for the request.
+	ReadBufferSize, WriteBufferSize int
+	// Logger receives debug logs about dropped messages and dead peers. Nil
+	// means slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns a transport.WebsocketImplementation backed by gorilla/websocket.
+func New(opts Options) transport.WebsocketImplementation {
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return implementation{opts}
+}
+
+type implementation struct{ opts Options }
+
+// Accept implements transport.WebsocketImplementation.
+func (i implementation) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	u := websocket.Upgrader{
+		HandshakeTimeout: i.opts.WriteTimeout,
+		ReadBufferSize:   i.opts.ReadBufferSize,
+		WriteBufferSize:  i.opts.WriteBufferSize,
+		CheckOrigin:      i.opts.CheckOrigin,
+		Subprotocols:     o.Subprotocols,
+		// gqlgen answers a failed Accept with its own 400; letting gorilla
+		// write one too yields a "superfluous WriteHeader" and a garbled body.
+		Error: func(http.ResponseWriter, *http.Request, int, error) {},
+	}
+	ws, err := u.Upgrade(w, r, o.ResponseHeader)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{ws: ws, opts: i.opts}, nil
+}
+
+type conn struct {
+	ws   *websocket.Conn
+	opts Options
+
+	mu       sync.Mutex // gorilla allows only one concurrent writer
+	writeErr error      // first write failure; the socket is closed after it
+	errored  sync.Map   // ids that got "error" on graphql-transport-ws
+}
+
+var (
+	_ transport.WebsocketReadLimiter   = (*conn)(nil)
+	_ transport.WebsocketReadDeadliner = (*conn)(nil)
+)
+
+// envelope is the part of a protocol message the adapter needs to look at.
+type envelope struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// NextReader implements transport.WebsocketConn; a normal close by the peer
+// becomes transport.ErrWebsocketClosed, as gqlgen expects.
+func (c *conn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.ws.NextReader()
+	// 1001 is what browsers send when the page goes away: a normal end, not
+	// an error worth reporting to the transport's ErrorFunc.
+	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+		return typ, nil, transport.ErrWebsocketClosed
+	}
+	if err != nil || c.ws.Subprotocol() != graphqlTransportWS {
+		return typ, r, err
+	}
+	data, err := io.ReadAll(r) // bounded by SetReadLimit
+	if err != nil {
+		return typ, nil, err
+	}
+	// A client may reuse an id once its operation ended with "error"; the new
+	// operation's "complete" must not be swallowed.
+	var env envelope
+	if json.Unmarshal(data, &env) == nil && env.Type == "subscribe" {
+		c.errored.Delete(env.ID)
+	}
+	return typ, bytes.NewReader(data), nil
+}
+
+// WriteJSON implements transport.WebsocketConn.
+func (c *conn) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if c.dropComplete(data) {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	err = c.ws.WriteMessage(websocket.TextMessage, data)
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil // gqlgen keeps writing while it tears down; nobody is listening
+	}
+	if err != nil {
+		// gqlgen only reports write errors and carries on, so a dead peer
+		// would keep subscriptions producing forever. Closing makes the read
+		// loop fail, which is what tears the connection down.
+		c.writeErr = err
+		_ = c.ws.Close()
+		c.opts.Logger.Debug("gorillaws: closing websocket after write error", "error", err)
+	}
+	return err
+}
+
+// dropComplete reports whether data is a graphql-transport-ws "complete" for
+// an id that already got "error". gqlgen sends both for e.g. validation
+// errors, but the protocol forbids it and graphql-ws (JS) reacts by silently
+// ending every other subscription on the socket.
+func (c *conn) dropComplete(data []byte) bool {
+	if c.ws.Subprotocol() != graphqlTransportWS ||
+		!bytes.Contains(data, []byte(`"error"`)) && !bytes.Contains(data, []byte(`"complete"`)) {
+		return false // cheap filter: skip parsing large "next" payloads
+	}
+	var env envelope
+	if json.Unmarshal(data, &env) != nil {
+		return false
+	}
+	switch env.Type {
+	case "error":
+		c.errored.Store(env.ID, struct{}{})
+	case "complete":
+		if _, ok := c.errored.LoadAndDelete(env.ID); ok {
+			c.opts.Logger.Debug("gorillaws: dropped complete after error", "id", env.ID)
+			return true
+		}
+	}
+	return false
+}
+
+// WriteClose implements transport.WebsocketConn by sending a close frame.
+func (c *conn) WriteClose(code int, reason string) error {
+	// Control frames carry at most 125 bytes; gorilla refuses longer ones
+	// and the peer would then see an abnormal 1006 instead of our code.
+	if len(reason) > 123 {
+		reason = strings.ToValidUTF8(reason[:123], "")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	msg := websocket.FormatCloseMessage(code, reason)
+	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.WriteTimeout))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil // e.g. gorilla already answered the peer's close or sent 1009
+	}
+	return err
+}
+
+// Close, Subprotocol, SetReadLimit and SetReadDeadline delegate to gorilla;
+// the last two satisfy gqlgen's optional WebsocketReadLimiter and
+// WebsocketReadDeadliner, without which PayloadReadLimit and the pong timeout
+// of PingPongInterval are silently not enforced.
+func (c *conn) Close() error                      { return c.ws.Close() }
+func (c *conn) Subprotocol() string               { return c.ws.Subprotocol() }
+func (c *conn) SetReadLimit(limit int64)          { c.ws.SetReadLimit(limit) }
+func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/restored/restored/apperr"
+	"github.com/restored/restored/auth"
+	"github.com/restored/restored/graph/generated"
+	"github.com/restored/restored/server/gorillaws"
+)
+
+// newGraphQL builds the gqlgen handler with explicit transports (websocket
+// first, so an upgrade is never mistaken for a GET), the limits, and the one
+// error presenter.
+func newGraphQL(o Options) http.Handler {
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	readLimit := o.MaxBodyBytes
+	revalidate := o.RevalidateEvery
+	if revalidate <= 0 {
+		revalidate = 5 * time.Second
+	}
+	srv.AddTransport(transport.Websocket{
+		Implementation:        gorillaws.New(gorillaws.Options{WriteTimeout: 10 * time.Second, Logger: o.Log}),
+		InitFunc:              wsInit(o.Auth, revalidate),
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 15 * time.Second,
+		PingPongInterval:      15 * time.Second,
+		PayloadReadLimit:      &readLimit,
+		ErrorFunc: func(ctx context.Context, err error) {
+			o.Log.Debug("websocket", "err", err)
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	if o.MaxComplexity > 0 {
+		srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	}
+	if o.MaxDepth > 0 {
+		srv.Use(depthLimit(o.MaxDepth))
+	}
+	srv.SetErrorPresenter(presenter(o))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		o.Log.Error("resolver panic", "panic", fmt.Sprint(p))
+		return errors.New("internal panic")
+	})
+	return srv
+}
+
+// presenter maps every error to a client-safe message and extensions.code.
+// Domain errors keep their message; anything else is INTERNAL: logged here
+// with its cause, shown as a generic message, so no driver error, token or
+// payload ever reaches a client.
+func presenter(o Options) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		if e, ok := apperr.As(err); ok {
+			gqlErr.Message = e.Message
+			gqlErr.Extensions["code"] = string(e.Code)
+			if e.Field != "" {
+				gqlErr.Extensions["field"] = e.Field
+			}
+			if len(e.Gates) > 0 {
+				gqlErr.Extensions["gates"] = e.Gates
+			}
+			return gqlErr
+		}
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err == nil {
+			// Errors gqlgen itself raised about the request: parse, validation,
+			// limits, variables. They are the client's fault and safe to show,
+			// except the JSON decoding error, which echoes the whole body.
+			reason, _ := gqlErr.Extensions["code"].(string)
+			if reason == "" {
+				reason = "BAD_REQUEST"
+			}
+			if strings.HasPrefix(gqlErr.Message, "json request body could not be decoded") {
+				gqlErr.Message = "the request body is not valid JSON"
+			}
+			gqlErr.Extensions["code"] = string(apperr.BadUserInput)
+			gqlErr.Extensions["reason"] = reason
+			return gqlErr
+		}
+		if errors.Is(err, context.Canceled) {
+			gqlErr.Message = "request cancelled"
+			gqlErr.Extensions = map[string]any{"code": string(apperr.Internal)}
+			return gqlErr
+		}
+		o.Log.Error("internal error", "path", gqlErr.Path.String(), "err", err)
+		gqlErr.Message = "internal error"
+		gqlErr.Extensions = map[string]any{"code": string(apperr.Internal)}
+		return gqlErr
+	}
+}
+
+// wsInit authenticates a websocket from its connection_init payload
+// ({"Authorization": "Bearer rst_…"} or {"token": "rst_…"}), then re-checks
+// the token every revalidate period and closes the socket once the token is
+// revoked or expired.
+func wsInit(a *auth.Authenticator, revalidate time.Duration) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		secret := p.GetString("token")
+		if secret == "" {
+			h := p.Authorization()
+			if h == "" {
+				h = p.GetString("authorization")
+			}
+			secret, _ = bearer(h)
+		}
+		// 4403 is graphql-transport-ws's "Forbidden" close code; clients
+		// treat it as final and do not retry with the same token.
+		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
+			ctx := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, msg), 4403)
+			return ctx, nil, errors.New(msg)
+		}
+		if secret == "" {
+			return refuse("UNAUTHENTICATED: send the API token in connection_init as {\"Authorization\": \"Bearer <token>\"}")
+		}
+		v, err := a.Authenticate(ctx, secret)
+		if apperr.CodeOf(err) == apperr.Unauthenticated {
+			return refuse("UNAUTHENTICATED: invalid, expired or revoked API token")
+		}
+		if err != nil {
+			return refuse("INTERNAL: authentication is unavailable, try again")
+		}
+		ctx, cancel := context.WithCancel(auth.WithViewer(ctx, v))
+		go func() {
+			t := time.NewTicker(revalidate)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if _, err := a.Authenticate(ctx, secret); apperr.CodeOf(err) == apperr.Unauthenticated {
+						cancel()
+						return
+					}
+				}
+			}
+		}()
+		return transport.AppendCloseReason(ctx, "UNAUTHENTICATED: API token revoked or expired"), nil, nil
+	}
+}
+
+// depthLimit refuses operations nested deeper than max fields. Introspection
+// fields are not counted: GraphiQL's own schema query is deep by nature.
+func depthLimit(max int) graphql.HandlerExtension { return depthLimiter{max: max} }
+
+type depthLimiter struct{ max int }
+
+func (depthLimiter) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimiter) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depthLimiter) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, map[string]bool{}); depth > d.max {
+		err := gqlerror.Errorf("query depth %d exceeds the limit of %d", depth, d.max)
+		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
+		return err
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, depth int, seen map[string]bool) int {
+	deepest := depth
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if strings.HasPrefix(s.Name, "__") {
+				continue
+			}
+			d = selectionDepth(s.SelectionSet, depth+1, seen)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, depth, seen)
+		case *ast.FragmentSpread:
+			// Validation rejects fragment cycles, but guard anyway.
+			if s.Definition == nil || seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			d = selectionDepth(s.Definition.SelectionSet, depth, seen)
+			delete(seen, s.Name)
+		}
+		if d > deepest {
+			deepest = d
+		}
+	}
+	return deepest
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/restored/restored/apperr"
+	"github.com/restored/restored/auth"
+)
+
+// graphQLError writes a GraphQL-shaped error response for requests refused
+// before they reach the GraphQL executor.
+func graphQLError(w http.ResponseWriter, status int, code apperr.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	resp := map[string]any{"errors": []map[string]any{{
+		"message":    msg,
+		"extensions": map[string]any{"code": code},
+	}}}
+	writeBody(w, resp)
+}
+
+// authenticate resolves the bearer token of HTTP requests. Websocket upgrades
+// pass through: their token comes in connection_init (see newGraphQL).
+func authenticate(a *auth.Authenticator, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		secret, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="restored"`)
+			graphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated,
+				"missing API token: send Authorization: Bearer <token>")
+			return
+		}
+		v, err := a.Authenticate(r.Context(), secret)
+		if err != nil {
+			if apperr.CodeOf(err) == apperr.Unauthenticated {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="restored", error="invalid_token"`)
+				graphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated, err.(*apperr.Error).Message)
+				return
+			}
+			log.Error("authenticate", "err", err)
+			graphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "authentication is unavailable, try again")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithViewer(r.Context(), v)))
+	})
+}
+
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// bearer extracts the token of an Authorization header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// limitBody refuses request bodies over max bytes with 413 and a GraphQL
+// error, before any of it is parsed.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if max <= 0 || r.Body == nil || r.Method == http.MethodGet {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tooLarge := func() {
+			graphQLError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput,
+				"request body exceeds the limit of "+strconv.FormatInt(max, 10)+" bytes")
+		}
+		if r.ContentLength > max {
+			tooLarge()
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			tooLarge()
+			return
+		}
+		if err != nil {
+			graphQLError(w, http.StatusBadRequest, apperr.BadUserInput, "could not read the request body")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeBody(w http.ResponseWriter, v any) {
+	json.NewEncoder(w).Encode(v)
+}
