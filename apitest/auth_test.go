@@ -187,4 +187,3 @@ func TestAuthMatrixCoversSchema(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-

@@ -18,9 +18,12 @@ import (
 
 // Conn is a Redis connection shared by the job queue and pub/sub.
 type Conn struct {
-	Client   redis.UniversalClient
-	Asynq    asynq.RedisConnOpt
-	Prefix   string
+	Client redis.UniversalClient
+	Asynq  asynq.RedisConnOpt
+	Prefix string
+	// URL is the effective Redis URL (the in-process one's loopback address
+	// when embedded), so a second process in a test can share it.
+	URL      string
 	embedded *miniredis.Miniredis
 }
 
@@ -37,6 +40,7 @@ func Open(ctx context.Context, rawURL, prefix string) (*Conn, error) {
 		c.embedded = m
 		rawURL = "redis://" + m.Addr()
 	}
+	c.URL = rawURL
 	opt, err := asynq.ParseRedisURI(rawURL)
 	if err != nil {
 		c.Close()
