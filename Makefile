@@ -8,6 +8,9 @@ GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Extra flags for `make test`, e.g. TESTFLAGS='-run TestRestore -v'.
 TESTFLAGS ?=
+# The fixed owner token `make run` accepts (README's examples use it); set
+# RESTORED_DEV_TOKEN to choose another. Dev mode only.
+RESTORED_DEV_TOKEN ?= rst_dev_owner_token
 # Benchmark pattern for `make bench`.
 BENCH ?= .
 
@@ -40,7 +43,7 @@ build:
 
 ## run: the whole system in one process (SQLite, in-process Redis, simulated tenants).
 run:
-	$(GO) run ./cmd/restored serve --dev
+	RESTORED_DEV_TOKEN=$(RESTORED_DEV_TOKEN) $(GO) run ./cmd/restored serve --dev
 
 ## test: all tests; against real services when RESTORED_TEST_* are set (see testenv).
 test:

@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/restored/restored/apperr"
-
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/graph/generated"
 )
