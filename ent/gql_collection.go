@@ -69,12 +69,12 @@ func (_q *APITokenQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, apitoken.FieldUpdatedAt)
 				fieldSeen[apitoken.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[apitoken.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, apitoken.FieldWorkspaceID)
 				fieldSeen[apitoken.FieldWorkspaceID] = struct{}{}
 			}
-		case "userID":
+		case "userId":
 			if _, ok := fieldSeen[apitoken.FieldUserID]; !ok {
 				selectedFields = append(selectedFields, apitoken.FieldUserID)
 				fieldSeen[apitoken.FieldUserID] = struct{}{}
@@ -185,7 +185,7 @@ func (_q *AuditLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 	)
 	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[auditlog.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, auditlog.FieldWorkspaceID)
 				fieldSeen[auditlog.FieldWorkspaceID] = struct{}{}
@@ -195,7 +195,7 @@ func (_q *AuditLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, auditlog.FieldCreatedAt)
 				fieldSeen[auditlog.FieldCreatedAt] = struct{}{}
 			}
-		case "actorID":
+		case "actorId":
 			if _, ok := fieldSeen[auditlog.FieldActorID]; !ok {
 				selectedFields = append(selectedFields, auditlog.FieldActorID)
 				fieldSeen[auditlog.FieldActorID] = struct{}{}
@@ -215,12 +215,12 @@ func (_q *AuditLogQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, auditlog.FieldObjectType)
 				fieldSeen[auditlog.FieldObjectType] = struct{}{}
 			}
-		case "objectID":
+		case "objectId":
 			if _, ok := fieldSeen[auditlog.FieldObjectID]; !ok {
 				selectedFields = append(selectedFields, auditlog.FieldObjectID)
 				fieldSeen[auditlog.FieldObjectID] = struct{}{}
 			}
-		case "environmentID":
+		case "environmentId":
 			if _, ok := fieldSeen[auditlog.FieldEnvironmentID]; !ok {
 				selectedFields = append(selectedFields, auditlog.FieldEnvironmentID)
 				fieldSeen[auditlog.FieldEnvironmentID] = struct{}{}
@@ -336,12 +336,12 @@ func (_q *BackupItemQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, backupitem.FieldUpdatedAt)
 				fieldSeen[backupitem.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[backupitem.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, backupitem.FieldWorkspaceID)
 				fieldSeen[backupitem.FieldWorkspaceID] = struct{}{}
 			}
-		case "backupSetID":
+		case "backupSetId":
 			if _, ok := fieldSeen[backupitem.FieldBackupSetID]; !ok {
 				selectedFields = append(selectedFields, backupitem.FieldBackupSetID)
 				fieldSeen[backupitem.FieldBackupSetID] = struct{}{}
@@ -356,7 +356,7 @@ func (_q *BackupItemQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, backupitem.FieldPlatform)
 				fieldSeen[backupitem.FieldPlatform] = struct{}{}
 			}
-		case "sourceGraphID":
+		case "sourceGraphId":
 			if _, ok := fieldSeen[backupitem.FieldSourceGraphID]; !ok {
 				selectedFields = append(selectedFields, backupitem.FieldSourceGraphID)
 				fieldSeen[backupitem.FieldSourceGraphID] = struct{}{}
@@ -497,12 +497,12 @@ func (_q *BackupSetQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, backupset.FieldUpdatedAt)
 				fieldSeen[backupset.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[backupset.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, backupset.FieldWorkspaceID)
 				fieldSeen[backupset.FieldWorkspaceID] = struct{}{}
 			}
-		case "environmentID":
+		case "environmentId":
 			if _, ok := fieldSeen[backupset.FieldEnvironmentID]; !ok {
 				selectedFields = append(selectedFields, backupset.FieldEnvironmentID)
 				fieldSeen[backupset.FieldEnvironmentID] = struct{}{}
@@ -643,7 +643,7 @@ func (_q *EnvironmentQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, environment.FieldUpdatedAt)
 				fieldSeen[environment.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[environment.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, environment.FieldWorkspaceID)
 				fieldSeen[environment.FieldWorkspaceID] = struct{}{}
@@ -653,7 +653,7 @@ func (_q *EnvironmentQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, environment.FieldDisplayName)
 				fieldSeen[environment.FieldDisplayName] = struct{}{}
 			}
-		case "azureTenantID":
+		case "azureTenantId":
 			if _, ok := fieldSeen[environment.FieldAzureTenantID]; !ok {
 				selectedFields = append(selectedFields, environment.FieldAzureTenantID)
 				fieldSeen[environment.FieldAzureTenantID] = struct{}{}
@@ -663,7 +663,7 @@ func (_q *EnvironmentQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, environment.FieldKind)
 				fieldSeen[environment.FieldKind] = struct{}{}
 			}
-		case "graphBaseURL":
+		case "graphBaseUrl":
 			if _, ok := fieldSeen[environment.FieldGraphBaseURL]; !ok {
 				selectedFields = append(selectedFields, environment.FieldGraphBaseURL)
 				fieldSeen[environment.FieldGraphBaseURL] = struct{}{}
@@ -799,12 +799,12 @@ func (_q *IntunePolicyQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, intunepolicy.FieldUpdatedAt)
 				fieldSeen[intunepolicy.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[intunepolicy.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, intunepolicy.FieldWorkspaceID)
 				fieldSeen[intunepolicy.FieldWorkspaceID] = struct{}{}
 			}
-		case "environmentID":
+		case "environmentId":
 			if _, ok := fieldSeen[intunepolicy.FieldEnvironmentID]; !ok {
 				selectedFields = append(selectedFields, intunepolicy.FieldEnvironmentID)
 				fieldSeen[intunepolicy.FieldEnvironmentID] = struct{}{}
@@ -819,7 +819,7 @@ func (_q *IntunePolicyQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, intunepolicy.FieldPlatform)
 				fieldSeen[intunepolicy.FieldPlatform] = struct{}{}
 			}
-		case "graphID":
+		case "graphId":
 			if _, ok := fieldSeen[intunepolicy.FieldGraphID]; !ok {
 				selectedFields = append(selectedFields, intunepolicy.FieldGraphID)
 				fieldSeen[intunepolicy.FieldGraphID] = struct{}{}
@@ -970,12 +970,12 @@ func (_q *MembershipQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, membership.FieldUpdatedAt)
 				fieldSeen[membership.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[membership.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, membership.FieldWorkspaceID)
 				fieldSeen[membership.FieldWorkspaceID] = struct{}{}
 			}
-		case "userID":
+		case "userId":
 			if _, ok := fieldSeen[membership.FieldUserID]; !ok {
 				selectedFields = append(selectedFields, membership.FieldUserID)
 				fieldSeen[membership.FieldUserID] = struct{}{}
@@ -1091,12 +1091,12 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, notification.FieldUpdatedAt)
 				fieldSeen[notification.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[notification.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, notification.FieldWorkspaceID)
 				fieldSeen[notification.FieldWorkspaceID] = struct{}{}
 			}
-		case "userID":
+		case "userId":
 			if _, ok := fieldSeen[notification.FieldUserID]; !ok {
 				selectedFields = append(selectedFields, notification.FieldUserID)
 				fieldSeen[notification.FieldUserID] = struct{}{}
@@ -1116,7 +1116,7 @@ func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, notification.FieldBody)
 				fieldSeen[notification.FieldBody] = struct{}{}
 			}
-		case "subjectID":
+		case "subjectId":
 			if _, ok := fieldSeen[notification.FieldSubjectID]; !ok {
 				selectedFields = append(selectedFields, notification.FieldSubjectID)
 				fieldSeen[notification.FieldSubjectID] = struct{}{}
@@ -1217,12 +1217,12 @@ func (_q *OperationRunQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, operationrun.FieldUpdatedAt)
 				fieldSeen[operationrun.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[operationrun.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, operationrun.FieldWorkspaceID)
 				fieldSeen[operationrun.FieldWorkspaceID] = struct{}{}
 			}
-		case "environmentID":
+		case "environmentId":
 			if _, ok := fieldSeen[operationrun.FieldEnvironmentID]; !ok {
 				selectedFields = append(selectedFields, operationrun.FieldEnvironmentID)
 				fieldSeen[operationrun.FieldEnvironmentID] = struct{}{}
@@ -1247,12 +1247,12 @@ func (_q *OperationRunQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, operationrun.FieldDedupeKey)
 				fieldSeen[operationrun.FieldDedupeKey] = struct{}{}
 			}
-		case "subjectID":
+		case "subjectId":
 			if _, ok := fieldSeen[operationrun.FieldSubjectID]; !ok {
 				selectedFields = append(selectedFields, operationrun.FieldSubjectID)
 				fieldSeen[operationrun.FieldSubjectID] = struct{}{}
 			}
-		case "initiatorID":
+		case "initiatorId":
 			if _, ok := fieldSeen[operationrun.FieldInitiatorID]; !ok {
 				selectedFields = append(selectedFields, operationrun.FieldInitiatorID)
 				fieldSeen[operationrun.FieldInitiatorID] = struct{}{}
@@ -1388,12 +1388,12 @@ func (_q *PolicyVersionQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, policyversion.FieldUpdatedAt)
 				fieldSeen[policyversion.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[policyversion.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, policyversion.FieldWorkspaceID)
 				fieldSeen[policyversion.FieldWorkspaceID] = struct{}{}
 			}
-		case "policyID":
+		case "policyId":
 			if _, ok := fieldSeen[policyversion.FieldPolicyID]; !ok {
 				selectedFields = append(selectedFields, policyversion.FieldPolicyID)
 				fieldSeen[policyversion.FieldPolicyID] = struct{}{}
@@ -1554,22 +1554,22 @@ func (_q *RestoreRunQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, restorerun.FieldUpdatedAt)
 				fieldSeen[restorerun.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[restorerun.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldWorkspaceID)
 				fieldSeen[restorerun.FieldWorkspaceID] = struct{}{}
 			}
-		case "environmentID":
+		case "environmentId":
 			if _, ok := fieldSeen[restorerun.FieldEnvironmentID]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldEnvironmentID)
 				fieldSeen[restorerun.FieldEnvironmentID] = struct{}{}
 			}
-		case "backupSetID":
+		case "backupSetId":
 			if _, ok := fieldSeen[restorerun.FieldBackupSetID]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldBackupSetID)
 				fieldSeen[restorerun.FieldBackupSetID] = struct{}{}
 			}
-		case "initiatorID":
+		case "initiatorId":
 			if _, ok := fieldSeen[restorerun.FieldInitiatorID]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldInitiatorID)
 				fieldSeen[restorerun.FieldInitiatorID] = struct{}{}
@@ -1775,17 +1775,17 @@ func (_q *RestoreRunItemQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, restorerunitem.FieldUpdatedAt)
 				fieldSeen[restorerunitem.FieldUpdatedAt] = struct{}{}
 			}
-		case "workspaceID":
+		case "workspaceId":
 			if _, ok := fieldSeen[restorerunitem.FieldWorkspaceID]; !ok {
 				selectedFields = append(selectedFields, restorerunitem.FieldWorkspaceID)
 				fieldSeen[restorerunitem.FieldWorkspaceID] = struct{}{}
 			}
-		case "runID":
+		case "runId":
 			if _, ok := fieldSeen[restorerunitem.FieldRunID]; !ok {
 				selectedFields = append(selectedFields, restorerunitem.FieldRunID)
 				fieldSeen[restorerunitem.FieldRunID] = struct{}{}
 			}
-		case "backupItemID":
+		case "backupItemId":
 			if _, ok := fieldSeen[restorerunitem.FieldBackupItemID]; !ok {
 				selectedFields = append(selectedFields, restorerunitem.FieldBackupItemID)
 				fieldSeen[restorerunitem.FieldBackupItemID] = struct{}{}
@@ -1815,7 +1815,7 @@ func (_q *RestoreRunItemQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, restorerunitem.FieldStatus)
 				fieldSeen[restorerunitem.FieldStatus] = struct{}{}
 			}
-		case "targetGraphID":
+		case "targetGraphId":
 			if _, ok := fieldSeen[restorerunitem.FieldTargetGraphID]; !ok {
 				selectedFields = append(selectedFields, restorerunitem.FieldTargetGraphID)
 				fieldSeen[restorerunitem.FieldTargetGraphID] = struct{}{}

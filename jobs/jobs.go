@@ -28,7 +28,9 @@ func NewQueue(conn *redisconn.Conn) *Queue {
 // Enqueue puts t on the queue. Options may add a task id (asynq.TaskID) for
 // idempotent enqueueing; the queue is always this deployment's.
 func (q *Queue) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
-	return q.client.EnqueueContext(ctx, t, append(opts, asynq.Queue(q.queue))...)
+	// The full slice expression makes append copy: appending to the
+	// caller's slice could write into its spare capacity.
+	return q.client.EnqueueContext(ctx, t, append(opts[:len(opts):len(opts)], asynq.Queue(q.queue))...)
 }
 
 // Close releases the queue's connections.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -284,27 +283,29 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// server is restored's serve command running in the background.
+// server is a restored command (serve or worker) running in the background.
 type server struct {
-	URL    string
+	URL    string // serve only
 	Stdout *syncBuffer
 	Stderr *syncBuffer
 	stop   func() error
 }
 
-// Stop cancels serve's context and returns what run returned; it fails the
-// test if run does not return within 20 s (no graceful shutdown).
+// Stop cancels the command's context and returns what run returned; it fails
+// the test if run does not return within 20 s (no graceful shutdown).
 func (s *server) Stop() error { return s.stop() }
 
-// startServe runs `serve args...` with env until the test ends or Stop is
-// called, and waits (up to 60 s) for it to announce its address.
-func startServe(tb testing.TB, env map[string]string, args ...string) *server {
+// startCmd runs args with env until the test ends or Stop is called, and
+// waits (up to 60 s) until ready reports true for the output so far.
+func startCmd(tb testing.TB, env map[string]string, args []string, ready func(stdout, stderr string) bool) *server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
-	done := make(chan error, 1)
+	var runErr error
+	finished := make(chan struct{})
 	go func() {
-		done <- run(ctx, append([]string{"serve"}, args...), getenv(env), s.Stdout, s.Stderr)
+		defer close(finished)
+		runErr = run(ctx, args, getenv(env), s.Stdout, s.Stderr)
 	}()
 	var once sync.Once
 	var stopErr error
@@ -312,32 +313,43 @@ func startServe(tb testing.TB, env map[string]string, args ...string) *server {
 		once.Do(func() {
 			cancel()
 			select {
-			case stopErr = <-done:
+			case <-finished:
+				stopErr = runErr
 			case <-time.After(20 * time.Second):
-				stopErr = errors.New("serve did not return within 20 s of cancellation")
-				tb.Errorf("%v\nstderr:\n%s", stopErr, s.Stderr.String())
+				stopErr = fmt.Errorf("%v did not return within 20 s of cancellation", args)
+				tb.Errorf("%v\nstderr:\n%s", stopErr, s.Stderr)
 			}
 		})
 		return stopErr
 	}
 	tb.Cleanup(func() { s.stop() })
 
-	listening := regexp.MustCompile(`(?m)^restored listening on (http://\S+) `)
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if m := listening.FindStringSubmatch(s.Stdout.String()); m != nil {
-			s.URL = m[1]
-			return s
-		}
+	for !ready(s.Stdout.String(), s.Stderr.String()) {
 		select {
-		case err := <-done:
-			tb.Fatalf("serve returned before listening: %v\nstdout:\n%s\nstderr:\n%s", err, s.Stdout, s.Stderr)
+		case <-finished:
+			tb.Fatalf("%v returned before it was ready: %v\nstdout:\n%s\nstderr:\n%s", args, runErr, s.Stdout, s.Stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("serve did not announce its address within 60 s\nstdout:\n%s\nstderr:\n%s", s.Stdout, s.Stderr)
+			tb.Fatalf("%v was not ready within 60 s\nstdout:\n%s\nstderr:\n%s", args, s.Stdout, s.Stderr)
 		}
 	}
+	return s
+}
+
+// listening matches serve's announcement of its address.
+var listening = regexp.MustCompile(`(?m)^restored listening on (http://\S+) `)
+
+// startServe runs `serve args...` in the background and returns it once it
+// has announced its address.
+func startServe(tb testing.TB, env map[string]string, args ...string) *server {
+	tb.Helper()
+	s := startCmd(tb, env, append([]string{"serve"}, args...), func(stdout, _ string) bool {
+		return listening.MatchString(stdout)
+	})
+	s.URL = listening.FindStringSubmatch(s.Stdout.String())[1]
+	return s
 }
 
 var httpClient = &http.Client{Timeout: 15 * time.Second}
@@ -529,5 +541,30 @@ func TestServeAddrInUse(t *testing.T) {
 	err = run(ctx, []string{"serve", "--addr", ln.Addr().String()}, getenv(env), &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("serve on a used address = %v, want an address-in-use error", err)
+	}
+}
+
+// TestWorker runs the worker alone against the shared Redis: it starts and
+// stops gracefully. Only a real Redis can be shared, so without one (see
+// testenv) it is skipped; TestCommandErrors covers the refusal.
+func TestWorker(t *testing.T) {
+	env := testEnv(t)
+	if env["RESTORED_REDIS_URL"] == "" {
+		t.Skipf("no shared Redis (%s unset): a separate worker needs one", testenv.EnvRedisURL)
+	}
+	if _, stderr, err := runCmd(t, env, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\nstderr: %s", err, stderr)
+	}
+	w := startCmd(t, env, []string{"worker"}, func(_, stderr string) bool {
+		return strings.Contains(stderr, "worker started")
+	})
+	if want := env["RESTORED_KEY_PREFIX"] + "-default"; !strings.Contains(w.Stderr.String(), want) {
+		t.Errorf("worker log does not name its queue %q:\n%s", want, w.Stderr)
+	}
+	if err := w.Stop(); err != nil {
+		t.Fatalf("worker after cancellation: %v, want nil\nstderr:\n%s", err, w.Stderr)
+	}
+	if out := w.Stdout.String(); out != "" {
+		t.Errorf("worker printed %q on stdout, want nothing (logs go to stderr)", out)
 	}
 }

@@ -24,7 +24,7 @@ func (APIToken) Mixin() []ent.Mixin {
 // Fields of the APIToken.
 func (APIToken) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("user_id").Immutable(),
+		field.String("user_id").Annotations(entgql.MapsTo("userId")).Immutable(),
 		field.String("name").NotEmpty().MaxLen(200),
 		field.Enum("role").GoType(access.Role("")).
 			Annotations(entgql.Type("Role")),

@@ -24,15 +24,15 @@ func (BackupItem) Mixin() []ent.Mixin {
 // Fields of the BackupItem.
 func (BackupItem) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("backup_set_id").Immutable(),
+		field.String("backup_set_id").Annotations(entgql.MapsTo("backupSetId")).Immutable(),
 		field.String("policy_type").NotEmpty().Immutable(),
 		field.String("platform").Default("").Immutable(),
-		field.String("source_graph_id").Immutable(),
+		field.String("source_graph_id").Annotations(entgql.MapsTo("sourceGraphId")).Immutable(),
 		field.String("display_name").Default("").Immutable().
 			Annotations(entgql.OrderField("DISPLAY_NAME")),
 		field.JSON("payload", map[string]any{}).Immutable().Annotations(entgql.Type("Map")),
 		field.JSON("assignments", []map[string]any{}).Optional().Immutable().Annotations(entgql.Skip()),
-		field.Strings("scope_tag_ids").Optional().Immutable(),
+		field.Strings("scope_tag_ids").Annotations(entgql.MapsTo("scopeTagIds")).Optional().Immutable(),
 		field.Bool("foundation").Default(false).Immutable(),
 		field.Time("source_last_modified").Optional().Nillable().Immutable(),
 		field.String("content_hash").Immutable(),

@@ -23,7 +23,7 @@ func (BackupSet) Mixin() []ent.Mixin {
 // Fields of the BackupSet.
 func (BackupSet) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("environment_id").Immutable(),
+		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Immutable(),
 		field.String("name").NotEmpty().MaxLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.Enum("status").Values("CAPTURING", "READY", "FAILED").Default("CAPTURING").

@@ -24,14 +24,14 @@ func (Environment) Mixin() []ent.Mixin {
 // leaves the server: it is not part of the GraphQL type.
 func (Environment) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("workspace_id").Immutable(),
+		field.String("workspace_id").Annotations(entgql.MapsTo("workspaceId")).Immutable(),
 		field.String("display_name").NotEmpty().MaxLen(200).
 			Annotations(entgql.OrderField("DISPLAY_NAME")),
-		field.String("azure_tenant_id").NotEmpty().MaxLen(253),
+		field.String("azure_tenant_id").Annotations(entgql.MapsTo("azureTenantId")).NotEmpty().MaxLen(253),
 		field.Enum("kind").Values("PROD", "TEST").
 			Annotations(entgql.Type("EnvironmentKind")),
-		field.String("graph_base_url").NotEmpty(),
-		field.String("client_id").Default("").Annotations(entgql.Skip()),
+		field.String("graph_base_url").Annotations(entgql.MapsTo("graphBaseUrl")).NotEmpty(),
+		field.String("client_id").Annotations(entgql.MapsTo("clientId")).Default("").Annotations(entgql.Skip()),
 		field.Bytes("client_secret_encrypted").Optional().Sensitive().
 			Annotations(entgql.Skip()),
 		field.Time("credentials_set_at").Optional().Nillable(),

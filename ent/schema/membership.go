@@ -24,8 +24,8 @@ func (Membership) Mixin() []ent.Mixin {
 // Fields of the Membership.
 func (Membership) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("workspace_id").Immutable(),
-		field.String("user_id").Immutable(),
+		field.String("workspace_id").Annotations(entgql.MapsTo("workspaceId")).Immutable(),
+		field.String("user_id").Annotations(entgql.MapsTo("userId")).Immutable(),
 		field.Enum("role").GoType(access.Role("")).
 			Annotations(entgql.Type("Role")),
 	}

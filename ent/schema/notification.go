@@ -23,11 +23,11 @@ func (Notification) Mixin() []ent.Mixin {
 // Fields of the Notification.
 func (Notification) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("user_id").Immutable(),
+		field.String("user_id").Annotations(entgql.MapsTo("userId")).Immutable(),
 		field.String("kind").NotEmpty().Immutable(),
 		field.String("title").Immutable(),
 		field.String("body").Default("").Immutable(),
-		field.String("subject_id").Optional().Nillable().Immutable(),
+		field.String("subject_id").Annotations(entgql.MapsTo("subjectId")).Optional().Nillable().Immutable(),
 		field.Time("read_at").Optional().Nillable(),
 	}
 }

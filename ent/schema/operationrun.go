@@ -22,7 +22,7 @@ func (OperationRun) Mixin() []ent.Mixin {
 // Fields of the OperationRun.
 func (OperationRun) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("environment_id").Optional().Nillable(),
+		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Optional().Nillable(),
 		field.String("type").NotEmpty(),
 		field.Enum("status").Values("QUEUED", "RUNNING", "COMPLETED").Default("QUEUED").
 			Annotations(entgql.Type("OperationStatus")),
@@ -33,8 +33,8 @@ func (OperationRun) Fields() []ent.Field {
 		// Equal to dedupe_key while queued or running and cleared when completed:
 		// its unique index makes "one identical job at a time" a database rule.
 		field.String("active_key").Optional().Nillable().Annotations(entgql.Skip()),
-		field.String("subject_id").Optional().Nillable(),
-		field.String("initiator_id").Optional().Nillable(),
+		field.String("subject_id").Annotations(entgql.MapsTo("subjectId")).Optional().Nillable(),
+		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId")).Optional().Nillable(),
 		field.JSON("summary", map[string]int{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("context", map[string]any{}).Optional().Annotations(entgql.Skip()),
 		field.String("error_code").Optional().Nillable(),

@@ -23,10 +23,10 @@ func (IntunePolicy) Mixin() []ent.Mixin {
 // Fields of the IntunePolicy.
 func (IntunePolicy) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("environment_id").Immutable(),
+		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Immutable(),
 		field.String("policy_type").NotEmpty(),
 		field.String("platform").Default(""),
-		field.String("graph_id").NotEmpty(),
+		field.String("graph_id").Annotations(entgql.MapsTo("graphId")).NotEmpty(),
 		field.String("odata_type").Default(""),
 		field.String("display_name").Default("").
 			Annotations(entgql.OrderField("DISPLAY_NAME")),

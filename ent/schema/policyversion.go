@@ -23,11 +23,11 @@ func (PolicyVersion) Mixin() []ent.Mixin {
 // Fields of the PolicyVersion.
 func (PolicyVersion) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("policy_id").Immutable(),
+		field.String("policy_id").Annotations(entgql.MapsTo("policyId")).Immutable(),
 		field.Int("version").Positive().Immutable(),
 		field.JSON("payload", map[string]any{}).Annotations(entgql.Type("Map")),
 		field.JSON("assignments", []map[string]any{}).Optional().Annotations(entgql.Skip()),
-		field.Strings("scope_tag_ids").Optional(),
+		field.Strings("scope_tag_ids").Annotations(entgql.MapsTo("scopeTagIds")).Optional(),
 		field.String("content_hash"),
 		field.Time("source_last_modified").Optional().Nillable(),
 		field.Time("captured_at"),

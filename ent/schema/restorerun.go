@@ -23,16 +23,16 @@ func (RestoreRun) Mixin() []ent.Mixin {
 // Fields of the RestoreRun.
 func (RestoreRun) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("environment_id").Immutable(),
-		field.String("backup_set_id"),
-		field.String("initiator_id").Optional().Nillable(),
+		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Immutable(),
+		field.String("backup_set_id").Annotations(entgql.MapsTo("backupSetId")),
+		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId")).Optional().Nillable(),
 		field.Enum("status").
 			Values("DRAFT", "SCOPED", "CHECKED", "PREVIEWED", "QUEUED", "RUNNING",
 				"COMPLETED", "PARTIAL", "FAILED", "CANCELLED").
 			Default("DRAFT").Annotations(entgql.Type("RestoreRunStatus")),
 		field.Enum("scope_mode").Values("ALL", "SELECTED").Default("ALL").
 			Annotations(entgql.Type("RestoreScopeMode")),
-		field.Strings("selected_item_ids").Optional(),
+		field.Strings("selected_item_ids").Annotations(entgql.MapsTo("selectedItemIds")).Optional(),
 		field.JSON("group_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("scope_tag_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("create_missing").Default(false),

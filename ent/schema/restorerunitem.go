@@ -24,8 +24,8 @@ func (RestoreRunItem) Mixin() []ent.Mixin {
 // Fields of the RestoreRunItem.
 func (RestoreRunItem) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("run_id").Immutable(),
-		field.String("backup_item_id").Immutable(),
+		field.String("run_id").Annotations(entgql.MapsTo("runId")).Immutable(),
+		field.String("backup_item_id").Annotations(entgql.MapsTo("backupItemId")).Immutable(),
 		field.String("policy_type").Immutable(),
 		field.String("platform").Default("").Immutable(),
 		field.String("display_name").Default("").Immutable(),
@@ -33,7 +33,7 @@ func (RestoreRunItem) Fields() []ent.Field {
 			Annotations(entgql.Type("RestoreAction")),
 		field.Enum("status").Values("PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED").
 			Default("PENDING").Annotations(entgql.Type("RestoreItemStatus")),
-		field.String("target_graph_id").Optional().Nillable(),
+		field.String("target_graph_id").Annotations(entgql.MapsTo("targetGraphId")).Optional().Nillable(),
 		field.Int("attempts").Default(0),
 		field.String("error_code").Optional().Nillable(),
 		field.String("error_message").Optional().Nillable(),

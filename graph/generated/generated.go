@@ -557,13 +557,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APIToken.User(childComplexity), true
-	case "APIToken.userID":
+	case "APIToken.userId":
 		if e.ComplexityRoot.APIToken.UserID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.APIToken.UserID(childComplexity), true
-	case "APIToken.workspaceID":
+	case "APIToken.workspaceId":
 		if e.ComplexityRoot.APIToken.WorkspaceID == nil {
 			break
 		}
@@ -608,7 +608,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLog.Action(childComplexity), true
-	case "AuditLog.actorID":
+	case "AuditLog.actorId":
 		if e.ComplexityRoot.AuditLog.ActorID == nil {
 			break
 		}
@@ -626,7 +626,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLog.CreatedAt(childComplexity), true
-	case "AuditLog.environmentID":
+	case "AuditLog.environmentId":
 		if e.ComplexityRoot.AuditLog.EnvironmentID == nil {
 			break
 		}
@@ -644,7 +644,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLog.Metadata(childComplexity), true
-	case "AuditLog.objectID":
+	case "AuditLog.objectId":
 		if e.ComplexityRoot.AuditLog.ObjectID == nil {
 			break
 		}
@@ -656,7 +656,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLog.ObjectType(childComplexity), true
-	case "AuditLog.workspaceID":
+	case "AuditLog.workspaceId":
 		if e.ComplexityRoot.AuditLog.WorkspaceID == nil {
 			break
 		}
@@ -701,7 +701,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupItem.BackupSet(childComplexity), true
-	case "BackupItem.backupSetID":
+	case "BackupItem.backupSetId":
 		if e.ComplexityRoot.BackupItem.BackupSetID == nil {
 			break
 		}
@@ -761,7 +761,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupItem.ScopeTagIds(childComplexity), true
-	case "BackupItem.sourceGraphID":
+	case "BackupItem.sourceGraphId":
 		if e.ComplexityRoot.BackupItem.SourceGraphID == nil {
 			break
 		}
@@ -779,7 +779,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupItem.UpdatedAt(childComplexity), true
-	case "BackupItem.workspaceID":
+	case "BackupItem.workspaceId":
 		if e.ComplexityRoot.BackupItem.WorkspaceID == nil {
 			break
 		}
@@ -842,7 +842,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupSet.Environment(childComplexity), true
-	case "BackupSet.environmentID":
+	case "BackupSet.environmentId":
 		if e.ComplexityRoot.BackupSet.EnvironmentID == nil {
 			break
 		}
@@ -884,7 +884,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupSet.UpdatedAt(childComplexity), true
-	case "BackupSet.workspaceID":
+	case "BackupSet.workspaceId":
 		if e.ComplexityRoot.BackupSet.WorkspaceID == nil {
 			break
 		}
@@ -942,7 +942,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.ArchivedAt(childComplexity), true
-	case "Environment.azureTenantID":
+	case "Environment.azureTenantId":
 		if e.ComplexityRoot.Environment.AzureTenantID == nil {
 			break
 		}
@@ -972,7 +972,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.GrantedPermissions(childComplexity), true
-	case "Environment.graphBaseURL":
+	case "Environment.graphBaseUrl":
 		if e.ComplexityRoot.Environment.GraphBaseURL == nil {
 			break
 		}
@@ -1008,7 +1008,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Workspace(childComplexity), true
-	case "Environment.workspaceID":
+	case "Environment.workspaceId":
 		if e.ComplexityRoot.Environment.WorkspaceID == nil {
 			break
 		}
@@ -1071,13 +1071,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntunePolicy.Environment(childComplexity), true
-	case "IntunePolicy.environmentID":
+	case "IntunePolicy.environmentId":
 		if e.ComplexityRoot.IntunePolicy.EnvironmentID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.IntunePolicy.EnvironmentID(childComplexity), true
-	case "IntunePolicy.graphID":
+	case "IntunePolicy.graphId":
 		if e.ComplexityRoot.IntunePolicy.GraphID == nil {
 			break
 		}
@@ -1131,7 +1131,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.IntunePolicy.UpdatedAt(childComplexity), true
-	case "IntunePolicy.workspaceID":
+	case "IntunePolicy.workspaceId":
 		if e.ComplexityRoot.IntunePolicy.WorkspaceID == nil {
 			break
 		}
@@ -1200,7 +1200,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Membership.User(childComplexity), true
-	case "Membership.userID":
+	case "Membership.userId":
 		if e.ComplexityRoot.Membership.UserID == nil {
 			break
 		}
@@ -1212,7 +1212,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Membership.Workspace(childComplexity), true
-	case "Membership.workspaceID":
+	case "Membership.workspaceId":
 		if e.ComplexityRoot.Membership.WorkspaceID == nil {
 			break
 		}
@@ -1304,7 +1304,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Notification.ReadAt(childComplexity), true
-	case "Notification.subjectID":
+	case "Notification.subjectId":
 		if e.ComplexityRoot.Notification.SubjectID == nil {
 			break
 		}
@@ -1328,13 +1328,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Notification.User(childComplexity), true
-	case "Notification.userID":
+	case "Notification.userId":
 		if e.ComplexityRoot.Notification.UserID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Notification.UserID(childComplexity), true
-	case "Notification.workspaceID":
+	case "Notification.workspaceId":
 		if e.ComplexityRoot.Notification.WorkspaceID == nil {
 			break
 		}
@@ -1391,7 +1391,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.DedupeKey(childComplexity), true
-	case "OperationRun.environmentID":
+	case "OperationRun.environmentId":
 		if e.ComplexityRoot.OperationRun.EnvironmentID == nil {
 			break
 		}
@@ -1421,7 +1421,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.ID(childComplexity), true
-	case "OperationRun.initiatorID":
+	case "OperationRun.initiatorId":
 		if e.ComplexityRoot.OperationRun.InitiatorID == nil {
 			break
 		}
@@ -1445,7 +1445,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.Status(childComplexity), true
-	case "OperationRun.subjectID":
+	case "OperationRun.subjectId":
 		if e.ComplexityRoot.OperationRun.SubjectID == nil {
 			break
 		}
@@ -1463,7 +1463,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.UpdatedAt(childComplexity), true
-	case "OperationRun.workspaceID":
+	case "OperationRun.workspaceId":
 		if e.ComplexityRoot.OperationRun.WorkspaceID == nil {
 			break
 		}
@@ -1569,7 +1569,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PolicyVersion.Policy(childComplexity), true
-	case "PolicyVersion.policyID":
+	case "PolicyVersion.policyId":
 		if e.ComplexityRoot.PolicyVersion.PolicyID == nil {
 			break
 		}
@@ -1599,7 +1599,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PolicyVersion.Version(childComplexity), true
-	case "PolicyVersion.workspaceID":
+	case "PolicyVersion.workspaceId":
 		if e.ComplexityRoot.PolicyVersion.WorkspaceID == nil {
 			break
 		}
@@ -1724,7 +1724,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.BackupSet(childComplexity), true
-	case "RestoreRun.backupSetID":
+	case "RestoreRun.backupSetId":
 		if e.ComplexityRoot.RestoreRun.BackupSetID == nil {
 			break
 		}
@@ -1790,7 +1790,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.EnvironmentBadge(childComplexity), true
-	case "RestoreRun.environmentID":
+	case "RestoreRun.environmentId":
 		if e.ComplexityRoot.RestoreRun.EnvironmentID == nil {
 			break
 		}
@@ -1814,7 +1814,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.IdempotencyKey(childComplexity), true
-	case "RestoreRun.initiatorID":
+	case "RestoreRun.initiatorId":
 		if e.ComplexityRoot.RestoreRun.InitiatorID == nil {
 			break
 		}
@@ -1874,7 +1874,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.UpdatedAt(childComplexity), true
-	case "RestoreRun.workspaceID":
+	case "RestoreRun.workspaceId":
 		if e.ComplexityRoot.RestoreRun.WorkspaceID == nil {
 			break
 		}
@@ -1919,7 +1919,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.Attempts(childComplexity), true
-	case "RestoreRunItem.backupItemID":
+	case "RestoreRunItem.backupItemId":
 		if e.ComplexityRoot.RestoreRunItem.BackupItemID == nil {
 			break
 		}
@@ -1991,7 +1991,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.Run(childComplexity), true
-	case "RestoreRunItem.runID":
+	case "RestoreRunItem.runId":
 		if e.ComplexityRoot.RestoreRunItem.RunID == nil {
 			break
 		}
@@ -2003,7 +2003,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.Status(childComplexity), true
-	case "RestoreRunItem.targetGraphID":
+	case "RestoreRunItem.targetGraphId":
 		if e.ComplexityRoot.RestoreRunItem.TargetGraphID == nil {
 			break
 		}
@@ -2021,7 +2021,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.Verified(childComplexity), true
-	case "RestoreRunItem.workspaceID":
+	case "RestoreRunItem.workspaceId":
 		if e.ComplexityRoot.RestoreRunItem.WorkspaceID == nil {
 			break
 		}
@@ -2358,8 +2358,8 @@ type APIToken implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  userID: ID!
+  workspaceId: String!
+  userId: ID!
   name: String!
   role: Role!
   lastUsedAt: Time
@@ -2418,14 +2418,14 @@ enum APITokenOrderField {
 }
 type AuditLog implements Node {
   id: ID!
-  workspaceID: String!
+  workspaceId: String!
   createdAt: Time!
-  actorID: String
+  actorId: String
   actorLabel: String!
   action: String!
   objectType: String!
-  objectID: String!
-  environmentID: String
+  objectId: String!
+  environmentId: String
   metadata: Map
 }
 """
@@ -2481,11 +2481,11 @@ type BackupItem implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  backupSetID: ID!
+  workspaceId: String!
+  backupSetId: ID!
   policyType: String!
   platform: String!
-  sourceGraphID: String!
+  sourceGraphId: String!
   displayName: String!
   payload: Map!
   scopeTagIds: [String!]
@@ -2548,8 +2548,8 @@ type BackupSet implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  environmentID: ID!
+  workspaceId: String!
+  environmentId: ID!
   name: String!
   status: BackupSetStatus!
   origin: BackupSetOrigin!
@@ -2641,11 +2641,11 @@ type Environment implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: ID!
+  workspaceId: ID!
   displayName: String!
-  azureTenantID: String!
+  azureTenantId: String!
   kind: EnvironmentKind!
-  graphBaseURL: String!
+  graphBaseUrl: String!
   credentialsSetAt: Time
   writeEnabled: Boolean!
   grantedPermissions: [String!]
@@ -2714,11 +2714,11 @@ type IntunePolicy implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  environmentID: ID!
+  workspaceId: String!
+  environmentId: ID!
   policyType: String!
   platform: String!
-  graphID: String!
+  graphId: String!
   odataType: String!
   displayName: String!
   sourceLastModified: Time
@@ -2780,8 +2780,8 @@ type Membership implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: ID!
-  userID: ID!
+  workspaceId: ID!
+  userId: ID!
   role: Role!
   workspace: Workspace!
   user: User!
@@ -2849,12 +2849,12 @@ type Notification implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  userID: ID!
+  workspaceId: String!
+  userId: ID!
   kind: String!
   title: String!
   body: String!
-  subjectID: String
+  subjectId: String
   readAt: Time
   user: User!
 }
@@ -2922,14 +2922,14 @@ type OperationRun implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  environmentID: String
+  workspaceId: String!
+  environmentId: String
   type: String!
   status: OperationStatus!
   outcome: OperationOutcome!
   dedupeKey: String!
-  subjectID: String
-  initiatorID: String
+  subjectId: String
+  initiatorId: String
   errorCode: String
   errorMessage: String
   attempts: Int!
@@ -3032,8 +3032,8 @@ type PolicyVersion implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  policyID: ID!
+  workspaceId: String!
+  policyId: ID!
   version: Int!
   payload: Map!
   scopeTagIds: [String!]
@@ -3134,10 +3134,10 @@ type RestoreRun implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  environmentID: ID!
-  backupSetID: ID!
-  initiatorID: String
+  workspaceId: String!
+  environmentId: ID!
+  backupSetId: ID!
+  initiatorId: String
   status: RestoreRunStatus!
   scopeMode: RestoreScopeMode!
   selectedItemIds: [String!]
@@ -3194,15 +3194,15 @@ type RestoreRunItem implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceID: String!
-  runID: ID!
-  backupItemID: String!
+  workspaceId: String!
+  runId: ID!
+  backupItemId: String!
   policyType: String!
   platform: String!
   displayName: String!
   plannedAction: RestoreAction
   status: RestoreItemStatus!
-  targetGraphID: String
+  targetGraphId: String
   attempts: Int!
   errorCode: String
   errorMessage: String
@@ -3540,10 +3540,10 @@ func (ec *executionContext) childFields_APIToken(ctx context.Context, field grap
 		return ec.fieldContext_APIToken_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_APIToken_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_APIToken_workspaceID(ctx, field)
-	case "userID":
-		return ec.fieldContext_APIToken_userID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_APIToken_workspaceId(ctx, field)
+	case "userId":
+		return ec.fieldContext_APIToken_userId(ctx, field)
 	case "name":
 		return ec.fieldContext_APIToken_name(ctx, field)
 	case "role":
@@ -3586,22 +3586,22 @@ func (ec *executionContext) childFields_AuditLog(ctx context.Context, field grap
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_AuditLog_id(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_AuditLog_workspaceID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_AuditLog_workspaceId(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_AuditLog_createdAt(ctx, field)
-	case "actorID":
-		return ec.fieldContext_AuditLog_actorID(ctx, field)
+	case "actorId":
+		return ec.fieldContext_AuditLog_actorId(ctx, field)
 	case "actorLabel":
 		return ec.fieldContext_AuditLog_actorLabel(ctx, field)
 	case "action":
 		return ec.fieldContext_AuditLog_action(ctx, field)
 	case "objectType":
 		return ec.fieldContext_AuditLog_objectType(ctx, field)
-	case "objectID":
-		return ec.fieldContext_AuditLog_objectID(ctx, field)
-	case "environmentID":
-		return ec.fieldContext_AuditLog_environmentID(ctx, field)
+	case "objectId":
+		return ec.fieldContext_AuditLog_objectId(ctx, field)
+	case "environmentId":
+		return ec.fieldContext_AuditLog_environmentId(ctx, field)
 	case "metadata":
 		return ec.fieldContext_AuditLog_metadata(ctx, field)
 	}
@@ -3638,16 +3638,16 @@ func (ec *executionContext) childFields_BackupItem(ctx context.Context, field gr
 		return ec.fieldContext_BackupItem_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_BackupItem_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_BackupItem_workspaceID(ctx, field)
-	case "backupSetID":
-		return ec.fieldContext_BackupItem_backupSetID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_BackupItem_workspaceId(ctx, field)
+	case "backupSetId":
+		return ec.fieldContext_BackupItem_backupSetId(ctx, field)
 	case "policyType":
 		return ec.fieldContext_BackupItem_policyType(ctx, field)
 	case "platform":
 		return ec.fieldContext_BackupItem_platform(ctx, field)
-	case "sourceGraphID":
-		return ec.fieldContext_BackupItem_sourceGraphID(ctx, field)
+	case "sourceGraphId":
+		return ec.fieldContext_BackupItem_sourceGraphId(ctx, field)
 	case "displayName":
 		return ec.fieldContext_BackupItem_displayName(ctx, field)
 	case "payload":
@@ -3684,10 +3684,10 @@ func (ec *executionContext) childFields_BackupSet(ctx context.Context, field gra
 		return ec.fieldContext_BackupSet_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_BackupSet_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_BackupSet_workspaceID(ctx, field)
-	case "environmentID":
-		return ec.fieldContext_BackupSet_environmentID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_BackupSet_workspaceId(ctx, field)
+	case "environmentId":
+		return ec.fieldContext_BackupSet_environmentId(ctx, field)
 	case "name":
 		return ec.fieldContext_BackupSet_name(ctx, field)
 	case "status":
@@ -3734,16 +3734,16 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Environment_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_Environment_workspaceID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_Environment_workspaceId(ctx, field)
 	case "displayName":
 		return ec.fieldContext_Environment_displayName(ctx, field)
-	case "azureTenantID":
-		return ec.fieldContext_Environment_azureTenantID(ctx, field)
+	case "azureTenantId":
+		return ec.fieldContext_Environment_azureTenantId(ctx, field)
 	case "kind":
 		return ec.fieldContext_Environment_kind(ctx, field)
-	case "graphBaseURL":
-		return ec.fieldContext_Environment_graphBaseURL(ctx, field)
+	case "graphBaseUrl":
+		return ec.fieldContext_Environment_graphBaseUrl(ctx, field)
 	case "credentialsSetAt":
 		return ec.fieldContext_Environment_credentialsSetAt(ctx, field)
 	case "writeEnabled":
@@ -3790,16 +3790,16 @@ func (ec *executionContext) childFields_IntunePolicy(ctx context.Context, field 
 		return ec.fieldContext_IntunePolicy_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_IntunePolicy_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_IntunePolicy_workspaceID(ctx, field)
-	case "environmentID":
-		return ec.fieldContext_IntunePolicy_environmentID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_IntunePolicy_workspaceId(ctx, field)
+	case "environmentId":
+		return ec.fieldContext_IntunePolicy_environmentId(ctx, field)
 	case "policyType":
 		return ec.fieldContext_IntunePolicy_policyType(ctx, field)
 	case "platform":
 		return ec.fieldContext_IntunePolicy_platform(ctx, field)
-	case "graphID":
-		return ec.fieldContext_IntunePolicy_graphID(ctx, field)
+	case "graphId":
+		return ec.fieldContext_IntunePolicy_graphId(ctx, field)
 	case "odataType":
 		return ec.fieldContext_IntunePolicy_odataType(ctx, field)
 	case "displayName":
@@ -3834,10 +3834,10 @@ func (ec *executionContext) childFields_Membership(ctx context.Context, field gr
 		return ec.fieldContext_Membership_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Membership_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_Membership_workspaceID(ctx, field)
-	case "userID":
-		return ec.fieldContext_Membership_userID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_Membership_workspaceId(ctx, field)
+	case "userId":
+		return ec.fieldContext_Membership_userId(ctx, field)
 	case "role":
 		return ec.fieldContext_Membership_role(ctx, field)
 	case "workspace":
@@ -3866,18 +3866,18 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 		return ec.fieldContext_Notification_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Notification_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_Notification_workspaceID(ctx, field)
-	case "userID":
-		return ec.fieldContext_Notification_userID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_Notification_workspaceId(ctx, field)
+	case "userId":
+		return ec.fieldContext_Notification_userId(ctx, field)
 	case "kind":
 		return ec.fieldContext_Notification_kind(ctx, field)
 	case "title":
 		return ec.fieldContext_Notification_title(ctx, field)
 	case "body":
 		return ec.fieldContext_Notification_body(ctx, field)
-	case "subjectID":
-		return ec.fieldContext_Notification_subjectID(ctx, field)
+	case "subjectId":
+		return ec.fieldContext_Notification_subjectId(ctx, field)
 	case "readAt":
 		return ec.fieldContext_Notification_readAt(ctx, field)
 	case "user":
@@ -3904,10 +3904,10 @@ func (ec *executionContext) childFields_OperationRun(ctx context.Context, field 
 		return ec.fieldContext_OperationRun_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_OperationRun_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_OperationRun_workspaceID(ctx, field)
-	case "environmentID":
-		return ec.fieldContext_OperationRun_environmentID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_OperationRun_workspaceId(ctx, field)
+	case "environmentId":
+		return ec.fieldContext_OperationRun_environmentId(ctx, field)
 	case "type":
 		return ec.fieldContext_OperationRun_type(ctx, field)
 	case "status":
@@ -3916,10 +3916,10 @@ func (ec *executionContext) childFields_OperationRun(ctx context.Context, field 
 		return ec.fieldContext_OperationRun_outcome(ctx, field)
 	case "dedupeKey":
 		return ec.fieldContext_OperationRun_dedupeKey(ctx, field)
-	case "subjectID":
-		return ec.fieldContext_OperationRun_subjectID(ctx, field)
-	case "initiatorID":
-		return ec.fieldContext_OperationRun_initiatorID(ctx, field)
+	case "subjectId":
+		return ec.fieldContext_OperationRun_subjectId(ctx, field)
+	case "initiatorId":
+		return ec.fieldContext_OperationRun_initiatorId(ctx, field)
 	case "errorCode":
 		return ec.fieldContext_OperationRun_errorCode(ctx, field)
 	case "errorMessage":
@@ -3966,10 +3966,10 @@ func (ec *executionContext) childFields_PolicyVersion(ctx context.Context, field
 		return ec.fieldContext_PolicyVersion_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_PolicyVersion_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_PolicyVersion_workspaceID(ctx, field)
-	case "policyID":
-		return ec.fieldContext_PolicyVersion_policyID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_PolicyVersion_workspaceId(ctx, field)
+	case "policyId":
+		return ec.fieldContext_PolicyVersion_policyId(ctx, field)
 	case "version":
 		return ec.fieldContext_PolicyVersion_version(ctx, field)
 	case "payload":
@@ -4008,14 +4008,14 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_RestoreRun_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_RestoreRun_workspaceID(ctx, field)
-	case "environmentID":
-		return ec.fieldContext_RestoreRun_environmentID(ctx, field)
-	case "backupSetID":
-		return ec.fieldContext_RestoreRun_backupSetID(ctx, field)
-	case "initiatorID":
-		return ec.fieldContext_RestoreRun_initiatorID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_RestoreRun_workspaceId(ctx, field)
+	case "environmentId":
+		return ec.fieldContext_RestoreRun_environmentId(ctx, field)
+	case "backupSetId":
+		return ec.fieldContext_RestoreRun_backupSetId(ctx, field)
+	case "initiatorId":
+		return ec.fieldContext_RestoreRun_initiatorId(ctx, field)
 	case "status":
 		return ec.fieldContext_RestoreRun_status(ctx, field)
 	case "scopeMode":
@@ -4080,12 +4080,12 @@ func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, fiel
 		return ec.fieldContext_RestoreRunItem_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_RestoreRunItem_updatedAt(ctx, field)
-	case "workspaceID":
-		return ec.fieldContext_RestoreRunItem_workspaceID(ctx, field)
-	case "runID":
-		return ec.fieldContext_RestoreRunItem_runID(ctx, field)
-	case "backupItemID":
-		return ec.fieldContext_RestoreRunItem_backupItemID(ctx, field)
+	case "workspaceId":
+		return ec.fieldContext_RestoreRunItem_workspaceId(ctx, field)
+	case "runId":
+		return ec.fieldContext_RestoreRunItem_runId(ctx, field)
+	case "backupItemId":
+		return ec.fieldContext_RestoreRunItem_backupItemId(ctx, field)
 	case "policyType":
 		return ec.fieldContext_RestoreRunItem_policyType(ctx, field)
 	case "platform":
@@ -4096,8 +4096,8 @@ func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, fiel
 		return ec.fieldContext_RestoreRunItem_plannedAction(ctx, field)
 	case "status":
 		return ec.fieldContext_RestoreRunItem_status(ctx, field)
-	case "targetGraphID":
-		return ec.fieldContext_RestoreRunItem_targetGraphID(ctx, field)
+	case "targetGraphId":
+		return ec.fieldContext_RestoreRunItem_targetGraphId(ctx, field)
 	case "attempts":
 		return ec.fieldContext_RestoreRunItem_attempts(ctx, field)
 	case "errorCode":
@@ -4759,13 +4759,13 @@ func (ec *executionContext) fieldContext_APIToken_updatedAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("APIToken", field, false, false, "Time")
 }
 
-func (ec *executionContext) _APIToken_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.APIToken) (ret graphql.Marshaler) {
+func (ec *executionContext) _APIToken_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.APIToken) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_APIToken_workspaceID(ctx, field)
+			return ec.fieldContext_APIToken_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -4778,17 +4778,17 @@ func (ec *executionContext) _APIToken_workspaceID(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_APIToken_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_APIToken_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIToken", field, false, false, "String")
 }
 
-func (ec *executionContext) _APIToken_userID(ctx context.Context, field graphql.CollectedField, obj *ent.APIToken) (ret graphql.Marshaler) {
+func (ec *executionContext) _APIToken_userId(ctx context.Context, field graphql.CollectedField, obj *ent.APIToken) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_APIToken_userID(ctx, field)
+			return ec.fieldContext_APIToken_userId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.UserID, nil
@@ -4801,7 +4801,7 @@ func (ec *executionContext) _APIToken_userID(ctx context.Context, field graphql.
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_APIToken_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_APIToken_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIToken", field, false, false, "ID")
 }
 
@@ -5117,13 +5117,13 @@ func (ec *executionContext) fieldContext_AuditLog_id(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "ID")
 }
 
-func (ec *executionContext) _AuditLog_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditLog_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditLog_workspaceID(ctx, field)
+			return ec.fieldContext_AuditLog_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -5136,7 +5136,7 @@ func (ec *executionContext) _AuditLog_workspaceID(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_AuditLog_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_AuditLog_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
 }
 
@@ -5163,13 +5163,13 @@ func (ec *executionContext) fieldContext_AuditLog_createdAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "Time")
 }
 
-func (ec *executionContext) _AuditLog_actorID(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditLog_actorId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditLog_actorID(ctx, field)
+			return ec.fieldContext_AuditLog_actorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.ActorID, nil
@@ -5182,7 +5182,7 @@ func (ec *executionContext) _AuditLog_actorID(ctx context.Context, field graphql
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_AuditLog_actorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_AuditLog_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
 }
 
@@ -5255,13 +5255,13 @@ func (ec *executionContext) fieldContext_AuditLog_objectType(_ context.Context, 
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditLog_objectID(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditLog_objectId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditLog_objectID(ctx, field)
+			return ec.fieldContext_AuditLog_objectId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.ObjectID, nil
@@ -5274,17 +5274,17 @@ func (ec *executionContext) _AuditLog_objectID(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_AuditLog_objectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_AuditLog_objectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditLog_environmentID(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditLog_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AuditLog_environmentID(ctx, field)
+			return ec.fieldContext_AuditLog_environmentId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.EnvironmentID, nil
@@ -5297,7 +5297,7 @@ func (ec *executionContext) _AuditLog_environmentID(ctx context.Context, field g
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_AuditLog_environmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_AuditLog_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
 }
 
@@ -5535,13 +5535,13 @@ func (ec *executionContext) fieldContext_BackupItem_updatedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "Time")
 }
 
-func (ec *executionContext) _BackupItem_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _BackupItem_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BackupItem_workspaceID(ctx, field)
+			return ec.fieldContext_BackupItem_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -5554,17 +5554,17 @@ func (ec *executionContext) _BackupItem_workspaceID(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BackupItem_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_BackupItem_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _BackupItem_backupSetID(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _BackupItem_backupSetId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BackupItem_backupSetID(ctx, field)
+			return ec.fieldContext_BackupItem_backupSetId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.BackupSetID, nil
@@ -5577,7 +5577,7 @@ func (ec *executionContext) _BackupItem_backupSetID(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BackupItem_backupSetID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_BackupItem_backupSetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "ID")
 }
 
@@ -5627,13 +5627,13 @@ func (ec *executionContext) fieldContext_BackupItem_platform(_ context.Context, 
 	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _BackupItem_sourceGraphID(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _BackupItem_sourceGraphId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BackupItem_sourceGraphID(ctx, field)
+			return ec.fieldContext_BackupItem_sourceGraphId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.SourceGraphID, nil
@@ -5646,7 +5646,7 @@ func (ec *executionContext) _BackupItem_sourceGraphID(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BackupItem_sourceGraphID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_BackupItem_sourceGraphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
 }
 
@@ -6031,13 +6031,13 @@ func (ec *executionContext) fieldContext_BackupSet_updatedAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "Time")
 }
 
-func (ec *executionContext) _BackupSet_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
+func (ec *executionContext) _BackupSet_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BackupSet_workspaceID(ctx, field)
+			return ec.fieldContext_BackupSet_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -6050,17 +6050,17 @@ func (ec *executionContext) _BackupSet_workspaceID(ctx context.Context, field gr
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BackupSet_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_BackupSet_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "String")
 }
 
-func (ec *executionContext) _BackupSet_environmentID(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
+func (ec *executionContext) _BackupSet_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_BackupSet_environmentID(ctx, field)
+			return ec.fieldContext_BackupSet_environmentId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.EnvironmentID, nil
@@ -6073,7 +6073,7 @@ func (ec *executionContext) _BackupSet_environmentID(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_BackupSet_environmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_BackupSet_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "ID")
 }
 
@@ -6513,13 +6513,13 @@ func (ec *executionContext) fieldContext_Environment_updatedAt(_ context.Context
 	return graphql.NewScalarFieldContext("Environment", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Environment_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+func (ec *executionContext) _Environment_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Environment_workspaceID(ctx, field)
+			return ec.fieldContext_Environment_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -6532,7 +6532,7 @@ func (ec *executionContext) _Environment_workspaceID(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Environment_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Environment_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Environment", field, false, false, "ID")
 }
 
@@ -6559,13 +6559,13 @@ func (ec *executionContext) fieldContext_Environment_displayName(_ context.Conte
 	return graphql.NewScalarFieldContext("Environment", field, false, false, "String")
 }
 
-func (ec *executionContext) _Environment_azureTenantID(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+func (ec *executionContext) _Environment_azureTenantId(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Environment_azureTenantID(ctx, field)
+			return ec.fieldContext_Environment_azureTenantId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.AzureTenantID, nil
@@ -6578,7 +6578,7 @@ func (ec *executionContext) _Environment_azureTenantID(ctx context.Context, fiel
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Environment_azureTenantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Environment_azureTenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Environment", field, false, false, "String")
 }
 
@@ -6605,13 +6605,13 @@ func (ec *executionContext) fieldContext_Environment_kind(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Environment", field, false, false, "EnvironmentKind")
 }
 
-func (ec *executionContext) _Environment_graphBaseURL(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+func (ec *executionContext) _Environment_graphBaseUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Environment_graphBaseURL(ctx, field)
+			return ec.fieldContext_Environment_graphBaseUrl(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.GraphBaseURL, nil
@@ -6624,7 +6624,7 @@ func (ec *executionContext) _Environment_graphBaseURL(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Environment_graphBaseURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Environment_graphBaseUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Environment", field, false, false, "String")
 }
 
@@ -6986,13 +6986,13 @@ func (ec *executionContext) fieldContext_IntunePolicy_updatedAt(_ context.Contex
 	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "Time")
 }
 
-func (ec *executionContext) _IntunePolicy_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntunePolicy_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_IntunePolicy_workspaceID(ctx, field)
+			return ec.fieldContext_IntunePolicy_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -7005,17 +7005,17 @@ func (ec *executionContext) _IntunePolicy_workspaceID(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IntunePolicy_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IntunePolicy_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "String")
 }
 
-func (ec *executionContext) _IntunePolicy_environmentID(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntunePolicy_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_IntunePolicy_environmentID(ctx, field)
+			return ec.fieldContext_IntunePolicy_environmentId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.EnvironmentID, nil
@@ -7028,7 +7028,7 @@ func (ec *executionContext) _IntunePolicy_environmentID(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IntunePolicy_environmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IntunePolicy_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "ID")
 }
 
@@ -7078,13 +7078,13 @@ func (ec *executionContext) fieldContext_IntunePolicy_platform(_ context.Context
 	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "String")
 }
 
-func (ec *executionContext) _IntunePolicy_graphID(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
+func (ec *executionContext) _IntunePolicy_graphId(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_IntunePolicy_graphID(ctx, field)
+			return ec.fieldContext_IntunePolicy_graphId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.GraphID, nil
@@ -7097,7 +7097,7 @@ func (ec *executionContext) _IntunePolicy_graphID(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_IntunePolicy_graphID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_IntunePolicy_graphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "String")
 }
 
@@ -7459,13 +7459,13 @@ func (ec *executionContext) fieldContext_Membership_updatedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("Membership", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Membership_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Membership_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Membership_workspaceID(ctx, field)
+			return ec.fieldContext_Membership_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -7478,17 +7478,17 @@ func (ec *executionContext) _Membership_workspaceID(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Membership_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Membership_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Membership_userID(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
+func (ec *executionContext) _Membership_userId(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Membership_userID(ctx, field)
+			return ec.fieldContext_Membership_userId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.UserID, nil
@@ -7501,7 +7501,7 @@ func (ec *executionContext) _Membership_userID(ctx context.Context, field graphq
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Membership_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Membership_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Membership", field, false, false, "ID")
 }
 
@@ -7891,13 +7891,13 @@ func (ec *executionContext) fieldContext_Notification_updatedAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Notification", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Notification_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+func (ec *executionContext) _Notification_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Notification_workspaceID(ctx, field)
+			return ec.fieldContext_Notification_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -7910,17 +7910,17 @@ func (ec *executionContext) _Notification_workspaceID(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Notification_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
 }
 
-func (ec *executionContext) _Notification_userID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+func (ec *executionContext) _Notification_userId(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Notification_userID(ctx, field)
+			return ec.fieldContext_Notification_userId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.UserID, nil
@@ -7933,7 +7933,7 @@ func (ec *executionContext) _Notification_userID(ctx context.Context, field grap
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Notification_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
 }
 
@@ -8006,13 +8006,13 @@ func (ec *executionContext) fieldContext_Notification_body(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
 }
 
-func (ec *executionContext) _Notification_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
+func (ec *executionContext) _Notification_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Notification_subjectID(ctx, field)
+			return ec.fieldContext_Notification_subjectId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.SubjectID, nil
@@ -8025,7 +8025,7 @@ func (ec *executionContext) _Notification_subjectID(ctx context.Context, field g
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_Notification_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Notification_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
 }
 
@@ -8295,13 +8295,13 @@ func (ec *executionContext) fieldContext_OperationRun_updatedAt(_ context.Contex
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "Time")
 }
 
-func (ec *executionContext) _OperationRun_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _OperationRun_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OperationRun_workspaceID(ctx, field)
+			return ec.fieldContext_OperationRun_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -8314,17 +8314,17 @@ func (ec *executionContext) _OperationRun_workspaceID(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_OperationRun_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_OperationRun_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
 }
 
-func (ec *executionContext) _OperationRun_environmentID(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _OperationRun_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OperationRun_environmentID(ctx, field)
+			return ec.fieldContext_OperationRun_environmentId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.EnvironmentID, nil
@@ -8337,7 +8337,7 @@ func (ec *executionContext) _OperationRun_environmentID(ctx context.Context, fie
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_OperationRun_environmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_OperationRun_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
 }
 
@@ -8433,13 +8433,13 @@ func (ec *executionContext) fieldContext_OperationRun_dedupeKey(_ context.Contex
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
 }
 
-func (ec *executionContext) _OperationRun_subjectID(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _OperationRun_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OperationRun_subjectID(ctx, field)
+			return ec.fieldContext_OperationRun_subjectId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.SubjectID, nil
@@ -8452,17 +8452,17 @@ func (ec *executionContext) _OperationRun_subjectID(ctx context.Context, field g
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_OperationRun_subjectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_OperationRun_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
 }
 
-func (ec *executionContext) _OperationRun_initiatorID(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _OperationRun_initiatorId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OperationRun_initiatorID(ctx, field)
+			return ec.fieldContext_OperationRun_initiatorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.InitiatorID, nil
@@ -8475,7 +8475,7 @@ func (ec *executionContext) _OperationRun_initiatorID(ctx context.Context, field
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_OperationRun_initiatorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_OperationRun_initiatorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
 }
 
@@ -8897,13 +8897,13 @@ func (ec *executionContext) fieldContext_PolicyVersion_updatedAt(_ context.Conte
 	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "Time")
 }
 
-func (ec *executionContext) _PolicyVersion_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
+func (ec *executionContext) _PolicyVersion_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PolicyVersion_workspaceID(ctx, field)
+			return ec.fieldContext_PolicyVersion_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -8916,17 +8916,17 @@ func (ec *executionContext) _PolicyVersion_workspaceID(ctx context.Context, fiel
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PolicyVersion_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_PolicyVersion_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "String")
 }
 
-func (ec *executionContext) _PolicyVersion_policyID(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
+func (ec *executionContext) _PolicyVersion_policyId(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_PolicyVersion_policyID(ctx, field)
+			return ec.fieldContext_PolicyVersion_policyId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.PolicyID, nil
@@ -8939,7 +8939,7 @@ func (ec *executionContext) _PolicyVersion_policyID(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_PolicyVersion_policyID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_PolicyVersion_policyId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "ID")
 }
 
@@ -9719,13 +9719,13 @@ func (ec *executionContext) fieldContext_RestoreRun_updatedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "Time")
 }
 
-func (ec *executionContext) _RestoreRun_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRun_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRun_workspaceID(ctx, field)
+			return ec.fieldContext_RestoreRun_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -9738,17 +9738,17 @@ func (ec *executionContext) _RestoreRun_workspaceID(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRun_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRun_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
 }
 
-func (ec *executionContext) _RestoreRun_environmentID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRun_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRun_environmentID(ctx, field)
+			return ec.fieldContext_RestoreRun_environmentId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.EnvironmentID, nil
@@ -9761,17 +9761,17 @@ func (ec *executionContext) _RestoreRun_environmentID(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRun_environmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRun_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
 }
 
-func (ec *executionContext) _RestoreRun_backupSetID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRun_backupSetId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRun_backupSetID(ctx, field)
+			return ec.fieldContext_RestoreRun_backupSetId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.BackupSetID, nil
@@ -9784,17 +9784,17 @@ func (ec *executionContext) _RestoreRun_backupSetID(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRun_backupSetID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRun_backupSetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
 }
 
-func (ec *executionContext) _RestoreRun_initiatorID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRun_initiatorId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRun_initiatorID(ctx, field)
+			return ec.fieldContext_RestoreRun_initiatorId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.InitiatorID, nil
@@ -9807,7 +9807,7 @@ func (ec *executionContext) _RestoreRun_initiatorID(ctx context.Context, field g
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRun_initiatorID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRun_initiatorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
 }
 
@@ -10523,13 +10523,13 @@ func (ec *executionContext) fieldContext_RestoreRunItem_updatedAt(_ context.Cont
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "Time")
 }
 
-func (ec *executionContext) _RestoreRunItem_workspaceID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRunItem_workspaceId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunItem_workspaceID(ctx, field)
+			return ec.fieldContext_RestoreRunItem_workspaceId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.WorkspaceID, nil
@@ -10542,17 +10542,17 @@ func (ec *executionContext) _RestoreRunItem_workspaceID(ctx context.Context, fie
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRunItem_workspaceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRunItem_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "String")
 }
 
-func (ec *executionContext) _RestoreRunItem_runID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRunItem_runId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunItem_runID(ctx, field)
+			return ec.fieldContext_RestoreRunItem_runId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.RunID, nil
@@ -10565,17 +10565,17 @@ func (ec *executionContext) _RestoreRunItem_runID(ctx context.Context, field gra
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRunItem_runID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRunItem_runId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "ID")
 }
 
-func (ec *executionContext) _RestoreRunItem_backupItemID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRunItem_backupItemId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunItem_backupItemID(ctx, field)
+			return ec.fieldContext_RestoreRunItem_backupItemId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.BackupItemID, nil
@@ -10588,7 +10588,7 @@ func (ec *executionContext) _RestoreRunItem_backupItemID(ctx context.Context, fi
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRunItem_backupItemID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRunItem_backupItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "String")
 }
 
@@ -10707,13 +10707,13 @@ func (ec *executionContext) fieldContext_RestoreRunItem_status(_ context.Context
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "RestoreItemStatus")
 }
 
-func (ec *executionContext) _RestoreRunItem_targetGraphID(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreRunItem_targetGraphId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunItem_targetGraphID(ctx, field)
+			return ec.fieldContext_RestoreRunItem_targetGraphId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			return obj.TargetGraphID, nil
@@ -10726,7 +10726,7 @@ func (ec *executionContext) _RestoreRunItem_targetGraphID(ctx context.Context, f
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreRunItem_targetGraphID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreRunItem_targetGraphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "String")
 }
 
@@ -13769,13 +13769,13 @@ func (ec *executionContext) _APIToken(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._APIToken_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._APIToken_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "userID":
-			out.Values[i] = ec._APIToken_userID(ctx, field, obj)
+		case "userId":
+			out.Values[i] = ec._APIToken_userId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -13924,8 +13924,8 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "workspaceID":
-			out.Values[i] = ec._AuditLog_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._AuditLog_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13934,8 +13934,8 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "actorID":
-			out.Values[i] = ec._AuditLog_actorID(ctx, field, obj)
+		case "actorId":
+			out.Values[i] = ec._AuditLog_actorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -13954,13 +13954,13 @@ func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "objectID":
-			out.Values[i] = ec._AuditLog_objectID(ctx, field, obj)
+		case "objectId":
+			out.Values[i] = ec._AuditLog_objectId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "environmentID":
-			out.Values[i] = ec._AuditLog_environmentID(ctx, field, obj)
+		case "environmentId":
+			out.Values[i] = ec._AuditLog_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -14093,13 +14093,13 @@ func (ec *executionContext) _BackupItem(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._BackupItem_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._BackupItem_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "backupSetID":
-			out.Values[i] = ec._BackupItem_backupSetID(ctx, field, obj)
+		case "backupSetId":
+			out.Values[i] = ec._BackupItem_backupSetId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14113,8 +14113,8 @@ func (ec *executionContext) _BackupItem(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "sourceGraphID":
-			out.Values[i] = ec._BackupItem_sourceGraphID(ctx, field, obj)
+		case "sourceGraphId":
+			out.Values[i] = ec._BackupItem_sourceGraphId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14278,13 +14278,13 @@ func (ec *executionContext) _BackupSet(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._BackupSet_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._BackupSet_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "environmentID":
-			out.Values[i] = ec._BackupSet_environmentID(ctx, field, obj)
+		case "environmentId":
+			out.Values[i] = ec._BackupSet_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14486,8 +14486,8 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._Environment_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._Environment_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14496,8 +14496,8 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "azureTenantID":
-			out.Values[i] = ec._Environment_azureTenantID(ctx, field, obj)
+		case "azureTenantId":
+			out.Values[i] = ec._Environment_azureTenantId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14506,8 +14506,8 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "graphBaseURL":
-			out.Values[i] = ec._Environment_graphBaseURL(ctx, field, obj)
+		case "graphBaseUrl":
+			out.Values[i] = ec._Environment_graphBaseUrl(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14666,13 +14666,13 @@ func (ec *executionContext) _IntunePolicy(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._IntunePolicy_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._IntunePolicy_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "environmentID":
-			out.Values[i] = ec._IntunePolicy_environmentID(ctx, field, obj)
+		case "environmentId":
+			out.Values[i] = ec._IntunePolicy_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14686,8 +14686,8 @@ func (ec *executionContext) _IntunePolicy(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "graphID":
-			out.Values[i] = ec._IntunePolicy_graphID(ctx, field, obj)
+		case "graphId":
+			out.Values[i] = ec._IntunePolicy_graphId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -14846,13 +14846,13 @@ func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._Membership_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._Membership_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "userID":
-			out.Values[i] = ec._Membership_userID(ctx, field, obj)
+		case "userId":
+			out.Values[i] = ec._Membership_userId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15047,13 +15047,13 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._Notification_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._Notification_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "userID":
-			out.Values[i] = ec._Notification_userID(ctx, field, obj)
+		case "userId":
+			out.Values[i] = ec._Notification_userId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15072,8 +15072,8 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "subjectID":
-			out.Values[i] = ec._Notification_subjectID(ctx, field, obj)
+		case "subjectId":
+			out.Values[i] = ec._Notification_subjectId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15212,13 +15212,13 @@ func (ec *executionContext) _OperationRun(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "workspaceID":
-			out.Values[i] = ec._OperationRun_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._OperationRun_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "environmentID":
-			out.Values[i] = ec._OperationRun_environmentID(ctx, field, obj)
+		case "environmentId":
+			out.Values[i] = ec._OperationRun_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15242,13 +15242,13 @@ func (ec *executionContext) _OperationRun(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "subjectID":
-			out.Values[i] = ec._OperationRun_subjectID(ctx, field, obj)
+		case "subjectId":
+			out.Values[i] = ec._OperationRun_subjectId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
-		case "initiatorID":
-			out.Values[i] = ec._OperationRun_initiatorID(ctx, field, obj)
+		case "initiatorId":
+			out.Values[i] = ec._OperationRun_initiatorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15449,13 +15449,13 @@ func (ec *executionContext) _PolicyVersion(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._PolicyVersion_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._PolicyVersion_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "policyID":
-			out.Values[i] = ec._PolicyVersion_policyID(ctx, field, obj)
+		case "policyId":
+			out.Values[i] = ec._PolicyVersion_policyId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15716,23 +15716,23 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._RestoreRun_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._RestoreRun_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "environmentID":
-			out.Values[i] = ec._RestoreRun_environmentID(ctx, field, obj)
+		case "environmentId":
+			out.Values[i] = ec._RestoreRun_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "backupSetID":
-			out.Values[i] = ec._RestoreRun_backupSetID(ctx, field, obj)
+		case "backupSetId":
+			out.Values[i] = ec._RestoreRun_backupSetId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "initiatorID":
-			out.Values[i] = ec._RestoreRun_initiatorID(ctx, field, obj)
+		case "initiatorId":
+			out.Values[i] = ec._RestoreRun_initiatorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15967,18 +15967,18 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "workspaceID":
-			out.Values[i] = ec._RestoreRunItem_workspaceID(ctx, field, obj)
+		case "workspaceId":
+			out.Values[i] = ec._RestoreRunItem_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "runID":
-			out.Values[i] = ec._RestoreRunItem_runID(ctx, field, obj)
+		case "runId":
+			out.Values[i] = ec._RestoreRunItem_runId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "backupItemID":
-			out.Values[i] = ec._RestoreRunItem_backupItemID(ctx, field, obj)
+		case "backupItemId":
+			out.Values[i] = ec._RestoreRunItem_backupItemId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -16007,8 +16007,8 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "targetGraphID":
-			out.Values[i] = ec._RestoreRunItem_targetGraphID(ctx, field, obj)
+		case "targetGraphId":
+			out.Values[i] = ec._RestoreRunItem_targetGraphId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
