@@ -176,6 +176,7 @@ func TestShutdownWaits(t *testing.T) {
 	q := mustQueue(t, conn)
 
 	h := newBlocker()
+	t.Cleanup(h.release) // if the test fails before releasing it
 	// One worker slot: the processor then waits for that slot rather than
 	// polling, so a Shutdown that did not wait would return at once.
 	w, _ := mustWorker(t, conn, jobs.WorkerOptions{Concurrency: 1, ShutdownTimeout: time.Minute},

@@ -126,6 +126,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{BackupItemsColumns[14], BackupItemsColumns[7]},
 			},
+			{
+				Name:    "backupitem_backup_set_id_policy_type_source_graph_id",
+				Unique:  true,
+				Columns: []*schema.Column{BackupItemsColumns[14], BackupItemsColumns[4], BackupItemsColumns[6]},
+			},
 		},
 	}
 	// BackupSetsColumns holds the columns for the "backup_sets" table.

@@ -52,6 +52,9 @@ func (BackupItem) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("backup_set_id", "policy_type", "platform"),
 		index.Fields("backup_set_id", "display_name"),
+		// One item per object per set: a capture job that is retried after
+		// a crash skips what it already stored instead of duplicating it.
+		index.Fields("backup_set_id", "policy_type", "source_graph_id").Unique(),
 	}
 }
 
