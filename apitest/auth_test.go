@@ -33,7 +33,57 @@ const (
 
 var everyone = []string{owner, operator, auditor, otherOwner}
 
+var demoRoles = []string{owner, operator, auditor}
+
+var capturers = []string{owner, operator}
+
 var operations = []operation{
+	{field: "policyTypes", query: `{ policyTypes { key restorable previewOnlyReason } }`, allowed: everyone},
+	{
+		field: "policies", query: `query($env: ID!) { policies(environmentId: $env) { totalCount edges { node { id displayName policyType } } } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID} },
+		allowed: demoRoles,
+	},
+	{
+		field: "policyVersions", query: `query($id: ID!) { policyVersions(policyId: $id) { totalCount } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.policyID} },
+		allowed: demoRoles,
+	},
+	{
+		field: "backupSets", query: `query($env: ID!) { backupSets(environmentId: $env) { edges { node { id name status countsByType } } } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID} },
+		allowed: demoRoles,
+	},
+	{
+		field: "backupItems", query: `query($id: ID!) { backupItems(backupSetId: $id) { totalCount } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.backupSetID} },
+		allowed: demoRoles,
+	},
+	{
+		field: "operationRuns", query: `query($ws: ID!) { operationRuns(workspaceId: $ws) { edges { node { id type status outcome summary context } } } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"ws": e.wsID} },
+		allowed: demoRoles,
+	},
+	{
+		field: "syncInventory", query: `mutation($env: ID!) { syncInventory(environmentId: $env) { id type status } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID} },
+		allowed: capturers,
+	},
+	{
+		field: "capturePolicySnapshot", query: `mutation($id: ID!) { capturePolicySnapshot(policyId: $id) { id type } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.policyID} },
+		allowed: capturers,
+	},
+	{
+		field: "createBackupSet", query: `mutation($env: ID!) { createBackupSet(input: {environmentId: $env, name: "matrix", all: true}) { id subjectId } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID} },
+		allowed: capturers,
+	},
+	{
+		field: "addPoliciesToBackupSet", query: `mutation($bs: ID!, $p: ID!) { addPoliciesToBackupSet(input: {backupSetId: $bs, policyIds: [$p]}) { id } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"bs": e.backupSetID, "p": e.policyID} },
+		allowed: capturers,
+	},
 	{field: "viewer", query: `{ viewer { user { email } role capabilities workspace { id } token { id } memberships { role } } }`, allowed: everyone},
 	{field: "workspaces", query: `{ workspaces { edges { node { id slug } } } }`, allowed: everyone},
 	{
@@ -128,6 +178,10 @@ func TestAuthMatrixSubscriptions(t *testing.T) {
 		field: "auditLogAdded", query: `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { id action } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"ws": e.wsID} },
 		allowed: []string{owner, auditor},
+	}, {
+		field: "operationRunUpdated", query: `subscription($id: ID!) { operationRunUpdated(id: $id) { id status } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.opRunID} },
+		allowed: demoRoles,
 	}}
 	for _, op := range subs {
 		t.Run(op.field, func(t *testing.T) {
@@ -173,7 +227,7 @@ func TestAuthMatrixCoversSchema(t *testing.T) {
 		} `json:"__schema"`
 	}
 	r.decode(t, &s)
-	covered := map[string]bool{"auditLogAdded": true}
+	covered := map[string]bool{"auditLogAdded": true, "operationRunUpdated": true}
 	for _, op := range operations {
 		covered[op.field] = true
 	}

@@ -33,6 +33,8 @@ type env struct {
 
 	wsID, otherWsID       string
 	prodEnvID, otherEnvID string
+	// Rows of the demo workspace for operations that need an object.
+	policyID, backupSetID, opRunID string
 
 	owner, operator, auditor string // tokens in the demo workspace
 	otherOwner               string // owner token of the other workspace
@@ -126,6 +128,13 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 	}
 	c.APIToken.UpdateOneID(expiredTok.ID).SetExpiresAt(time.Now().Add(-time.Second)).ExecX(ctx)
 	e.expired = expired
+
+	e.policyID = c.IntunePolicy.Create().SetWorkspaceID(ws.ID).SetEnvironmentID(e.prodEnvID).
+		SetPolicyType("deviceConfiguration").SetGraphID("seed-policy").SetDisplayName("Seed policy").
+		SetSyncedAt(time.Now()).SaveX(ctx).ID
+	e.backupSetID = c.BackupSet.Create().SetWorkspaceID(ws.ID).SetEnvironmentID(e.prodEnvID).
+		SetName("Seed set").SaveX(ctx).ID
+	e.opRunID = c.OperationRun.Create().SetWorkspaceID(ws.ID).SetType("seed").SetContext(map[string]any{}).SaveX(ctx).ID
 
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)

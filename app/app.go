@@ -12,14 +12,19 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/restored/restored/accounts"
 	"github.com/restored/restored/audit"
 	"github.com/restored/restored/auth"
+	"github.com/restored/restored/backup"
 	"github.com/restored/restored/config"
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/jobs"
+	"github.com/restored/restored/operations"
 	"github.com/restored/restored/redisconn"
+	"github.com/restored/restored/secrets"
 	"github.com/restored/restored/server"
 	"github.com/restored/restored/store"
 )
@@ -36,10 +41,23 @@ type App struct {
 	Auth     *auth.Authenticator
 	Accounts *accounts.Service
 	Audit    *audit.Recorder
+	Ops      *operations.Service
+	Backup   *backup.Service
+	Secrets  *secrets.Box // nil without a configured key
+
+	// GraphTrust, when set before jobs run, lets environments reach a
+	// simulated Graph (dev mode, tests).
+	GraphTrust *GraphTrust
 
 	// RevalidateEvery is how often open websockets re-check their token.
 	RevalidateEvery time.Duration
+
+	graph *graphSource
 }
+
+// SetGraphTrust makes environments on trust's hosts reach that simulated
+// Graph. Call it before jobs run.
+func (a *App) SetGraphTrust(trust *GraphTrust) { a.graph.trust = trust }
 
 // New connects everything; call Close when done. With cfg.AutoMigrate the
 // database is migrated first.
@@ -75,6 +93,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
 	a.Auth = &auth.Authenticator{Client: a.DB.Client}
 	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit}
+	if cfg.SecretKey != nil {
+		if a.Secrets, err = secrets.New(cfg.SecretKey); err != nil {
+			return nil, err
+		}
+	}
+	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log}
+	a.graph = &graphSource{box: a.Secrets, log: log}
+	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log}
 	return a, nil
 }
 
@@ -84,6 +110,7 @@ func (a *App) Handler() http.Handler {
 		Resolver: &graph.Resolver{
 			Client:   a.DB.Client,
 			Accounts: a.Accounts,
+			Backup:   a.Backup,
 			Bus:      a.Bus,
 			Log:      a.Log,
 		},
@@ -109,6 +136,10 @@ func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Log:             a.Log,
 	})
+	op := func(fn jobs.RunFunc) asynq.Handler { return jobs.Operation(a.Ops, a.Log, fn) }
+	w.Handle(backup.TypeInventorySync, op(a.Backup.RunInventorySync))
+	w.Handle(backup.TypePolicySnapshot, op(a.Backup.RunPolicySnapshot))
+	w.Handle(backup.TypeBackupCapture, op(a.Backup.RunBackupCapture))
 	for _, r := range register {
 		r(w)
 	}

@@ -34,7 +34,21 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return nodes, nil
 }
 
+// BackupItem returns generated.BackupItemResolver implementation.
+func (r *Resolver) BackupItem() generated.BackupItemResolver { return &backupItemResolver{r} }
+
+// BackupSet returns generated.BackupSetResolver implementation.
+func (r *Resolver) BackupSet() generated.BackupSetResolver { return &backupSetResolver{r} }
+
+// OperationRun returns generated.OperationRunResolver implementation.
+func (r *Resolver) OperationRun() generated.OperationRunResolver { return &operationRunResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	backupItemResolver   struct{ *Resolver }
+	backupSetResolver    struct{ *Resolver }
+	operationRunResolver struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+)

@@ -160,3 +160,27 @@ func page(first, last **int) error {
 	}
 	return nil
 }
+
+// readableEnvironment loads an environment the viewer may read.
+func (r *Resolver) readableEnvironment(ctx context.Context, id string) (*ent.Environment, error) {
+	env, err := r.Client.Environment.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no environment %q", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.Require(ctx, env.WorkspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// intMap converts stored counts to a GraphQL Map (never null).
+func intMap(m map[string]int) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

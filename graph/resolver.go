@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/restored/restored/accounts"
+	"github.com/restored/restored/backup"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/events"
 )
@@ -16,6 +17,7 @@ import (
 type Resolver struct {
 	Client   *ent.Client
 	Accounts *accounts.Service
+	Backup   *backup.Service
 	Bus      *events.Bus
 	Log      *slog.Logger
 }

@@ -12,17 +12,67 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/accounts"
+	"github.com/restored/restored/apperr"
 	"github.com/restored/restored/auth"
+	"github.com/restored/restored/backup"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/auditlog"
+	"github.com/restored/restored/ent/backupitem"
+	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/membership"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/workspace"
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph/generated"
 	"github.com/restored/restored/graph/model"
+	"github.com/restored/restored/intune"
+	"github.com/restored/restored/operations"
 )
+
+// PreviewOnlyReason is the resolver for the previewOnlyReason field.
+func (r *backupItemResolver) PreviewOnlyReason(ctx context.Context, obj *ent.BackupItem) (*string, error) {
+	t, ok := intune.Lookup(obj.PolicyType)
+	if !ok {
+		reason := "unsupported policy type"
+		return &reason, nil
+	}
+	if reason := t.PreviewOnlyReason(obj.Payload); reason != "" {
+		return &reason, nil
+	}
+	return nil, nil
+}
+
+// CountsByType is the resolver for the countsByType field.
+func (r *backupSetResolver) CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error) {
+	return intMap(obj.CountsByType), nil
+}
+
+// SyncInventory is the resolver for the syncInventory field.
+func (r *mutationResolver) SyncInventory(ctx context.Context, environmentID string) (*ent.OperationRun, error) {
+	return r.Backup.SyncInventory(ctx, environmentID)
+}
+
+// CapturePolicySnapshot is the resolver for the capturePolicySnapshot field.
+func (r *mutationResolver) CapturePolicySnapshot(ctx context.Context, policyID string) (*ent.OperationRun, error) {
+	return r.Backup.CapturePolicySnapshot(ctx, policyID)
+}
+
+// CreateBackupSet is the resolver for the createBackupSet field.
+func (r *mutationResolver) CreateBackupSet(ctx context.Context, input model.CreateBackupSetInput) (*ent.OperationRun, error) {
+	return r.Backup.CreateBackupSet(ctx, backup.CreateBackupSetInput{
+		EnvironmentID: input.EnvironmentID, Name: input.Name, PolicyIDs: input.PolicyIds,
+		All: input.All != nil && *input.All, IncludeFoundations: input.IncludeFoundations == nil || *input.IncludeFoundations,
+	})
+}
+
+// AddPoliciesToBackupSet is the resolver for the addPoliciesToBackupSet field.
+func (r *mutationResolver) AddPoliciesToBackupSet(ctx context.Context, input model.AddPoliciesToBackupSetInput) (*ent.OperationRun, error) {
+	return r.Backup.AddPoliciesToBackupSet(ctx, input.BackupSetID, input.PolicyIds)
+}
 
 // CreateAPIToken is the resolver for the createApiToken field.
 func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error) {
@@ -43,6 +93,11 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.Creat
 // RevokeAPIToken is the resolver for the revokeApiToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*ent.APIToken, error) {
 	return r.Accounts.RevokeToken(ctx, id)
+}
+
+// Summary is the resolver for the summary field.
+func (r *operationRunResolver) Summary(ctx context.Context, obj *ent.OperationRun) (map[string]any, error) {
+	return intMap(obj.Summary), nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -127,6 +182,178 @@ func (r *queryResolver) AuditLogs(ctx context.Context, workspaceID string, actio
 	}
 	return q.Paginate(ctx, after, first, before, last,
 		ent.WithAuditLogOrder(&ent.AuditLogOrder{Direction: entgql.OrderDirectionDesc, Field: ent.AuditLogOrderFieldCreatedAt}))
+}
+
+// PolicyTypes is the resolver for the policyTypes field.
+func (r *queryResolver) PolicyTypes(ctx context.Context) ([]*model.PolicyType, error) {
+	if _, err := auth.RequireViewer(ctx); err != nil {
+		return nil, err
+	}
+	var out []*model.PolicyType
+	for _, t := range intune.Types() {
+		pt := &model.PolicyType{Key: t.Key, Label: t.Label, Foundation: t.Foundation, Restorable: t.Restorable(), GraphPath: t.Path}
+		if t.PreviewOnly != "" {
+			pt.PreviewOnlyReason = &t.PreviewOnly
+		}
+		out = append(out, pt)
+	}
+	return out, nil
+}
+
+// Policies is the resolver for the policies field.
+func (r *queryResolver) Policies(ctx context.Context, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) (*ent.IntunePolicyConnection, error) {
+	env, err := r.readableEnvironment(ctx, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	q := r.Client.IntunePolicy.Query().Where(intunepolicy.EnvironmentID(env.ID))
+	if includeMissing == nil || !*includeMissing {
+		q = q.Where(intunepolicy.MissingSinceIsNil())
+	}
+	if search != nil && *search != "" {
+		q = q.Where(intunepolicy.DisplayNameContainsFold(*search))
+	}
+	if len(policyTypes) > 0 {
+		q = q.Where(intunepolicy.PolicyTypeIn(policyTypes...))
+	}
+	if len(platforms) > 0 {
+		q = q.Where(intunepolicy.PlatformIn(platforms...))
+	}
+	return q.Paginate(ctx, after, first, before, last, ent.WithIntunePolicyOrder(orderBy))
+}
+
+// PolicyVersions is the resolver for the policyVersions field.
+func (r *queryResolver) PolicyVersions(ctx context.Context, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.PolicyVersionConnection, error) {
+	p, err := r.Client.IntunePolicy.Get(ctx, policyID)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no policy %q", policyID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.Require(ctx, p.WorkspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	return r.Client.PolicyVersion.Query().Where(policyversion.PolicyID(p.ID)).
+		Paginate(ctx, after, first, before, last,
+			ent.WithPolicyVersionOrder(&ent.PolicyVersionOrder{Direction: entgql.OrderDirectionDesc, Field: ent.PolicyVersionOrderFieldCreatedAt}))
+}
+
+// BackupSets is the resolver for the backupSets field.
+func (r *queryResolver) BackupSets(ctx context.Context, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupSetConnection, error) {
+	env, err := r.readableEnvironment(ctx, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	return r.Client.BackupSet.Query().Where(backupset.EnvironmentID(env.ID)).
+		Paginate(ctx, after, first, before, last,
+			ent.WithBackupSetOrder(&ent.BackupSetOrder{Direction: entgql.OrderDirectionDesc, Field: ent.BackupSetOrderFieldCreatedAt}))
+}
+
+// BackupItems is the resolver for the backupItems field.
+func (r *queryResolver) BackupItems(ctx context.Context, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error) {
+	bs, err := r.Client.BackupSet.Get(ctx, backupSetID)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no backup set %q", backupSetID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.Require(ctx, bs.WorkspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	q := r.Client.BackupItem.Query().Where(backupitem.BackupSetID(bs.ID))
+	if search != nil && *search != "" {
+		q = q.Where(backupitem.DisplayNameContainsFold(*search))
+	}
+	if len(policyTypes) > 0 {
+		q = q.Where(backupitem.PolicyTypeIn(policyTypes...))
+	}
+	if len(platforms) > 0 {
+		q = q.Where(backupitem.PlatformIn(platforms...))
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithBackupItemOrder(&ent.BackupItemOrder{Direction: entgql.OrderDirectionAsc, Field: ent.BackupItemOrderFieldDisplayName}))
+}
+
+// OperationRuns is the resolver for the operationRuns field.
+func (r *queryResolver) OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error) {
+	if _, err := auth.Require(ctx, workspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	q := r.Client.OperationRun.Query().Where(operationrun.WorkspaceID(workspaceID))
+	if environmentID != nil {
+		q = q.Where(operationrun.EnvironmentID(*environmentID))
+	}
+	if typeArg != nil {
+		q = q.Where(operationrun.Type(*typeArg))
+	}
+	if status != nil {
+		q = q.Where(operationrun.StatusEQ(*status))
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithOperationRunOrder(&ent.OperationRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.OperationRunOrderFieldCreatedAt}))
+}
+
+// OperationRunUpdated is the resolver for the operationRunUpdated field.
+func (r *subscriptionResolver) OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error) {
+	run, err := r.Client.OperationRun.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no operation run %q", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.Require(ctx, run.WorkspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	// Subscribe before reading the current state, so no change falls between.
+	sub, err := r.Bus.Subscribe(ctx, operations.Topic(id))
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *ent.OperationRun, 16)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		send := func() bool {
+			run, err := r.Client.OperationRun.Get(ctx, id)
+			if err != nil {
+				return false
+			}
+			select {
+			case out <- run:
+			case <-ctx.Done():
+				return false
+			}
+			// A completed run changes no more: end the subscription.
+			return run.Status != operationrun.StatusCOMPLETED
+		}
+		if !send() {
+			return
+		}
+		for range sub.C() {
+			if !send() {
+				return
+			}
+		}
+	}()
+	return out, nil
 }
 
 // AuditLogAdded is the resolver for the auditLogAdded field.

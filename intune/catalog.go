@@ -8,9 +8,12 @@
 package intune
 
 import (
+	"context"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Type describes one supported Intune object type.
@@ -342,4 +345,65 @@ func (t *Type) ScopeTagIDs(payload map[string]any) []string {
 		}
 	}
 	return out
+}
+
+// Reader reads from Microsoft Graph: implemented by the Graph client over
+// real Graph and the simulated one alike.
+type Reader interface {
+	Get(ctx context.Context, path string, query url.Values) (map[string]any, error)
+	List(ctx context.Context, path string, query url.Values, each func(item map[string]any) error) error
+}
+
+// Captured is one object read from Graph, normalized.
+type Captured struct {
+	Type         *Type
+	GraphID      string
+	DisplayName  string
+	ODataType    string
+	Platform     string
+	Payload      map[string]any
+	Assignments  []map[string]any
+	ScopeTagIDs  []string
+	LastModified *time.Time
+	ContentHash  string
+}
+
+// Capture reads one object with its relations and assignments and returns it
+// normalized.
+func Capture(ctx context.Context, g Reader, t *Type, graphID string) (*Captured, error) {
+	q := url.Values{}
+	expand := t.ExpandQuery()
+	if t.Assignments.Supported {
+		if expand != "" {
+			expand += ","
+		}
+		expand += "assignments"
+	}
+	if expand != "" {
+		q.Set("$expand", expand)
+	}
+	raw, err := g.Get(ctx, t.Path+"/"+url.PathEscape(graphID), q)
+	if err != nil {
+		return nil, err
+	}
+	return FromGraph(t, raw), nil
+}
+
+// FromGraph normalizes an object as Graph returned it.
+func FromGraph(t *Type, raw map[string]any) *Captured {
+	c := &Captured{Type: t, Payload: t.Normalize(raw), ScopeTagIDs: t.ScopeTagIDs(raw), Platform: t.Platform(raw),
+		Assignments: []map[string]any{}}
+	c.GraphID, _ = raw["id"].(string)
+	c.DisplayName, _ = raw["displayName"].(string)
+	c.ODataType, _ = raw["@odata.type"].(string)
+	if rawAssignments, ok := raw["assignments"].([]any); ok {
+		c.Assignments = NormalizeAssignments(rawAssignments)
+	}
+	if s, ok := raw["lastModifiedDateTime"].(string); ok {
+		if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			c.LastModified = &ts
+		}
+	}
+	c.ContentHash = ContentHash(c.Payload, c.Assignments, c.ScopeTagIDs)
+	return c
 }

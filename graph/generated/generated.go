@@ -37,7 +37,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	BackupItem() BackupItemResolver
+	BackupSet() BackupSetResolver
 	Mutation() MutationResolver
+	OperationRun() OperationRunResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 }
@@ -96,6 +99,7 @@ type ComplexityRoot struct {
 	}
 
 	BackupItem struct {
+		Assignments        func(childComplexity int) int
 		BackupSet          func(childComplexity int) int
 		BackupSetID        func(childComplexity int) int
 		ContentHash        func(childComplexity int) int
@@ -106,6 +110,7 @@ type ComplexityRoot struct {
 		Payload            func(childComplexity int) int
 		Platform           func(childComplexity int) int
 		PolicyType         func(childComplexity int) int
+		PreviewOnlyReason  func(childComplexity int) int
 		ScopeTagIds        func(childComplexity int) int
 		SourceGraphID      func(childComplexity int) int
 		SourceLastModified func(childComplexity int) int
@@ -126,6 +131,7 @@ type ComplexityRoot struct {
 
 	BackupSet struct {
 		CapturedAt    func(childComplexity int) int
+		CountsByType  func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		CreatedBy     func(childComplexity int) int
 		Environment   func(childComplexity int) int
@@ -234,8 +240,12 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIToken func(childComplexity int, input model.CreateAPITokenInput) int
-		RevokeAPIToken func(childComplexity int, id string) int
+		AddPoliciesToBackupSet func(childComplexity int, input model.AddPoliciesToBackupSetInput) int
+		CapturePolicySnapshot  func(childComplexity int, policyID string) int
+		CreateAPIToken         func(childComplexity int, input model.CreateAPITokenInput) int
+		CreateBackupSet        func(childComplexity int, input model.CreateBackupSetInput) int
+		RevokeAPIToken         func(childComplexity int, id string) int
+		SyncInventory          func(childComplexity int, environmentID string) int
 	}
 
 	Notification struct {
@@ -265,6 +275,7 @@ type ComplexityRoot struct {
 
 	OperationRun struct {
 		Attempts      func(childComplexity int) int
+		Context       func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		DedupeKey     func(childComplexity int) int
 		EnvironmentID func(childComplexity int) int
@@ -277,6 +288,7 @@ type ComplexityRoot struct {
 		StartedAt     func(childComplexity int) int
 		Status        func(childComplexity int) int
 		SubjectID     func(childComplexity int) int
+		Summary       func(childComplexity int) int
 		Type          func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 		WorkspaceID   func(childComplexity int) int
@@ -300,7 +312,17 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PolicyType struct {
+		Foundation        func(childComplexity int) int
+		GraphPath         func(childComplexity int) int
+		Key               func(childComplexity int) int
+		Label             func(childComplexity int) int
+		PreviewOnlyReason func(childComplexity int) int
+		Restorable        func(childComplexity int) int
+	}
+
 	PolicyVersion struct {
+		Assignments        func(childComplexity int) int
 		CapturedAt         func(childComplexity int) int
 		CapturedBy         func(childComplexity int) int
 		ContentHash        func(childComplexity int) int
@@ -328,13 +350,19 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens    func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		AuditLogs    func(childComplexity int, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Environments func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
-		Node         func(childComplexity int, id string) int
-		Nodes        func(childComplexity int, ids []string) int
-		Viewer       func(childComplexity int) int
-		Workspaces   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		APITokens      func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		AuditLogs      func(childComplexity int, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		BackupItems    func(childComplexity int, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		BackupSets     func(childComplexity int, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Environments   func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
+		Node           func(childComplexity int, id string) int
+		Nodes          func(childComplexity int, ids []string) int
+		OperationRuns  func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Policies       func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
+		PolicyTypes    func(childComplexity int) int
+		PolicyVersions func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Viewer         func(childComplexity int) int
+		Workspaces     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 	}
 
 	RestoreRun struct {
@@ -413,7 +441,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AuditLogAdded func(childComplexity int, workspaceID string) int
+		AuditLogAdded       func(childComplexity int, workspaceID string) int
+		OperationRunUpdated func(childComplexity int, id string) int
 	}
 
 	User struct {
@@ -468,9 +497,22 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BackupItemResolver interface {
+	PreviewOnlyReason(ctx context.Context, obj *ent.BackupItem) (*string, error)
+}
+type BackupSetResolver interface {
+	CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error)
+}
 type MutationResolver interface {
+	SyncInventory(ctx context.Context, environmentID string) (*ent.OperationRun, error)
+	CapturePolicySnapshot(ctx context.Context, policyID string) (*ent.OperationRun, error)
+	CreateBackupSet(ctx context.Context, input model.CreateBackupSetInput) (*ent.OperationRun, error)
+	AddPoliciesToBackupSet(ctx context.Context, input model.AddPoliciesToBackupSetInput) (*ent.OperationRun, error)
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, id string) (*ent.APIToken, error)
+}
+type OperationRunResolver interface {
+	Summary(ctx context.Context, obj *ent.OperationRun) (map[string]any, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -480,8 +522,15 @@ type QueryResolver interface {
 	Environments(ctx context.Context, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) (*ent.EnvironmentConnection, error)
 	APITokens(ctx context.Context, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.APITokenConnection, error)
 	AuditLogs(ctx context.Context, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.AuditLogConnection, error)
+	PolicyTypes(ctx context.Context) ([]*model.PolicyType, error)
+	Policies(ctx context.Context, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) (*ent.IntunePolicyConnection, error)
+	PolicyVersions(ctx context.Context, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.PolicyVersionConnection, error)
+	BackupSets(ctx context.Context, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupSetConnection, error)
+	BackupItems(ctx context.Context, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error)
+	OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error)
 }
 type SubscriptionResolver interface {
+	OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error)
 	AuditLogAdded(ctx context.Context, workspaceID string) (<-chan *ent.AuditLog, error)
 }
 
@@ -695,6 +744,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
 
+	case "BackupItem.assignments":
+		if e.ComplexityRoot.BackupItem.Assignments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackupItem.Assignments(childComplexity), true
 	case "BackupItem.backupSet":
 		if e.ComplexityRoot.BackupItem.BackupSet == nil {
 			break
@@ -755,6 +810,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupItem.PolicyType(childComplexity), true
+	case "BackupItem.previewOnlyReason":
+		if e.ComplexityRoot.BackupItem.PreviewOnlyReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackupItem.PreviewOnlyReason(childComplexity), true
 	case "BackupItem.scopeTagIds":
 		if e.ComplexityRoot.BackupItem.ScopeTagIds == nil {
 			break
@@ -824,6 +885,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BackupSet.CapturedAt(childComplexity), true
+	case "BackupSet.countsByType":
+		if e.ComplexityRoot.BackupSet.CountsByType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackupSet.CountsByType(childComplexity), true
 	case "BackupSet.createdAt":
 		if e.ComplexityRoot.BackupSet.CreatedAt == nil {
 			break
@@ -1251,6 +1318,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MembershipEdge.Node(childComplexity), true
 
+	case "Mutation.addPoliciesToBackupSet":
+		if e.ComplexityRoot.Mutation.AddPoliciesToBackupSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addPoliciesToBackupSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddPoliciesToBackupSet(childComplexity, args["input"].(model.AddPoliciesToBackupSetInput)), true
+	case "Mutation.capturePolicySnapshot":
+		if e.ComplexityRoot.Mutation.CapturePolicySnapshot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_capturePolicySnapshot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CapturePolicySnapshot(childComplexity, args["policyId"].(string)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1262,6 +1351,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
+	case "Mutation.createBackupSet":
+		if e.ComplexityRoot.Mutation.CreateBackupSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createBackupSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateBackupSet(childComplexity, args["input"].(model.CreateBackupSetInput)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1273,6 +1373,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
+	case "Mutation.syncInventory":
+		if e.ComplexityRoot.Mutation.SyncInventory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncInventory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncInventory(childComplexity, args["environmentId"].(string)), true
 
 	case "Notification.body":
 		if e.ComplexityRoot.Notification.Body == nil {
@@ -1379,6 +1490,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.Attempts(childComplexity), true
+	case "OperationRun.context":
+		if e.ComplexityRoot.OperationRun.Context == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRun.Context(childComplexity), true
 	case "OperationRun.createdAt":
 		if e.ComplexityRoot.OperationRun.CreatedAt == nil {
 			break
@@ -1451,6 +1568,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.SubjectID(childComplexity), true
+	case "OperationRun.summary":
+		if e.ComplexityRoot.OperationRun.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRun.Summary(childComplexity), true
 	case "OperationRun.type":
 		if e.ComplexityRoot.OperationRun.Type == nil {
 			break
@@ -1527,6 +1650,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PolicyType.foundation":
+		if e.ComplexityRoot.PolicyType.Foundation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.Foundation(childComplexity), true
+	case "PolicyType.graphPath":
+		if e.ComplexityRoot.PolicyType.GraphPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.GraphPath(childComplexity), true
+	case "PolicyType.key":
+		if e.ComplexityRoot.PolicyType.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.Key(childComplexity), true
+	case "PolicyType.label":
+		if e.ComplexityRoot.PolicyType.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.Label(childComplexity), true
+	case "PolicyType.previewOnlyReason":
+		if e.ComplexityRoot.PolicyType.PreviewOnlyReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.PreviewOnlyReason(childComplexity), true
+	case "PolicyType.restorable":
+		if e.ComplexityRoot.PolicyType.Restorable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.Restorable(childComplexity), true
+
+	case "PolicyVersion.assignments":
+		if e.ComplexityRoot.PolicyVersion.Assignments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyVersion.Assignments(childComplexity), true
 	case "PolicyVersion.capturedAt":
 		if e.ComplexityRoot.PolicyVersion.CapturedAt == nil {
 			break
@@ -1660,6 +1826,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLogs(childComplexity, args["workspaceId"].(string), args["action"].(*string), args["objectId"].(*string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.backupItems":
+		if e.ComplexityRoot.Query.BackupItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_backupItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BackupItems(childComplexity, args["backupSetId"].(string), args["search"].(*string), args["policyTypes"].([]string), args["platforms"].([]string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.backupSets":
+		if e.ComplexityRoot.Query.BackupSets == nil {
+			break
+		}
+
+		args, err := ec.field_Query_backupSets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BackupSets(childComplexity, args["environmentId"].(string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Query.environments":
 		if e.ComplexityRoot.Query.Environments == nil {
 			break
@@ -1694,6 +1882,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.operationRuns":
+		if e.ComplexityRoot.Query.OperationRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_operationRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OperationRuns(childComplexity, args["workspaceId"].(string), args["environmentId"].(*string), args["type"].(*string), args["status"].(*operationrun.Status), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.policies":
+		if e.ComplexityRoot.Query.Policies == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Policies(childComplexity, args["environmentId"].(string), args["search"].(*string), args["policyTypes"].([]string), args["platforms"].([]string), args["includeMissing"].(*bool), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.IntunePolicyOrder)), true
+	case "Query.policyTypes":
+		if e.ComplexityRoot.Query.PolicyTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PolicyTypes(childComplexity), true
+	case "Query.policyVersions":
+		if e.ComplexityRoot.Query.PolicyVersions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policyVersions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PolicyVersions(childComplexity, args["policyId"].(string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2071,6 +2298,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AuditLogAdded(childComplexity, args["workspaceId"].(string)), true
+	case "Subscription.operationRunUpdated":
+		if e.ComplexityRoot.Subscription.OperationRunUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_operationRunUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.OperationRunUpdated(childComplexity, args["id"].(string)), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -2245,10 +2483,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APITokenOrder", ec.unmarshalInputAPITokenOrder),
+			graphql.NewInputUnmarshaler("AddPoliciesToBackupSetInput", ec.unmarshalInputAddPoliciesToBackupSetInput),
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
 			graphql.NewInputUnmarshaler("BackupItemOrder", ec.unmarshalInputBackupItemOrder),
 			graphql.NewInputUnmarshaler("BackupSetOrder", ec.unmarshalInputBackupSetOrder),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
+			graphql.NewInputUnmarshaler("CreateBackupSetInput", ec.unmarshalInputCreateBackupSetInput),
 			graphql.NewInputUnmarshaler("EnvironmentOrder", ec.unmarshalInputEnvironmentOrder),
 			graphql.NewInputUnmarshaler("IntunePolicyOrder", ec.unmarshalInputIntunePolicyOrder),
 			graphql.NewInputUnmarshaler("MembershipOrder", ec.unmarshalInputMembershipOrder),
@@ -3489,6 +3729,132 @@ extend type Query {
   auditLogs(workspaceId: ID!, action: String, objectId: ID, after: Cursor, first: Int, before: Cursor, last: Int): AuditLogConnection!
 }
 
+"""
+A supported Intune object type, from the policy catalog.
+"""
+type PolicyType {
+  key: String!
+  label: String!
+  """
+  Foundations (scope tags, assignment filters, notification templates) are what other policies refer to.
+  """
+  foundation: Boolean!
+  """
+  False for preview-only types: they can be captured and previewed, never restored.
+  """
+  restorable: Boolean!
+  previewOnlyReason: String
+  graphPath: String!
+}
+
+extend type Query {
+  """
+  Every supported Intune object type.
+  """
+  policyTypes: [PolicyType!]!
+  """
+  The inventory of an environment: what its last sync (or capture) saw.
+  """
+  policies(
+    environmentId: ID!
+    search: String
+    policyTypes: [String!]
+    platforms: [String!]
+    includeMissing: Boolean = false
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    orderBy: IntunePolicyOrder
+  ): IntunePolicyConnection!
+  """
+  Captured versions of one policy, newest first.
+  """
+  policyVersions(policyId: ID!, after: Cursor, first: Int, before: Cursor, last: Int): PolicyVersionConnection!
+  """
+  Backup sets of an environment, newest first.
+  """
+  backupSets(environmentId: ID!, after: Cursor, first: Int, before: Cursor, last: Int): BackupSetConnection!
+  """
+  Items of a backup set, searchable by name and filterable by type and platform.
+  """
+  backupItems(
+    backupSetId: ID!
+    search: String
+    policyTypes: [String!]
+    platforms: [String!]
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+  ): BackupItemConnection!
+  """
+  Operation runs (jobs) of a workspace, newest first.
+  """
+  operationRuns(
+    workspaceId: ID!
+    environmentId: ID
+    type: String
+    status: OperationStatus
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+  ): OperationRunConnection!
+}
+
+extend type OperationRun {
+  """
+  Flat numeric counts (total, captured, failed…).
+  """
+  summary: Map!
+  """
+  Reason codes and safe failure details.
+  """
+  context: Map!
+}
+
+extend type BackupSet {
+  """
+  Item counts by policy type.
+  """
+  countsByType: Map!
+}
+
+extend type BackupItem {
+  """
+  The captured assignments (targets only).
+  """
+  assignments: [Map!]!
+  """
+  Why this item can never be restored, when it cannot.
+  """
+  previewOnlyReason: String
+}
+
+extend type PolicyVersion {
+  assignments: [Map!]!
+}
+
+input CreateBackupSetInput {
+  environmentId: ID!
+  name: String!
+  """
+  Inventory rows to capture; or all: true for every object of the tenant.
+  """
+  policyIds: [ID!]
+  all: Boolean = false
+  """
+  Also capture every scope tag, assignment filter and notification template.
+  """
+  includeFoundations: Boolean = true
+}
+
+input AddPoliciesToBackupSetInput {
+  backupSetId: ID!
+  policyIds: [ID!]!
+}
+
 input CreateApiTokenInput {
   workspaceId: ID!
   name: String!
@@ -3509,6 +3875,22 @@ type CreateApiTokenPayload {
 
 type Mutation {
   """
+  Starts an inventory sync of an environment (backup.capture). Returns the job's run at once; an identical sync already queued or running is returned instead of starting another.
+  """
+  syncInventory(environmentId: ID!): OperationRun!
+  """
+  Starts capturing one policy as a new version (backup.capture).
+  """
+  capturePolicySnapshot(policyId: ID!): OperationRun!
+  """
+  Creates a backup set and starts its capture (backup.capture); the run's subjectId is the set.
+  """
+  createBackupSet(input: CreateBackupSetInput!): OperationRun!
+  """
+  Starts capturing more policies into a backup set (backup.capture).
+  """
+  addPoliciesToBackupSet(input: AddPoliciesToBackupSetInput!): OperationRun!
+  """
   Creates an API token acting as the caller (owners).
   """
   createApiToken(input: CreateApiTokenInput!): CreateApiTokenPayload!
@@ -3519,6 +3901,10 @@ type Mutation {
 }
 
 type Subscription {
+  """
+  An operation run each time its status, outcome or counts change; the current state first.
+  """
+  operationRunUpdated(id: ID!): OperationRun!
   """
   Audit entries of a workspace as they are written (audit.view).
   """
@@ -3662,8 +4048,24 @@ func (ec *executionContext) childFields_BackupItem(ctx context.Context, field gr
 		return ec.fieldContext_BackupItem_contentHash(ctx, field)
 	case "backupSet":
 		return ec.fieldContext_BackupItem_backupSet(ctx, field)
+	case "assignments":
+		return ec.fieldContext_BackupItem_assignments(ctx, field)
+	case "previewOnlyReason":
+		return ec.fieldContext_BackupItem_previewOnlyReason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BackupItem", field.Name)
+}
+
+func (ec *executionContext) childFields_BackupItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BackupItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BackupItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BackupItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackupItemConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_BackupItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3702,8 +4104,22 @@ func (ec *executionContext) childFields_BackupSet(ctx context.Context, field gra
 		return ec.fieldContext_BackupSet_createdBy(ctx, field)
 	case "environment":
 		return ec.fieldContext_BackupSet_environment(ctx, field)
+	case "countsByType":
+		return ec.fieldContext_BackupSet_countsByType(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BackupSet", field.Name)
+}
+
+func (ec *executionContext) childFields_BackupSetConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BackupSetConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BackupSetConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BackupSetConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BackupSetConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_BackupSetEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3814,6 +4230,18 @@ func (ec *executionContext) childFields_IntunePolicy(ctx context.Context, field 
 		return ec.fieldContext_IntunePolicy_environment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IntunePolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_IntunePolicyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_IntunePolicyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_IntunePolicyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_IntunePolicyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntunePolicyConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_IntunePolicyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3930,8 +4358,24 @@ func (ec *executionContext) childFields_OperationRun(ctx context.Context, field 
 		return ec.fieldContext_OperationRun_startedAt(ctx, field)
 	case "finishedAt":
 		return ec.fieldContext_OperationRun_finishedAt(ctx, field)
+	case "summary":
+		return ec.fieldContext_OperationRun_summary(ctx, field)
+	case "context":
+		return ec.fieldContext_OperationRun_context(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperationRun", field.Name)
+}
+
+func (ec *executionContext) childFields_OperationRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OperationRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OperationRunConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OperationRunConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OperationRunConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_OperationRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3956,6 +4400,24 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_PolicyType_key(ctx, field)
+	case "label":
+		return ec.fieldContext_PolicyType_label(ctx, field)
+	case "foundation":
+		return ec.fieldContext_PolicyType_foundation(ctx, field)
+	case "restorable":
+		return ec.fieldContext_PolicyType_restorable(ctx, field)
+	case "previewOnlyReason":
+		return ec.fieldContext_PolicyType_previewOnlyReason(ctx, field)
+	case "graphPath":
+		return ec.fieldContext_PolicyType_graphPath(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyType", field.Name)
 }
 
 func (ec *executionContext) childFields_PolicyVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3986,8 +4448,22 @@ func (ec *executionContext) childFields_PolicyVersion(ctx context.Context, field
 		return ec.fieldContext_PolicyVersion_capturedBy(ctx, field)
 	case "policy":
 		return ec.fieldContext_PolicyVersion_policy(ctx, field)
+	case "assignments":
+		return ec.fieldContext_PolicyVersion_assignments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PolicyVersion", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyVersionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PolicyVersionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PolicyVersionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PolicyVersionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyVersionConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_PolicyVersionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4324,12 +4800,54 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_addPoliciesToBackupSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddPoliciesToBackupSetInput, error) {
+			return ec.unmarshalNAddPoliciesToBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐAddPoliciesToBackupSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_capturePolicySnapshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "policyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["policyId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateAPITokenInput, error) {
 			return ec.unmarshalNCreateApiTokenInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateAPITokenInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createBackupSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateBackupSetInput, error) {
+			return ec.unmarshalNCreateBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateBackupSetInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4349,6 +4867,20 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncInventory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg0
 	return args, nil
 }
 
@@ -4474,6 +5006,122 @@ func (ec *executionContext) field_Query_auditLogs_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_backupItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "backupSetId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["backupSetId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "policyTypes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["policyTypes"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "platforms",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["platforms"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg7
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_backupSets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_environments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4564,6 +5212,208 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_operationRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "type",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["type"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*operationrun.Status, error) {
+			return ec.unmarshalOOperationStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg7
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_policies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "policyTypes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["policyTypes"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "platforms",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["platforms"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeMissing",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeMissing"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg7
+	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg8
+	arg9, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.IntunePolicyOrder, error) {
+			return ec.unmarshalOIntunePolicyOrder2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐIntunePolicyOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg9
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_policyVersions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "policyId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["policyId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_workspaces_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4613,6 +5463,20 @@ func (ec *executionContext) field_Subscription_auditLogAdded_args(ctx context.Co
 		return nil, err
 	}
 	args["workspaceId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_operationRunUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5820,6 +6684,52 @@ func (ec *executionContext) fieldContext_BackupItem_backupSet(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _BackupItem_assignments(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackupItem_assignments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackupItem_assignments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "Map")
+}
+
+func (ec *executionContext) _BackupItem_previewOnlyReason(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackupItem_previewOnlyReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BackupItem().PreviewOnlyReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BackupItem_previewOnlyReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackupItem", field, true, true, "String")
+}
+
 func (ec *executionContext) _BackupItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItemConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6245,6 +7155,29 @@ func (ec *executionContext) fieldContext_BackupSet_environment(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _BackupSet_countsByType(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackupSet_countsByType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BackupSet().CountsByType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackupSet_countsByType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackupSet", field, true, true, "Map")
 }
 
 func (ec *executionContext) _BackupSetConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSetConnection) (ret graphql.Marshaler) {
@@ -7734,6 +8667,182 @@ func (ec *executionContext) fieldContext_MembershipEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("MembershipEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Mutation_syncInventory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncInventory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncInventory(ctx, fc.Args["environmentId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncInventory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncInventory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_capturePolicySnapshot(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_capturePolicySnapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CapturePolicySnapshot(ctx, fc.Args["policyId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_capturePolicySnapshot(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_capturePolicySnapshot_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createBackupSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createBackupSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateBackupSet(ctx, fc.Args["input"].(model.CreateBackupSetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createBackupSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createBackupSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addPoliciesToBackupSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addPoliciesToBackupSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddPoliciesToBackupSet(ctx, fc.Args["input"].(model.AddPoliciesToBackupSetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addPoliciesToBackupSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addPoliciesToBackupSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createApiToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8594,6 +9703,52 @@ func (ec *executionContext) fieldContext_OperationRun_finishedAt(_ context.Conte
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "Time")
 }
 
+func (ec *executionContext) _OperationRun_summary(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRun_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OperationRun().Summary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRun_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRun", field, true, true, "Map")
+}
+
+func (ec *executionContext) _OperationRun_context(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRun_context(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Context, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRun_context(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "Map")
+}
+
 func (ec *executionContext) _OperationRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRunConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8826,6 +9981,144 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PolicyType_key(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyType_label(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyType_foundation(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_foundation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Foundation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_foundation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PolicyType_restorable(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_restorable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restorable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_restorable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PolicyType_previewOnlyReason(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_previewOnlyReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewOnlyReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_previewOnlyReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyType_graphPath(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_graphPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GraphPath, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_graphPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
 }
 
 func (ec *executionContext) _PolicyVersion_id(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
@@ -9134,6 +10427,29 @@ func (ec *executionContext) fieldContext_PolicyVersion_policy(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PolicyVersion_assignments(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyVersion_assignments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyVersion_assignments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "Map")
 }
 
 func (ec *executionContext) _PolicyVersionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersionConnection) (ret graphql.Marshaler) {
@@ -9568,6 +10884,258 @@ func (ec *executionContext) fieldContext_Query_auditLogs(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_auditLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_policyTypes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policyTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PolicyTypes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PolicyType) graphql.Marshaler {
+			return ec.marshalNPolicyType2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPolicyTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policyTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_policies(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Policies(ctx, fc.Args["environmentId"].(string), fc.Args["search"].(*string), fc.Args["policyTypes"].([]string), fc.Args["platforms"].([]string), fc.Args["includeMissing"].(*bool), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.IntunePolicyOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.IntunePolicyConnection) graphql.Marshaler {
+			return ec.marshalNIntunePolicyConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐIntunePolicyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntunePolicyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_policies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_policyVersions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policyVersions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PolicyVersions(ctx, fc.Args["policyId"].(string), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PolicyVersionConnection) graphql.Marshaler {
+			return ec.marshalNPolicyVersionConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐPolicyVersionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policyVersions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyVersionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_policyVersions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_backupSets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_backupSets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BackupSets(ctx, fc.Args["environmentId"].(string), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BackupSetConnection) graphql.Marshaler {
+			return ec.marshalNBackupSetConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupSetConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_backupSets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackupSetConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_backupSets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_backupItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_backupItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BackupItems(ctx, fc.Args["backupSetId"].(string), fc.Args["search"].(*string), fc.Args["policyTypes"].([]string), fc.Args["platforms"].([]string), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BackupItemConnection) graphql.Marshaler {
+			return ec.marshalNBackupItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_backupItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackupItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_backupItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_operationRuns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_operationRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OperationRuns(ctx, fc.Args["workspaceId"].(string), fc.Args["environmentId"].(*string), fc.Args["type"].(*string), fc.Args["status"].(*operationrun.Status), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRunConnection) graphql.Marshaler {
+			return ec.marshalNOperationRunConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_operationRuns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_operationRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11040,6 +12608,50 @@ func (ec *executionContext) _RestoreRunItemEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_RestoreRunItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItemEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Subscription_operationRunUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_operationRunUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().OperationRunUpdated(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_operationRunUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_operationRunUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Subscription_auditLogAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -12900,6 +14512,55 @@ func UnmarshalAPITokenOrder(ctx context.Context, raw any) (ent.APITokenOrder, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAddPoliciesToBackupSetInput(ctx context.Context, obj any) (model.AddPoliciesToBackupSetInput, error) {
+	var it model.AddPoliciesToBackupSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"backupSetId", "policyIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "backupSetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backupSetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackupSetID = data
+		case "policyIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddPoliciesToBackupSetInput unmarshals raw into the AddPoliciesToBackupSetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddPoliciesToBackupSetInput(ctx context.Context, raw any) (model.AddPoliciesToBackupSetInput, error) {
+	var out model.AddPoliciesToBackupSetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddPoliciesToBackupSetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditLogOrder(ctx context.Context, obj any) (ent.AuditLogOrder, error) {
 	var it ent.AuditLogOrder
 	if obj == nil {
@@ -13119,6 +14780,83 @@ func (ec *executionContext) unmarshalInputCreateApiTokenInput(ctx context.Contex
 func UnmarshalCreateApiTokenInput(ctx context.Context, raw any) (model.CreateAPITokenInput, error) {
 	var out model.CreateAPITokenInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateApiTokenInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateBackupSetInput(ctx context.Context, obj any) (model.CreateBackupSetInput, error) {
+	var it model.CreateBackupSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["all"]; !present {
+		asMap["all"] = false
+	}
+	if _, present := asMap["includeFoundations"]; !present {
+		asMap["includeFoundations"] = true
+	}
+
+	fieldsInOrder := [...]string{"environmentId", "name", "policyIds", "all", "includeFoundations"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "environmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "policyIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyIds = data
+		case "all":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("all"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.All = data
+		case "includeFoundations":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeFoundations"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeFoundations = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateBackupSetInput unmarshals raw into the CreateBackupSetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateBackupSetInput(ctx context.Context, raw any) (model.CreateBackupSetInput, error) {
+	var out model.CreateBackupSetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateBackupSetInput", raw, &out)
 	return out, err
 }
 
@@ -14154,6 +15892,17 @@ func (ec *executionContext) _BackupItem(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._BackupItem_backupSet(ctx, field, obj)
 				})
+		case "assignments":
+			out.Values[i] = ec._BackupItem_assignments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previewOnlyReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BackupItem_previewOnlyReason(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14323,6 +16072,12 @@ func (ec *executionContext) _BackupSet(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._BackupSet_environment(ctx, field, obj)
+				})
+		case "countsByType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BackupSet_countsByType(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14990,6 +16745,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "syncInventory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncInventory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "capturePolicySnapshot":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_capturePolicySnapshot(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createBackupSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createBackupSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addPoliciesToBackupSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addPoliciesToBackupSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createApiToken":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createApiToken(ctx, field)
@@ -15200,82 +16983,93 @@ func (ec *executionContext) _OperationRun(ctx context.Context, sel ast.Selection
 		case "id":
 			out.Values[i] = ec._OperationRun_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._OperationRun_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._OperationRun_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "workspaceId":
 			out.Values[i] = ec._OperationRun_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "environmentId":
 			out.Values[i] = ec._OperationRun_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
 			out.Values[i] = ec._OperationRun_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._OperationRun_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "outcome":
 			out.Values[i] = ec._OperationRun_outcome(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "dedupeKey":
 			out.Values[i] = ec._OperationRun_dedupeKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subjectId":
 			out.Values[i] = ec._OperationRun_subjectId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "initiatorId":
 			out.Values[i] = ec._OperationRun_initiatorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
 			out.Values[i] = ec._OperationRun_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorMessage":
 			out.Values[i] = ec._OperationRun_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attempts":
 			out.Values[i] = ec._OperationRun_attempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "startedAt":
 			out.Values[i] = ec._OperationRun_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finishedAt":
 			out.Values[i] = ec._OperationRun_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationRun_summary(ctx, field, obj)
+				})
+		case "context":
+			out.Values[i] = ec._OperationRun_context(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15423,6 +17217,64 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var policyTypeImplementors = []string{"PolicyType"}
+
+func (ec *executionContext) _PolicyType(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyType) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyTypeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyType")
+		case "key":
+			out.Values[i] = ec._PolicyType_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._PolicyType_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "foundation":
+			out.Values[i] = ec._PolicyType_foundation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restorable":
+			out.Values[i] = ec._PolicyType_restorable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewOnlyReason":
+			out.Values[i] = ec._PolicyType_previewOnlyReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "graphPath":
+			out.Values[i] = ec._PolicyType_graphPath(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var policyVersionImplementors = []string{"PolicyVersion", "Node"}
 
 func (ec *executionContext) _PolicyVersion(ctx context.Context, sel ast.SelectionSet, obj *ent.PolicyVersion) graphql.Marshaler {
@@ -15500,6 +17352,11 @@ func (ec *executionContext) _PolicyVersion(ctx context.Context, sel ast.Selectio
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._PolicyVersion_policy(ctx, field, obj)
 				})
+		case "assignments":
+			out.Values[i] = ec._PolicyVersion_assignments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15658,6 +17515,42 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLogs(ctx, field)
+				})
+		case "policyTypes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_policyTypes(ctx, field)
+				})
+		case "policies":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_policies(ctx, field)
+				})
+		case "policyVersions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_policyVersions(ctx, field)
+				})
+		case "backupSets":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_backupSets(ctx, field)
+				})
+		case "backupItems":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_backupItems(ctx, field)
+				})
+		case "operationRuns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_operationRuns(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -16159,6 +18052,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 
 	switch fields[0].Name {
+	case "operationRunUpdated":
+		return ec._Subscription_operationRunUpdated(ctx, fields[0])
 	case "auditLogAdded":
 		return ec._Subscription_auditLogAdded(ctx, fields[0])
 	default:
@@ -16884,6 +18779,11 @@ func (ec *executionContext) marshalNAPITokenOrderField2ᚖgithubᚗcomᚋrestore
 	return v
 }
 
+func (ec *executionContext) unmarshalNAddPoliciesToBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐAddPoliciesToBackupSetInput(ctx context.Context, v any) (model.AddPoliciesToBackupSetInput, error) {
+	res, err := ec.unmarshalInputAddPoliciesToBackupSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAuditLog2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditLog!")
@@ -16914,6 +18814,14 @@ func (ec *executionContext) marshalNAuditLogOrderField2ᚖgithubᚗcomᚋrestore
 	return v
 }
 
+func (ec *executionContext) marshalNBackupItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItemConnection(ctx context.Context, sel ast.SelectionSet, v *ent.BackupItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BackupItemConnection!")
+		return graphql.Null
+	}
+	return ec._BackupItemConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBackupItemOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItemOrderField(ctx context.Context, v any) (*ent.BackupItemOrderField, error) {
 	var res = new(ent.BackupItemOrderField)
 	err := res.UnmarshalGQL(v)
@@ -16934,6 +18842,14 @@ func (ec *executionContext) marshalNBackupSet2ᚖgithubᚗcomᚋrestoredᚋresto
 		return graphql.Null
 	}
 	return ec._BackupSet(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBackupSetConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupSetConnection(ctx context.Context, sel ast.SelectionSet, v *ent.BackupSetConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BackupSetConnection!")
+		return graphql.Null
+	}
+	return ec._BackupSetConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBackupSetOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupSetOrderField(ctx context.Context, v any) (*ent.BackupSetOrderField, error) {
@@ -16995,6 +18911,11 @@ func (ec *executionContext) marshalNCreateApiTokenPayload2ᚖgithubᚗcomᚋrest
 		return graphql.Null
 	}
 	return ec._CreateApiTokenPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateBackupSetInput(ctx context.Context, v any) (model.CreateBackupSetInput, error) {
+	res, err := ec.unmarshalInputCreateBackupSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
@@ -17112,6 +19033,14 @@ func (ec *executionContext) marshalNIntunePolicy2ᚖgithubᚗcomᚋrestoredᚋre
 	return ec._IntunePolicy(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNIntunePolicyConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐIntunePolicyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.IntunePolicyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IntunePolicyConnection!")
+		return graphql.Null
+	}
+	return ec._IntunePolicyConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNIntunePolicyOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐIntunePolicyOrderField(ctx context.Context, v any) (*ent.IntunePolicyOrderField, error) {
 	var res = new(ent.IntunePolicyOrderField)
 	err := res.UnmarshalGQL(v)
@@ -17142,6 +19071,35 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Map!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNMap2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMap2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMap2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNMap2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNMembership2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Membership) graphql.Marshaler {
@@ -17216,6 +19174,22 @@ func (ec *executionContext) marshalNOperationOutcome2githubᚗcomᚋrestoredᚋr
 	return v
 }
 
+func (ec *executionContext) marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx context.Context, sel ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OperationRun!")
+		return graphql.Null
+	}
+	return ec._OperationRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOperationRunConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRunConnection(ctx context.Context, sel ast.SelectionSet, v *ent.OperationRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OperationRunConnection!")
+		return graphql.Null
+	}
+	return ec._OperationRunConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNOperationRunOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRunOrderField(ctx context.Context, v any) (*ent.OperationRunOrderField, error) {
 	var res = new(ent.OperationRunOrderField)
 	err := res.UnmarshalGQL(v)
@@ -17252,6 +19226,38 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPolicyType2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPolicyTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PolicyType) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyType2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPolicyType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyType2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPolicyType(ctx context.Context, sel ast.SelectionSet, v *model.PolicyType) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyType!")
+		return graphql.Null
+	}
+	return ec._PolicyType(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPolicyVersionConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐPolicyVersionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyVersionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyVersionConnection!")
+		return graphql.Null
+	}
+	return ec._PolicyVersionConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPolicyVersionOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐPolicyVersionOrderField(ctx context.Context, v any) (*ent.PolicyVersionOrderField, error) {
@@ -17808,6 +19814,41 @@ func (ec *executionContext) unmarshalOEnvironmentOrder2ᚖgithubᚗcomᚋrestore
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -17869,6 +19910,14 @@ func (ec *executionContext) marshalOIntunePolicyEdge2ᚖgithubᚗcomᚋrestored�
 		return graphql.Null
 	}
 	return ec._IntunePolicyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOIntunePolicyOrder2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐIntunePolicyOrder(ctx context.Context, v any) (*ent.IntunePolicyOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIntunePolicyOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOMap2map(ctx context.Context, v any) (map[string]any, error) {
@@ -17975,6 +20024,22 @@ func (ec *executionContext) marshalOOperationRunEdge2ᚖgithubᚗcomᚋrestored�
 		return graphql.Null
 	}
 	return ec._OperationRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOperationStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐStatus(ctx context.Context, v any) (*operationrun.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(operationrun.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOperationStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐStatus(ctx context.Context, sel ast.SelectionSet, v *operationrun.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOPolicyVersion2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐPolicyVersion(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyVersion) graphql.Marshaler {

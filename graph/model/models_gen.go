@@ -9,6 +9,11 @@ import (
 	"github.com/restored/restored/ent"
 )
 
+type AddPoliciesToBackupSetInput struct {
+	BackupSetID string   `json:"backupSetId"`
+	PolicyIds   []string `json:"policyIds"`
+}
+
 type CreateAPITokenInput struct {
 	WorkspaceID string      `json:"workspaceId"`
 	Name        string      `json:"name"`
@@ -21,6 +26,28 @@ type CreateAPITokenPayload struct {
 	Token *ent.APIToken `json:"token"`
 	// The bearer secret. Shown once: only its hash is stored.
 	Secret string `json:"secret"`
+}
+
+type CreateBackupSetInput struct {
+	EnvironmentID string `json:"environmentId"`
+	Name          string `json:"name"`
+	// Inventory rows to capture; or all: true for every object of the tenant.
+	PolicyIds []string `json:"policyIds,omitempty"`
+	All       *bool    `json:"all,omitempty"`
+	// Also capture every scope tag, assignment filter and notification template.
+	IncludeFoundations *bool `json:"includeFoundations,omitempty"`
+}
+
+// A supported Intune object type, from the policy catalog.
+type PolicyType struct {
+	Key   string `json:"key"`
+	Label string `json:"label"`
+	// Foundations (scope tags, assignment filters, notification templates) are what other policies refer to.
+	Foundation bool `json:"foundation"`
+	// False for preview-only types: they can be captured and previewed, never restored.
+	Restorable        bool    `json:"restorable"`
+	PreviewOnlyReason *string `json:"previewOnlyReason,omitempty"`
+	GraphPath         string  `json:"graphPath"`
 }
 
 type Subscription struct {

@@ -1,0 +1,83 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/operations"
+)
+
+// Payload is the payload of every operation task: the run it executes.
+type Payload struct {
+	RunID string `json:"runId"`
+}
+
+// maxRetry bounds how often a failing job is retried before its run is
+// failed. Asynq counts a killed worker's task as a retry too.
+const maxRetry = 10
+
+// Submit enqueues the task of an operation run (operations.Enqueuer). The
+// run id is the task id: submitting a run twice is a no-op.
+func (q *Queue) Submit(ctx context.Context, taskType, runID string) error {
+	payload, err := json.Marshal(Payload{RunID: runID})
+	if err != nil {
+		return err
+	}
+	_, err = q.Enqueue(ctx, asynq.NewTask(taskType, payload),
+		asynq.TaskID(runID), asynq.MaxRetry(maxRetry), asynq.Timeout(2*time.Hour), asynq.Retention(24*time.Hour))
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
+}
+
+// RunFunc does the work of one operation run and says how it ended. An
+// error means "could not finish": the task is retried, and once retries are
+// exhausted the run is failed with a generic, safe message.
+type RunFunc func(ctx context.Context, run *ent.OperationRun) (operations.End, error)
+
+// Operation returns the handler of an operation task: it marks the run
+// running, calls fn, and records the end. Handlers stay this thin: the work
+// is fn's, a domain service method.
+func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		var p Payload
+		if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
+			return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+		}
+		run, err := ops.Begin(ctx, p.RunID)
+		if errors.Is(err, operations.ErrFinished) {
+			return nil // a duplicate delivery of a finished run
+		}
+		if ent.IsNotFound(err) {
+			return fmt.Errorf("operation run %s: %w", p.RunID, asynq.SkipRetry)
+		}
+		if err != nil {
+			return err
+		}
+		end, err := fn(ctx, run)
+		if err != nil {
+			retried, _ := asynq.GetRetryCount(ctx)
+			max, _ := asynq.GetMaxRetry(ctx)
+			if retried < max && ctx.Err() == nil {
+				log.Warn("operation attempt failed; will retry", "run", run.ID, "type", run.Type, "attempt", retried+1, "err", err)
+				return err
+			}
+			log.Error("operation failed", "run", run.ID, "type", run.Type, "err", err)
+			end = operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "job_failed",
+				ErrorMessage: "the job failed after several attempts; see the server log for details"}
+		}
+		if _, err := ops.Complete(context.WithoutCancel(ctx), run.ID, end); err != nil {
+			return err
+		}
+		return nil
+	})
+}
