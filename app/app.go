@@ -24,6 +24,7 @@ import (
 	"github.com/restored/restored/jobs"
 	"github.com/restored/restored/operations"
 	"github.com/restored/restored/redisconn"
+	"github.com/restored/restored/restore"
 	"github.com/restored/restored/secrets"
 	"github.com/restored/restored/server"
 	"github.com/restored/restored/store"
@@ -43,6 +44,7 @@ type App struct {
 	Audit    *audit.Recorder
 	Ops      *operations.Service
 	Backup   *backup.Service
+	Restore  *restore.Service
 	Secrets  *secrets.Box // nil without a configured key
 
 	// GraphTrust, when set before jobs run, lets environments reach a
@@ -101,6 +103,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log}
 	a.graph = &graphSource{box: a.Secrets, log: log}
 	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log}
+	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log, MaxResultAge: cfg.RestoreMaxAge}
 	return a, nil
 }
 
@@ -111,6 +114,7 @@ func (a *App) Handler() http.Handler {
 			Client:   a.DB.Client,
 			Accounts: a.Accounts,
 			Backup:   a.Backup,
+			Restore:  a.Restore,
 			Bus:      a.Bus,
 			Log:      a.Log,
 		},
@@ -140,6 +144,8 @@ func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
 	w.Handle(backup.TypeInventorySync, op(a.Backup.RunInventorySync))
 	w.Handle(backup.TypePolicySnapshot, op(a.Backup.RunPolicySnapshot))
 	w.Handle(backup.TypeBackupCapture, op(a.Backup.RunBackupCapture))
+	w.Handle(restore.TypeChecks, op(a.Restore.RunChecksJob))
+	w.Handle(restore.TypePreview, op(a.Restore.RunPreviewJob))
 	for _, r := range register {
 		r(w)
 	}

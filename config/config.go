@@ -40,6 +40,8 @@ type Config struct {
 	MaxDepth        int
 	MaxComplexity   int
 	ShutdownTimeout time.Duration
+	// RestoreMaxAge is how long restore checks and previews stay current.
+	RestoreMaxAge time.Duration
 }
 
 // Getenv is os.Getenv's shape, so tests can pass their own environment.
@@ -97,6 +99,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
 	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "5000"), "most complex accepted query")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")
+	fs.DurationVar(&c.RestoreMaxAge, "restore-max-age", envDuration("RESTORED_RESTORE_MAX_AGE", "1h"), "how long restore safety checks and previews stay current before they must be run again")
 	if extra != nil {
 		extra(fs)
 	}

@@ -65,6 +65,7 @@ func TestParseDefaults(t *testing.T) {
 		MaxDepth:          12,
 		MaxComplexity:     5000,
 		ShutdownTimeout:   30 * time.Second,
+		RestoreMaxAge:     time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
@@ -133,6 +134,7 @@ func TestParseEnv(t *testing.T) {
 		MaxDepth:          7,
 		MaxComplexity:     99,
 		ShutdownTimeout:   5 * time.Second,
+		RestoreMaxAge:     time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config from env mismatch (-want +got):\n%s", diff)
@@ -178,6 +180,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		MaxDepth:          8,
 		MaxComplexity:     100,
 		ShutdownTimeout:   time.Minute,
+		RestoreMaxAge:     time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config from flags over env mismatch (-want +got):\n%s", diff)

@@ -1654,6 +1654,11 @@ func (_q *RestoreRunQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, restorerun.FieldIdempotencyKey)
 				fieldSeen[restorerun.FieldIdempotencyKey] = struct{}{}
 			}
+		case "cancelRequested":
+			if _, ok := fieldSeen[restorerun.FieldCancelRequested]; !ok {
+				selectedFields = append(selectedFields, restorerun.FieldCancelRequested)
+				fieldSeen[restorerun.FieldCancelRequested] = struct{}{}
+			}
 		case "startedAt":
 			if _, ok := fieldSeen[restorerun.FieldStartedAt]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldStartedAt)
@@ -1839,6 +1844,11 @@ func (_q *RestoreRunItemQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[restorerunitem.FieldCheckSeverity]; !ok {
 				selectedFields = append(selectedFields, restorerunitem.FieldCheckSeverity)
 				fieldSeen[restorerunitem.FieldCheckSeverity] = struct{}{}
+			}
+		case "previewAction":
+			if _, ok := fieldSeen[restorerunitem.FieldPreviewAction]; !ok {
+				selectedFields = append(selectedFields, restorerunitem.FieldPreviewAction)
+				fieldSeen[restorerunitem.FieldPreviewAction] = struct{}{}
 			}
 		case "diffTruncated":
 			if _, ok := fieldSeen[restorerunitem.FieldDiffTruncated]; !ok {

@@ -10387,6 +10387,7 @@ type RestoreRunMutation struct {
 	confirmed_at            *time.Time
 	idempotency_key         *string
 	active_execution_key    *string
+	cancel_requested        *bool
 	started_at              *time.Time
 	finished_at             *time.Time
 	counts                  *map[string]int
@@ -11714,6 +11715,42 @@ func (m *RestoreRunMutation) ResetActiveExecutionKey() {
 	delete(m.clearedFields, restorerun.FieldActiveExecutionKey)
 }
 
+// SetCancelRequested sets the "cancel_requested" field.
+func (m *RestoreRunMutation) SetCancelRequested(b bool) {
+	m.cancel_requested = &b
+}
+
+// CancelRequested returns the value of the "cancel_requested" field in the mutation.
+func (m *RestoreRunMutation) CancelRequested() (r bool, exists bool) {
+	v := m.cancel_requested
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelRequested returns the old "cancel_requested" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldCancelRequested(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelRequested is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelRequested requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelRequested: %w", err)
+	}
+	return oldValue.CancelRequested, nil
+}
+
+// ResetCancelRequested resets all changes to the "cancel_requested" field.
+func (m *RestoreRunMutation) ResetCancelRequested() {
+	m.cancel_requested = nil
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *RestoreRunMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -11998,7 +12035,7 @@ func (m *RestoreRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RestoreRunMutation) Fields() []string {
-	fields := make([]string, 0, 32)
+	fields := make([]string, 0, 33)
 	if m.created_at != nil {
 		fields = append(fields, restorerun.FieldCreatedAt)
 	}
@@ -12083,6 +12120,9 @@ func (m *RestoreRunMutation) Fields() []string {
 	if m.active_execution_key != nil {
 		fields = append(fields, restorerun.FieldActiveExecutionKey)
 	}
+	if m.cancel_requested != nil {
+		fields = append(fields, restorerun.FieldCancelRequested)
+	}
 	if m.started_at != nil {
 		fields = append(fields, restorerun.FieldStartedAt)
 	}
@@ -12159,6 +12199,8 @@ func (m *RestoreRunMutation) Field(name string) (ent.Value, bool) {
 		return m.IdempotencyKey()
 	case restorerun.FieldActiveExecutionKey:
 		return m.ActiveExecutionKey()
+	case restorerun.FieldCancelRequested:
+		return m.CancelRequested()
 	case restorerun.FieldStartedAt:
 		return m.StartedAt()
 	case restorerun.FieldFinishedAt:
@@ -12232,6 +12274,8 @@ func (m *RestoreRunMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldIdempotencyKey(ctx)
 	case restorerun.FieldActiveExecutionKey:
 		return m.OldActiveExecutionKey(ctx)
+	case restorerun.FieldCancelRequested:
+		return m.OldCancelRequested(ctx)
 	case restorerun.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case restorerun.FieldFinishedAt:
@@ -12444,6 +12488,13 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetActiveExecutionKey(v)
+		return nil
+	case restorerun.FieldCancelRequested:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelRequested(v)
 		return nil
 	case restorerun.FieldStartedAt:
 		v, ok := value.(time.Time)
@@ -12711,6 +12762,9 @@ func (m *RestoreRunMutation) ResetField(name string) error {
 	case restorerun.FieldActiveExecutionKey:
 		m.ResetActiveExecutionKey()
 		return nil
+	case restorerun.FieldCancelRequested:
+		m.ResetCancelRequested()
+		return nil
 	case restorerun.FieldStartedAt:
 		m.ResetStartedAt()
 		return nil
@@ -12842,6 +12896,7 @@ type RestoreRunItemMutation struct {
 	check_severity      *restorerunitem.CheckSeverity
 	check_results       *[]map[string]interface{}
 	appendcheck_results []map[string]interface{}
+	preview_action      *restorerunitem.PreviewAction
 	preview_diff        *map[string]interface{}
 	diff_truncated      *bool
 	verified            *bool
@@ -13648,6 +13703,55 @@ func (m *RestoreRunItemMutation) ResetCheckResults() {
 	delete(m.clearedFields, restorerunitem.FieldCheckResults)
 }
 
+// SetPreviewAction sets the "preview_action" field.
+func (m *RestoreRunItemMutation) SetPreviewAction(ra restorerunitem.PreviewAction) {
+	m.preview_action = &ra
+}
+
+// PreviewAction returns the value of the "preview_action" field in the mutation.
+func (m *RestoreRunItemMutation) PreviewAction() (r restorerunitem.PreviewAction, exists bool) {
+	v := m.preview_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviewAction returns the old "preview_action" field's value of the RestoreRunItem entity.
+// If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunItemMutation) OldPreviewAction(ctx context.Context) (v *restorerunitem.PreviewAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviewAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviewAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviewAction: %w", err)
+	}
+	return oldValue.PreviewAction, nil
+}
+
+// ClearPreviewAction clears the value of the "preview_action" field.
+func (m *RestoreRunItemMutation) ClearPreviewAction() {
+	m.preview_action = nil
+	m.clearedFields[restorerunitem.FieldPreviewAction] = struct{}{}
+}
+
+// PreviewActionCleared returns if the "preview_action" field was cleared in this mutation.
+func (m *RestoreRunItemMutation) PreviewActionCleared() bool {
+	_, ok := m.clearedFields[restorerunitem.FieldPreviewAction]
+	return ok
+}
+
+// ResetPreviewAction resets all changes to the "preview_action" field.
+func (m *RestoreRunItemMutation) ResetPreviewAction() {
+	m.preview_action = nil
+	delete(m.clearedFields, restorerunitem.FieldPreviewAction)
+}
+
 // SetPreviewDiff sets the "preview_diff" field.
 func (m *RestoreRunItemMutation) SetPreviewDiff(value map[string]interface{}) {
 	m.preview_diff = &value
@@ -13879,7 +13983,7 @@ func (m *RestoreRunItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RestoreRunItemMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, restorerunitem.FieldCreatedAt)
 	}
@@ -13927,6 +14031,9 @@ func (m *RestoreRunItemMutation) Fields() []string {
 	}
 	if m.check_results != nil {
 		fields = append(fields, restorerunitem.FieldCheckResults)
+	}
+	if m.preview_action != nil {
+		fields = append(fields, restorerunitem.FieldPreviewAction)
 	}
 	if m.preview_diff != nil {
 		fields = append(fields, restorerunitem.FieldPreviewDiff)
@@ -13980,6 +14087,8 @@ func (m *RestoreRunItemMutation) Field(name string) (ent.Value, bool) {
 		return m.CheckSeverity()
 	case restorerunitem.FieldCheckResults:
 		return m.CheckResults()
+	case restorerunitem.FieldPreviewAction:
+		return m.PreviewAction()
 	case restorerunitem.FieldPreviewDiff:
 		return m.PreviewDiff()
 	case restorerunitem.FieldDiffTruncated:
@@ -14029,6 +14138,8 @@ func (m *RestoreRunItemMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldCheckSeverity(ctx)
 	case restorerunitem.FieldCheckResults:
 		return m.OldCheckResults(ctx)
+	case restorerunitem.FieldPreviewAction:
+		return m.OldPreviewAction(ctx)
 	case restorerunitem.FieldPreviewDiff:
 		return m.OldPreviewDiff(ctx)
 	case restorerunitem.FieldDiffTruncated:
@@ -14158,6 +14269,13 @@ func (m *RestoreRunItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCheckResults(v)
 		return nil
+	case restorerunitem.FieldPreviewAction:
+		v, ok := value.(restorerunitem.PreviewAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviewAction(v)
+		return nil
 	case restorerunitem.FieldPreviewDiff:
 		v, ok := value.(map[string]interface{})
 		if !ok {
@@ -14249,6 +14367,9 @@ func (m *RestoreRunItemMutation) ClearedFields() []string {
 	if m.FieldCleared(restorerunitem.FieldCheckResults) {
 		fields = append(fields, restorerunitem.FieldCheckResults)
 	}
+	if m.FieldCleared(restorerunitem.FieldPreviewAction) {
+		fields = append(fields, restorerunitem.FieldPreviewAction)
+	}
 	if m.FieldCleared(restorerunitem.FieldPreviewDiff) {
 		fields = append(fields, restorerunitem.FieldPreviewDiff)
 	}
@@ -14286,6 +14407,9 @@ func (m *RestoreRunItemMutation) ClearField(name string) error {
 		return nil
 	case restorerunitem.FieldCheckResults:
 		m.ClearCheckResults()
+		return nil
+	case restorerunitem.FieldPreviewAction:
+		m.ClearPreviewAction()
 		return nil
 	case restorerunitem.FieldPreviewDiff:
 		m.ClearPreviewDiff()
@@ -14348,6 +14472,9 @@ func (m *RestoreRunItemMutation) ResetField(name string) error {
 		return nil
 	case restorerunitem.FieldCheckResults:
 		m.ResetCheckResults()
+		return nil
+	case restorerunitem.FieldPreviewAction:
+		m.ResetPreviewAction()
 		return nil
 	case restorerunitem.FieldPreviewDiff:
 		m.ResetPreviewDiff()

@@ -76,6 +76,8 @@ type RestoreRun struct {
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	// ActiveExecutionKey holds the value of the "active_execution_key" field.
 	ActiveExecutionKey *string `json:"active_execution_key,omitempty"`
+	// CancelRequested holds the value of the "cancel_requested" field.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -132,7 +134,7 @@ func (*RestoreRun) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case restorerun.FieldSelectedItemIds, restorerun.FieldGroupMapping, restorerun.FieldScopeTagMapping, restorerun.FieldCheckSummary, restorerun.FieldCheckResults, restorerun.FieldPreviewSummary, restorerun.FieldCounts:
 			values[i] = new([]byte)
-		case restorerun.FieldCreateMissing, restorerun.FieldDryRun, restorerun.FieldAcknowledged:
+		case restorerun.FieldCreateMissing, restorerun.FieldDryRun, restorerun.FieldAcknowledged, restorerun.FieldCancelRequested:
 			values[i] = new(sql.NullBool)
 		case restorerun.FieldID, restorerun.FieldWorkspaceID, restorerun.FieldEnvironmentID, restorerun.FieldBackupSetID, restorerun.FieldInitiatorID, restorerun.FieldStatus, restorerun.FieldScopeMode, restorerun.FieldEnvironmentBadge, restorerun.FieldTenantLabel, restorerun.FieldScopeFingerprint, restorerun.FieldCheckFingerprint, restorerun.FieldPreviewFingerprint, restorerun.FieldConfirmedBy, restorerun.FieldIdempotencyKey, restorerun.FieldActiveExecutionKey:
 			values[i] = new(sql.NullString)
@@ -346,6 +348,12 @@ func (_m *RestoreRun) assignValues(columns []string, values []any) error {
 				_m.ActiveExecutionKey = new(string)
 				*_m.ActiveExecutionKey = value.String
 			}
+		case restorerun.FieldCancelRequested:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field cancel_requested", values[i])
+			} else if value.Valid {
+				_m.CancelRequested = value.Bool
+			}
 		case restorerun.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field started_at", values[i])
@@ -518,6 +526,9 @@ func (_m *RestoreRun) String() string {
 		builder.WriteString("active_execution_key=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	builder.WriteString("cancel_requested=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CancelRequested))
 	builder.WriteString(", ")
 	if v := _m.StartedAt; v != nil {
 		builder.WriteString("started_at=")

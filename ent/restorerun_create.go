@@ -329,6 +329,20 @@ func (_c *RestoreRunCreate) SetNillableActiveExecutionKey(v *string) *RestoreRun
 	return _c
 }
 
+// SetCancelRequested sets the "cancel_requested" field.
+func (_c *RestoreRunCreate) SetCancelRequested(v bool) *RestoreRunCreate {
+	_c.mutation.SetCancelRequested(v)
+	return _c
+}
+
+// SetNillableCancelRequested sets the "cancel_requested" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableCancelRequested(v *bool) *RestoreRunCreate {
+	if v != nil {
+		_c.SetCancelRequested(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *RestoreRunCreate) SetStartedAt(v time.Time) *RestoreRunCreate {
 	_c.mutation.SetStartedAt(v)
@@ -476,6 +490,10 @@ func (_c *RestoreRunCreate) defaults() {
 		v := restorerun.DefaultAcknowledged
 		_c.mutation.SetAcknowledged(v)
 	}
+	if _, ok := _c.mutation.CancelRequested(); !ok {
+		v := restorerun.DefaultCancelRequested
+		_c.mutation.SetCancelRequested(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := restorerun.DefaultID()
 		_c.mutation.SetID(v)
@@ -543,6 +561,9 @@ func (_c *RestoreRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Acknowledged(); !ok {
 		return &ValidationError{Name: "acknowledged", err: errors.New(`ent: missing required field "RestoreRun.acknowledged"`)}
+	}
+	if _, ok := _c.mutation.CancelRequested(); !ok {
+		return &ValidationError{Name: "cancel_requested", err: errors.New(`ent: missing required field "RestoreRun.cancel_requested"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := restorerun.IDValidator(v); err != nil {
@@ -694,6 +715,10 @@ func (_c *RestoreRunCreate) createSpec() (*RestoreRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ActiveExecutionKey(); ok {
 		_spec.SetField(restorerun.FieldActiveExecutionKey, field.TypeString, value)
 		_node.ActiveExecutionKey = &value
+	}
+	if value, ok := _c.mutation.CancelRequested(); ok {
+		_spec.SetField(restorerun.FieldCancelRequested, field.TypeBool, value)
+		_node.CancelRequested = value
 	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(restorerun.FieldStartedAt, field.TypeTime, value)
@@ -1148,6 +1173,18 @@ func (u *RestoreRunUpsert) UpdateActiveExecutionKey() *RestoreRunUpsert {
 // ClearActiveExecutionKey clears the value of the "active_execution_key" field.
 func (u *RestoreRunUpsert) ClearActiveExecutionKey() *RestoreRunUpsert {
 	u.SetNull(restorerun.FieldActiveExecutionKey)
+	return u
+}
+
+// SetCancelRequested sets the "cancel_requested" field.
+func (u *RestoreRunUpsert) SetCancelRequested(v bool) *RestoreRunUpsert {
+	u.Set(restorerun.FieldCancelRequested, v)
+	return u
+}
+
+// UpdateCancelRequested sets the "cancel_requested" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateCancelRequested() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldCancelRequested)
 	return u
 }
 
@@ -1696,6 +1733,20 @@ func (u *RestoreRunUpsertOne) UpdateActiveExecutionKey() *RestoreRunUpsertOne {
 func (u *RestoreRunUpsertOne) ClearActiveExecutionKey() *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.ClearActiveExecutionKey()
+	})
+}
+
+// SetCancelRequested sets the "cancel_requested" field.
+func (u *RestoreRunUpsertOne) SetCancelRequested(v bool) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetCancelRequested(v)
+	})
+}
+
+// UpdateCancelRequested sets the "cancel_requested" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateCancelRequested() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateCancelRequested()
 	})
 }
 
@@ -2423,6 +2474,20 @@ func (u *RestoreRunUpsertBulk) UpdateActiveExecutionKey() *RestoreRunUpsertBulk 
 func (u *RestoreRunUpsertBulk) ClearActiveExecutionKey() *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.ClearActiveExecutionKey()
+	})
+}
+
+// SetCancelRequested sets the "cancel_requested" field.
+func (u *RestoreRunUpsertBulk) SetCancelRequested(v bool) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetCancelRequested(v)
+	})
+}
+
+// UpdateCancelRequested sets the "cancel_requested" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateCancelRequested() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateCancelRequested()
 	})
 }
 

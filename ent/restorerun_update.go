@@ -387,6 +387,20 @@ func (_u *RestoreRunUpdate) ClearActiveExecutionKey() *RestoreRunUpdate {
 	return _u
 }
 
+// SetCancelRequested sets the "cancel_requested" field.
+func (_u *RestoreRunUpdate) SetCancelRequested(v bool) *RestoreRunUpdate {
+	_u.mutation.SetCancelRequested(v)
+	return _u
+}
+
+// SetNillableCancelRequested sets the "cancel_requested" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableCancelRequested(v *bool) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetCancelRequested(*v)
+	}
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *RestoreRunUpdate) SetStartedAt(v time.Time) *RestoreRunUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -664,6 +678,9 @@ func (_u *RestoreRunUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.ActiveExecutionKeyCleared() {
 		_spec.ClearField(restorerun.FieldActiveExecutionKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.CancelRequested(); ok {
+		_spec.SetField(restorerun.FieldCancelRequested, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(restorerun.FieldStartedAt, field.TypeTime, value)
@@ -1096,6 +1113,20 @@ func (_u *RestoreRunUpdateOne) ClearActiveExecutionKey() *RestoreRunUpdateOne {
 	return _u
 }
 
+// SetCancelRequested sets the "cancel_requested" field.
+func (_u *RestoreRunUpdateOne) SetCancelRequested(v bool) *RestoreRunUpdateOne {
+	_u.mutation.SetCancelRequested(v)
+	return _u
+}
+
+// SetNillableCancelRequested sets the "cancel_requested" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableCancelRequested(v *bool) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetCancelRequested(*v)
+	}
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *RestoreRunUpdateOne) SetStartedAt(v time.Time) *RestoreRunUpdateOne {
 	_u.mutation.SetStartedAt(v)
@@ -1403,6 +1434,9 @@ func (_u *RestoreRunUpdateOne) sqlSave(ctx context.Context) (_node *RestoreRun, 
 	}
 	if _u.mutation.ActiveExecutionKeyCleared() {
 		_spec.ClearField(restorerun.FieldActiveExecutionKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.CancelRequested(); ok {
+		_spec.SetField(restorerun.FieldCancelRequested, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(restorerun.FieldStartedAt, field.TypeTime, value)

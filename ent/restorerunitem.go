@@ -51,6 +51,8 @@ type RestoreRunItem struct {
 	CheckSeverity *restorerunitem.CheckSeverity `json:"check_severity,omitempty"`
 	// CheckResults holds the value of the "check_results" field.
 	CheckResults []map[string]interface{} `json:"check_results,omitempty"`
+	// PreviewAction holds the value of the "preview_action" field.
+	PreviewAction *restorerunitem.PreviewAction `json:"preview_action,omitempty"`
 	// PreviewDiff holds the value of the "preview_diff" field.
 	PreviewDiff map[string]interface{} `json:"preview_diff,omitempty"`
 	// DiffTruncated holds the value of the "diff_truncated" field.
@@ -98,7 +100,7 @@ func (*RestoreRunItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case restorerunitem.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case restorerunitem.FieldID, restorerunitem.FieldWorkspaceID, restorerunitem.FieldRunID, restorerunitem.FieldBackupItemID, restorerunitem.FieldPolicyType, restorerunitem.FieldPlatform, restorerunitem.FieldDisplayName, restorerunitem.FieldPlannedAction, restorerunitem.FieldStatus, restorerunitem.FieldTargetGraphID, restorerunitem.FieldErrorCode, restorerunitem.FieldErrorMessage, restorerunitem.FieldCheckSeverity:
+		case restorerunitem.FieldID, restorerunitem.FieldWorkspaceID, restorerunitem.FieldRunID, restorerunitem.FieldBackupItemID, restorerunitem.FieldPolicyType, restorerunitem.FieldPlatform, restorerunitem.FieldDisplayName, restorerunitem.FieldPlannedAction, restorerunitem.FieldStatus, restorerunitem.FieldTargetGraphID, restorerunitem.FieldErrorCode, restorerunitem.FieldErrorMessage, restorerunitem.FieldCheckSeverity, restorerunitem.FieldPreviewAction:
 			values[i] = new(sql.NullString)
 		case restorerunitem.FieldCreatedAt, restorerunitem.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -226,6 +228,13 @@ func (_m *RestoreRunItem) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field check_results: %w", err)
 				}
 			}
+		case restorerunitem.FieldPreviewAction:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field preview_action", values[i])
+			} else if value.Valid {
+				_m.PreviewAction = new(restorerunitem.PreviewAction)
+				*_m.PreviewAction = restorerunitem.PreviewAction(value.String)
+			}
 		case restorerunitem.FieldPreviewDiff:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field preview_diff", values[i])
@@ -352,6 +361,11 @@ func (_m *RestoreRunItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("check_results=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CheckResults))
+	builder.WriteString(", ")
+	if v := _m.PreviewAction; v != nil {
+		builder.WriteString("preview_action=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("preview_diff=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PreviewDiff))

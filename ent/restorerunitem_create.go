@@ -208,6 +208,20 @@ func (_c *RestoreRunItemCreate) SetCheckResults(v []map[string]interface{}) *Res
 	return _c
 }
 
+// SetPreviewAction sets the "preview_action" field.
+func (_c *RestoreRunItemCreate) SetPreviewAction(v restorerunitem.PreviewAction) *RestoreRunItemCreate {
+	_c.mutation.SetPreviewAction(v)
+	return _c
+}
+
+// SetNillablePreviewAction sets the "preview_action" field if the given value is not nil.
+func (_c *RestoreRunItemCreate) SetNillablePreviewAction(v *restorerunitem.PreviewAction) *RestoreRunItemCreate {
+	if v != nil {
+		_c.SetPreviewAction(*v)
+	}
+	return _c
+}
+
 // SetPreviewDiff sets the "preview_diff" field.
 func (_c *RestoreRunItemCreate) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemCreate {
 	_c.mutation.SetPreviewDiff(v)
@@ -392,6 +406,11 @@ func (_c *RestoreRunItemCreate) check() error {
 			return &ValidationError{Name: "check_severity", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.check_severity": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.PreviewAction(); ok {
+		if err := restorerunitem.PreviewActionValidator(v); err != nil {
+			return &ValidationError{Name: "preview_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.preview_action": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.DiffTruncated(); !ok {
 		return &ValidationError{Name: "diff_truncated", err: errors.New(`ent: missing required field "RestoreRunItem.diff_truncated"`)}
 	}
@@ -501,6 +520,10 @@ func (_c *RestoreRunItemCreate) createSpec() (*RestoreRunItem, *sqlgraph.CreateS
 	if value, ok := _c.mutation.CheckResults(); ok {
 		_spec.SetField(restorerunitem.FieldCheckResults, field.TypeJSON, value)
 		_node.CheckResults = value
+	}
+	if value, ok := _c.mutation.PreviewAction(); ok {
+		_spec.SetField(restorerunitem.FieldPreviewAction, field.TypeEnum, value)
+		_node.PreviewAction = &value
 	}
 	if value, ok := _c.mutation.PreviewDiff(); ok {
 		_spec.SetField(restorerunitem.FieldPreviewDiff, field.TypeJSON, value)
@@ -734,6 +757,24 @@ func (u *RestoreRunItemUpsert) UpdateCheckResults() *RestoreRunItemUpsert {
 // ClearCheckResults clears the value of the "check_results" field.
 func (u *RestoreRunItemUpsert) ClearCheckResults() *RestoreRunItemUpsert {
 	u.SetNull(restorerunitem.FieldCheckResults)
+	return u
+}
+
+// SetPreviewAction sets the "preview_action" field.
+func (u *RestoreRunItemUpsert) SetPreviewAction(v restorerunitem.PreviewAction) *RestoreRunItemUpsert {
+	u.Set(restorerunitem.FieldPreviewAction, v)
+	return u
+}
+
+// UpdatePreviewAction sets the "preview_action" field to the value that was provided on create.
+func (u *RestoreRunItemUpsert) UpdatePreviewAction() *RestoreRunItemUpsert {
+	u.SetExcluded(restorerunitem.FieldPreviewAction)
+	return u
+}
+
+// ClearPreviewAction clears the value of the "preview_action" field.
+func (u *RestoreRunItemUpsert) ClearPreviewAction() *RestoreRunItemUpsert {
+	u.SetNull(restorerunitem.FieldPreviewAction)
 	return u
 }
 
@@ -1038,6 +1079,27 @@ func (u *RestoreRunItemUpsertOne) UpdateCheckResults() *RestoreRunItemUpsertOne 
 func (u *RestoreRunItemUpsertOne) ClearCheckResults() *RestoreRunItemUpsertOne {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.ClearCheckResults()
+	})
+}
+
+// SetPreviewAction sets the "preview_action" field.
+func (u *RestoreRunItemUpsertOne) SetPreviewAction(v restorerunitem.PreviewAction) *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetPreviewAction(v)
+	})
+}
+
+// UpdatePreviewAction sets the "preview_action" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertOne) UpdatePreviewAction() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdatePreviewAction()
+	})
+}
+
+// ClearPreviewAction clears the value of the "preview_action" field.
+func (u *RestoreRunItemUpsertOne) ClearPreviewAction() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearPreviewAction()
 	})
 }
 
@@ -1519,6 +1581,27 @@ func (u *RestoreRunItemUpsertBulk) UpdateCheckResults() *RestoreRunItemUpsertBul
 func (u *RestoreRunItemUpsertBulk) ClearCheckResults() *RestoreRunItemUpsertBulk {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.ClearCheckResults()
+	})
+}
+
+// SetPreviewAction sets the "preview_action" field.
+func (u *RestoreRunItemUpsertBulk) SetPreviewAction(v restorerunitem.PreviewAction) *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetPreviewAction(v)
+	})
+}
+
+// UpdatePreviewAction sets the "preview_action" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertBulk) UpdatePreviewAction() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdatePreviewAction()
+	})
+}
+
+// ClearPreviewAction clears the value of the "preview_action" field.
+func (u *RestoreRunItemUpsertBulk) ClearPreviewAction() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearPreviewAction()
 	})
 }
 

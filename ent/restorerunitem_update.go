@@ -189,6 +189,26 @@ func (_u *RestoreRunItemUpdate) ClearCheckResults() *RestoreRunItemUpdate {
 	return _u
 }
 
+// SetPreviewAction sets the "preview_action" field.
+func (_u *RestoreRunItemUpdate) SetPreviewAction(v restorerunitem.PreviewAction) *RestoreRunItemUpdate {
+	_u.mutation.SetPreviewAction(v)
+	return _u
+}
+
+// SetNillablePreviewAction sets the "preview_action" field if the given value is not nil.
+func (_u *RestoreRunItemUpdate) SetNillablePreviewAction(v *restorerunitem.PreviewAction) *RestoreRunItemUpdate {
+	if v != nil {
+		_u.SetPreviewAction(*v)
+	}
+	return _u
+}
+
+// ClearPreviewAction clears the value of the "preview_action" field.
+func (_u *RestoreRunItemUpdate) ClearPreviewAction() *RestoreRunItemUpdate {
+	_u.mutation.ClearPreviewAction()
+	return _u
+}
+
 // SetPreviewDiff sets the "preview_diff" field.
 func (_u *RestoreRunItemUpdate) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpdate {
 	_u.mutation.SetPreviewDiff(v)
@@ -299,6 +319,11 @@ func (_u *RestoreRunItemUpdate) check() error {
 			return &ValidationError{Name: "check_severity", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.check_severity": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PreviewAction(); ok {
+		if err := restorerunitem.PreviewActionValidator(v); err != nil {
+			return &ValidationError{Name: "preview_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.preview_action": %w`, err)}
+		}
+	}
 	if _u.mutation.RunCleared() && len(_u.mutation.RunIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RestoreRunItem.run"`)
 	}
@@ -375,6 +400,12 @@ func (_u *RestoreRunItemUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.CheckResultsCleared() {
 		_spec.ClearField(restorerunitem.FieldCheckResults, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.PreviewAction(); ok {
+		_spec.SetField(restorerunitem.FieldPreviewAction, field.TypeEnum, value)
+	}
+	if _u.mutation.PreviewActionCleared() {
+		_spec.ClearField(restorerunitem.FieldPreviewAction, field.TypeEnum)
 	}
 	if value, ok := _u.mutation.PreviewDiff(); ok {
 		_spec.SetField(restorerunitem.FieldPreviewDiff, field.TypeJSON, value)
@@ -575,6 +606,26 @@ func (_u *RestoreRunItemUpdateOne) ClearCheckResults() *RestoreRunItemUpdateOne 
 	return _u
 }
 
+// SetPreviewAction sets the "preview_action" field.
+func (_u *RestoreRunItemUpdateOne) SetPreviewAction(v restorerunitem.PreviewAction) *RestoreRunItemUpdateOne {
+	_u.mutation.SetPreviewAction(v)
+	return _u
+}
+
+// SetNillablePreviewAction sets the "preview_action" field if the given value is not nil.
+func (_u *RestoreRunItemUpdateOne) SetNillablePreviewAction(v *restorerunitem.PreviewAction) *RestoreRunItemUpdateOne {
+	if v != nil {
+		_u.SetPreviewAction(*v)
+	}
+	return _u
+}
+
+// ClearPreviewAction clears the value of the "preview_action" field.
+func (_u *RestoreRunItemUpdateOne) ClearPreviewAction() *RestoreRunItemUpdateOne {
+	_u.mutation.ClearPreviewAction()
+	return _u
+}
+
 // SetPreviewDiff sets the "preview_diff" field.
 func (_u *RestoreRunItemUpdateOne) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpdateOne {
 	_u.mutation.SetPreviewDiff(v)
@@ -698,6 +749,11 @@ func (_u *RestoreRunItemUpdateOne) check() error {
 			return &ValidationError{Name: "check_severity", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.check_severity": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PreviewAction(); ok {
+		if err := restorerunitem.PreviewActionValidator(v); err != nil {
+			return &ValidationError{Name: "preview_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.preview_action": %w`, err)}
+		}
+	}
 	if _u.mutation.RunCleared() && len(_u.mutation.RunIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RestoreRunItem.run"`)
 	}
@@ -791,6 +847,12 @@ func (_u *RestoreRunItemUpdateOne) sqlSave(ctx context.Context) (_node *RestoreR
 	}
 	if _u.mutation.CheckResultsCleared() {
 		_spec.ClearField(restorerunitem.FieldCheckResults, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.PreviewAction(); ok {
+		_spec.SetField(restorerunitem.FieldPreviewAction, field.TypeEnum, value)
+	}
+	if _u.mutation.PreviewActionCleared() {
+		_spec.ClearField(restorerunitem.FieldPreviewAction, field.TypeEnum)
 	}
 	if value, ok := _u.mutation.PreviewDiff(); ok {
 		_spec.SetField(restorerunitem.FieldPreviewDiff, field.TypeJSON, value)

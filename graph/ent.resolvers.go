@@ -46,9 +46,19 @@ func (r *Resolver) OperationRun() generated.OperationRunResolver { return &opera
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// RestoreRun returns generated.RestoreRunResolver implementation.
+func (r *Resolver) RestoreRun() generated.RestoreRunResolver { return &restoreRunResolver{r} }
+
+// RestoreRunItem returns generated.RestoreRunItemResolver implementation.
+func (r *Resolver) RestoreRunItem() generated.RestoreRunItemResolver {
+	return &restoreRunItemResolver{r}
+}
+
 type (
-	backupItemResolver   struct{ *Resolver }
-	backupSetResolver    struct{ *Resolver }
-	operationRunResolver struct{ *Resolver }
-	queryResolver        struct{ *Resolver }
+	backupItemResolver     struct{ *Resolver }
+	backupSetResolver      struct{ *Resolver }
+	operationRunResolver   struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+	restoreRunResolver     struct{ *Resolver }
+	restoreRunItemResolver struct{ *Resolver }
 )

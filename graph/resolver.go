@@ -11,6 +11,7 @@ import (
 	"github.com/restored/restored/backup"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/events"
+	"github.com/restored/restored/restore"
 )
 
 // Resolver is the root resolver: the dependencies every resolver may use.
@@ -18,6 +19,7 @@ type Resolver struct {
 	Client   *ent.Client
 	Accounts *accounts.Service
 	Backup   *backup.Service
+	Restore  *restore.Service
 	Bus      *events.Bus
 	Log      *slog.Logger
 }

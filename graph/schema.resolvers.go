@@ -25,10 +25,13 @@ import (
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/policyversion"
+	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/workspace"
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph/generated"
 	"github.com/restored/restored/graph/model"
+	"github.com/restored/restored/restore"
 	"github.com/restored/restored/intune"
 	"github.com/restored/restored/operations"
 )
@@ -49,6 +52,62 @@ func (r *backupItemResolver) PreviewOnlyReason(ctx context.Context, obj *ent.Bac
 // CountsByType is the resolver for the countsByType field.
 func (r *backupSetResolver) CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error) {
 	return intMap(obj.CountsByType), nil
+}
+
+// CreateRestoreRun is the resolver for the createRestoreRun field.
+func (r *mutationResolver) CreateRestoreRun(ctx context.Context, input model.CreateRestoreRunInput) (*ent.RestoreRun, error) {
+	return r.Restore.CreateRun(ctx, input.EnvironmentID, input.BackupSetID)
+}
+
+// SelectRestoreBackupSet is the resolver for the selectRestoreBackupSet field.
+func (r *mutationResolver) SelectRestoreBackupSet(ctx context.Context, input model.SelectRestoreBackupSetInput) (*ent.RestoreRun, error) {
+	return r.Restore.SelectBackupSet(ctx, input.RunID, input.BackupSetID)
+}
+
+// DefineRestoreScope is the resolver for the defineRestoreScope field.
+func (r *mutationResolver) DefineRestoreScope(ctx context.Context, input model.DefineRestoreScopeInput) (*ent.RestoreRun, error) {
+	return r.Restore.DefineScope(ctx, input.RunID, restore.ScopeInput{
+		Mode: input.Mode, ItemIDs: input.ItemIds, CreateMissing: input.CreateMissing != nil && *input.CreateMissing,
+		GroupMapping: mappingIn(input.GroupMapping), ScopeTagMapping: mappingIn(input.ScopeTagMapping),
+	})
+}
+
+// RunRestoreChecks is the resolver for the runRestoreChecks field.
+func (r *mutationResolver) RunRestoreChecks(ctx context.Context, input model.RunRestoreChecksInput) (*ent.RestoreRun, error) {
+	return r.Restore.RunChecks(ctx, input.RunID)
+}
+
+// GenerateRestorePreview is the resolver for the generateRestorePreview field.
+func (r *mutationResolver) GenerateRestorePreview(ctx context.Context, input model.GenerateRestorePreviewInput) (*ent.RestoreRun, error) {
+	return r.Restore.GeneratePreview(ctx, input.RunID)
+}
+
+// ConfirmRestoreRun is the resolver for the confirmRestoreRun field.
+func (r *mutationResolver) ConfirmRestoreRun(ctx context.Context, input model.ConfirmRestoreRunInput) (*ent.RestoreRun, error) {
+	tc := ""
+	if input.TenantConfirmation != nil {
+		tc = *input.TenantConfirmation
+	}
+	return r.Restore.Confirm(ctx, input.RunID, restore.ConfirmInput{DryRun: input.DryRun, Acknowledged: input.Acknowledged, TenantConfirmation: tc})
+}
+
+// ExecuteRestoreRun is the resolver for the executeRestoreRun field.
+func (r *mutationResolver) ExecuteRestoreRun(ctx context.Context, input model.ExecuteRestoreRunInput) (*ent.RestoreRun, error) {
+	key := ""
+	if input.IdempotencyKey != nil {
+		key = *input.IdempotencyKey
+	}
+	return r.Restore.Execute(ctx, input.RunID, key)
+}
+
+// CancelRestoreRun is the resolver for the cancelRestoreRun field.
+func (r *mutationResolver) CancelRestoreRun(ctx context.Context, input model.CancelRestoreRunInput) (*ent.RestoreRun, error) {
+	return r.Restore.Cancel(ctx, input.RunID)
+}
+
+// CreateRestoreRunFromPolicyVersion is the resolver for the createRestoreRunFromPolicyVersion field.
+func (r *mutationResolver) CreateRestoreRunFromPolicyVersion(ctx context.Context, input model.CreateRestoreRunFromPolicyVersionInput) (*ent.RestoreRun, error) {
+	return r.Restore.CreateFromPolicyVersion(ctx, input.PolicyVersionID, input.EnvironmentID)
 }
 
 // SyncInventory is the resolver for the syncInventory field.
@@ -308,6 +367,152 @@ func (r *queryResolver) OperationRuns(ctx context.Context, workspaceID string, e
 	}
 	return q.Paginate(ctx, after, first, before, last,
 		ent.WithOperationRunOrder(&ent.OperationRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.OperationRunOrderFieldCreatedAt}))
+}
+
+// RestoreRun is the resolver for the restoreRun field.
+func (r *queryResolver) RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error) {
+	n, err := r.node(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	run, ok := n.(*ent.RestoreRun)
+	if !ok {
+		return nil, apperr.New(apperr.NotFound, "no restore run %q", id)
+	}
+	return run, nil
+}
+
+// RestoreRuns is the resolver for the restoreRuns field.
+func (r *queryResolver) RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error) {
+	env, err := r.readableEnvironment(ctx, environmentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	q := r.Client.RestoreRun.Query().Where(restorerun.EnvironmentID(env.ID), restorerun.DeletedAtIsNil())
+	if status != nil {
+		q = q.Where(restorerun.StatusEQ(*status))
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithRestoreRunOrder(&ent.RestoreRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.RestoreRunOrderFieldCreatedAt}))
+}
+
+// RestoreScopeItems is the resolver for the restoreScopeItems field.
+func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*model.RestoreScopeItems, error) {
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	run, err := r.restoreRunFor(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	conn, groups, err := r.Restore.ScopeItems(ctx, run, restore.ScopeFilter{Search: deref(search), PolicyTypes: policyTypes, Platforms: platforms},
+		func(q *ent.BackupItemQuery) (*ent.BackupItemConnection, error) {
+			return q.Paginate(ctx, after, first, before, last,
+				ent.WithBackupItemOrder(&ent.BackupItemOrder{Direction: entgql.OrderDirectionAsc, Field: ent.BackupItemOrderFieldDisplayName}))
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := &model.RestoreScopeItems{Items: conn}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, &model.RestoreScopeGroup{PolicyType: g.PolicyType, Label: g.Label, Platform: g.Platform,
+			Count: g.Count, Foundation: g.Foundation, PreviewOnly: g.PreviewOnly})
+	}
+	return out, nil
+}
+
+// CheckSummary is the resolver for the checkSummary field.
+func (r *restoreRunResolver) CheckSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreCheckSummary, error) {
+	if obj.CheckSummary == nil {
+		return nil, nil
+	}
+	return &model.RestoreCheckSummary{Blocking: obj.CheckSummary["blocking"], Warning: obj.CheckSummary["warning"],
+		Safe: obj.CheckSummary["safe"], Items: obj.CheckSummary["items"]}, nil
+}
+
+// CheckResults is the resolver for the checkResults field.
+func (r *restoreRunResolver) CheckResults(ctx context.Context, obj *ent.RestoreRun) ([]*model.CheckResult, error) {
+	return checkResults(obj.CheckResults), nil
+}
+
+// PreviewSummary is the resolver for the previewSummary field.
+func (r *restoreRunResolver) PreviewSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestorePreviewSummary, error) {
+	return previewSummary(obj.PreviewSummary), nil
+}
+
+// Readiness is the resolver for the readiness field.
+func (r *restoreRunResolver) Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error) {
+	return readiness(r.Restore.ReadinessOf(ctx, obj)), nil
+}
+
+// GroupMapping is the resolver for the groupMapping field.
+func (r *restoreRunResolver) GroupMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error) {
+	return mappingOut(obj.GroupMapping), nil
+}
+
+// ScopeTagMapping is the resolver for the scopeTagMapping field.
+func (r *restoreRunResolver) ScopeTagMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error) {
+	return mappingOut(obj.ScopeTagMapping), nil
+}
+
+// Items is the resolver for the items field.
+func (r *restoreRunResolver) Items(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) (*ent.RestoreRunItemConnection, error) {
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	q := r.Client.RestoreRunItem.Query().Where(restorerunitem.RunID(obj.ID))
+	if severity != nil {
+		q = q.Where(restorerunitem.CheckSeverityEQ(*severity))
+	}
+	if status != nil {
+		q = q.Where(restorerunitem.StatusEQ(*status))
+	}
+	return q.Paginate(ctx, after, first, before, last)
+}
+
+// PreviewItems is the resolver for the previewItems field.
+func (r *restoreRunResolver) PreviewItems(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) (*ent.RestoreRunItemConnection, error) {
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	q := r.Client.RestoreRunItem.Query().Where(restorerunitem.RunID(obj.ID), restorerunitem.PreviewActionNotNil())
+	if len(actions) > 0 {
+		q = q.Where(restorerunitem.PreviewActionIn(actions...))
+	}
+	return q.Paginate(ctx, after, first, before, last)
+}
+
+// Counts is the resolver for the counts field.
+func (r *restoreRunResolver) Counts(ctx context.Context, obj *ent.RestoreRun) (map[string]any, error) {
+	return r.Restore.Counts(ctx, obj.ID)
+}
+
+// ChecksRun is the resolver for the checksRun field.
+func (r *restoreRunResolver) ChecksRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
+	return r.latestOperation(ctx, obj.ID, restore.TypeChecks)
+}
+
+// PreviewRun is the resolver for the previewRun field.
+func (r *restoreRunResolver) PreviewRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
+	return r.latestOperation(ctx, obj.ID, restore.TypePreview)
+}
+
+// ExecutionRun is the resolver for the executionRun field.
+func (r *restoreRunResolver) ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
+	return r.latestOperation(ctx, obj.ID, restore.TypeExecute)
+}
+
+// CheckResults is the resolver for the checkResults field.
+func (r *restoreRunItemResolver) CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error) {
+	return checkResults(obj.CheckResults), nil
+}
+
+// BackupItem is the resolver for the backupItem field.
+func (r *restoreRunItemResolver) BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error) {
+	return r.Client.BackupItem.Get(ctx, obj.BackupItemID)
 }
 
 // OperationRunUpdated is the resolver for the operationRunUpdated field.

@@ -105,6 +105,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, errors.New("graphclient: BaseURL must be an absolute http(s) URL")
 	}
+	if base.Scheme != "https" && !cfg.NoAuth {
+		return nil, errors.New("graphclient: BaseURL must be https unless NoAuth: tokens never travel in clear")
+	}
 	base.RawQuery, base.Fragment = "", ""
 	c := &Client{
 		base:          base,
@@ -133,9 +136,10 @@ func New(cfg Config) (*Client, error) {
 		c.cred = safeCredential{inner: cred, log: c.log}
 	}
 	if !cfg.NoAuth {
-		// The allowed-hosts list is what makes the provider send a token at
-		// all: with none given, the core sends tokens only to Graph's clouds.
-		// It matches host names without the port.
+		// Tokens go to BaseURL's host only (matched without the port). The
+		// core's wrapper of this provider defaults to Graph's clouds and
+		// silently sends no Authorization to a simulator; kiota's own
+		// provider with an empty list would send the token to any host.
 		auth, err = kiotaazure.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
 			c.cred, []string{c.scope}, []string{base.Hostname()})
 		if err != nil {

@@ -415,3 +415,18 @@ func TestListRefusesLoop(t *testing.T) {
 		t.Fatalf("err = %v, want a loop error", err)
 	}
 }
+
+func TestNewValidates(t *testing.T) {
+	for _, cfg := range []Config{
+		{BaseURL: "graph.microsoft.com/beta", NoAuth: true},
+		{BaseURL: "http://graph.example.com/beta", Credential: staticCred("t")}, // a token in clear
+		{BaseURL: "https://graph.microsoft.com/beta"},                           // no credential
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) succeeded", cfg)
+		}
+	}
+	if _, err := New(Config{BaseURL: "http://127.0.0.1:1/t/contoso/beta", NoAuth: true}); err != nil {
+		t.Errorf("plain-http simulator with auth off: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,19 @@ func (e *Error) Error() string {
 // context.DeadlineExceeded).
 func (e *Error) Unwrap() error { return e.cause }
 
+// SafeCode is a short code for records and run contexts: the Graph error
+// code, else the HTTP status ("http_502").
+func (e *Error) SafeCode() string {
+	if e.Code != "" {
+		return e.Code
+	}
+	return "http_" + strconv.Itoa(e.Status)
+}
+
+// NotFound reports a 404; domain packages ask through this method so they
+// need not import the client.
+func (e *Error) NotFound() bool { return e.Status == http.StatusNotFound }
+
 // IsNotFound reports whether Graph answered 404.
 func IsNotFound(err error) bool { return status(err) == http.StatusNotFound }
 
@@ -114,16 +128,13 @@ func newError(method, path string, r *response) *Error {
 	}
 }
 
-// safeToken keeps identifier-like values only, so a body that puts free
-// text into "code" cannot smuggle it into Error().
+// tokenRE accepts identifier-like values only, so a body that puts free text
+// into "code" cannot smuggle it into Error().
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
 func safeToken(s string) string {
-	if len(s) > 128 {
+	if !tokenRE.MatchString(s) {
 		return ""
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)) {
-			return ""
-		}
 	}
 	return s
 }

@@ -256,8 +256,10 @@ type apiErr struct {
 func (e *apiErr) reply() reply { return errReply(e.status, e.code, e.message) }
 
 func badRequest(msg string) *apiErr { return &apiErr{http.StatusBadRequest, "BadRequest", msg} }
-func invalid(msg string) *apiErr    { return &apiErr{http.StatusBadRequest, "ModelValidationFailure", msg} }
-func notFound(msg string) *apiErr   { return &apiErr{http.StatusNotFound, "ResourceNotFound", msg} }
+func invalid(msg string) *apiErr {
+	return &apiErr{http.StatusBadRequest, "ModelValidationFailure", msg}
+}
+func notFound(msg string) *apiErr { return &apiErr{http.StatusNotFound, "ResourceNotFound", msg} }
 func segmentNotFound(seg string) *apiErr {
 	return badRequest("Resource not found for the segment '" + seg + "'.")
 }

@@ -155,15 +155,32 @@ func (db *DB) Pending(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var done []string
-	rows, err := db.SQL.QueryContext(ctx, "SELECT version FROM restored_schema_migrations")
-	if err == nil {
+	var exists int
+	// A database never migrated has no migration table: everything is pending.
+	q := "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'restored_schema_migrations' AND table_schema = current_schema()"
+	if db.Dialect == dialect.SQLite {
+		q = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'restored_schema_migrations'"
+	}
+	if err := db.SQL.QueryRowContext(ctx, q).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if exists > 0 {
+		rows, err := db.SQL.QueryContext(ctx, "SELECT version FROM restored_schema_migrations")
+		if err != nil {
+			return nil, err
+		}
 		for rows.Next() {
 			var v string
-			if rows.Scan(&v) == nil {
-				done = append(done, v)
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return nil, err
 			}
+			done = append(done, v)
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	var pending []string
 	for _, f := range files {

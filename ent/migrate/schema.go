@@ -461,6 +461,7 @@ var (
 		{Name: "confirmed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true},
 		{Name: "active_execution_key", Type: field.TypeString, Nullable: true},
+		{Name: "cancel_requested", Type: field.TypeBool, Default: false},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "counts", Type: field.TypeJSON, Nullable: true},
@@ -476,13 +477,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "restore_runs_environments_environment",
-				Columns:    []*schema.Column{RestoreRunsColumns[31]},
+				Columns:    []*schema.Column{RestoreRunsColumns[32]},
 				RefColumns: []*schema.Column{EnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "restore_runs_backup_sets_backup_set",
-				Columns:    []*schema.Column{RestoreRunsColumns[32]},
+				Columns:    []*schema.Column{RestoreRunsColumns[33]},
 				RefColumns: []*schema.Column{BackupSetsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -496,7 +497,7 @@ var (
 			{
 				Name:    "restorerun_environment_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunsColumns[31], RestoreRunsColumns[5]},
+				Columns: []*schema.Column{RestoreRunsColumns[32], RestoreRunsColumns[5]},
 			},
 			{
 				Name:    "restorerun_active_execution_key",
@@ -528,6 +529,7 @@ var (
 		{Name: "error_message", Type: field.TypeString, Nullable: true},
 		{Name: "check_severity", Type: field.TypeEnum, Nullable: true, Enums: []string{"BLOCKING", "WARNING", "SAFE"}},
 		{Name: "check_results", Type: field.TypeJSON, Nullable: true},
+		{Name: "preview_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY"}},
 		{Name: "preview_diff", Type: field.TypeJSON, Nullable: true},
 		{Name: "diff_truncated", Type: field.TypeBool, Default: false},
 		{Name: "verified", Type: field.TypeBool, Default: false},
@@ -542,7 +544,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "restore_run_items_restore_runs_run",
-				Columns:    []*schema.Column{RestoreRunItemsColumns[20]},
+				Columns:    []*schema.Column{RestoreRunItemsColumns[21]},
 				RefColumns: []*schema.Column{RestoreRunsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -556,17 +558,17 @@ var (
 			{
 				Name:    "restorerunitem_run_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunItemsColumns[20], RestoreRunItemsColumns[9]},
+				Columns: []*schema.Column{RestoreRunItemsColumns[21], RestoreRunItemsColumns[9]},
 			},
 			{
 				Name:    "restorerunitem_run_id_policy_type_platform",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunItemsColumns[20], RestoreRunItemsColumns[5], RestoreRunItemsColumns[6]},
+				Columns: []*schema.Column{RestoreRunItemsColumns[21], RestoreRunItemsColumns[5], RestoreRunItemsColumns[6]},
 			},
 			{
 				Name:    "restorerunitem_run_id_backup_item_id",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunItemsColumns[20], RestoreRunItemsColumns[4]},
+				Columns: []*schema.Column{RestoreRunItemsColumns[21], RestoreRunItemsColumns[4]},
 			},
 		},
 	}

@@ -73,6 +73,8 @@ const (
 	FieldIdempotencyKey = "idempotency_key"
 	// FieldActiveExecutionKey holds the string denoting the active_execution_key field in the database.
 	FieldActiveExecutionKey = "active_execution_key"
+	// FieldCancelRequested holds the string denoting the cancel_requested field in the database.
+	FieldCancelRequested = "cancel_requested"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
@@ -134,6 +136,7 @@ var Columns = []string{
 	FieldConfirmedAt,
 	FieldIdempotencyKey,
 	FieldActiveExecutionKey,
+	FieldCancelRequested,
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldCounts,
@@ -171,6 +174,8 @@ var (
 	DefaultPreviewFingerprint string
 	// DefaultAcknowledged holds the default value on creation for the "acknowledged" field.
 	DefaultAcknowledged bool
+	// DefaultCancelRequested holds the default value on creation for the "cancel_requested" field.
+	DefaultCancelRequested bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -353,6 +358,11 @@ func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
 // ByActiveExecutionKey orders the results by the active_execution_key field.
 func ByActiveExecutionKey(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldActiveExecutionKey, opts...).ToFunc()
+}
+
+// ByCancelRequested orders the results by the cancel_requested field.
+func ByCancelRequested(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCancelRequested, opts...).ToFunc()
 }
 
 // ByStartedAt orders the results by the started_at field.

@@ -165,6 +165,11 @@ func ActiveExecutionKey(v string) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldActiveExecutionKey, v))
 }
 
+// CancelRequested applies equality check predicate on the "cancel_requested" field. It's identical to CancelRequestedEQ.
+func CancelRequested(v bool) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldCancelRequested, v))
+}
+
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
 func StartedAt(v time.Time) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldStartedAt, v))
@@ -1358,6 +1363,16 @@ func ActiveExecutionKeyEqualFold(v string) predicate.RestoreRun {
 // ActiveExecutionKeyContainsFold applies the ContainsFold predicate on the "active_execution_key" field.
 func ActiveExecutionKeyContainsFold(v string) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldContainsFold(FieldActiveExecutionKey, v))
+}
+
+// CancelRequestedEQ applies the EQ predicate on the "cancel_requested" field.
+func CancelRequestedEQ(v bool) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldCancelRequested, v))
+}
+
+// CancelRequestedNEQ applies the NEQ predicate on the "cancel_requested" field.
+func CancelRequestedNEQ(v bool) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldCancelRequested, v))
 }
 
 // StartedAtEQ applies the EQ predicate on the "started_at" field.

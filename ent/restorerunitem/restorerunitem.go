@@ -49,6 +49,8 @@ const (
 	FieldCheckSeverity = "check_severity"
 	// FieldCheckResults holds the string denoting the check_results field in the database.
 	FieldCheckResults = "check_results"
+	// FieldPreviewAction holds the string denoting the preview_action field in the database.
+	FieldPreviewAction = "preview_action"
 	// FieldPreviewDiff holds the string denoting the preview_diff field in the database.
 	FieldPreviewDiff = "preview_diff"
 	// FieldDiffTruncated holds the string denoting the diff_truncated field in the database.
@@ -89,6 +91,7 @@ var Columns = []string{
 	FieldErrorMessage,
 	FieldCheckSeverity,
 	FieldCheckResults,
+	FieldPreviewAction,
 	FieldPreviewDiff,
 	FieldDiffTruncated,
 	FieldVerified,
@@ -207,6 +210,31 @@ func CheckSeverityValidator(cs CheckSeverity) error {
 	}
 }
 
+// PreviewAction defines the type for the "preview_action" enum field.
+type PreviewAction string
+
+// PreviewAction values.
+const (
+	PreviewActionCREATE       PreviewAction = "CREATE"
+	PreviewActionUPDATE       PreviewAction = "UPDATE"
+	PreviewActionNO_CHANGE    PreviewAction = "NO_CHANGE"
+	PreviewActionPREVIEW_ONLY PreviewAction = "PREVIEW_ONLY"
+)
+
+func (pa PreviewAction) String() string {
+	return string(pa)
+}
+
+// PreviewActionValidator is a validator for the "preview_action" field enum values. It is called by the builders before save.
+func PreviewActionValidator(pa PreviewAction) error {
+	switch pa {
+	case PreviewActionCREATE, PreviewActionUPDATE, PreviewActionNO_CHANGE, PreviewActionPREVIEW_ONLY:
+		return nil
+	default:
+		return fmt.Errorf("restorerunitem: invalid enum value for preview_action field: %q", pa)
+	}
+}
+
 // OrderOption defines the ordering options for the RestoreRunItem queries.
 type OrderOption func(*sql.Selector)
 
@@ -290,6 +318,11 @@ func ByCheckSeverity(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCheckSeverity, opts...).ToFunc()
 }
 
+// ByPreviewAction orders the results by the preview_action field.
+func ByPreviewAction(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreviewAction, opts...).ToFunc()
+}
+
 // ByDiffTruncated orders the results by the diff_truncated field.
 func ByDiffTruncated(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDiffTruncated, opts...).ToFunc()
@@ -364,6 +397,24 @@ func (e *CheckSeverity) UnmarshalGQL(val interface{}) error {
 	*e = CheckSeverity(str)
 	if err := CheckSeverityValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid CheckSeverity", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e PreviewAction) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *PreviewAction) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = PreviewAction(str)
+	if err := PreviewActionValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid PreviewAction", str)
 	}
 	return nil
 }

@@ -960,6 +960,36 @@ func CheckResultsNotNil() predicate.RestoreRunItem {
 	return predicate.RestoreRunItem(sql.FieldNotNull(FieldCheckResults))
 }
 
+// PreviewActionEQ applies the EQ predicate on the "preview_action" field.
+func PreviewActionEQ(v PreviewAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldEQ(FieldPreviewAction, v))
+}
+
+// PreviewActionNEQ applies the NEQ predicate on the "preview_action" field.
+func PreviewActionNEQ(v PreviewAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNEQ(FieldPreviewAction, v))
+}
+
+// PreviewActionIn applies the In predicate on the "preview_action" field.
+func PreviewActionIn(vs ...PreviewAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIn(FieldPreviewAction, vs...))
+}
+
+// PreviewActionNotIn applies the NotIn predicate on the "preview_action" field.
+func PreviewActionNotIn(vs ...PreviewAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotIn(FieldPreviewAction, vs...))
+}
+
+// PreviewActionIsNil applies the IsNil predicate on the "preview_action" field.
+func PreviewActionIsNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIsNull(FieldPreviewAction))
+}
+
+// PreviewActionNotNil applies the NotNil predicate on the "preview_action" field.
+func PreviewActionNotNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotNull(FieldPreviewAction))
+}
+
 // PreviewDiffIsNil applies the IsNil predicate on the "preview_diff" field.
 func PreviewDiffIsNil() predicate.RestoreRunItem {
 	return predicate.RestoreRunItem(sql.FieldIsNull(FieldPreviewDiff))

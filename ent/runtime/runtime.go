@@ -649,6 +649,10 @@ func init() {
 	restorerunDescAcknowledged := restorerunFields[20].Descriptor()
 	// restorerun.DefaultAcknowledged holds the default value on creation for the acknowledged field.
 	restorerun.DefaultAcknowledged = restorerunDescAcknowledged.Default.(bool)
+	// restorerunDescCancelRequested is the schema descriptor for cancel_requested field.
+	restorerunDescCancelRequested := restorerunFields[25].Descriptor()
+	// restorerun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
+	restorerun.DefaultCancelRequested = restorerunDescCancelRequested.Default.(bool)
 	// restorerunDescID is the schema descriptor for id field.
 	restorerunDescID := restorerunMixinFields0[0].Descriptor()
 	// restorerun.DefaultID holds the default value on creation for the id field.
@@ -705,11 +709,11 @@ func init() {
 	// restorerunitem.DefaultAttempts holds the default value on creation for the attempts field.
 	restorerunitem.DefaultAttempts = restorerunitemDescAttempts.Default.(int)
 	// restorerunitemDescDiffTruncated is the schema descriptor for diff_truncated field.
-	restorerunitemDescDiffTruncated := restorerunitemFields[14].Descriptor()
+	restorerunitemDescDiffTruncated := restorerunitemFields[15].Descriptor()
 	// restorerunitem.DefaultDiffTruncated holds the default value on creation for the diff_truncated field.
 	restorerunitem.DefaultDiffTruncated = restorerunitemDescDiffTruncated.Default.(bool)
 	// restorerunitemDescVerified is the schema descriptor for verified field.
-	restorerunitemDescVerified := restorerunitemFields[15].Descriptor()
+	restorerunitemDescVerified := restorerunitemFields[16].Descriptor()
 	// restorerunitem.DefaultVerified holds the default value on creation for the verified field.
 	restorerunitem.DefaultVerified = restorerunitemDescVerified.Default.(bool)
 	// restorerunitemDescID is the schema descriptor for id field.

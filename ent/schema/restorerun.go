@@ -55,6 +55,9 @@ func (RestoreRun) Fields() []ent.Field {
 		// Set while QUEUED or RUNNING, cleared when terminal: a unique index on it
 		// lets the database itself refuse a second active execution per target.
 		field.String("active_execution_key").Optional().Nillable().Annotations(entgql.Skip()),
+		// Set by cancelRestoreRun on a running execution: the executor stops
+		// before its next item.
+		field.Bool("cancel_requested").Default(false),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("finished_at").Optional().Nillable(),
 		field.JSON("counts", map[string]int{}).Optional().Annotations(entgql.Skip()),

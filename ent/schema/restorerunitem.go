@@ -40,6 +40,8 @@ func (RestoreRunItem) Fields() []ent.Field {
 		field.Enum("check_severity").Values("BLOCKING", "WARNING", "SAFE").Optional().Nillable().
 			Annotations(entgql.Type("CheckSeverity")),
 		field.JSON("check_results", []map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.Enum("preview_action").Values("CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY").Optional().Nillable().
+			Annotations(entgql.Type("PreviewAction")),
 		field.JSON("preview_diff", map[string]any{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("diff_truncated").Default(false),
 		field.Bool("verified").Default(false),

@@ -42,6 +42,8 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	OperationRun() OperationRunResolver
 	Query() QueryResolver
+	RestoreRun() RestoreRunResolver
+	RestoreRunItem() RestoreRunItemResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -156,6 +158,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CheckResult struct {
+		Code      func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Severity  func(childComplexity int) int
+		Technical func(childComplexity int) int
+	}
+
 	CreateApiTokenPayload struct {
 		Secret func(childComplexity int) int
 		Token  func(childComplexity int) int
@@ -217,6 +226,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Mapping struct {
+		SourceID func(childComplexity int) int
+		TargetID func(childComplexity int) int
+	}
+
 	Membership struct {
 		CreatedAt   func(childComplexity int) int
 		ID          func(childComplexity int) int
@@ -240,12 +254,21 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddPoliciesToBackupSet func(childComplexity int, input model.AddPoliciesToBackupSetInput) int
-		CapturePolicySnapshot  func(childComplexity int, policyID string) int
-		CreateAPIToken         func(childComplexity int, input model.CreateAPITokenInput) int
-		CreateBackupSet        func(childComplexity int, input model.CreateBackupSetInput) int
-		RevokeAPIToken         func(childComplexity int, id string) int
-		SyncInventory          func(childComplexity int, environmentID string) int
+		AddPoliciesToBackupSet            func(childComplexity int, input model.AddPoliciesToBackupSetInput) int
+		CancelRestoreRun                  func(childComplexity int, input model.CancelRestoreRunInput) int
+		CapturePolicySnapshot             func(childComplexity int, policyID string) int
+		ConfirmRestoreRun                 func(childComplexity int, input model.ConfirmRestoreRunInput) int
+		CreateAPIToken                    func(childComplexity int, input model.CreateAPITokenInput) int
+		CreateBackupSet                   func(childComplexity int, input model.CreateBackupSetInput) int
+		CreateRestoreRun                  func(childComplexity int, input model.CreateRestoreRunInput) int
+		CreateRestoreRunFromPolicyVersion func(childComplexity int, input model.CreateRestoreRunFromPolicyVersionInput) int
+		DefineRestoreScope                func(childComplexity int, input model.DefineRestoreScopeInput) int
+		ExecuteRestoreRun                 func(childComplexity int, input model.ExecuteRestoreRunInput) int
+		GenerateRestorePreview            func(childComplexity int, input model.GenerateRestorePreviewInput) int
+		RevokeAPIToken                    func(childComplexity int, id string) int
+		RunRestoreChecks                  func(childComplexity int, input model.RunRestoreChecksInput) int
+		SelectRestoreBackupSet            func(childComplexity int, input model.SelectRestoreBackupSetInput) int
+		SyncInventory                     func(childComplexity int, environmentID string) int
 	}
 
 	Notification struct {
@@ -350,29 +373,68 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens      func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		AuditLogs      func(childComplexity int, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		BackupItems    func(childComplexity int, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		BackupSets     func(childComplexity int, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Environments   func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
-		Node           func(childComplexity int, id string) int
-		Nodes          func(childComplexity int, ids []string) int
-		OperationRuns  func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Policies       func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
-		PolicyTypes    func(childComplexity int) int
-		PolicyVersions func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Viewer         func(childComplexity int) int
-		Workspaces     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		APITokens         func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		AuditLogs         func(childComplexity int, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		BackupItems       func(childComplexity int, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		BackupSets        func(childComplexity int, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Environments      func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
+		Node              func(childComplexity int, id string) int
+		Nodes             func(childComplexity int, ids []string) int
+		OperationRuns     func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Policies          func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
+		PolicyTypes       func(childComplexity int) int
+		PolicyVersions    func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		RestoreRun        func(childComplexity int, id string) int
+		RestoreRuns       func(childComplexity int, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		RestoreScopeItems func(childComplexity int, runID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Viewer            func(childComplexity int) int
+		Workspaces        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+	}
+
+	RestoreCheckSummary struct {
+		Blocking func(childComplexity int) int
+		Items    func(childComplexity int) int
+		Safe     func(childComplexity int) int
+		Warning  func(childComplexity int) int
+	}
+
+	RestoreGate struct {
+		Code      func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Satisfied func(childComplexity int) int
+	}
+
+	RestorePreviewSummary struct {
+		AssignmentsChanged func(childComplexity int) int
+		Items              func(childComplexity int) int
+		Message            func(childComplexity int) int
+		PoliciesChanged    func(childComplexity int) int
+		PoliciesCreated    func(childComplexity int) int
+		PoliciesUnchanged  func(childComplexity int) int
+		PreviewOnly        func(childComplexity int) int
+		ScopeTagsChanged   func(childComplexity int) int
+	}
+
+	RestoreReadiness struct {
+		CanExecute               func(childComplexity int) int
+		CanProceedToConfirmation func(childComplexity int) int
+		Gates                    func(childComplexity int) int
+		Guidance                 func(childComplexity int) int
 	}
 
 	RestoreRun struct {
 		Acknowledged       func(childComplexity int) int
 		BackupSet          func(childComplexity int) int
 		BackupSetID        func(childComplexity int) int
+		CancelRequested    func(childComplexity int) int
 		CheckFingerprint   func(childComplexity int) int
+		CheckResults       func(childComplexity int) int
+		CheckSummary       func(childComplexity int) int
 		CheckedAt          func(childComplexity int) int
+		ChecksRun          func(childComplexity int) int
 		ConfirmedAt        func(childComplexity int) int
 		ConfirmedBy        func(childComplexity int) int
+		Counts             func(childComplexity int) int
 		CreateMissing      func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
 		DeletedAt          func(childComplexity int) int
@@ -380,14 +442,22 @@ type ComplexityRoot struct {
 		Environment        func(childComplexity int) int
 		EnvironmentBadge   func(childComplexity int) int
 		EnvironmentID      func(childComplexity int) int
+		ExecutionRun       func(childComplexity int) int
 		FinishedAt         func(childComplexity int) int
+		GroupMapping       func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		IdempotencyKey     func(childComplexity int) int
 		InitiatorID        func(childComplexity int) int
+		Items              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) int
 		PreviewFingerprint func(childComplexity int) int
+		PreviewItems       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) int
+		PreviewRun         func(childComplexity int) int
+		PreviewSummary     func(childComplexity int) int
 		PreviewedAt        func(childComplexity int) int
+		Readiness          func(childComplexity int) int
 		ScopeFingerprint   func(childComplexity int) int
 		ScopeMode          func(childComplexity int) int
+		ScopeTagMapping    func(childComplexity int) int
 		SelectedItemIds    func(childComplexity int) int
 		StartedAt          func(childComplexity int) int
 		Status             func(childComplexity int) int
@@ -409,7 +479,9 @@ type ComplexityRoot struct {
 
 	RestoreRunItem struct {
 		Attempts      func(childComplexity int) int
+		BackupItem    func(childComplexity int) int
 		BackupItemID  func(childComplexity int) int
+		CheckResults  func(childComplexity int) int
 		CheckSeverity func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		DiffTruncated func(childComplexity int) int
@@ -420,6 +492,8 @@ type ComplexityRoot struct {
 		PlannedAction func(childComplexity int) int
 		Platform      func(childComplexity int) int
 		PolicyType    func(childComplexity int) int
+		PreviewAction func(childComplexity int) int
+		PreviewDiff   func(childComplexity int) int
 		Run           func(childComplexity int) int
 		RunID         func(childComplexity int) int
 		Status        func(childComplexity int) int
@@ -438,6 +512,20 @@ type ComplexityRoot struct {
 	RestoreRunItemEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RestoreScopeGroup struct {
+		Count       func(childComplexity int) int
+		Foundation  func(childComplexity int) int
+		Label       func(childComplexity int) int
+		Platform    func(childComplexity int) int
+		PolicyType  func(childComplexity int) int
+		PreviewOnly func(childComplexity int) int
+	}
+
+	RestoreScopeItems struct {
+		Groups func(childComplexity int) int
+		Items  func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -504,6 +592,15 @@ type BackupSetResolver interface {
 	CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error)
 }
 type MutationResolver interface {
+	CreateRestoreRun(ctx context.Context, input model.CreateRestoreRunInput) (*ent.RestoreRun, error)
+	SelectRestoreBackupSet(ctx context.Context, input model.SelectRestoreBackupSetInput) (*ent.RestoreRun, error)
+	DefineRestoreScope(ctx context.Context, input model.DefineRestoreScopeInput) (*ent.RestoreRun, error)
+	RunRestoreChecks(ctx context.Context, input model.RunRestoreChecksInput) (*ent.RestoreRun, error)
+	GenerateRestorePreview(ctx context.Context, input model.GenerateRestorePreviewInput) (*ent.RestoreRun, error)
+	ConfirmRestoreRun(ctx context.Context, input model.ConfirmRestoreRunInput) (*ent.RestoreRun, error)
+	ExecuteRestoreRun(ctx context.Context, input model.ExecuteRestoreRunInput) (*ent.RestoreRun, error)
+	CancelRestoreRun(ctx context.Context, input model.CancelRestoreRunInput) (*ent.RestoreRun, error)
+	CreateRestoreRunFromPolicyVersion(ctx context.Context, input model.CreateRestoreRunFromPolicyVersionInput) (*ent.RestoreRun, error)
 	SyncInventory(ctx context.Context, environmentID string) (*ent.OperationRun, error)
 	CapturePolicySnapshot(ctx context.Context, policyID string) (*ent.OperationRun, error)
 	CreateBackupSet(ctx context.Context, input model.CreateBackupSetInput) (*ent.OperationRun, error)
@@ -528,6 +625,28 @@ type QueryResolver interface {
 	BackupSets(ctx context.Context, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupSetConnection, error)
 	BackupItems(ctx context.Context, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error)
 	OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error)
+	RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error)
+	RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error)
+	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*model.RestoreScopeItems, error)
+}
+type RestoreRunResolver interface {
+	CheckSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreCheckSummary, error)
+	CheckResults(ctx context.Context, obj *ent.RestoreRun) ([]*model.CheckResult, error)
+	PreviewSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestorePreviewSummary, error)
+	Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error)
+	GroupMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
+	ScopeTagMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
+	Items(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) (*ent.RestoreRunItemConnection, error)
+	PreviewItems(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) (*ent.RestoreRunItemConnection, error)
+	Counts(ctx context.Context, obj *ent.RestoreRun) (map[string]any, error)
+	ChecksRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
+	PreviewRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
+	ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
+}
+type RestoreRunItemResolver interface {
+	CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error)
+
+	BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error)
 }
 type SubscriptionResolver interface {
 	OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error)
@@ -990,6 +1109,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BackupSetEdge.Node(childComplexity), true
 
+	case "CheckResult.code":
+		if e.ComplexityRoot.CheckResult.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckResult.Code(childComplexity), true
+	case "CheckResult.message":
+		if e.ComplexityRoot.CheckResult.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckResult.Message(childComplexity), true
+	case "CheckResult.severity":
+		if e.ComplexityRoot.CheckResult.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckResult.Severity(childComplexity), true
+	case "CheckResult.technical":
+		if e.ComplexityRoot.CheckResult.Technical == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckResult.Technical(childComplexity), true
+
 	case "CreateApiTokenPayload.secret":
 		if e.ComplexityRoot.CreateApiTokenPayload.Secret == nil {
 			break
@@ -1237,6 +1381,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IntunePolicyEdge.Node(childComplexity), true
 
+	case "Mapping.sourceId":
+		if e.ComplexityRoot.Mapping.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mapping.SourceID(childComplexity), true
+	case "Mapping.targetId":
+		if e.ComplexityRoot.Mapping.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mapping.TargetID(childComplexity), true
+
 	case "Membership.createdAt":
 		if e.ComplexityRoot.Membership.CreatedAt == nil {
 			break
@@ -1329,6 +1486,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddPoliciesToBackupSet(childComplexity, args["input"].(model.AddPoliciesToBackupSetInput)), true
+	case "Mutation.cancelRestoreRun":
+		if e.ComplexityRoot.Mutation.CancelRestoreRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelRestoreRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelRestoreRun(childComplexity, args["input"].(model.CancelRestoreRunInput)), true
 	case "Mutation.capturePolicySnapshot":
 		if e.ComplexityRoot.Mutation.CapturePolicySnapshot == nil {
 			break
@@ -1340,6 +1508,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CapturePolicySnapshot(childComplexity, args["policyId"].(string)), true
+	case "Mutation.confirmRestoreRun":
+		if e.ComplexityRoot.Mutation.ConfirmRestoreRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmRestoreRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmRestoreRun(childComplexity, args["input"].(model.ConfirmRestoreRunInput)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1362,6 +1541,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateBackupSet(childComplexity, args["input"].(model.CreateBackupSetInput)), true
+	case "Mutation.createRestoreRun":
+		if e.ComplexityRoot.Mutation.CreateRestoreRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRestoreRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRestoreRun(childComplexity, args["input"].(model.CreateRestoreRunInput)), true
+	case "Mutation.createRestoreRunFromPolicyVersion":
+		if e.ComplexityRoot.Mutation.CreateRestoreRunFromPolicyVersion == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRestoreRunFromPolicyVersion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRestoreRunFromPolicyVersion(childComplexity, args["input"].(model.CreateRestoreRunFromPolicyVersionInput)), true
+	case "Mutation.defineRestoreScope":
+		if e.ComplexityRoot.Mutation.DefineRestoreScope == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_defineRestoreScope_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DefineRestoreScope(childComplexity, args["input"].(model.DefineRestoreScopeInput)), true
+	case "Mutation.executeRestoreRun":
+		if e.ComplexityRoot.Mutation.ExecuteRestoreRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_executeRestoreRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExecuteRestoreRun(childComplexity, args["input"].(model.ExecuteRestoreRunInput)), true
+	case "Mutation.generateRestorePreview":
+		if e.ComplexityRoot.Mutation.GenerateRestorePreview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_generateRestorePreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GenerateRestorePreview(childComplexity, args["input"].(model.GenerateRestorePreviewInput)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1373,6 +1607,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
+	case "Mutation.runRestoreChecks":
+		if e.ComplexityRoot.Mutation.RunRestoreChecks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runRestoreChecks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunRestoreChecks(childComplexity, args["input"].(model.RunRestoreChecksInput)), true
+	case "Mutation.selectRestoreBackupSet":
+		if e.ComplexityRoot.Mutation.SelectRestoreBackupSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_selectRestoreBackupSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SelectRestoreBackupSet(childComplexity, args["input"].(model.SelectRestoreBackupSetInput)), true
 	case "Mutation.syncInventory":
 		if e.ComplexityRoot.Mutation.SyncInventory == nil {
 			break
@@ -1921,6 +2177,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PolicyVersions(childComplexity, args["policyId"].(string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.restoreRun":
+		if e.ComplexityRoot.Query.RestoreRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreRun(childComplexity, args["id"].(string)), true
+	case "Query.restoreRuns":
+		if e.ComplexityRoot.Query.RestoreRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreRuns(childComplexity, args["environmentId"].(string), args["status"].(*restorerun.Status), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.restoreScopeItems":
+		if e.ComplexityRoot.Query.RestoreScopeItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreScopeItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreScopeItems(childComplexity, args["runId"].(string), args["search"].(*string), args["policyTypes"].([]string), args["platforms"].([]string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1938,6 +2227,124 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Workspaces(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+
+	case "RestoreCheckSummary.blocking":
+		if e.ComplexityRoot.RestoreCheckSummary.Blocking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCheckSummary.Blocking(childComplexity), true
+	case "RestoreCheckSummary.items":
+		if e.ComplexityRoot.RestoreCheckSummary.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCheckSummary.Items(childComplexity), true
+	case "RestoreCheckSummary.safe":
+		if e.ComplexityRoot.RestoreCheckSummary.Safe == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCheckSummary.Safe(childComplexity), true
+	case "RestoreCheckSummary.warning":
+		if e.ComplexityRoot.RestoreCheckSummary.Warning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreCheckSummary.Warning(childComplexity), true
+
+	case "RestoreGate.code":
+		if e.ComplexityRoot.RestoreGate.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreGate.Code(childComplexity), true
+	case "RestoreGate.message":
+		if e.ComplexityRoot.RestoreGate.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreGate.Message(childComplexity), true
+	case "RestoreGate.satisfied":
+		if e.ComplexityRoot.RestoreGate.Satisfied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreGate.Satisfied(childComplexity), true
+
+	case "RestorePreviewSummary.assignmentsChanged":
+		if e.ComplexityRoot.RestorePreviewSummary.AssignmentsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.AssignmentsChanged(childComplexity), true
+	case "RestorePreviewSummary.items":
+		if e.ComplexityRoot.RestorePreviewSummary.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.Items(childComplexity), true
+	case "RestorePreviewSummary.message":
+		if e.ComplexityRoot.RestorePreviewSummary.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.Message(childComplexity), true
+	case "RestorePreviewSummary.policiesChanged":
+		if e.ComplexityRoot.RestorePreviewSummary.PoliciesChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.PoliciesChanged(childComplexity), true
+	case "RestorePreviewSummary.policiesCreated":
+		if e.ComplexityRoot.RestorePreviewSummary.PoliciesCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.PoliciesCreated(childComplexity), true
+	case "RestorePreviewSummary.policiesUnchanged":
+		if e.ComplexityRoot.RestorePreviewSummary.PoliciesUnchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.PoliciesUnchanged(childComplexity), true
+	case "RestorePreviewSummary.previewOnly":
+		if e.ComplexityRoot.RestorePreviewSummary.PreviewOnly == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.PreviewOnly(childComplexity), true
+	case "RestorePreviewSummary.scopeTagsChanged":
+		if e.ComplexityRoot.RestorePreviewSummary.ScopeTagsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.ScopeTagsChanged(childComplexity), true
+
+	case "RestoreReadiness.canExecute":
+		if e.ComplexityRoot.RestoreReadiness.CanExecute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreReadiness.CanExecute(childComplexity), true
+	case "RestoreReadiness.canProceedToConfirmation":
+		if e.ComplexityRoot.RestoreReadiness.CanProceedToConfirmation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreReadiness.CanProceedToConfirmation(childComplexity), true
+	case "RestoreReadiness.gates":
+		if e.ComplexityRoot.RestoreReadiness.Gates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreReadiness.Gates(childComplexity), true
+	case "RestoreReadiness.guidance":
+		if e.ComplexityRoot.RestoreReadiness.Guidance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreReadiness.Guidance(childComplexity), true
 
 	case "RestoreRun.acknowledged":
 		if e.ComplexityRoot.RestoreRun.Acknowledged == nil {
@@ -1957,18 +2364,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.BackupSetID(childComplexity), true
+	case "RestoreRun.cancelRequested":
+		if e.ComplexityRoot.RestoreRun.CancelRequested == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.CancelRequested(childComplexity), true
 	case "RestoreRun.checkFingerprint":
 		if e.ComplexityRoot.RestoreRun.CheckFingerprint == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreRun.CheckFingerprint(childComplexity), true
+	case "RestoreRun.checkResults":
+		if e.ComplexityRoot.RestoreRun.CheckResults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.CheckResults(childComplexity), true
+	case "RestoreRun.checkSummary":
+		if e.ComplexityRoot.RestoreRun.CheckSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.CheckSummary(childComplexity), true
 	case "RestoreRun.checkedAt":
 		if e.ComplexityRoot.RestoreRun.CheckedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreRun.CheckedAt(childComplexity), true
+	case "RestoreRun.checksRun":
+		if e.ComplexityRoot.RestoreRun.ChecksRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.ChecksRun(childComplexity), true
 	case "RestoreRun.confirmedAt":
 		if e.ComplexityRoot.RestoreRun.ConfirmedAt == nil {
 			break
@@ -1981,6 +2412,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.ConfirmedBy(childComplexity), true
+	case "RestoreRun.counts":
+		if e.ComplexityRoot.RestoreRun.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.Counts(childComplexity), true
 	case "RestoreRun.createMissing":
 		if e.ComplexityRoot.RestoreRun.CreateMissing == nil {
 			break
@@ -2023,12 +2460,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.EnvironmentID(childComplexity), true
+	case "RestoreRun.executionRun":
+		if e.ComplexityRoot.RestoreRun.ExecutionRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.ExecutionRun(childComplexity), true
 	case "RestoreRun.finishedAt":
 		if e.ComplexityRoot.RestoreRun.FinishedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreRun.FinishedAt(childComplexity), true
+	case "RestoreRun.groupMapping":
+		if e.ComplexityRoot.RestoreRun.GroupMapping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.GroupMapping(childComplexity), true
 	case "RestoreRun.id":
 		if e.ComplexityRoot.RestoreRun.ID == nil {
 			break
@@ -2047,18 +2496,58 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.InitiatorID(childComplexity), true
+	case "RestoreRun.items":
+		if e.ComplexityRoot.RestoreRun.Items == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreRun_items_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreRun.Items(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["severity"].(*restorerunitem.CheckSeverity), args["status"].(*restorerunitem.Status)), true
 	case "RestoreRun.previewFingerprint":
 		if e.ComplexityRoot.RestoreRun.PreviewFingerprint == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreRun.PreviewFingerprint(childComplexity), true
+	case "RestoreRun.previewItems":
+		if e.ComplexityRoot.RestoreRun.PreviewItems == nil {
+			break
+		}
+
+		args, err := ec.field_RestoreRun_previewItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreRun.PreviewItems(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["actions"].([]restorerunitem.PreviewAction)), true
+	case "RestoreRun.previewRun":
+		if e.ComplexityRoot.RestoreRun.PreviewRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.PreviewRun(childComplexity), true
+	case "RestoreRun.previewSummary":
+		if e.ComplexityRoot.RestoreRun.PreviewSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.PreviewSummary(childComplexity), true
 	case "RestoreRun.previewedAt":
 		if e.ComplexityRoot.RestoreRun.PreviewedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreRun.PreviewedAt(childComplexity), true
+	case "RestoreRun.readiness":
+		if e.ComplexityRoot.RestoreRun.Readiness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.Readiness(childComplexity), true
 	case "RestoreRun.scopeFingerprint":
 		if e.ComplexityRoot.RestoreRun.ScopeFingerprint == nil {
 			break
@@ -2071,6 +2560,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.ScopeMode(childComplexity), true
+	case "RestoreRun.scopeTagMapping":
+		if e.ComplexityRoot.RestoreRun.ScopeTagMapping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.ScopeTagMapping(childComplexity), true
 	case "RestoreRun.selectedItemIds":
 		if e.ComplexityRoot.RestoreRun.SelectedItemIds == nil {
 			break
@@ -2146,12 +2641,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.Attempts(childComplexity), true
+	case "RestoreRunItem.backupItem":
+		if e.ComplexityRoot.RestoreRunItem.BackupItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.BackupItem(childComplexity), true
 	case "RestoreRunItem.backupItemId":
 		if e.ComplexityRoot.RestoreRunItem.BackupItemID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.BackupItemID(childComplexity), true
+	case "RestoreRunItem.checkResults":
+		if e.ComplexityRoot.RestoreRunItem.CheckResults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.CheckResults(childComplexity), true
 	case "RestoreRunItem.checkSeverity":
 		if e.ComplexityRoot.RestoreRunItem.CheckSeverity == nil {
 			break
@@ -2212,6 +2719,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.PolicyType(childComplexity), true
+	case "RestoreRunItem.previewAction":
+		if e.ComplexityRoot.RestoreRunItem.PreviewAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.PreviewAction(childComplexity), true
+	case "RestoreRunItem.previewDiff":
+		if e.ComplexityRoot.RestoreRunItem.PreviewDiff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.PreviewDiff(childComplexity), true
 	case "RestoreRunItem.run":
 		if e.ComplexityRoot.RestoreRunItem.Run == nil {
 			break
@@ -2286,6 +2805,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItemEdge.Node(childComplexity), true
+
+	case "RestoreScopeGroup.count":
+		if e.ComplexityRoot.RestoreScopeGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeGroup.Count(childComplexity), true
+	case "RestoreScopeGroup.foundation":
+		if e.ComplexityRoot.RestoreScopeGroup.Foundation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeGroup.Foundation(childComplexity), true
+	case "RestoreScopeGroup.label":
+		if e.ComplexityRoot.RestoreScopeGroup.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeGroup.Label(childComplexity), true
+	case "RestoreScopeGroup.platform":
+		if e.ComplexityRoot.RestoreScopeGroup.Platform == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeGroup.Platform(childComplexity), true
+	case "RestoreScopeGroup.policyType":
+		if e.ComplexityRoot.RestoreScopeGroup.PolicyType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeGroup.PolicyType(childComplexity), true
+	case "RestoreScopeGroup.previewOnly":
+		if e.ComplexityRoot.RestoreScopeGroup.PreviewOnly == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeGroup.PreviewOnly(childComplexity), true
+
+	case "RestoreScopeItems.groups":
+		if e.ComplexityRoot.RestoreScopeItems.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeItems.Groups(childComplexity), true
+	case "RestoreScopeItems.items":
+		if e.ComplexityRoot.RestoreScopeItems.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreScopeItems.Items(childComplexity), true
 
 	case "Subscription.auditLogAdded":
 		if e.ComplexityRoot.Subscription.AuditLogAdded == nil {
@@ -2487,16 +3056,26 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditLogOrder", ec.unmarshalInputAuditLogOrder),
 			graphql.NewInputUnmarshaler("BackupItemOrder", ec.unmarshalInputBackupItemOrder),
 			graphql.NewInputUnmarshaler("BackupSetOrder", ec.unmarshalInputBackupSetOrder),
+			graphql.NewInputUnmarshaler("CancelRestoreRunInput", ec.unmarshalInputCancelRestoreRunInput),
+			graphql.NewInputUnmarshaler("ConfirmRestoreRunInput", ec.unmarshalInputConfirmRestoreRunInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
 			graphql.NewInputUnmarshaler("CreateBackupSetInput", ec.unmarshalInputCreateBackupSetInput),
+			graphql.NewInputUnmarshaler("CreateRestoreRunFromPolicyVersionInput", ec.unmarshalInputCreateRestoreRunFromPolicyVersionInput),
+			graphql.NewInputUnmarshaler("CreateRestoreRunInput", ec.unmarshalInputCreateRestoreRunInput),
+			graphql.NewInputUnmarshaler("DefineRestoreScopeInput", ec.unmarshalInputDefineRestoreScopeInput),
 			graphql.NewInputUnmarshaler("EnvironmentOrder", ec.unmarshalInputEnvironmentOrder),
+			graphql.NewInputUnmarshaler("ExecuteRestoreRunInput", ec.unmarshalInputExecuteRestoreRunInput),
+			graphql.NewInputUnmarshaler("GenerateRestorePreviewInput", ec.unmarshalInputGenerateRestorePreviewInput),
 			graphql.NewInputUnmarshaler("IntunePolicyOrder", ec.unmarshalInputIntunePolicyOrder),
+			graphql.NewInputUnmarshaler("MappingInput", ec.unmarshalInputMappingInput),
 			graphql.NewInputUnmarshaler("MembershipOrder", ec.unmarshalInputMembershipOrder),
 			graphql.NewInputUnmarshaler("NotificationOrder", ec.unmarshalInputNotificationOrder),
 			graphql.NewInputUnmarshaler("OperationRunOrder", ec.unmarshalInputOperationRunOrder),
 			graphql.NewInputUnmarshaler("PolicyVersionOrder", ec.unmarshalInputPolicyVersionOrder),
 			graphql.NewInputUnmarshaler("RestoreRunItemOrder", ec.unmarshalInputRestoreRunItemOrder),
 			graphql.NewInputUnmarshaler("RestoreRunOrder", ec.unmarshalInputRestoreRunOrder),
+			graphql.NewInputUnmarshaler("RunRestoreChecksInput", ec.unmarshalInputRunRestoreChecksInput),
+			graphql.NewInputUnmarshaler("SelectRestoreBackupSetInput", ec.unmarshalInputSelectRestoreBackupSetInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("WorkspaceOrder", ec.unmarshalInputWorkspaceOrder),
 		)
@@ -3332,6 +3911,15 @@ Properties by which PolicyVersion connections can be ordered.
 enum PolicyVersionOrderField {
   CREATED_AT
 }
+"""
+PreviewAction is enum for the field preview_action
+"""
+enum PreviewAction @goModel(model: "github.com/restored/restored/ent/restorerunitem.PreviewAction") {
+  CREATE
+  UPDATE
+  NO_CHANGE
+  PREVIEW_ONLY
+}
 type Query {
   """
   Fetches an object given its ID.
@@ -3394,6 +3982,7 @@ type RestoreRun implements Node {
   confirmedBy: String
   confirmedAt: Time
   idempotencyKey: String
+  cancelRequested: Boolean!
   startedAt: Time
   finishedAt: Time
   deletedAt: Time
@@ -3447,6 +4036,7 @@ type RestoreRunItem implements Node {
   errorCode: String
   errorMessage: String
   checkSeverity: CheckSeverity
+  previewAction: PreviewAction
   diffTruncated: Boolean!
   verified: Boolean!
   run: RestoreRun!
@@ -3855,6 +4445,193 @@ input AddPoliciesToBackupSetInput {
   policyIds: [ID!]!
 }
 
+# ---- Restore wizard (specs 011 and 332) ----
+
+"""
+One gate between a run and its confirmation or execution, in plain words.
+"""
+type RestoreGate {
+  code: String!
+  satisfied: Boolean!
+  message: String!
+}
+
+"""
+What stands between a run and confirmation or execution. The server enforces the same gates on every mutation.
+"""
+type RestoreReadiness {
+  canProceedToConfirmation: Boolean!
+  canExecute: Boolean!
+  gates: [RestoreGate!]!
+  """
+  The one sentence to show above the wizard's buttons.
+  """
+  guidance: String!
+}
+
+type CheckResult {
+  code: String!
+  severity: CheckSeverity!
+  message: String!
+  """
+  Technical blockers (target unreachable, writes disabled, write permission missing) concern the whole run.
+  """
+  technical: Boolean!
+}
+
+type RestoreCheckSummary {
+  blocking: Int!
+  warning: Int!
+  safe: Int!
+  items: Int!
+}
+
+type RestorePreviewSummary {
+  """
+  Decision-first: "No policy changes detected." rather than zeros.
+  """
+  message: String!
+  items: Int!
+  policiesChanged: Int!
+  policiesCreated: Int!
+  policiesUnchanged: Int!
+  previewOnly: Int!
+  assignmentsChanged: Int!
+  scopeTagsChanged: Int!
+}
+
+type Mapping {
+  sourceId: ID!
+  targetId: ID!
+}
+
+input MappingInput {
+  sourceId: ID!
+  targetId: ID!
+}
+
+extend type RestoreRun {
+  checkSummary: RestoreCheckSummary
+  """
+  Run-level check results (permissions, reachability, writes enabled).
+  """
+  checkResults: [CheckResult!]!
+  previewSummary: RestorePreviewSummary
+  readiness: RestoreReadiness!
+  groupMapping: [Mapping!]!
+  scopeTagMapping: [Mapping!]!
+  """
+  The scoped items with their check results, preview and outcome.
+  """
+  items(after: Cursor, first: Int, before: Cursor, last: Int, severity: CheckSeverity, status: RestoreItemStatus): RestoreRunItemConnection!
+  """
+  The scoped items with a preview, optionally only some actions.
+  """
+  previewItems(after: Cursor, first: Int, before: Cursor, last: Int, actions: [PreviewAction!]): RestoreRunItemConnection!
+  """
+  Item counts by status.
+  """
+  counts: Map!
+  """
+  The latest job of each kind for this run.
+  """
+  checksRun: OperationRun
+  previewRun: OperationRun
+  executionRun: OperationRun
+}
+
+extend type RestoreRunItem {
+  checkResults: [CheckResult!]!
+  """
+  Normalized diff: {settings: [{path, op, before, after}], assignments: {added, removed}, scopeTags: {added, removed}}.
+  """
+  previewDiff: Map
+  backupItem: BackupItem!
+}
+
+type RestoreScopeGroup {
+  policyType: String!
+  label: String!
+  platform: String!
+  count: Int!
+  foundation: Boolean!
+  previewOnly: Boolean!
+}
+
+"""
+The items a run can scope, with counts grouped by type and platform (of the whole backup set, not just this page).
+"""
+type RestoreScopeItems {
+  items: BackupItemConnection!
+  groups: [RestoreScopeGroup!]!
+}
+
+extend type Query {
+  restoreRun(id: ID!): RestoreRun
+  restoreRuns(environmentId: ID!, status: RestoreRunStatus, after: Cursor, first: Int, before: Cursor, last: Int): RestoreRunConnection!
+  restoreScopeItems(runId: ID!, search: String, policyTypes: [String!], platforms: [String!], after: Cursor, first: Int, before: Cursor, last: Int): RestoreScopeItems!
+}
+
+input CreateRestoreRunInput {
+  environmentId: ID!
+  backupSetId: ID!
+}
+
+input SelectRestoreBackupSetInput {
+  runId: ID!
+  backupSetId: ID!
+}
+
+input DefineRestoreScopeInput {
+  runId: ID!
+  mode: RestoreScopeMode!
+  """
+  Backup item ids, for mode SELECTED (an empty selection is refused, never "all").
+  """
+  itemIds: [ID!]
+  groupMapping: [MappingInput!]
+  scopeTagMapping: [MappingInput!]
+  """
+  Create objects missing from the target (otherwise a missing target blocks).
+  """
+  createMissing: Boolean = false
+}
+
+input RunRestoreChecksInput {
+  runId: ID!
+}
+
+input GenerateRestorePreviewInput {
+  runId: ID!
+}
+
+input ConfirmRestoreRunInput {
+  runId: ID!
+  dryRun: Boolean!
+  acknowledged: Boolean!
+  """
+  Must equal the run's tenantLabel exactly when dryRun is false.
+  """
+  tenantConfirmation: String
+}
+
+input ExecuteRestoreRunInput {
+  runId: ID!
+  """
+  A retry with the same key never starts a second execution.
+  """
+  idempotencyKey: String
+}
+
+input CancelRestoreRunInput {
+  runId: ID!
+}
+
+input CreateRestoreRunFromPolicyVersionInput {
+  policyVersionId: ID!
+  environmentId: ID!
+}
+
 input CreateApiTokenInput {
   workspaceId: ID!
   name: String!
@@ -3874,6 +4651,39 @@ type CreateApiTokenPayload {
 }
 
 type Mutation {
+  """
+  Step 1: a DRAFT run restoring a READY backup set into an environment (restore.prepare).
+  """
+  createRestoreRun(input: CreateRestoreRunInput!): RestoreRun!
+  """
+  Step 1 again: another backup set; scope, checks, preview and confirmation are reset.
+  """
+  selectRestoreBackupSet(input: SelectRestoreBackupSetInput!): RestoreRun!
+  """
+  Step 2: the scope and mappings; checks and preview become stale.
+  """
+  defineRestoreScope(input: DefineRestoreScopeInput!): RestoreRun!
+  """
+  Step 3: starts the safety checks job; the run becomes CHECKED when it is done.
+  """
+  runRestoreChecks(input: RunRestoreChecksInput!): RestoreRun!
+  """
+  Step 4: starts the preview job (read-only); the run becomes PREVIEWED when it is done.
+  """
+  generateRestorePreview(input: GenerateRestorePreviewInput!): RestoreRun!
+  """
+  Step 5: dry run, acknowledgement and tenant confirmation.
+  """
+  confirmRestoreRun(input: ConfirmRestoreRunInput!): RestoreRun!
+  """
+  Step 5: queues the execution when every gate holds (restore.execute).
+  """
+  executeRestoreRun(input: ExecuteRestoreRunInput!): RestoreRun!
+  cancelRestoreRun(input: CancelRestoreRunInput!): RestoreRun!
+  """
+  A run restoring one policy version: a one-item backup set, prefilled and scoped.
+  """
+  createRestoreRunFromPolicyVersion(input: CreateRestoreRunFromPolicyVersionInput!): RestoreRun!
   """
   Starts an inventory sync of an environment (backup.capture). Returns the job's run at once; an identical sync already queued or running is returned instead of starting another.
   """
@@ -4132,6 +4942,20 @@ func (ec *executionContext) childFields_BackupSetEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type BackupSetEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CheckResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CheckResult_code(ctx, field)
+	case "severity":
+		return ec.fieldContext_CheckResult_severity(ctx, field)
+	case "message":
+		return ec.fieldContext_CheckResult_message(ctx, field)
+	case "technical":
+		return ec.fieldContext_CheckResult_technical(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckResult", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -4252,6 +5076,16 @@ func (ec *executionContext) childFields_IntunePolicyEdge(ctx context.Context, fi
 		return ec.fieldContext_IntunePolicyEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type IntunePolicyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Mapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sourceId":
+		return ec.fieldContext_Mapping_sourceId(ctx, field)
+	case "targetId":
+		return ec.fieldContext_Mapping_targetId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Mapping", field.Name)
 }
 
 func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4476,6 +5310,68 @@ func (ec *executionContext) childFields_PolicyVersionEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type PolicyVersionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreCheckSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "blocking":
+		return ec.fieldContext_RestoreCheckSummary_blocking(ctx, field)
+	case "warning":
+		return ec.fieldContext_RestoreCheckSummary_warning(ctx, field)
+	case "safe":
+		return ec.fieldContext_RestoreCheckSummary_safe(ctx, field)
+	case "items":
+		return ec.fieldContext_RestoreCheckSummary_items(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreCheckSummary", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreGate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_RestoreGate_code(ctx, field)
+	case "satisfied":
+		return ec.fieldContext_RestoreGate_satisfied(ctx, field)
+	case "message":
+		return ec.fieldContext_RestoreGate_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreGate", field.Name)
+}
+
+func (ec *executionContext) childFields_RestorePreviewSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "message":
+		return ec.fieldContext_RestorePreviewSummary_message(ctx, field)
+	case "items":
+		return ec.fieldContext_RestorePreviewSummary_items(ctx, field)
+	case "policiesChanged":
+		return ec.fieldContext_RestorePreviewSummary_policiesChanged(ctx, field)
+	case "policiesCreated":
+		return ec.fieldContext_RestorePreviewSummary_policiesCreated(ctx, field)
+	case "policiesUnchanged":
+		return ec.fieldContext_RestorePreviewSummary_policiesUnchanged(ctx, field)
+	case "previewOnly":
+		return ec.fieldContext_RestorePreviewSummary_previewOnly(ctx, field)
+	case "assignmentsChanged":
+		return ec.fieldContext_RestorePreviewSummary_assignmentsChanged(ctx, field)
+	case "scopeTagsChanged":
+		return ec.fieldContext_RestorePreviewSummary_scopeTagsChanged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestorePreviewSummary", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreReadiness(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "canProceedToConfirmation":
+		return ec.fieldContext_RestoreReadiness_canProceedToConfirmation(ctx, field)
+	case "canExecute":
+		return ec.fieldContext_RestoreReadiness_canExecute(ctx, field)
+	case "gates":
+		return ec.fieldContext_RestoreReadiness_gates(ctx, field)
+	case "guidance":
+		return ec.fieldContext_RestoreReadiness_guidance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreReadiness", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4524,6 +5420,8 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_confirmedAt(ctx, field)
 	case "idempotencyKey":
 		return ec.fieldContext_RestoreRun_idempotencyKey(ctx, field)
+	case "cancelRequested":
+		return ec.fieldContext_RestoreRun_cancelRequested(ctx, field)
 	case "startedAt":
 		return ec.fieldContext_RestoreRun_startedAt(ctx, field)
 	case "finishedAt":
@@ -4534,8 +5432,44 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_environment(ctx, field)
 	case "backupSet":
 		return ec.fieldContext_RestoreRun_backupSet(ctx, field)
+	case "checkSummary":
+		return ec.fieldContext_RestoreRun_checkSummary(ctx, field)
+	case "checkResults":
+		return ec.fieldContext_RestoreRun_checkResults(ctx, field)
+	case "previewSummary":
+		return ec.fieldContext_RestoreRun_previewSummary(ctx, field)
+	case "readiness":
+		return ec.fieldContext_RestoreRun_readiness(ctx, field)
+	case "groupMapping":
+		return ec.fieldContext_RestoreRun_groupMapping(ctx, field)
+	case "scopeTagMapping":
+		return ec.fieldContext_RestoreRun_scopeTagMapping(ctx, field)
+	case "items":
+		return ec.fieldContext_RestoreRun_items(ctx, field)
+	case "previewItems":
+		return ec.fieldContext_RestoreRun_previewItems(ctx, field)
+	case "counts":
+		return ec.fieldContext_RestoreRun_counts(ctx, field)
+	case "checksRun":
+		return ec.fieldContext_RestoreRun_checksRun(ctx, field)
+	case "previewRun":
+		return ec.fieldContext_RestoreRun_previewRun(ctx, field)
+	case "executionRun":
+		return ec.fieldContext_RestoreRun_executionRun(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreRun", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RestoreRunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RestoreRunConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RestoreRunConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreRunConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4582,14 +5516,34 @@ func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, fiel
 		return ec.fieldContext_RestoreRunItem_errorMessage(ctx, field)
 	case "checkSeverity":
 		return ec.fieldContext_RestoreRunItem_checkSeverity(ctx, field)
+	case "previewAction":
+		return ec.fieldContext_RestoreRunItem_previewAction(ctx, field)
 	case "diffTruncated":
 		return ec.fieldContext_RestoreRunItem_diffTruncated(ctx, field)
 	case "verified":
 		return ec.fieldContext_RestoreRunItem_verified(ctx, field)
 	case "run":
 		return ec.fieldContext_RestoreRunItem_run(ctx, field)
+	case "checkResults":
+		return ec.fieldContext_RestoreRunItem_checkResults(ctx, field)
+	case "previewDiff":
+		return ec.fieldContext_RestoreRunItem_previewDiff(ctx, field)
+	case "backupItem":
+		return ec.fieldContext_RestoreRunItem_backupItem(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreRunItem", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreRunItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RestoreRunItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RestoreRunItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RestoreRunItemConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreRunItemConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreRunItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4600,6 +5554,34 @@ func (ec *executionContext) childFields_RestoreRunItemEdge(ctx context.Context, 
 		return ec.fieldContext_RestoreRunItemEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreRunItemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreScopeGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policyType":
+		return ec.fieldContext_RestoreScopeGroup_policyType(ctx, field)
+	case "label":
+		return ec.fieldContext_RestoreScopeGroup_label(ctx, field)
+	case "platform":
+		return ec.fieldContext_RestoreScopeGroup_platform(ctx, field)
+	case "count":
+		return ec.fieldContext_RestoreScopeGroup_count(ctx, field)
+	case "foundation":
+		return ec.fieldContext_RestoreScopeGroup_foundation(ctx, field)
+	case "previewOnly":
+		return ec.fieldContext_RestoreScopeGroup_previewOnly(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreScopeGroup", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreScopeItems(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_RestoreScopeItems_items(ctx, field)
+	case "groups":
+		return ec.fieldContext_RestoreScopeItems_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreScopeItems", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4814,6 +5796,20 @@ func (ec *executionContext) field_Mutation_addPoliciesToBackupSet_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelRestoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelRestoreRunInput, error) {
+			return ec.unmarshalNCancelRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCancelRestoreRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_capturePolicySnapshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4825,6 +5821,20 @@ func (ec *executionContext) field_Mutation_capturePolicySnapshot_args(ctx contex
 		return nil, err
 	}
 	args["policyId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmRestoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmRestoreRunInput, error) {
+			return ec.unmarshalNConfirmRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐConfirmRestoreRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -4856,6 +5866,76 @@ func (ec *executionContext) field_Mutation_createBackupSet_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRestoreRunFromPolicyVersion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRestoreRunFromPolicyVersionInput, error) {
+			return ec.unmarshalNCreateRestoreRunFromPolicyVersionInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateRestoreRunFromPolicyVersionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createRestoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRestoreRunInput, error) {
+			return ec.unmarshalNCreateRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateRestoreRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_defineRestoreScope_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DefineRestoreScopeInput, error) {
+			return ec.unmarshalNDefineRestoreScopeInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐDefineRestoreScopeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_executeRestoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ExecuteRestoreRunInput, error) {
+			return ec.unmarshalNExecuteRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐExecuteRestoreRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_generateRestorePreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.GenerateRestorePreviewInput, error) {
+			return ec.unmarshalNGenerateRestorePreviewInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐGenerateRestorePreviewInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4867,6 +5947,34 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_runRestoreChecks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RunRestoreChecksInput, error) {
+			return ec.unmarshalNRunRestoreChecksInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRunRestoreChecksInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_selectRestoreBackupSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SelectRestoreBackupSetInput, error) {
+			return ec.unmarshalNSelectRestoreBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐSelectRestoreBackupSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5414,6 +6522,144 @@ func (ec *executionContext) field_Query_policyVersions_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_restoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_restoreRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*restorerun.Status, error) {
+			return ec.unmarshalORestoreRunStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_restoreScopeItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "runId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "policyTypes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["policyTypes"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "platforms",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["platforms"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg7
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_workspaces_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5449,6 +6695,106 @@ func (ec *executionContext) field_Query_workspaces_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreRun_items_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "severity",
+		func(ctx context.Context, v any) (*restorerunitem.CheckSeverity, error) {
+			return ec.unmarshalOCheckSeverity2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["severity"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*restorerunitem.Status, error) {
+			return ec.unmarshalORestoreItemStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreRun_previewItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "actions",
+		func(ctx context.Context, v any) ([]restorerunitem.PreviewAction, error) {
+			return ec.unmarshalOPreviewAction2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewActionᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["actions"] = arg4
 	return args, nil
 }
 
@@ -7322,6 +8668,98 @@ func (ec *executionContext) fieldContext_BackupSetEdge_cursor(_ context.Context,
 	return graphql.NewScalarFieldContext("BackupSetEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _CheckResult_code(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckResult_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckResult_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _CheckResult_severity(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckResult_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v restorerunitem.CheckSeverity) graphql.Marshaler {
+			return ec.marshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckResult_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "CheckSeverity")
+}
+
+func (ec *executionContext) _CheckResult_message(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckResult_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckResult_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _CheckResult_technical(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckResult_technical(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Technical, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckResult_technical(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _CreateApiTokenPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPITokenPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8323,6 +9761,52 @@ func (ec *executionContext) fieldContext_IntunePolicyEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("IntunePolicyEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Mapping_sourceId(ctx context.Context, field graphql.CollectedField, obj *model.Mapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mapping_sourceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mapping_sourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mapping", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Mapping_targetId(ctx context.Context, field graphql.CollectedField, obj *model.Mapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mapping_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mapping_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mapping", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Membership_id(ctx context.Context, field graphql.CollectedField, obj *ent.Membership) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8665,6 +10149,402 @@ func (ec *executionContext) _MembershipEdge_cursor(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_MembershipEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Mutation_createRestoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRestoreRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRestoreRun(ctx, fc.Args["input"].(model.CreateRestoreRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRestoreRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRestoreRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_selectRestoreBackupSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_selectRestoreBackupSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SelectRestoreBackupSet(ctx, fc.Args["input"].(model.SelectRestoreBackupSetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_selectRestoreBackupSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_selectRestoreBackupSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_defineRestoreScope(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_defineRestoreScope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DefineRestoreScope(ctx, fc.Args["input"].(model.DefineRestoreScopeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_defineRestoreScope(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_defineRestoreScope_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runRestoreChecks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runRestoreChecks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunRestoreChecks(ctx, fc.Args["input"].(model.RunRestoreChecksInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runRestoreChecks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runRestoreChecks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_generateRestorePreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_generateRestorePreview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GenerateRestorePreview(ctx, fc.Args["input"].(model.GenerateRestorePreviewInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_generateRestorePreview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_generateRestorePreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmRestoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmRestoreRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmRestoreRun(ctx, fc.Args["input"].(model.ConfirmRestoreRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmRestoreRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmRestoreRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_executeRestoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_executeRestoreRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExecuteRestoreRun(ctx, fc.Args["input"].(model.ExecuteRestoreRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_executeRestoreRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_executeRestoreRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelRestoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelRestoreRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelRestoreRun(ctx, fc.Args["input"].(model.CancelRestoreRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelRestoreRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelRestoreRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createRestoreRunFromPolicyVersion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRestoreRunFromPolicyVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRestoreRunFromPolicyVersion(ctx, fc.Args["input"].(model.CreateRestoreRunFromPolicyVersionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRestoreRunFromPolicyVersion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRestoreRunFromPolicyVersion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_syncInventory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -11142,6 +13022,138 @@ func (ec *executionContext) fieldContext_Query_operationRuns(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_restoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreRun(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalORestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_restoreRuns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreRuns(ctx, fc.Args["environmentId"].(string), fc.Args["status"].(*restorerun.Status), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRunConnection) graphql.Marshaler {
+			return ec.marshalNRestoreRunConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreRuns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_restoreScopeItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreScopeItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreScopeItems(ctx, fc.Args["runId"].(string), fc.Args["search"].(*string), fc.Args["policyTypes"].([]string), fc.Args["platforms"].([]string), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreScopeItems) graphql.Marshaler {
+			return ec.marshalNRestoreScopeItems2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreScopeItems(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreScopeItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreScopeItems(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreScopeItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11216,6 +13228,452 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RestoreCheckSummary_blocking(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCheckSummary_blocking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blocking, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCheckSummary_blocking(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreCheckSummary_warning(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCheckSummary_warning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCheckSummary_warning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreCheckSummary_safe(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCheckSummary_safe(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Safe, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCheckSummary_safe(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreCheckSummary_items(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreCheckSummary_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreCheckSummary_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreGate_code(ctx context.Context, field graphql.CollectedField, obj *model.RestoreGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreGate_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreGate_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreGate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreGate_satisfied(ctx context.Context, field graphql.CollectedField, obj *model.RestoreGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreGate_satisfied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Satisfied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreGate_satisfied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreGate", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreGate_message(ctx context.Context, field graphql.CollectedField, obj *model.RestoreGate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreGate_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreGate_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreGate", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_message(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_items(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_policiesChanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_policiesChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_policiesCreated(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_policiesCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_policiesUnchanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_policiesUnchanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesUnchanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesUnchanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_previewOnly(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_previewOnly(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewOnly, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_previewOnly(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_assignmentsChanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_assignmentsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssignmentsChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_assignmentsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_scopeTagsChanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_scopeTagsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScopeTagsChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_scopeTagsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreReadiness_canProceedToConfirmation(ctx context.Context, field graphql.CollectedField, obj *model.RestoreReadiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreReadiness_canProceedToConfirmation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanProceedToConfirmation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreReadiness_canProceedToConfirmation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreReadiness", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreReadiness_canExecute(ctx context.Context, field graphql.CollectedField, obj *model.RestoreReadiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreReadiness_canExecute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanExecute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreReadiness_canExecute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreReadiness", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreReadiness_gates(ctx context.Context, field graphql.CollectedField, obj *model.RestoreReadiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreReadiness_gates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreGate) graphql.Marshaler {
+			return ec.marshalNRestoreGate2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreGateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreReadiness_gates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreReadiness",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreGate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreReadiness_guidance(ctx context.Context, field graphql.CollectedField, obj *model.RestoreReadiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreReadiness_guidance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Guidance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreReadiness_guidance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreReadiness", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreRun_id(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -11747,6 +14205,29 @@ func (ec *executionContext) fieldContext_RestoreRun_idempotencyKey(_ context.Con
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
 }
 
+func (ec *executionContext) _RestoreRun_cancelRequested(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_cancelRequested(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelRequested, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_cancelRequested(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _RestoreRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11875,6 +14356,405 @@ func (ec *executionContext) fieldContext_RestoreRun_backupSet(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BackupSet(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_checkSummary(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_checkSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().CheckSummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreCheckSummary) graphql.Marshaler {
+			return ec.marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreCheckSummary(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_checkSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreCheckSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_checkResults(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_checkResults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().CheckResults(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CheckResult) graphql.Marshaler {
+			return ec.marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_checkResults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_previewSummary(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_previewSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().PreviewSummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestorePreviewSummary) graphql.Marshaler {
+			return ec.marshalORestorePreviewSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestorePreviewSummary(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_previewSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestorePreviewSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_readiness(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_readiness(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().Readiness(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreReadiness) graphql.Marshaler {
+			return ec.marshalNRestoreReadiness2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreReadiness(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_readiness(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreReadiness(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_groupMapping(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_groupMapping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().GroupMapping(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Mapping) graphql.Marshaler {
+			return ec.marshalNMapping2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_groupMapping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Mapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_scopeTagMapping(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_scopeTagMapping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().ScopeTagMapping(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Mapping) graphql.Marshaler {
+			return ec.marshalNMapping2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_scopeTagMapping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Mapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_items(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreRun().Items(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["severity"].(*restorerunitem.CheckSeverity), fc.Args["status"].(*restorerunitem.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRunItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreRunItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_items(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRunItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreRun_items_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_previewItems(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_previewItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreRun().PreviewItems(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["actions"].([]restorerunitem.PreviewAction))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRunItemConnection) graphql.Marshaler {
+			return ec.marshalNRestoreRunItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_previewItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRunItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreRun_previewItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_counts(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().Counts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRun", field, true, true, "Map")
+}
+
+func (ec *executionContext) _RestoreRun_checksRun(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_checksRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().ChecksRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalOOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_checksRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_previewRun(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_previewRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().PreviewRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalOOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_previewRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_executionRun(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_executionRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().ExecutionRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalOOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_executionRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12390,6 +15270,29 @@ func (ec *executionContext) fieldContext_RestoreRunItem_checkSeverity(_ context.
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "CheckSeverity")
 }
 
+func (ec *executionContext) _RestoreRunItem_previewAction(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_previewAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewAction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *restorerunitem.PreviewAction) graphql.Marshaler {
+			return ec.marshalOPreviewAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_previewAction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "PreviewAction")
+}
+
 func (ec *executionContext) _RestoreRunItem_diffTruncated(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12463,6 +15366,93 @@ func (ec *executionContext) fieldContext_RestoreRunItem_run(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRunItem_checkResults(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_checkResults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunItem().CheckResults(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CheckResult) graphql.Marshaler {
+			return ec.marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_checkResults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRunItem_previewDiff(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_previewDiff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewDiff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_previewDiff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "Map")
+}
+
+func (ec *executionContext) _RestoreRunItem_backupItem(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_backupItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunItem().BackupItem(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BackupItem) graphql.Marshaler {
+			return ec.marshalNBackupItem2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_backupItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackupItem(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12608,6 +15598,208 @@ func (ec *executionContext) _RestoreRunItemEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_RestoreRunItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItemEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RestoreScopeGroup_policyType(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeGroup_policyType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeGroup_policyType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreScopeGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreScopeGroup_label(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeGroup_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeGroup_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreScopeGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreScopeGroup_platform(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeGroup_platform(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Platform, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeGroup_platform(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreScopeGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreScopeGroup_count(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeGroup_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeGroup_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreScopeGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreScopeGroup_foundation(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeGroup_foundation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Foundation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeGroup_foundation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreScopeGroup", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreScopeGroup_previewOnly(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeGroup_previewOnly(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewOnly, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeGroup_previewOnly(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreScopeGroup", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreScopeItems_items(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeItems) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeItems_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BackupItemConnection) graphql.Marshaler {
+			return ec.marshalNBackupItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeItems_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreScopeItems",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BackupItemConnection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreScopeItems_groups(ctx context.Context, field graphql.CollectedField, obj *model.RestoreScopeItems) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreScopeItems_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreScopeGroup) graphql.Marshaler {
+			return ec.marshalNRestoreScopeGroup2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreScopeGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreScopeItems_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreScopeItems",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreScopeGroup(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Subscription_operationRunUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -14720,6 +17912,111 @@ func UnmarshalBackupSetOrder(ctx context.Context, raw any) (ent.BackupSetOrder, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelRestoreRunInput(ctx context.Context, obj any) (model.CancelRestoreRunInput, error) {
+	var it model.CancelRestoreRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelRestoreRunInput unmarshals raw into the CancelRestoreRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelRestoreRunInput(ctx context.Context, raw any) (model.CancelRestoreRunInput, error) {
+	var out model.CancelRestoreRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelRestoreRunInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConfirmRestoreRunInput(ctx context.Context, obj any) (model.ConfirmRestoreRunInput, error) {
+	var it model.ConfirmRestoreRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId", "dryRun", "acknowledged", "tenantConfirmation"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		case "acknowledged":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acknowledged"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Acknowledged = data
+		case "tenantConfirmation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantConfirmation"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantConfirmation = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmRestoreRunInput unmarshals raw into the ConfirmRestoreRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmRestoreRunInput(ctx context.Context, raw any) (model.ConfirmRestoreRunInput, error) {
+	var out model.ConfirmRestoreRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmRestoreRunInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApiTokenInput(ctx context.Context, obj any) (model.CreateAPITokenInput, error) {
 	var it model.CreateAPITokenInput
 	if obj == nil {
@@ -14860,6 +18157,185 @@ func UnmarshalCreateBackupSetInput(ctx context.Context, raw any) (model.CreateBa
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateRestoreRunFromPolicyVersionInput(ctx context.Context, obj any) (model.CreateRestoreRunFromPolicyVersionInput, error) {
+	var it model.CreateRestoreRunFromPolicyVersionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"policyVersionId", "environmentId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "policyVersionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyVersionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyVersionID = data
+		case "environmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRestoreRunFromPolicyVersionInput unmarshals raw into the CreateRestoreRunFromPolicyVersionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRestoreRunFromPolicyVersionInput(ctx context.Context, raw any) (model.CreateRestoreRunFromPolicyVersionInput, error) {
+	var out model.CreateRestoreRunFromPolicyVersionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRestoreRunFromPolicyVersionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateRestoreRunInput(ctx context.Context, obj any) (model.CreateRestoreRunInput, error) {
+	var it model.CreateRestoreRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"environmentId", "backupSetId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "environmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentID = data
+		case "backupSetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backupSetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackupSetID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRestoreRunInput unmarshals raw into the CreateRestoreRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRestoreRunInput(ctx context.Context, raw any) (model.CreateRestoreRunInput, error) {
+	var out model.CreateRestoreRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRestoreRunInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDefineRestoreScopeInput(ctx context.Context, obj any) (model.DefineRestoreScopeInput, error) {
+	var it model.DefineRestoreScopeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["createMissing"]; !present {
+		asMap["createMissing"] = false
+	}
+
+	fieldsInOrder := [...]string{"runId", "mode", "itemIds", "groupMapping", "scopeTagMapping", "createMissing"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNRestoreScopeMode2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunᚐScopeMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "itemIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemIds = data
+		case "groupMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupMapping"))
+			data, err := ec.unmarshalOMappingInput2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupMapping = data
+		case "scopeTagMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scopeTagMapping"))
+			data, err := ec.unmarshalOMappingInput2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ScopeTagMapping = data
+		case "createMissing":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createMissing"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateMissing = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDefineRestoreScopeInput unmarshals raw into the DefineRestoreScopeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDefineRestoreScopeInput(ctx context.Context, raw any) (model.DefineRestoreScopeInput, error) {
+	var out model.DefineRestoreScopeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DefineRestoreScopeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputEnvironmentOrder(ctx context.Context, obj any) (ent.EnvironmentOrder, error) {
 	var it ent.EnvironmentOrder
 	if obj == nil {
@@ -14913,6 +18389,97 @@ func UnmarshalEnvironmentOrder(ctx context.Context, raw any) (ent.EnvironmentOrd
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputExecuteRestoreRunInput(ctx context.Context, obj any) (model.ExecuteRestoreRunInput, error) {
+	var it model.ExecuteRestoreRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalExecuteRestoreRunInput unmarshals raw into the ExecuteRestoreRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalExecuteRestoreRunInput(ctx context.Context, raw any) (model.ExecuteRestoreRunInput, error) {
+	var out model.ExecuteRestoreRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ExecuteRestoreRunInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGenerateRestorePreviewInput(ctx context.Context, obj any) (model.GenerateRestorePreviewInput, error) {
+	var it model.GenerateRestorePreviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGenerateRestorePreviewInput unmarshals raw into the GenerateRestorePreviewInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGenerateRestorePreviewInput(ctx context.Context, raw any) (model.GenerateRestorePreviewInput, error) {
+	var out model.GenerateRestorePreviewInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GenerateRestorePreviewInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIntunePolicyOrder(ctx context.Context, obj any) (ent.IntunePolicyOrder, error) {
 	var it ent.IntunePolicyOrder
 	if obj == nil {
@@ -14963,6 +18530,55 @@ func (ec *executionContext) unmarshalInputIntunePolicyOrder(ctx context.Context,
 func UnmarshalIntunePolicyOrder(ctx context.Context, raw any) (ent.IntunePolicyOrder, error) {
 	var out ent.IntunePolicyOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IntunePolicyOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputMappingInput(ctx context.Context, obj any) (model.MappingInput, error) {
+	var it model.MappingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sourceId", "targetId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sourceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceID = data
+		case "targetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMappingInput unmarshals raw into the MappingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMappingInput(ctx context.Context, raw any) (model.MappingInput, error) {
+	var out model.MappingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MappingInput", raw, &out)
 	return out, err
 }
 
@@ -15281,6 +18897,97 @@ func (ec *executionContext) unmarshalInputRestoreRunOrder(ctx context.Context, o
 func UnmarshalRestoreRunOrder(ctx context.Context, raw any) (ent.RestoreRunOrder, error) {
 	var out ent.RestoreRunOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreRunOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRunRestoreChecksInput(ctx context.Context, obj any) (model.RunRestoreChecksInput, error) {
+	var it model.RunRestoreChecksInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRunRestoreChecksInput unmarshals raw into the RunRestoreChecksInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRunRestoreChecksInput(ctx context.Context, raw any) (model.RunRestoreChecksInput, error) {
+	var out model.RunRestoreChecksInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RunRestoreChecksInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSelectRestoreBackupSetInput(ctx context.Context, obj any) (model.SelectRestoreBackupSetInput, error) {
+	var it model.SelectRestoreBackupSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId", "backupSetId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "backupSetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backupSetId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackupSetID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSelectRestoreBackupSetInput unmarshals raw into the SelectRestoreBackupSetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSelectRestoreBackupSetInput(ctx context.Context, raw any) (model.SelectRestoreBackupSetInput, error) {
+	var out model.SelectRestoreBackupSetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SelectRestoreBackupSetInput", raw, &out)
 	return out, err
 }
 
@@ -16177,6 +19884,54 @@ func (ec *executionContext) _BackupSetEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var checkResultImplementors = []string{"CheckResult"}
+
+func (ec *executionContext) _CheckResult(ctx context.Context, sel ast.SelectionSet, obj *model.CheckResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, checkResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CheckResult")
+		case "code":
+			out.Values[i] = ec._CheckResult_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "severity":
+			out.Values[i] = ec._CheckResult_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._CheckResult_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "technical":
+			out.Values[i] = ec._CheckResult_technical(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createApiTokenPayloadImplementors = []string{"CreateApiTokenPayload"}
 
 func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPITokenPayload) graphql.Marshaler {
@@ -16575,6 +20330,44 @@ func (ec *executionContext) _IntunePolicyEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var mappingImplementors = []string{"Mapping"}
+
+func (ec *executionContext) _Mapping(ctx context.Context, sel ast.SelectionSet, obj *model.Mapping) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mapping")
+		case "sourceId":
+			out.Values[i] = ec._Mapping_sourceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetId":
+			out.Values[i] = ec._Mapping_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var membershipImplementors = []string{"Membership", "Node"}
 
 func (ec *executionContext) _Membership(ctx context.Context, sel ast.SelectionSet, obj *ent.Membership) graphql.Marshaler {
@@ -16745,6 +20538,69 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "createRestoreRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRestoreRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "selectRestoreBackupSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_selectRestoreBackupSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "defineRestoreScope":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_defineRestoreScope(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runRestoreChecks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runRestoreChecks(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "generateRestorePreview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_generateRestorePreview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmRestoreRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmRestoreRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "executeRestoreRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_executeRestoreRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelRestoreRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelRestoreRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createRestoreRunFromPolicyVersion":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRestoreRunFromPolicyVersion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "syncInventory":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_syncInventory(ctx, field)
@@ -17552,6 +21408,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_operationRuns(ctx, field)
 				})
+		case "restoreRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreRun(ctx, field)
+				})
+		case "restoreRuns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreRuns(ctx, field)
+				})
+		case "restoreScopeItems":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreScopeItems(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -17565,6 +21439,213 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreCheckSummaryImplementors = []string{"RestoreCheckSummary"}
+
+func (ec *executionContext) _RestoreCheckSummary(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreCheckSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreCheckSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreCheckSummary")
+		case "blocking":
+			out.Values[i] = ec._RestoreCheckSummary_blocking(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warning":
+			out.Values[i] = ec._RestoreCheckSummary_warning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "safe":
+			out.Values[i] = ec._RestoreCheckSummary_safe(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._RestoreCheckSummary_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreGateImplementors = []string{"RestoreGate"}
+
+func (ec *executionContext) _RestoreGate(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreGate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreGateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreGate")
+		case "code":
+			out.Values[i] = ec._RestoreGate_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "satisfied":
+			out.Values[i] = ec._RestoreGate_satisfied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._RestoreGate_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restorePreviewSummaryImplementors = []string{"RestorePreviewSummary"}
+
+func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.SelectionSet, obj *model.RestorePreviewSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restorePreviewSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestorePreviewSummary")
+		case "message":
+			out.Values[i] = ec._RestorePreviewSummary_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._RestorePreviewSummary_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesChanged":
+			out.Values[i] = ec._RestorePreviewSummary_policiesChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesCreated":
+			out.Values[i] = ec._RestorePreviewSummary_policiesCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesUnchanged":
+			out.Values[i] = ec._RestorePreviewSummary_policiesUnchanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewOnly":
+			out.Values[i] = ec._RestorePreviewSummary_previewOnly(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignmentsChanged":
+			out.Values[i] = ec._RestorePreviewSummary_assignmentsChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scopeTagsChanged":
+			out.Values[i] = ec._RestorePreviewSummary_scopeTagsChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreReadinessImplementors = []string{"RestoreReadiness"}
+
+func (ec *executionContext) _RestoreReadiness(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreReadiness) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreReadinessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreReadiness")
+		case "canProceedToConfirmation":
+			out.Values[i] = ec._RestoreReadiness_canProceedToConfirmation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canExecute":
+			out.Values[i] = ec._RestoreReadiness_canExecute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gates":
+			out.Values[i] = ec._RestoreReadiness_gates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "guidance":
+			out.Values[i] = ec._RestoreReadiness_guidance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17709,6 +21790,11 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "cancelRequested":
+			out.Values[i] = ec._RestoreRun_cancelRequested(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "startedAt":
 			out.Values[i] = ec._RestoreRun_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -17735,6 +21821,78 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreRun_backupSet(ctx, field, obj)
+				})
+		case "checkSummary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_checkSummary(ctx, field, obj)
+				})
+		case "checkResults":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_checkResults(ctx, field, obj)
+				})
+		case "previewSummary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_previewSummary(ctx, field, obj)
+				})
+		case "readiness":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_readiness(ctx, field, obj)
+				})
+		case "groupMapping":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_groupMapping(ctx, field, obj)
+				})
+		case "scopeTagMapping":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_scopeTagMapping(ctx, field, obj)
+				})
+		case "items":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_items(ctx, field, obj)
+				})
+		case "previewItems":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_previewItems(ctx, field, obj)
+				})
+		case "counts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_counts(ctx, field, obj)
+				})
+		case "checksRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_checksRun(ctx, field, obj)
+				})
+		case "previewRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_previewRun(ctx, field, obj)
+				})
+		case "executionRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_executionRun(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17925,6 +22083,11 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "previewAction":
+			out.Values[i] = ec._RestoreRunItem_previewAction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "diffTruncated":
 			out.Values[i] = ec._RestoreRunItem_diffTruncated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17940,6 +22103,23 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreRunItem_run(ctx, field, obj)
+				})
+		case "checkResults":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunItem_checkResults(ctx, field, obj)
+				})
+		case "previewDiff":
+			out.Values[i] = ec._RestoreRunItem_previewDiff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "backupItem":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunItem_backupItem(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18019,6 +22199,102 @@ func (ec *executionContext) _RestoreRunItemEdge(ctx context.Context, sel ast.Sel
 			}
 		case "cursor":
 			out.Values[i] = ec._RestoreRunItemEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreScopeGroupImplementors = []string{"RestoreScopeGroup"}
+
+func (ec *executionContext) _RestoreScopeGroup(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreScopeGroup) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreScopeGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreScopeGroup")
+		case "policyType":
+			out.Values[i] = ec._RestoreScopeGroup_policyType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._RestoreScopeGroup_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "platform":
+			out.Values[i] = ec._RestoreScopeGroup_platform(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RestoreScopeGroup_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "foundation":
+			out.Values[i] = ec._RestoreScopeGroup_foundation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewOnly":
+			out.Values[i] = ec._RestoreScopeGroup_previewOnly(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreScopeItemsImplementors = []string{"RestoreScopeItems"}
+
+func (ec *executionContext) _RestoreScopeItems(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreScopeItems) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreScopeItemsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreScopeItems")
+		case "items":
+			out.Values[i] = ec._RestoreScopeItems_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._RestoreScopeItems_groups(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18814,6 +23090,14 @@ func (ec *executionContext) marshalNAuditLogOrderField2ᚖgithubᚗcomᚋrestore
 	return v
 }
 
+func (ec *executionContext) marshalNBackupItem2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItem(ctx context.Context, sel ast.SelectionSet, v *ent.BackupItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BackupItem!")
+		return graphql.Null
+	}
+	return ec._BackupItem(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNBackupItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐBackupItemConnection(ctx context.Context, sel ast.SelectionSet, v *ent.BackupItemConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "BackupItemConnection!")
@@ -18900,6 +23184,50 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCancelRestoreRunInput(ctx context.Context, v any) (model.CancelRestoreRunInput, error) {
+	res, err := ec.unmarshalInputCancelRestoreRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CheckResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCheckResult2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCheckResult2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResult(ctx context.Context, sel ast.SelectionSet, v *model.CheckResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CheckResult!")
+		return graphql.Null
+	}
+	return ec._CheckResult(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx context.Context, v any) (restorerunitem.CheckSeverity, error) {
+	var res restorerunitem.CheckSeverity
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx context.Context, sel ast.SelectionSet, v restorerunitem.CheckSeverity) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNConfirmRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐConfirmRestoreRunInput(ctx context.Context, v any) (model.ConfirmRestoreRunInput, error) {
+	res, err := ec.unmarshalInputConfirmRestoreRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateApiTokenInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateAPITokenInput(ctx context.Context, v any) (model.CreateAPITokenInput, error) {
 	res, err := ec.unmarshalInputCreateApiTokenInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18918,6 +23246,16 @@ func (ec *executionContext) unmarshalNCreateBackupSetInput2githubᚗcomᚋrestor
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateRestoreRunFromPolicyVersionInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateRestoreRunFromPolicyVersionInput(ctx context.Context, v any) (model.CreateRestoreRunFromPolicyVersionInput, error) {
+	res, err := ec.unmarshalInputCreateRestoreRunFromPolicyVersionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateRestoreRunInput(ctx context.Context, v any) (model.CreateRestoreRunInput, error) {
+	res, err := ec.unmarshalInputCreateRestoreRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
 	var res entgql.Cursor[string]
 	err := res.UnmarshalGQL(v)
@@ -18926,6 +23264,11 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNDefineRestoreScopeInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐDefineRestoreScopeInput(ctx context.Context, v any) (model.DefineRestoreScopeInput, error) {
+	res, err := ec.unmarshalInputDefineRestoreScopeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNEnvironment2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐEnvironment(ctx context.Context, sel ast.SelectionSet, v *ent.Environment) graphql.Marshaler {
@@ -18966,6 +23309,16 @@ func (ec *executionContext) marshalNEnvironmentOrderField2ᚖgithubᚗcomᚋrest
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalNExecuteRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐExecuteRestoreRunInput(ctx context.Context, v any) (model.ExecuteRestoreRunInput, error) {
+	res, err := ec.unmarshalInputExecuteRestoreRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNGenerateRestorePreviewInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐGenerateRestorePreviewInput(ctx context.Context, v any) (model.GenerateRestorePreviewInput, error) {
+	res, err := ec.unmarshalInputGenerateRestorePreviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -19100,6 +23453,35 @@ func (ec *executionContext) marshalNMap2ᚕmapᚄ(ctx context.Context, sel ast.S
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNMapping2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Mapping) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMapping2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMapping(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMapping2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMapping(ctx context.Context, sel ast.SelectionSet, v *model.Mapping) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Mapping!")
+		return graphql.Null
+	}
+	return ec._Mapping(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMappingInput2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInput(ctx context.Context, v any) (*model.MappingInput, error) {
+	res, err := ec.unmarshalInputMappingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNMembership2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembershipᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Membership) graphql.Marshaler {
@@ -19274,6 +23656,40 @@ func (ec *executionContext) marshalNPolicyVersionOrderField2ᚖgithubᚗcomᚋre
 	return v
 }
 
+func (ec *executionContext) unmarshalNPreviewAction2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx context.Context, v any) (restorerunitem.PreviewAction, error) {
+	var res restorerunitem.PreviewAction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPreviewAction2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx context.Context, sel ast.SelectionSet, v restorerunitem.PreviewAction) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNRestoreGate2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreGateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreGate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreGate2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreGate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreGate2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreGate(ctx context.Context, sel ast.SelectionSet, v *model.RestoreGate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreGate!")
+		return graphql.Null
+	}
+	return ec._RestoreGate(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRestoreItemStatus2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx context.Context, v any) (restorerunitem.Status, error) {
 	var res restorerunitem.Status
 	err := res.UnmarshalGQL(v)
@@ -19284,12 +23700,36 @@ func (ec *executionContext) marshalNRestoreItemStatus2githubᚗcomᚋrestoredᚋ
 	return v
 }
 
+func (ec *executionContext) marshalNRestoreReadiness2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreReadiness(ctx context.Context, sel ast.SelectionSet, v *model.RestoreReadiness) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreReadiness!")
+		return graphql.Null
+	}
+	return ec._RestoreReadiness(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreRun!")
 		return graphql.Null
 	}
 	return ec._RestoreRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreRunConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreRunConnection!")
+		return graphql.Null
+	}
+	return ec._RestoreRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreRunItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItemConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRunItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreRunItemConnection!")
+		return graphql.Null
+	}
+	return ec._RestoreRunItemConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRestoreRunItemOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItemOrderField(ctx context.Context, v any) (*ent.RestoreRunItemOrderField, error) {
@@ -19330,6 +23770,38 @@ func (ec *executionContext) marshalNRestoreRunStatus2githubᚗcomᚋrestoredᚋr
 	return v
 }
 
+func (ec *executionContext) marshalNRestoreScopeGroup2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreScopeGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreScopeGroup) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRestoreScopeGroup2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreScopeGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRestoreScopeGroup2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreScopeGroup(ctx context.Context, sel ast.SelectionSet, v *model.RestoreScopeGroup) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreScopeGroup!")
+		return graphql.Null
+	}
+	return ec._RestoreScopeGroup(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreScopeItems2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreScopeItems(ctx context.Context, sel ast.SelectionSet, v *model.RestoreScopeItems) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreScopeItems!")
+		return graphql.Null
+	}
+	return ec._RestoreScopeItems(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRestoreScopeMode2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunᚐScopeMode(ctx context.Context, v any) (restorerun.ScopeMode, error) {
 	var res restorerun.ScopeMode
 	err := res.UnmarshalGQL(v)
@@ -19348,6 +23820,16 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋ
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx context.Context, sel ast.SelectionSet, v access.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNRunRestoreChecksInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRunRestoreChecksInput(ctx context.Context, v any) (model.RunRestoreChecksInput, error) {
+	res, err := ec.unmarshalInputRunRestoreChecksInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSelectRestoreBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐSelectRestoreBackupSetInput(ctx context.Context, v any) (model.SelectRestoreBackupSetInput, error) {
+	res, err := ec.unmarshalInputSelectRestoreBackupSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -19938,6 +24420,23 @@ func (ec *executionContext) marshalOMap2map(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalOMappingInput2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInputᚄ(ctx context.Context, v any) ([]*model.MappingInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.MappingInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMappingInput2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOMembership2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembership(ctx context.Context, sel ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -20069,6 +24568,58 @@ func (ec *executionContext) marshalOPolicyVersionEdge2ᚖgithubᚗcomᚋrestored
 	return ec._PolicyVersionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOPreviewAction2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewActionᚄ(ctx context.Context, v any) ([]restorerunitem.PreviewAction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]restorerunitem.PreviewAction, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPreviewAction2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOPreviewAction2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewActionᚄ(ctx context.Context, sel ast.SelectionSet, v []restorerunitem.PreviewAction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPreviewAction2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOPreviewAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx context.Context, v any) (*restorerunitem.PreviewAction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(restorerunitem.PreviewAction)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPreviewAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx context.Context, sel ast.SelectionSet, v *restorerunitem.PreviewAction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalORestoreAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPlannedAction(ctx context.Context, v any) (*restorerunitem.PlannedAction, error) {
 	if v == nil {
 		return nil, nil
@@ -20083,6 +24634,36 @@ func (ec *executionContext) marshalORestoreAction2ᚖgithubᚗcomᚋrestoredᚋr
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreCheckSummary(ctx context.Context, sel ast.SelectionSet, v *model.RestoreCheckSummary) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreCheckSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORestoreItemStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx context.Context, v any) (*restorerunitem.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(restorerunitem.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORestoreItemStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx context.Context, sel ast.SelectionSet, v *restorerunitem.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalORestorePreviewSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestorePreviewSummary(ctx context.Context, sel ast.SelectionSet, v *model.RestorePreviewSummary) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestorePreviewSummary(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
@@ -20137,6 +24718,22 @@ func (ec *executionContext) marshalORestoreRunItemEdge2ᚖgithubᚗcomᚋrestore
 		return graphql.Null
 	}
 	return ec._RestoreRunItemEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORestoreRunStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunᚐStatus(ctx context.Context, v any) (*restorerun.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(restorerun.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORestoreRunStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunᚐStatus(ctx context.Context, sel ast.SelectionSet, v *restorerun.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

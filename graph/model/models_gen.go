@@ -7,11 +7,33 @@ import (
 
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunitem"
 )
 
 type AddPoliciesToBackupSetInput struct {
 	BackupSetID string   `json:"backupSetId"`
 	PolicyIds   []string `json:"policyIds"`
+}
+
+type CancelRestoreRunInput struct {
+	RunID string `json:"runId"`
+}
+
+type CheckResult struct {
+	Code     string                       `json:"code"`
+	Severity restorerunitem.CheckSeverity `json:"severity"`
+	Message  string                       `json:"message"`
+	// Technical blockers (target unreachable, writes disabled, write permission missing) concern the whole run.
+	Technical bool `json:"technical"`
+}
+
+type ConfirmRestoreRunInput struct {
+	RunID        string `json:"runId"`
+	DryRun       bool   `json:"dryRun"`
+	Acknowledged bool   `json:"acknowledged"`
+	// Must equal the run's tenantLabel exactly when dryRun is false.
+	TenantConfirmation *string `json:"tenantConfirmation,omitempty"`
 }
 
 type CreateAPITokenInput struct {
@@ -38,6 +60,47 @@ type CreateBackupSetInput struct {
 	IncludeFoundations *bool `json:"includeFoundations,omitempty"`
 }
 
+type CreateRestoreRunFromPolicyVersionInput struct {
+	PolicyVersionID string `json:"policyVersionId"`
+	EnvironmentID   string `json:"environmentId"`
+}
+
+type CreateRestoreRunInput struct {
+	EnvironmentID string `json:"environmentId"`
+	BackupSetID   string `json:"backupSetId"`
+}
+
+type DefineRestoreScopeInput struct {
+	RunID string               `json:"runId"`
+	Mode  restorerun.ScopeMode `json:"mode"`
+	// Backup item ids, for mode SELECTED (an empty selection is refused, never "all").
+	ItemIds         []string        `json:"itemIds,omitempty"`
+	GroupMapping    []*MappingInput `json:"groupMapping,omitempty"`
+	ScopeTagMapping []*MappingInput `json:"scopeTagMapping,omitempty"`
+	// Create objects missing from the target (otherwise a missing target blocks).
+	CreateMissing *bool `json:"createMissing,omitempty"`
+}
+
+type ExecuteRestoreRunInput struct {
+	RunID string `json:"runId"`
+	// A retry with the same key never starts a second execution.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type GenerateRestorePreviewInput struct {
+	RunID string `json:"runId"`
+}
+
+type Mapping struct {
+	SourceID string `json:"sourceId"`
+	TargetID string `json:"targetId"`
+}
+
+type MappingInput struct {
+	SourceID string `json:"sourceId"`
+	TargetID string `json:"targetId"`
+}
+
 // A supported Intune object type, from the policy catalog.
 type PolicyType struct {
 	Key   string `json:"key"`
@@ -48,6 +111,65 @@ type PolicyType struct {
 	Restorable        bool    `json:"restorable"`
 	PreviewOnlyReason *string `json:"previewOnlyReason,omitempty"`
 	GraphPath         string  `json:"graphPath"`
+}
+
+type RestoreCheckSummary struct {
+	Blocking int `json:"blocking"`
+	Warning  int `json:"warning"`
+	Safe     int `json:"safe"`
+	Items    int `json:"items"`
+}
+
+// One gate between a run and its confirmation or execution, in plain words.
+type RestoreGate struct {
+	Code      string `json:"code"`
+	Satisfied bool   `json:"satisfied"`
+	Message   string `json:"message"`
+}
+
+type RestorePreviewSummary struct {
+	// Decision-first: "No policy changes detected." rather than zeros.
+	Message            string `json:"message"`
+	Items              int    `json:"items"`
+	PoliciesChanged    int    `json:"policiesChanged"`
+	PoliciesCreated    int    `json:"policiesCreated"`
+	PoliciesUnchanged  int    `json:"policiesUnchanged"`
+	PreviewOnly        int    `json:"previewOnly"`
+	AssignmentsChanged int    `json:"assignmentsChanged"`
+	ScopeTagsChanged   int    `json:"scopeTagsChanged"`
+}
+
+// What stands between a run and confirmation or execution. The server enforces the same gates on every mutation.
+type RestoreReadiness struct {
+	CanProceedToConfirmation bool           `json:"canProceedToConfirmation"`
+	CanExecute               bool           `json:"canExecute"`
+	Gates                    []*RestoreGate `json:"gates"`
+	// The one sentence to show above the wizard's buttons.
+	Guidance string `json:"guidance"`
+}
+
+type RestoreScopeGroup struct {
+	PolicyType  string `json:"policyType"`
+	Label       string `json:"label"`
+	Platform    string `json:"platform"`
+	Count       int    `json:"count"`
+	Foundation  bool   `json:"foundation"`
+	PreviewOnly bool   `json:"previewOnly"`
+}
+
+// The items a run can scope, with counts grouped by type and platform (of the whole backup set, not just this page).
+type RestoreScopeItems struct {
+	Items  *ent.BackupItemConnection `json:"items"`
+	Groups []*RestoreScopeGroup      `json:"groups"`
+}
+
+type RunRestoreChecksInput struct {
+	RunID string `json:"runId"`
+}
+
+type SelectRestoreBackupSetInput struct {
+	RunID       string `json:"runId"`
+	BackupSetID string `json:"backupSetId"`
 }
 
 type Subscription struct {

@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"context"
+	"sort"
+
+	"github.com/restored/restored/apperr"
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/graph/model"
+	"github.com/restored/restored/restore"
+)
+
+// mappingIn turns mapping inputs into a map (later entries win).
+func mappingIn(in []*model.MappingInput) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(in))
+	for _, e := range in {
+		m[e.SourceID] = e.TargetID
+	}
+	return m
+}
+
+// mappingOut lists a mapping in a stable order.
+func mappingOut(m map[string]string) []*model.Mapping {
+	out := make([]*model.Mapping, 0, len(m))
+	for k, v := range m {
+		out = append(out, &model.Mapping{SourceID: k, TargetID: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SourceID < out[j].SourceID })
+	return out
+}
+
+// checkResults converts stored check results.
+func checkResults(stored []map[string]any) []*model.CheckResult {
+	out := make([]*model.CheckResult, 0, len(stored))
+	for _, r := range stored {
+		c := &model.CheckResult{}
+		c.Code, _ = r["code"].(string)
+		sev, _ := r["severity"].(string)
+		c.Severity = checkSeverity(sev)
+		c.Message, _ = r["message"].(string)
+		c.Technical, _ = r["technical"].(bool)
+		out = append(out, c)
+	}
+	return out
+}
+
+func readiness(r restore.Readiness) *model.RestoreReadiness {
+	out := &model.RestoreReadiness{CanProceedToConfirmation: r.CanProceedToConfirmation, CanExecute: r.CanExecute, Guidance: r.Guidance}
+	for _, g := range r.Gates {
+		out.Gates = append(out.Gates, &model.RestoreGate{Code: g.Code, Satisfied: g.Satisfied, Message: g.Message})
+	}
+	return out
+}
+
+func previewSummary(m map[string]any) *model.RestorePreviewSummary {
+	if m == nil {
+		return nil
+	}
+	n := func(k string) int {
+		f, _ := m[k].(float64)
+		if i, ok := m[k].(int); ok {
+			return i
+		}
+		return int(f)
+	}
+	msg, _ := m["message"].(string)
+	return &model.RestorePreviewSummary{
+		Message: msg, Items: n("items"), PoliciesChanged: n("policiesChanged"), PoliciesCreated: n("policiesCreated"),
+		PoliciesUnchanged: n("policiesUnchanged"), PreviewOnly: n("previewOnly"),
+		AssignmentsChanged: n("assignmentsChanged"), ScopeTagsChanged: n("scopeTagsChanged"),
+	}
+}
+
+// latestOperation returns the newest operation run of a type for a subject.
+func (r *Resolver) latestOperation(ctx context.Context, subjectID, typ string) (*ent.OperationRun, error) {
+	op, err := r.Client.OperationRun.Query().
+		Where(operationrun.SubjectID(subjectID), operationrun.Type(typ)).
+		Order(ent.Desc(operationrun.FieldCreatedAt), ent.Desc(operationrun.FieldID)).First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return op, err
+}
+
+// restoreRunFor loads a run the viewer may read.
+func (r *Resolver) restoreRunFor(ctx context.Context, id string) (*ent.RestoreRun, error) {
+	n, err := r.node(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	run, ok := n.(*ent.RestoreRun)
+	if !ok {
+		return nil, apperr.New(apperr.NotFound, "no restore run %q", id)
+	}
+	return run, nil
+}
+
+func checkSeverity(s string) restorerunitem.CheckSeverity { return restorerunitem.CheckSeverity(s) }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

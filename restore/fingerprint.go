@@ -1,0 +1,30 @@
+package restore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+
+	"github.com/restored/restored/ent"
+)
+
+// scopeFingerprint identifies everything checks and preview depend on: the
+// backup set, the scope mode and selection, the mappings and createMissing.
+// Checks and preview store the fingerprint they were computed for; when it
+// no longer equals the run's, they are stale.
+func scopeFingerprint(run *ent.RestoreRun) string {
+	ids := slices.Clone(run.SelectedItemIds)
+	slices.Sort(ids)
+	b, _ := json.Marshal(map[string]any{ // encoding/json sorts map keys
+		"backupSet":     run.BackupSetID,
+		"mode":          run.ScopeMode,
+		"items":         ids,
+		"groups":        run.GroupMapping,
+		"scopeTags":     run.ScopeTagMapping,
+		"createMissing": run.CreateMissing,
+		"environment":   run.EnvironmentID,
+	})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
