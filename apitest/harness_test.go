@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"crypto/rand"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"github.com/restored/restored/app"
 	"github.com/restored/restored/config"
 	"github.com/restored/restored/devseed"
+	"github.com/restored/restored/ent/backupset"
+	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/workspace"
 	"github.com/restored/restored/testenv"
@@ -34,7 +37,7 @@ type env struct {
 	wsID, otherWsID       string
 	prodEnvID, otherEnvID string
 	// Rows of the demo workspace for operations that need an object.
-	policyID, backupSetID, opRunID string
+	policyID, backupSetID, opRunID, policyVersionID string
 
 	owner, operator, auditor string // tokens in the demo workspace
 	otherOwner               string // owner token of the other workspace
@@ -57,6 +60,8 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	cfg.WorkerConcurrency = 4
+	cfg.SecretKey = make([]byte, 32)
+	rand.Read(cfg.SecretKey)
 	cfg.ShutdownTimeout = 10 * time.Second
 	for _, f := range tweak {
 		f(cfg)
@@ -133,7 +138,10 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 		SetPolicyType("deviceConfiguration").SetGraphID("seed-policy").SetDisplayName("Seed policy").
 		SetSyncedAt(time.Now()).SaveX(ctx).ID
 	e.backupSetID = c.BackupSet.Create().SetWorkspaceID(ws.ID).SetEnvironmentID(e.prodEnvID).
-		SetName("Seed set").SaveX(ctx).ID
+		SetName("Seed set").SetStatus(backupset.StatusREADY).SaveX(ctx).ID
+	e.policyVersionID = c.PolicyVersion.Create().SetWorkspaceID(ws.ID).SetPolicyID(e.policyID).SetVersion(1).
+		SetPayload(map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": "Seed policy"}).
+		SetContentHash("x").SetCapturedAt(time.Now()).SaveX(ctx).ID
 	e.opRunID = c.OperationRun.Create().SetWorkspaceID(ws.ID).SetType("seed").SetContext(map[string]any{}).SaveX(ctx).ID
 
 	e.srv = httptest.NewServer(a.Handler())
@@ -339,4 +347,13 @@ func (e *env) pulse() (stop func()) {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// scopedRun creates a SCOPED restore run of the demo workspace directly, for
+// operations that need a run in that state.
+func (e *env) scopedRun() string {
+	e.t.Helper()
+	return e.app.DB.Client.RestoreRun.Create().SetWorkspaceID(e.wsID).SetEnvironmentID(e.prodEnvID).
+		SetBackupSetID(e.backupSetID).SetEnvironmentBadge("PROD").SetTenantLabel("Contoso Production").
+		SetStatus(restorerun.StatusSCOPED).SetScopeFingerprint("seed").SaveX(context.Background()).ID
 }
