@@ -234,22 +234,25 @@ func TestSetMemberRole(t *testing.T) {
 		t.Fatalf("demote one of two owners: %v", err)
 	}
 	// Now the former operator is the last owner.
-	_, err = f.svc.SetMemberRole(f.operator.ctx, f.operator.m.ID, access.Auditor)
+	promoted := auth.WithViewer(ctx, &auth.Viewer{User: f.operator.user, WorkspaceID: f.acme.ID, Role: access.Owner})
+	_, err = f.svc.SetMemberRole(promoted, f.operator.m.ID, access.Auditor)
 	wantCode(t, err, apperr.InvalidTransition, "")
 
 	// Same role: nothing changes, nothing is recorded.
-	if _, err := f.svc.SetMemberRole(f.operator.ctx, f.operator.m.ID, access.Owner); err != nil {
+	if _, err := f.svc.SetMemberRole(promoted, f.operator.m.ID, access.Owner); err != nil {
 		t.Errorf("set the role a member has: %v", err)
 	}
 	if n := len(f.auditEntries(t, "member.set_role", f.operator.m.ID)); n != 1 {
 		t.Errorf("%d set_role entries after a no-op, want 1", n)
 	}
 
-	_, err = f.svc.SetMemberRole(f.operator.ctx, f.owner.m.ID, "admin")
+	_, err = f.svc.SetMemberRole(promoted, f.owner.m.ID, "admin")
 	wantCode(t, err, apperr.BadUserInput, "role")
-	_, err = f.svc.SetMemberRole(f.operator.ctx, "mem_00000000000000000000000000", access.Auditor)
+	_, err = f.svc.SetMemberRole(promoted, "mem_00000000000000000000000000", access.Auditor)
 	wantCode(t, err, apperr.NotFound, "")
-	// The demoted owner (now auditor) and other workspaces may not.
+	// The demoted owner (now auditor), an operator and other workspaces may not.
+	_, err = f.svc.SetMemberRole(f.operator.ctx, f.owner.m.ID, access.Owner)
+	wantCode(t, err, apperr.Forbidden, "")
 	auditorCtx := auth.WithViewer(ctx, &auth.Viewer{User: f.owner.user, WorkspaceID: f.acme.ID, Role: access.Auditor})
 	_, err = f.svc.SetMemberRole(auditorCtx, f.owner.m.ID, access.Owner)
 	wantCode(t, err, apperr.Forbidden, "")

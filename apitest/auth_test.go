@@ -52,7 +52,7 @@ var operations = []operation{
 		allowed: demoRoles,
 	},
 	{
-		field: "restoreScopeItems", query: `query($id: ID!) { restoreScopeItems(runId: $id) { items { totalCount } groups { count } } }`,
+		field: "restoreScopeItems", query: `query($id: ID!) { restoreScopeItems(runId: $id, search: "x") { items(first: 5) { totalCount } groups { count } } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"id": e.scopedRun()} },
 		allowed: demoRoles,
 	},

@@ -410,7 +410,7 @@ func TestRestoreFromPolicyVersionAndScopeListing(t *testing.T) {
 	bs := e.backupOf(envRow.ID, "all")
 	w := &wizard{e: e, t: t, token: e.operator}
 	w.must("createRestoreRun", map[string]any{"environmentId": envRow.ID, "backupSetId": bs})
-	r := e.post(e.operator, `query($id: ID!) { restoreScopeItems(runId: $id, first: 2) { items { totalCount edges { node { id policyType platform } } pageInfo { hasNextPage endCursor } } groups { policyType platform count foundation previewOnly } } }`, map[string]any{"id": w.id})
+	r := e.post(e.operator, `query($id: ID!) { restoreScopeItems(runId: $id) { items(first: 2) { totalCount edges { node { id policyType platform } } pageInfo { hasNextPage endCursor } } groups { policyType platform count foundation previewOnly } } }`, map[string]any{"id": w.id})
 	var d struct {
 		RestoreScopeItems struct {
 			Items struct {

@@ -181,6 +181,9 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*ent.E
 	if err != nil {
 		return nil, err
 	}
+	if env.ArchivedAt != nil {
+		return nil, archived(env) // checked again on the locked row below
+	}
 	var name string
 	if in.DisplayName != nil {
 		if name, err = validDisplayName(*in.DisplayName); err != nil {
@@ -255,8 +258,11 @@ func (s *Service) RotateCredentials(ctx context.Context, id, clientID, clientSec
 	if err != nil {
 		return nil, err
 	}
-	// The Graph base URL is immutable, so validating against the loaded row
-	// is the same as validating inside the transaction.
+	if env.ArchivedAt != nil {
+		return nil, archived(env)
+	}
+	// No service method changes the Graph base URL after creation, so the
+	// loaded row's is the one the transaction will see.
 	_, loopback, err := validGraphBaseURL(env.GraphBaseURL)
 	if err != nil {
 		return nil, err
@@ -356,8 +362,9 @@ func (s *Service) Archive(ctx context.Context, id string) (*ent.Environment, err
 // It is called by the permission check (a job, already authorized when it
 // was started), so it requires no viewer. A check made before the
 // credentials last changed describes the old app registration: it is refused
-// with INVALID_TRANSITION and must be run again. Codes: NOT_FOUND,
-// INVALID_TRANSITION.
+// with INVALID_TRANSITION and must be run again. Archived environments
+// accept it: it describes the tenant, not a change an owner makes. Codes:
+// NOT_FOUND, INVALID_TRANSITION.
 func (s *Service) RecordPermissions(ctx context.Context, id string, roles []string, at time.Time) (*ent.Environment, error) {
 	granted := make([]string, 0, len(roles))
 	for _, r := range roles {
@@ -437,9 +444,14 @@ func lockEnvironment(ctx context.Context, tx *ent.Client, id string) (*ent.Envir
 		return nil, err
 	}
 	if env.ArchivedAt != nil {
-		return nil, apperr.New(apperr.InvalidTransition, "environment %q is archived: it can be read but no longer changed", env.DisplayName)
+		return nil, archived(env)
 	}
 	return env, nil
+}
+
+// archived is the INVALID_TRANSITION of changing an archived environment.
+func archived(env *ent.Environment) error {
+	return apperr.New(apperr.InvalidTransition, "environment %q is archived: it can be read but no longer changed", env.DisplayName)
 }
 
 // lockRows is a query predicate that adds FOR UPDATE on PostgreSQL. SQLite

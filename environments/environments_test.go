@@ -385,6 +385,9 @@ func TestCreateDuplicateName(t *testing.T) {
 			t.Errorf("duplicate name error %q does not say the name is taken", err)
 		}
 	}
+	// LIKE wildcards in a name are plain characters.
+	f.mustCreate(t, f.validInput("Fab_100%"))
+	f.mustCreate(t, f.validInput("Fabx100 and more"))
 	// Another workspace may use the name.
 	in := f.validInput("Contoso Production")
 	in.WorkspaceID = f.other.ID

@@ -61,7 +61,9 @@ type Report struct {
 
 // PermissionReport reports which required application permissions granted
 // lacks, for reads (inventory and capture) and writes (restore). Names are
-// compared case-insensitively, as Entra ID treats them.
+// compared case-insensitively, as Entra ID treats them. It judges the list
+// it is given: for an environment never checked (permissions_checked_at
+// unset) callers should say "not verified yet" rather than "blocked".
 func PermissionReport(granted []string) Report {
 	have := make(map[string]bool, len(granted))
 	for _, g := range granted {

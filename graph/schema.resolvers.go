@@ -31,9 +31,9 @@ import (
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph/generated"
 	"github.com/restored/restored/graph/model"
-	"github.com/restored/restored/restore"
 	"github.com/restored/restored/intune"
 	"github.com/restored/restored/operations"
+	"github.com/restored/restored/restore"
 )
 
 // PreviewOnlyReason is the resolver for the previewOnlyReason field.
@@ -400,28 +400,12 @@ func (r *queryResolver) RestoreRuns(ctx context.Context, environmentID string, s
 }
 
 // RestoreScopeItems is the resolver for the restoreScopeItems field.
-func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*model.RestoreScopeItems, error) {
-	if err := page(&first, &last); err != nil {
-		return nil, err
-	}
+func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string) (*model.RestoreScopeItems, error) {
 	run, err := r.restoreRunFor(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
-	conn, groups, err := r.Restore.ScopeItems(ctx, run, restore.ScopeFilter{Search: deref(search), PolicyTypes: policyTypes, Platforms: platforms},
-		func(q *ent.BackupItemQuery) (*ent.BackupItemConnection, error) {
-			return q.Paginate(ctx, after, first, before, last,
-				ent.WithBackupItemOrder(&ent.BackupItemOrder{Direction: entgql.OrderDirectionAsc, Field: ent.BackupItemOrderFieldDisplayName}))
-		})
-	if err != nil {
-		return nil, err
-	}
-	out := &model.RestoreScopeItems{Items: conn}
-	for _, g := range groups {
-		out.Groups = append(out.Groups, &model.RestoreScopeGroup{PolicyType: g.PolicyType, Label: g.Label, Platform: g.Platform,
-			Count: g.Count, Foundation: g.Foundation, PreviewOnly: g.PreviewOnly})
-	}
-	return out, nil
+	return &model.RestoreScopeItems{Run: run, Filter: restore.ScopeFilter{Search: deref(search), PolicyTypes: policyTypes, Platforms: platforms}}, nil
 }
 
 // CheckSummary is the resolver for the checkSummary field.
@@ -515,6 +499,29 @@ func (r *restoreRunItemResolver) BackupItem(ctx context.Context, obj *ent.Restor
 	return r.Client.BackupItem.Get(ctx, obj.BackupItemID)
 }
 
+// Items is the resolver for the items field.
+func (r *restoreScopeItemsResolver) Items(ctx context.Context, obj *model.RestoreScopeItems, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error) {
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	return r.Restore.ScopeItems(obj.Run, obj.Filter).Paginate(ctx, after, first, before, last,
+		ent.WithBackupItemOrder(&ent.BackupItemOrder{Direction: entgql.OrderDirectionAsc, Field: ent.BackupItemOrderFieldDisplayName}))
+}
+
+// Groups is the resolver for the groups field.
+func (r *restoreScopeItemsResolver) Groups(ctx context.Context, obj *model.RestoreScopeItems) ([]*model.RestoreScopeGroup, error) {
+	groups, err := r.Restore.ScopeGroups(ctx, obj.Run)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.RestoreScopeGroup, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, &model.RestoreScopeGroup{PolicyType: g.PolicyType, Label: g.Label, Platform: g.Platform,
+			Count: g.Count, Foundation: g.Foundation, PreviewOnly: g.PreviewOnly})
+	}
+	return out, nil
+}
+
 // OperationRunUpdated is the resolver for the operationRunUpdated field.
 func (r *subscriptionResolver) OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error) {
 	run, err := r.Client.OperationRun.Get(ctx, id)
@@ -601,10 +608,16 @@ func (r *subscriptionResolver) AuditLogAdded(ctx context.Context, workspaceID st
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// RestoreScopeItems returns generated.RestoreScopeItemsResolver implementation.
+func (r *Resolver) RestoreScopeItems() generated.RestoreScopeItemsResolver {
+	return &restoreScopeItemsResolver{r}
+}
+
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	mutationResolver     struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+	restoreScopeItemsResolver struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
 )

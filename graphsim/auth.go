@@ -22,6 +22,17 @@ const tokenLifetime = 3599 * time.Second
 // graphAudiences are the audiences Graph accepts: its URL and its app id.
 var graphAudiences = []string{"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"}
 
+// selfAudience is this server's own origin: a client that derives its scope
+// from the Graph base URL (as restored's does, so national clouds work) asks
+// for a token for graphsim itself, as it would for graph.microsoft.com.
+func selfAudience(r *http.Request) string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
+}
+
 // claims is the payload of a graphsim access token.
 type claims struct {
 	Aud   string   `json:"aud"`
@@ -90,7 +101,7 @@ func (s *Server) authenticate(r *http.Request, tenant string) (string, []string,
 		return fail("Lifetime validation failed, the token is expired.")
 	case c.Nbf > now+300: // Entra ID allows five minutes of clock skew.
 		return fail("Lifetime validation failed, the token is not yet valid.")
-	case !slices.Contains(graphAudiences, c.Aud):
+	case !slices.Contains(graphAudiences, c.Aud) && c.Aud != selfAudience(r):
 		return fail("Access token validation failure. Invalid audience.")
 	case c.Tid != tenant:
 		return fail("Access token validation failure. The token was issued for another tenant.")

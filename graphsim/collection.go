@@ -430,7 +430,7 @@ func (t *Tenant) serveAssignments(c *call, typ *intune.Type, id string, rest []s
 	return methodNotAllowed(c.method).reply()
 }
 
-// assignmentTarget lists the assignment target types Intune accepts.
+// assignmentTargets lists the assignment target types Intune accepts.
 var assignmentTargets = []string{
 	"#microsoft.graph.groupAssignmentTarget",
 	"#microsoft.graph.exclusionGroupAssignmentTarget",
@@ -455,7 +455,7 @@ func (t *Tenant) checkAssignment(v any) (map[string]any, *apiErr) {
 	if !slices.Contains(assignmentTargets, kind) {
 		return nil, invalid("Unsupported assignment target type '" + kind + "'.")
 	}
-	if strings.HasSuffix(kind, "roupAssignmentTarget") {
+	if kind == "#microsoft.graph.groupAssignmentTarget" || kind == "#microsoft.graph.exclusionGroupAssignmentTarget" {
 		g, _ := target["groupId"].(string)
 		if _, ok := t.groups.byID[g]; !ok {
 			return nil, invalid("The group '" + g + "' of an assignment does not exist in this tenant.")

@@ -34,7 +34,8 @@ type GenOptions struct {
 // custom OMA-URI profiles some of which hold encrypted secrets, ...).
 // Names are unique per type; assignments target the tenant's groups and
 // filters; scope tag ids reference the generated tags. Objects are stored
-// with Put: no throttling, no write log.
+// with Put: no throttling, no write log. It is meant for a fresh tenant:
+// names are unique among what one call creates.
 func Generate(t *Tenant, g GenOptions) {
 	gn := &gen{
 		r:     mrand.New(mrand.NewPCG(uint64(g.Seed), 0x9e3779b97f4a7c15)),

@@ -1,24 +1,3 @@
-// Package graphsim simulates the parts of Microsoft Graph that restored
-// talks to, for many tenants at once: the Intune collections of the catalog
-// (package intune), groups, JSON batching, the Entra ID token endpoint and
-// Graph's failure modes (throttling, 503s, latency, injected write errors).
-//
-// It exists so that capture, preview and restore can be exercised end to end
-// (in tests and in `restored serve --dev`) against something that behaves
-// like Graph, including the parts that hurt in production: paging, read-only
-// properties, @odata.type families, per-tenant throttling with Retry-After,
-// and script content that only a GET by id returns. It is generic over the
-// catalog: a type added to intune.Types() is served without changes here.
-//
-// URL layout (one server, many tenants):
-//
-//	/t/{tenant}/beta/...                                Graph (every catalog type, groups, $batch)
-//	/t/{tenant}/v1.0/...                                Graph v1.0 (groups and $batch only)
-//	/{tenant}/oauth2/v2.0/token                         client-credentials token endpoint
-//	/{tenant}/v2.0/.well-known/openid-configuration     OpenID metadata (for azidentity/MSAL)
-//
-// So an environment's Graph base URL is BaseURL(serverURL, tenant) and its
-// authority host is serverURL + "/".
 package graphsim
 
 import (

@@ -231,6 +231,9 @@ func (t *Tenant) Put(typeKey string, obj map[string]any) (map[string]any, error)
 		o.rels[r.Name] = items
 	}
 	if raw, ok := doc["assignments"]; ok {
+		if !typ.Assignments.Supported {
+			return nil, fmt.Errorf("graphsim: %s has no assignments", typeKey)
+		}
 		delete(doc, "assignments")
 		items, ok := raw.([]any)
 		if !ok {

@@ -52,6 +52,9 @@ type Type struct {
 	Expand []Relation
 	// Assignments says how assignments are read and written.
 	Assignments Assignments
+	// NameProperty holds the object's name: "displayName" for most types,
+	// "name" for settings catalog policies.
+	NameProperty string
 	// ScopeTagsProperty is the property holding scope tag ids ("" when the
 	// type has none).
 	ScopeTagsProperty string
@@ -166,7 +169,7 @@ var catalog = []*Type{
 		Key: "settingsCatalogPolicy", Label: "Settings catalog policy", Path: "deviceManagement/configurationPolicies",
 		ODataBase: "#microsoft.graph.deviceManagementConfigurationPolicy", ODataTypes: exactly("deviceManagementConfigurationPolicy"),
 		PlatformProperty: "platforms", Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds",
-		UpdateMethod: "PUT",
+		UpdateMethod: "PUT", NameProperty: "name",
 		Expand:       []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
 		ReadOnly:     readOnly("settingCount", "isAssigned", "creationSource", "priorityMetaData"),
 	},
@@ -263,6 +266,14 @@ func ForPath(path string) (*Type, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Name returns the property holding an object's name.
+func (t *Type) Name() string {
+	if t.NameProperty != "" {
+		return t.NameProperty
+	}
+	return "displayName"
 }
 
 // Restorable reports whether objects of t can ever be written.
@@ -394,7 +405,7 @@ func FromGraph(t *Type, raw map[string]any) *Captured {
 	c := &Captured{Type: t, Payload: t.Normalize(raw), ScopeTagIDs: t.ScopeTagIDs(raw), Platform: t.Platform(raw),
 		Assignments: []map[string]any{}}
 	c.GraphID, _ = raw["id"].(string)
-	c.DisplayName, _ = raw["displayName"].(string)
+	c.DisplayName, _ = raw[t.Name()].(string)
 	c.ODataType, _ = raw["@odata.type"].(string)
 	if rawAssignments, ok := raw["assignments"].([]any); ok {
 		c.Assignments = NormalizeAssignments(rawAssignments)

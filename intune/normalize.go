@@ -60,7 +60,7 @@ func (t *Type) isReadOnly(k string) bool {
 // isAnnotation reports OData control information other than @odata.type
 // (which says what the object is and must be written back).
 func isAnnotation(k string) bool {
-	return strings.Contains(k, "@odata.") && k != "@odata.type" || strings.HasPrefix(k, "@")
+	return k != "@odata.type" && (strings.Contains(k, "@odata.") || strings.HasPrefix(k, "@"))
 }
 
 // NormalizeAssignments returns assignments in a stable form: only their

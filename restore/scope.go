@@ -24,12 +24,10 @@ type ScopeGroup struct {
 	Foundation, PreviewOnly     bool
 }
 
-// ScopeItems lists the items of a run's backup set for scoping (step 2):
-// page is the caller's paginated query over the filtered items, so a page
-// never loads the whole set; groups counts the whole set by type and
-// platform with one aggregate query (both use the set's indexes).
-func (s *Service) ScopeItems(ctx context.Context, run *ent.RestoreRun, f ScopeFilter,
-	page func(*ent.BackupItemQuery) (*ent.BackupItemConnection, error)) (*ent.BackupItemConnection, []ScopeGroup, error) {
+// ScopeItems returns the query over a run's backup set items for scoping
+// (step 2), filtered; the caller paginates it, so a page never loads the
+// whole set (the filters use the set's indexes).
+func (s *Service) ScopeItems(run *ent.RestoreRun, f ScopeFilter) *ent.BackupItemQuery {
 	q := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(run.BackupSetID))
 	if f.Search != "" {
 		q = q.Where(backupitem.DisplayNameContainsFold(f.Search))
@@ -40,19 +38,21 @@ func (s *Service) ScopeItems(ctx context.Context, run *ent.RestoreRun, f ScopeFi
 	if len(f.Platforms) > 0 {
 		q = q.Where(backupitem.PlatformIn(f.Platforms...))
 	}
-	conn, err := page(q)
-	if err != nil {
-		return nil, nil, err
-	}
+	return q
+}
+
+// ScopeGroups counts a run's whole backup set by type and platform with one
+// aggregate query, foundations first (they restore first).
+func (s *Service) ScopeGroups(ctx context.Context, run *ent.RestoreRun) ([]ScopeGroup, error) {
 	var rows []struct {
 		PolicyType string `json:"policy_type"`
 		Platform   string `json:"platform"`
 		Count      int    `json:"count"`
 	}
-	err = s.Client.BackupItem.Query().Where(backupitem.BackupSetID(run.BackupSetID)).
+	err := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(run.BackupSetID)).
 		GroupBy(backupitem.FieldPolicyType, backupitem.FieldPlatform).Aggregate(ent.Count()).Scan(ctx, &rows)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	groups := make([]ScopeGroup, 0, len(rows))
 	for _, r := range rows {
@@ -71,7 +71,7 @@ func (s *Service) ScopeItems(ctx context.Context, run *ent.RestoreRun, f ScopeFi
 		}
 		return groups[i].Platform < groups[j].Platform
 	})
-	return conn, groups, nil
+	return groups, nil
 }
 
 // Counts returns a run's item counts by status, plus the total.

@@ -45,11 +45,11 @@ func (x *targetIndex) of(ctx context.Context, t *intune.Type) *typeIndex {
 		return ti
 	}
 	ti := &typeIndex{byID: map[string]targetObject{}, byName: map[string][]targetObject{}}
-	q := url.Values{"$select": {"id,displayName,lastModifiedDateTime"}}
+	q := url.Values{"$select": {"id," + t.Name() + ",lastModifiedDateTime"}}
 	ti.err = x.g.List(ctx, t.Path, q, func(raw map[string]any) error {
 		o := targetObject{}
 		o.ID, _ = raw["id"].(string)
-		o.DisplayName, _ = raw["displayName"].(string)
+		o.DisplayName, _ = raw[t.Name()].(string)
 		if s, ok := raw["lastModifiedDateTime"].(string); ok {
 			if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
 				o.LastModified = &ts

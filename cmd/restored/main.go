@@ -48,6 +48,7 @@ commands:
   worker         run the job worker only
   migrate        apply pending database migrations
   token create   issue an API token: --workspace SLUG --email E --role owner|operator|auditor
+  keys rotate    re-encrypt stored tenant secrets with --new-key HEX (run with restored stopped)
 
 Run "restored <command> -h" for the flags of a command. Every flag can also be
 set by an environment variable (see README.md).
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 			return errors.New(`unknown token command: want "token create"`)
 		}
 		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+	case "keys":
+		return keys(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

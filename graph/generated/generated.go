@@ -44,6 +44,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	RestoreRun() RestoreRunResolver
 	RestoreRunItem() RestoreRunItemResolver
+	RestoreScopeItems() RestoreScopeItemsResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -386,7 +387,7 @@ type ComplexityRoot struct {
 		PolicyVersions    func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		RestoreRun        func(childComplexity int, id string) int
 		RestoreRuns       func(childComplexity int, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		RestoreScopeItems func(childComplexity int, runID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		RestoreScopeItems func(childComplexity int, runID string, search *string, policyTypes []string, platforms []string) int
 		Viewer            func(childComplexity int) int
 		Workspaces        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 	}
@@ -525,7 +526,7 @@ type ComplexityRoot struct {
 
 	RestoreScopeItems struct {
 		Groups func(childComplexity int) int
-		Items  func(childComplexity int) int
+		Items  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 	}
 
 	Subscription struct {
@@ -627,7 +628,7 @@ type QueryResolver interface {
 	OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error)
 	RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error)
 	RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error)
-	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*model.RestoreScopeItems, error)
+	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string) (*model.RestoreScopeItems, error)
 }
 type RestoreRunResolver interface {
 	CheckSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreCheckSummary, error)
@@ -647,6 +648,10 @@ type RestoreRunItemResolver interface {
 	CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error)
 
 	BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error)
+}
+type RestoreScopeItemsResolver interface {
+	Items(ctx context.Context, obj *model.RestoreScopeItems, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error)
+	Groups(ctx context.Context, obj *model.RestoreScopeItems) ([]*model.RestoreScopeGroup, error)
 }
 type SubscriptionResolver interface {
 	OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error)
@@ -2209,7 +2214,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.RestoreScopeItems(childComplexity, args["runId"].(string), args["search"].(*string), args["policyTypes"].([]string), args["platforms"].([]string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+		return e.ComplexityRoot.Query.RestoreScopeItems(childComplexity, args["runId"].(string), args["search"].(*string), args["policyTypes"].([]string), args["platforms"].([]string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2854,7 +2859,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.RestoreScopeItems.Items(childComplexity), true
+		args, err := ec.field_RestoreScopeItems_items_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.RestoreScopeItems.Items(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 
 	case "Subscription.auditLogAdded":
 		if e.ComplexityRoot.Subscription.AuditLogAdded == nil {
@@ -4562,14 +4572,14 @@ type RestoreScopeGroup {
 The items a run can scope, with counts grouped by type and platform (of the whole backup set, not just this page).
 """
 type RestoreScopeItems {
-  items: BackupItemConnection!
+  items(after: Cursor, first: Int, before: Cursor, last: Int): BackupItemConnection!
   groups: [RestoreScopeGroup!]!
 }
 
 extend type Query {
   restoreRun(id: ID!): RestoreRun
   restoreRuns(environmentId: ID!, status: RestoreRunStatus, after: Cursor, first: Int, before: Cursor, last: Int): RestoreRunConnection!
-  restoreScopeItems(runId: ID!, search: String, policyTypes: [String!], platforms: [String!], after: Cursor, first: Int, before: Cursor, last: Int): RestoreScopeItems!
+  restoreScopeItems(runId: ID!, search: String, policyTypes: [String!], platforms: [String!]): RestoreScopeItems!
 }
 
 input CreateRestoreRunInput {
@@ -6625,38 +6635,6 @@ func (ec *executionContext) field_Query_restoreScopeItems_args(ctx context.Conte
 		return nil, err
 	}
 	args["platforms"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg5
-	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg6
-	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg7
 	return args, nil
 }
 
@@ -6795,6 +6773,44 @@ func (ec *executionContext) field_RestoreRun_previewItems_args(ctx context.Conte
 		return nil, err
 	}
 	args["actions"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_RestoreScopeItems_items_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -13120,7 +13136,7 @@ func (ec *executionContext) _Query_restoreScopeItems(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().RestoreScopeItems(ctx, fc.Args["runId"].(string), fc.Args["search"].(*string), fc.Args["policyTypes"].([]string), fc.Args["platforms"].([]string), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+			return ec.Resolvers.Query().RestoreScopeItems(ctx, fc.Args["runId"].(string), fc.Args["search"].(*string), fc.Args["policyTypes"].([]string), fc.Args["platforms"].([]string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreScopeItems) graphql.Marshaler {
@@ -15747,7 +15763,8 @@ func (ec *executionContext) _RestoreScopeItems_items(ctx context.Context, field 
 			return ec.fieldContext_RestoreScopeItems_items(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Items, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.RestoreScopeItems().Items(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.BackupItemConnection) graphql.Marshaler {
@@ -15757,15 +15774,26 @@ func (ec *executionContext) _RestoreScopeItems_items(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_RestoreScopeItems_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_RestoreScopeItems_items(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RestoreScopeItems",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BackupItemConnection(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_RestoreScopeItems_items_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -15779,7 +15807,7 @@ func (ec *executionContext) _RestoreScopeItems_groups(ctx context.Context, field
 			return ec.fieldContext_RestoreScopeItems_groups(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Groups, nil
+			return ec.Resolvers.RestoreScopeItems().Groups(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.RestoreScopeGroup) graphql.Marshaler {
@@ -15793,8 +15821,8 @@ func (ec *executionContext) fieldContext_RestoreScopeItems_groups(_ context.Cont
 	fc = &graphql.FieldContext{
 		Object:     "RestoreScopeItems",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RestoreScopeGroup(ctx, field)
 		},
@@ -22289,15 +22317,17 @@ func (ec *executionContext) _RestoreScopeItems(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("RestoreScopeItems")
 		case "items":
-			out.Values[i] = ec._RestoreScopeItems_items(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreScopeItems_items(ctx, field, obj)
+				})
 		case "groups":
-			out.Values[i] = ec._RestoreScopeItems_groups(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreScopeItems_groups(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -157,12 +157,6 @@ type RestoreScopeGroup struct {
 	PreviewOnly bool   `json:"previewOnly"`
 }
 
-// The items a run can scope, with counts grouped by type and platform (of the whole backup set, not just this page).
-type RestoreScopeItems struct {
-	Items  *ent.BackupItemConnection `json:"items"`
-	Groups []*RestoreScopeGroup      `json:"groups"`
-}
-
 type RunRestoreChecksInput struct {
 	RunID string `json:"runId"`
 }
