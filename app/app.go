@@ -102,6 +102,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log}
 	a.graph = &graphSource{box: a.Secrets, log: log}
+	if cfg.GraphsimURL != "" {
+		trust, err := simTrust(cfg.GraphsimURL, cfg.GraphsimCAFile)
+		if err != nil {
+			return nil, err
+		}
+		a.graph.trust = trust
+	}
 	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log}
 	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log, MaxResultAge: cfg.RestoreMaxAge}
 	return a, nil

@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"slices"
 	"sync"
 
@@ -83,4 +86,25 @@ func (g *graphSource) client(env *ent.Environment) (*graphclient.Client, error) 
 	}
 	g.clients[key] = c
 	return c, nil
+}
+
+// simTrust trusts a standalone simulated Graph at rawURL with the CA in
+// caFile.
+func simTrust(rawURL, caFile string) (*GraphTrust, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("graphsim URL %q: want https://host:port", rawURL)
+	}
+	if caFile == "" {
+		return nil, errors.New("--graphsim-url needs --graphsim-ca-file")
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	return &GraphTrust{Hosts: []string{u.Host}, AuthorityHost: u.Scheme + "://" + u.Host + "/", RootCAs: pool}, nil
 }

@@ -42,6 +42,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RestoreMaxAge is how long restore checks and previews stay current.
 	RestoreMaxAge time.Duration
+
+	// GraphsimURL and GraphsimCAFile point environments at a standalone
+	// simulated Graph (`restored graphsim`): environments on its host get
+	// their tokens from it and trust its certificate.
+	GraphsimURL    string
+	GraphsimCAFile string
 }
 
 // Getenv is os.Getenv's shape, so tests can pass their own environment.
@@ -100,6 +106,8 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "5000"), "most complex accepted query")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")
 	fs.DurationVar(&c.RestoreMaxAge, "restore-max-age", envDuration("RESTORED_RESTORE_MAX_AGE", "1h"), "how long restore safety checks and previews stay current before they must be run again")
+	fs.StringVar(&c.GraphsimURL, "graphsim-url", env("RESTORED_GRAPHSIM_URL", ""), "URL of a standalone simulated Graph (restored graphsim) that environments may use")
+	fs.StringVar(&c.GraphsimCAFile, "graphsim-ca-file", env("RESTORED_GRAPHSIM_CA_FILE", ""), "CA certificate (PEM) of that simulated Graph")
 	if extra != nil {
 		extra(fs)
 	}

@@ -5,16 +5,20 @@
 //	restored worker          job worker only (needs a shared Redis)
 //	restored migrate         apply database migrations
 //	restored token create    issue an API token (creating workspace and user if needed)
+//	restored graphsim        a simulated Microsoft Graph, for trying restored without a tenant
 package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,6 +31,7 @@ import (
 	"github.com/restored/restored/audit"
 	"github.com/restored/restored/config"
 	"github.com/restored/restored/devseed"
+	"github.com/restored/restored/graphsim"
 	"github.com/restored/restored/store"
 )
 
@@ -48,6 +53,7 @@ commands:
   worker         run the job worker only
   migrate        apply pending database migrations
   token create   issue an API token: --workspace SLUG --email E --role owner|operator|auditor
+  graphsim       serve a simulated Microsoft Graph with generated tenants
   keys rotate    re-encrypt stored tenant secrets with --new-key HEX (run with restored stopped)
 
 Run "restored <command> -h" for the flags of a command. Every flag can also be
@@ -75,6 +81,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
 	case "keys":
 		return keys(ctx, args[1:], getenv, stdout, stderr)
+	case "graphsim":
+		return runGraphsim(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -134,6 +142,13 @@ func serve(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 			return err
 		}
 		log.Info("worker started", "queue", a.Redis.Queue(), "concurrency", cfg.WorkerConcurrency)
+	}
+	if cfg.Dev && api {
+		stopSim, err := startDevTenants(ctx, a, log, stdout)
+		if err != nil {
+			return fmt.Errorf("simulated tenants: %w", err)
+		}
+		defer stopSim()
 	}
 	if !api {
 		<-ctx.Done()
@@ -253,4 +268,32 @@ func openDB(ctx context.Context, cfg *config.Config) (*store.DB, error) {
 		}
 	}
 	return store.Open(ctx, cfg.DatabaseURL)
+}
+
+// startDevTenants serves the simulated Graph of --dev on a loopback TLS
+// port and binds the demo environments to its tenants.
+func startDevTenants(ctx context.Context, a *app.App, log *slog.Logger, stdout io.Writer) (func(), error) {
+	sim := graphsim.New(graphsim.Options{RequireAuth: true, Logger: log.With("component", "graphsim")})
+	simURL, caPEM, stop, err := graphsim.ListenTLS("127.0.0.1:0", sim.Handler())
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	u, _ := url.Parse(simURL)
+	a.SetGraphTrust(&app.GraphTrust{Hosts: []string{u.Host}, AuthorityHost: simURL + "/", RootCAs: pool})
+	if !a.Config.Worker {
+		stop()
+		return nil, errors.New("--dev needs the in-process worker (--worker=true) to capture the initial backups")
+	}
+	if err := devseed.BindTenants(ctx, a.DB.Client, a.Secrets, a.Backup, sim, simURL, 2*time.Minute); err != nil {
+		stop()
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "  simulated Graph at %s: tenants", simURL)
+	for _, t := range devseed.Tenants {
+		fmt.Fprintf(stdout, " %s (%s)", t.ID, t.Environment)
+	}
+	fmt.Fprintf(stdout, ", %d objects each, one ready backup set each\n", devseed.PoliciesPerTenant)
+	return stop, nil
 }
