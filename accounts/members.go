@@ -4,9 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/apperr"
 	"github.com/restored/restored/audit"
@@ -195,7 +192,7 @@ func (s *Service) manageableMembership(ctx context.Context, id string) (*ent.Mem
 // writing transaction is already serialized (BEGIN IMMEDIATE).
 func lockOwners(ctx context.Context, tx *ent.Client, workspaceID, id string) ([]*ent.Membership, *ent.Membership, error) {
 	owners, err := tx.Membership.Query().
-		Where(membership.WorkspaceID(workspaceID), membership.RoleEQ(access.Owner), lockRows).
+		Where(membership.WorkspaceID(workspaceID), membership.RoleEQ(access.Owner), store.LockRows).
 		Order(membership.ByID()). // one lock order for everyone: no deadlocks
 		All(ctx)
 	if err != nil {
@@ -220,16 +217,6 @@ func hasOtherOwner(owners []*ent.Membership, id string) bool {
 		}
 	}
 	return false
-}
-
-// lockRows is a query predicate that adds FOR UPDATE on PostgreSQL. SQLite
-// has no row locks (and FOR UPDATE is a syntax error there); it needs none,
-// because store opens SQLite transactions with BEGIN IMMEDIATE, which lets
-// one writing transaction run at a time.
-func lockRows(s *sql.Selector) {
-	if s.Dialect() == dialect.Postgres {
-		s.ForUpdate()
-	}
 }
 
 // ensureUser returns the user with email, creating it when absent. It runs

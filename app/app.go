@@ -19,6 +19,8 @@ import (
 	"github.com/restored/restored/auth"
 	"github.com/restored/restored/backup"
 	"github.com/restored/restored/config"
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/environments"
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/jobs"
@@ -45,6 +47,7 @@ type App struct {
 	Ops      *operations.Service
 	Backup   *backup.Service
 	Restore  *restore.Service
+	Envs     *environments.Service
 	Secrets  *secrets.Box // nil without a configured key
 
 	// GraphTrust, when set before jobs run, lets environments reach a
@@ -110,6 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		a.graph.trust = trust
 	}
 	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log}
+	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit}
 	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Graph: a.graph, Audit: a.Audit, Log: log, MaxResultAge: cfg.RestoreMaxAge}
 	return a, nil
 }
@@ -118,12 +122,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 func (a *App) Handler() http.Handler {
 	return server.New(server.Options{
 		Resolver: &graph.Resolver{
-			Client:   a.DB.Client,
-			Accounts: a.Accounts,
-			Backup:   a.Backup,
-			Restore:  a.Restore,
-			Bus:      a.Bus,
-			Log:      a.Log,
+			Client:       a.DB.Client,
+			Accounts:     a.Accounts,
+			Backup:       a.Backup,
+			Restore:      a.Restore,
+			Environments: a.Envs,
+			Ops:          a.Ops,
+			Bus:          a.Bus,
+			Log:          a.Log,
 		},
 		Auth:            a.Auth,
 		Log:             a.Log,
@@ -152,6 +158,9 @@ func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
 	w.Handle(backup.TypePolicySnapshot, op(a.Backup.RunPolicySnapshot))
 	w.Handle(backup.TypeBackupCapture, op(a.Backup.RunBackupCapture))
 	w.Handle(restore.TypeChecks, op(a.Restore.RunChecksJob))
+	w.Handle(environments.TypeVerify, op(func(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
+		return a.Envs.RunVerify(ctx, a.graph, run)
+	}))
 	w.Handle(restore.TypePreview, op(a.Restore.RunPreviewJob))
 	for _, r := range register {
 		r(w)

@@ -108,3 +108,13 @@ func simTrust(rawURL, caFile string) (*GraphTrust, error) {
 	}
 	return &GraphTrust{Hosts: []string{u.Host}, AuthorityHost: u.Scheme + "://" + u.Host + "/", RootCAs: pool}, nil
 }
+
+// GrantedRoles acquires an app token for env through the stored credentials
+// and returns its application permissions (environments.RoleSource).
+func (g *graphSource) GrantedRoles(ctx context.Context, env *ent.Environment) ([]string, error) {
+	c, err := g.client(env)
+	if err != nil {
+		return nil, err
+	}
+	return c.GrantedRoles(ctx)
+}

@@ -16,9 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/apperr"
 	"github.com/restored/restored/audit"
@@ -331,7 +328,7 @@ func (s *Service) Archive(ctx context.Context, id string) (*ent.Environment, err
 	now := s.now()
 	var entry *ent.AuditLog
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
-		cur, err := tx.Environment.Query().Where(environment.ID(id), lockRows).Only(ctx)
+		cur, err := tx.Environment.Query().Where(environment.ID(id), store.LockRows).Only(ctx)
 		if err != nil {
 			return err
 		}
@@ -436,7 +433,7 @@ func (s *Service) manageable(ctx context.Context, id string) (*ent.Environment, 
 // locked row is what keeps a concurrent Archive from being undone by an
 // Update or a rotation that read the row just before.
 func lockEnvironment(ctx context.Context, tx *ent.Client, id string) (*ent.Environment, error) {
-	env, err := tx.Environment.Query().Where(environment.ID(id), lockRows).Only(ctx)
+	env, err := tx.Environment.Query().Where(environment.ID(id), store.LockRows).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "no environment %q", id)
 	}
@@ -452,16 +449,6 @@ func lockEnvironment(ctx context.Context, tx *ent.Client, id string) (*ent.Envir
 // archived is the INVALID_TRANSITION of changing an archived environment.
 func archived(env *ent.Environment) error {
 	return apperr.New(apperr.InvalidTransition, "environment %q is archived: it can be read but no longer changed", env.DisplayName)
-}
-
-// lockRows is a query predicate that adds FOR UPDATE on PostgreSQL. SQLite
-// has no row locks and needs none: restored opens every SQLite transaction
-// with BEGIN IMMEDIATE (store.ParseURL), so writing transactions already run
-// one at a time.
-func lockRows(s *sql.Selector) {
-	if s.Dialect() == dialect.Postgres {
-		s.ForUpdate()
-	}
 }
 
 // nameFree returns a displayName error when another environment of the

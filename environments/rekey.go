@@ -38,7 +38,7 @@ func Rekey(ctx context.Context, client *ent.Client, rec *audit.Recorder, from, t
 	var entries []*ent.AuditLog
 	err := store.WithTx(ctx, client, func(tx *ent.Client) error {
 		envs, err := tx.Environment.Query().
-			Where(environment.ClientSecretEncryptedNotNil(), lockRows).
+			Where(environment.ClientSecretEncryptedNotNil(), store.LockRows).
 			Order(environment.ByID()).
 			All(ctx)
 		if err != nil {

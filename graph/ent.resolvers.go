@@ -40,6 +40,9 @@ func (r *Resolver) BackupItem() generated.BackupItemResolver { return &backupIte
 // BackupSet returns generated.BackupSetResolver implementation.
 func (r *Resolver) BackupSet() generated.BackupSetResolver { return &backupSetResolver{r} }
 
+// Environment returns generated.EnvironmentResolver implementation.
+func (r *Resolver) Environment() generated.EnvironmentResolver { return &environmentResolver{r} }
+
 // OperationRun returns generated.OperationRunResolver implementation.
 func (r *Resolver) OperationRun() generated.OperationRunResolver { return &operationRunResolver{r} }
 
@@ -57,6 +60,7 @@ func (r *Resolver) RestoreRunItem() generated.RestoreRunItemResolver {
 type (
 	backupItemResolver     struct{ *Resolver }
 	backupSetResolver      struct{ *Resolver }
+	environmentResolver    struct{ *Resolver }
 	operationRunResolver   struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	restoreRunResolver     struct{ *Resolver }

@@ -10,7 +10,9 @@ import (
 	"github.com/restored/restored/accounts"
 	"github.com/restored/restored/backup"
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/environments"
 	"github.com/restored/restored/events"
+	"github.com/restored/restored/operations"
 	"github.com/restored/restored/restore"
 )
 
@@ -20,6 +22,9 @@ type Resolver struct {
 	Accounts *accounts.Service
 	Backup   *backup.Service
 	Restore  *restore.Service
-	Bus      *events.Bus
-	Log      *slog.Logger
+	// Environments manages tenants; Ops starts their permission checks.
+	Environments *environments.Service
+	Ops          *operations.Service
+	Bus          *events.Bus
+	Log          *slog.Logger
 }

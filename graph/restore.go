@@ -108,3 +108,10 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/restored/restored/ent/workspace"
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph/generated"
+	"github.com/restored/restored/environments"
 	"github.com/restored/restored/graph/model"
 	"github.com/restored/restored/intune"
 	"github.com/restored/restored/operations"
@@ -52,6 +53,71 @@ func (r *backupItemResolver) PreviewOnlyReason(ctx context.Context, obj *ent.Bac
 // CountsByType is the resolver for the countsByType field.
 func (r *backupSetResolver) CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error) {
 	return intMap(obj.CountsByType), nil
+}
+
+// MaskedClientID is the resolver for the maskedClientId field.
+func (r *environmentResolver) MaskedClientID(ctx context.Context, obj *ent.Environment) (string, error) {
+	return environments.MaskedClientID(obj), nil
+}
+
+// PermissionReport is the resolver for the permissionReport field.
+func (r *environmentResolver) PermissionReport(ctx context.Context, obj *ent.Environment) (*model.PermissionReport, error) {
+	rep := environments.PermissionReport(obj.GrantedPermissions)
+	out := &model.PermissionReport{Verified: obj.PermissionsCheckedAt != nil, CanRead: rep.CanRead, CanWrite: rep.CanWrite,
+		MissingForRead: orEmpty(rep.MissingForRead), MissingForWrite: orEmpty(rep.MissingForWrite), Summary: rep.Summary}
+	if !out.Verified {
+		out.CanRead, out.CanWrite = false, false
+		out.Summary = "Not verified yet: run verifyEnvironment to check the app's permissions."
+	}
+	return out, nil
+}
+
+// CreateEnvironment is the resolver for the createEnvironment field.
+func (r *mutationResolver) CreateEnvironment(ctx context.Context, input model.CreateEnvironmentInput) (*ent.Environment, error) {
+	in := environments.CreateInput{WorkspaceID: input.WorkspaceID, DisplayName: input.DisplayName, Kind: input.Kind,
+		AzureTenantID: input.AzureTenantID, ClientID: input.ClientID, ClientSecret: input.ClientSecret,
+		GraphBaseURL: deref(input.GraphBaseURL), WriteEnabled: input.WriteEnabled != nil && *input.WriteEnabled}
+	return r.Environments.Create(ctx, in)
+}
+
+// UpdateEnvironment is the resolver for the updateEnvironment field.
+func (r *mutationResolver) UpdateEnvironment(ctx context.Context, input model.UpdateEnvironmentInput) (*ent.Environment, error) {
+	return r.Environments.Update(ctx, input.EnvironmentID, environments.UpdateInput{
+		DisplayName: input.DisplayName, Kind: input.Kind, WriteEnabled: input.WriteEnabled})
+}
+
+// RotateEnvironmentCredentials is the resolver for the rotateEnvironmentCredentials field.
+func (r *mutationResolver) RotateEnvironmentCredentials(ctx context.Context, input model.RotateEnvironmentCredentialsInput) (*ent.Environment, error) {
+	return r.Environments.RotateCredentials(ctx, input.EnvironmentID, input.ClientID, input.ClientSecret)
+}
+
+// ArchiveEnvironment is the resolver for the archiveEnvironment field.
+func (r *mutationResolver) ArchiveEnvironment(ctx context.Context, environmentID string) (*ent.Environment, error) {
+	return r.Environments.Archive(ctx, environmentID)
+}
+
+// VerifyEnvironment is the resolver for the verifyEnvironment field.
+func (r *mutationResolver) VerifyEnvironment(ctx context.Context, environmentID string) (*ent.OperationRun, error) {
+	return r.Environments.Verify(ctx, r.Ops, environmentID)
+}
+
+// InviteMember is the resolver for the inviteMember field.
+func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteMemberInput) (*ent.Membership, error) {
+	return r.Accounts.InviteMember(ctx, input.WorkspaceID, input.Email, input.Role)
+}
+
+// SetMemberRole is the resolver for the setMemberRole field.
+func (r *mutationResolver) SetMemberRole(ctx context.Context, input model.SetMemberRoleInput) (*ent.Membership, error) {
+	return r.Accounts.SetMemberRole(ctx, input.MembershipID, input.Role)
+}
+
+// RemoveMember is the resolver for the removeMember field.
+func (r *mutationResolver) RemoveMember(ctx context.Context, membershipID string) (*model.RemoveMemberPayload, error) {
+	n, err := r.Accounts.RemoveMember(ctx, membershipID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RemoveMemberPayload{MembershipID: membershipID, RevokedTokens: n}, nil
 }
 
 // CreateRestoreRun is the resolver for the createRestoreRun field.
@@ -367,6 +433,17 @@ func (r *queryResolver) OperationRuns(ctx context.Context, workspaceID string, e
 	}
 	return q.Paginate(ctx, after, first, before, last,
 		ent.WithOperationRunOrder(&ent.OperationRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.OperationRunOrderFieldCreatedAt}))
+}
+
+// Members is the resolver for the members field.
+func (r *queryResolver) Members(ctx context.Context, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.MembershipConnection, error) {
+	if _, err := auth.Require(ctx, workspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	if err := page(&first, &last); err != nil {
+		return nil, err
+	}
+	return r.Client.Membership.Query().Where(membership.WorkspaceID(workspaceID)).Paginate(ctx, after, first, before, last)
 }
 
 // RestoreRun is the resolver for the restoreRun field.

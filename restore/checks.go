@@ -13,6 +13,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/environments"
 	"github.com/restored/restored/intune"
 	"github.com/restored/restored/operations"
 )
@@ -304,36 +305,25 @@ func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, inde
 	return out
 }
 
-// permissionResults judges the permissions last verified on env.
+// permissionResults judges the permissions last verified on env: missing
+// read permissions warn (inventory and restore may be partial), missing
+// write permissions block execution.
 func permissionResults(env *ent.Environment) []result {
 	if env.PermissionsCheckedAt == nil {
 		return []result{{CheckPermissionUnknown, SeverityWarning,
 			"The app's permissions in this tenant were never verified: inventory and restore may be partial.", false}}
 	}
+	rep := environments.PermissionReport(env.GrantedPermissions)
 	var out []result
-	var missingRead, missingWrite []string
-	for _, area := range permissionAreas {
-		if !slices.Contains(env.GrantedPermissions, area+".ReadWrite.All") {
-			missingWrite = append(missingWrite, area+".ReadWrite.All")
-			if !slices.Contains(env.GrantedPermissions, area+".Read.All") {
-				missingRead = append(missingRead, area+".Read.All")
-			}
-		}
-	}
-	if len(missingRead) > 0 {
+	if len(rep.MissingForRead) > 0 {
 		out = append(out, result{CheckReadPermission, SeverityWarning,
-			"Inventory and restore may be partial: the app lacks " + strings.Join(missingRead, ", ") + ".", false})
+			"Inventory and restore may be partial: the app lacks " + strings.Join(rep.MissingForRead, ", ") + ".", false})
 	}
-	if len(missingWrite) > 0 {
+	if !rep.CanWrite {
 		out = append(out, result{CheckWritePermission, SeverityBlocking,
-			"The app cannot write: it lacks " + strings.Join(missingWrite, ", ") + ".", true})
+			"The app cannot write: it lacks " + strings.Join(rep.MissingForWrite, ", ") + ".", true})
 	}
 	return out
-}
-
-// permissionAreas are the Intune permission families a restore writes with.
-var permissionAreas = []string{
-	"DeviceManagementConfiguration", "DeviceManagementServiceConfig", "DeviceManagementRBAC", "DeviceManagementApps",
 }
 
 // worstSeverity is BLOCKING over WARNING over SAFE.

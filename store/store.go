@@ -82,6 +82,16 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Client) err
 	return tx.Commit()
 }
 
+// LockRows is a query predicate that adds FOR UPDATE on PostgreSQL. SQLite
+// has no row locks (FOR UPDATE is a syntax error there) and needs none:
+// ParseURL opens every SQLite transaction with BEGIN IMMEDIATE, so writing
+// transactions already run one at a time.
+func LockRows(s *entsql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
+}
+
 // ParseURL maps a database URL to a database/sql driver name, its DSN and the
 // ent dialect.
 func ParseURL(rawURL string) (driver, dsn, dia string, err error) {

@@ -39,6 +39,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	BackupItem() BackupItemResolver
 	BackupSet() BackupSetResolver
+	Environment() EnvironmentResolver
 	Mutation() MutationResolver
 	OperationRun() OperationRunResolver
 	Query() QueryResolver
@@ -181,6 +182,8 @@ type ComplexityRoot struct {
 		GraphBaseURL         func(childComplexity int) int
 		ID                   func(childComplexity int) int
 		Kind                 func(childComplexity int) int
+		MaskedClientID       func(childComplexity int) int
+		PermissionReport     func(childComplexity int) int
 		PermissionsCheckedAt func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 		Workspace            func(childComplexity int) int
@@ -256,20 +259,28 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddPoliciesToBackupSet            func(childComplexity int, input model.AddPoliciesToBackupSetInput) int
+		ArchiveEnvironment                func(childComplexity int, environmentID string) int
 		CancelRestoreRun                  func(childComplexity int, input model.CancelRestoreRunInput) int
 		CapturePolicySnapshot             func(childComplexity int, policyID string) int
 		ConfirmRestoreRun                 func(childComplexity int, input model.ConfirmRestoreRunInput) int
 		CreateAPIToken                    func(childComplexity int, input model.CreateAPITokenInput) int
 		CreateBackupSet                   func(childComplexity int, input model.CreateBackupSetInput) int
+		CreateEnvironment                 func(childComplexity int, input model.CreateEnvironmentInput) int
 		CreateRestoreRun                  func(childComplexity int, input model.CreateRestoreRunInput) int
 		CreateRestoreRunFromPolicyVersion func(childComplexity int, input model.CreateRestoreRunFromPolicyVersionInput) int
 		DefineRestoreScope                func(childComplexity int, input model.DefineRestoreScopeInput) int
 		ExecuteRestoreRun                 func(childComplexity int, input model.ExecuteRestoreRunInput) int
 		GenerateRestorePreview            func(childComplexity int, input model.GenerateRestorePreviewInput) int
+		InviteMember                      func(childComplexity int, input model.InviteMemberInput) int
+		RemoveMember                      func(childComplexity int, membershipID string) int
 		RevokeAPIToken                    func(childComplexity int, id string) int
+		RotateEnvironmentCredentials      func(childComplexity int, input model.RotateEnvironmentCredentialsInput) int
 		RunRestoreChecks                  func(childComplexity int, input model.RunRestoreChecksInput) int
 		SelectRestoreBackupSet            func(childComplexity int, input model.SelectRestoreBackupSetInput) int
+		SetMemberRole                     func(childComplexity int, input model.SetMemberRoleInput) int
 		SyncInventory                     func(childComplexity int, environmentID string) int
+		UpdateEnvironment                 func(childComplexity int, input model.UpdateEnvironmentInput) int
+		VerifyEnvironment                 func(childComplexity int, environmentID string) int
 	}
 
 	Notification struct {
@@ -336,6 +347,15 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PermissionReport struct {
+		CanRead         func(childComplexity int) int
+		CanWrite        func(childComplexity int) int
+		MissingForRead  func(childComplexity int) int
+		MissingForWrite func(childComplexity int) int
+		Summary         func(childComplexity int) int
+		Verified        func(childComplexity int) int
+	}
+
 	PolicyType struct {
 		Foundation        func(childComplexity int) int
 		GraphPath         func(childComplexity int) int
@@ -379,6 +399,7 @@ type ComplexityRoot struct {
 		BackupItems       func(childComplexity int, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		BackupSets        func(childComplexity int, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Environments      func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
+		Members           func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Node              func(childComplexity int, id string) int
 		Nodes             func(childComplexity int, ids []string) int
 		OperationRuns     func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
@@ -390,6 +411,11 @@ type ComplexityRoot struct {
 		RestoreScopeItems func(childComplexity int, runID string, search *string, policyTypes []string, platforms []string) int
 		Viewer            func(childComplexity int) int
 		Workspaces        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+	}
+
+	RemoveMemberPayload struct {
+		MembershipID  func(childComplexity int) int
+		RevokedTokens func(childComplexity int) int
 	}
 
 	RestoreCheckSummary struct {
@@ -592,7 +618,19 @@ type BackupItemResolver interface {
 type BackupSetResolver interface {
 	CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error)
 }
+type EnvironmentResolver interface {
+	MaskedClientID(ctx context.Context, obj *ent.Environment) (string, error)
+	PermissionReport(ctx context.Context, obj *ent.Environment) (*model.PermissionReport, error)
+}
 type MutationResolver interface {
+	CreateEnvironment(ctx context.Context, input model.CreateEnvironmentInput) (*ent.Environment, error)
+	UpdateEnvironment(ctx context.Context, input model.UpdateEnvironmentInput) (*ent.Environment, error)
+	RotateEnvironmentCredentials(ctx context.Context, input model.RotateEnvironmentCredentialsInput) (*ent.Environment, error)
+	ArchiveEnvironment(ctx context.Context, environmentID string) (*ent.Environment, error)
+	VerifyEnvironment(ctx context.Context, environmentID string) (*ent.OperationRun, error)
+	InviteMember(ctx context.Context, input model.InviteMemberInput) (*ent.Membership, error)
+	SetMemberRole(ctx context.Context, input model.SetMemberRoleInput) (*ent.Membership, error)
+	RemoveMember(ctx context.Context, membershipID string) (*model.RemoveMemberPayload, error)
 	CreateRestoreRun(ctx context.Context, input model.CreateRestoreRunInput) (*ent.RestoreRun, error)
 	SelectRestoreBackupSet(ctx context.Context, input model.SelectRestoreBackupSetInput) (*ent.RestoreRun, error)
 	DefineRestoreScope(ctx context.Context, input model.DefineRestoreScopeInput) (*ent.RestoreRun, error)
@@ -626,6 +664,7 @@ type QueryResolver interface {
 	BackupSets(ctx context.Context, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupSetConnection, error)
 	BackupItems(ctx context.Context, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error)
 	OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error)
+	Members(ctx context.Context, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.MembershipConnection, error)
 	RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error)
 	RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error)
 	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string) (*model.RestoreScopeItems, error)
@@ -1206,6 +1245,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Environment.Kind(childComplexity), true
+	case "Environment.maskedClientId":
+		if e.ComplexityRoot.Environment.MaskedClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.MaskedClientID(childComplexity), true
+	case "Environment.permissionReport":
+		if e.ComplexityRoot.Environment.PermissionReport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Environment.PermissionReport(childComplexity), true
 	case "Environment.permissionsCheckedAt":
 		if e.ComplexityRoot.Environment.PermissionsCheckedAt == nil {
 			break
@@ -1491,6 +1542,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddPoliciesToBackupSet(childComplexity, args["input"].(model.AddPoliciesToBackupSetInput)), true
+	case "Mutation.archiveEnvironment":
+		if e.ComplexityRoot.Mutation.ArchiveEnvironment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_archiveEnvironment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ArchiveEnvironment(childComplexity, args["environmentId"].(string)), true
 	case "Mutation.cancelRestoreRun":
 		if e.ComplexityRoot.Mutation.CancelRestoreRun == nil {
 			break
@@ -1546,6 +1608,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateBackupSet(childComplexity, args["input"].(model.CreateBackupSetInput)), true
+	case "Mutation.createEnvironment":
+		if e.ComplexityRoot.Mutation.CreateEnvironment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createEnvironment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateEnvironment(childComplexity, args["input"].(model.CreateEnvironmentInput)), true
 	case "Mutation.createRestoreRun":
 		if e.ComplexityRoot.Mutation.CreateRestoreRun == nil {
 			break
@@ -1601,6 +1674,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GenerateRestorePreview(childComplexity, args["input"].(model.GenerateRestorePreviewInput)), true
+	case "Mutation.inviteMember":
+		if e.ComplexityRoot.Mutation.InviteMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inviteMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InviteMember(childComplexity, args["input"].(model.InviteMemberInput)), true
+	case "Mutation.removeMember":
+		if e.ComplexityRoot.Mutation.RemoveMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["membershipId"].(string)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1612,6 +1707,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateEnvironmentCredentials":
+		if e.ComplexityRoot.Mutation.RotateEnvironmentCredentials == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateEnvironmentCredentials_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateEnvironmentCredentials(childComplexity, args["input"].(model.RotateEnvironmentCredentialsInput)), true
 	case "Mutation.runRestoreChecks":
 		if e.ComplexityRoot.Mutation.RunRestoreChecks == nil {
 			break
@@ -1634,6 +1740,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SelectRestoreBackupSet(childComplexity, args["input"].(model.SelectRestoreBackupSetInput)), true
+	case "Mutation.setMemberRole":
+		if e.ComplexityRoot.Mutation.SetMemberRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setMemberRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetMemberRole(childComplexity, args["input"].(model.SetMemberRoleInput)), true
 	case "Mutation.syncInventory":
 		if e.ComplexityRoot.Mutation.SyncInventory == nil {
 			break
@@ -1645,6 +1762,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SyncInventory(childComplexity, args["environmentId"].(string)), true
+	case "Mutation.updateEnvironment":
+		if e.ComplexityRoot.Mutation.UpdateEnvironment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateEnvironment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateEnvironment(childComplexity, args["input"].(model.UpdateEnvironmentInput)), true
+	case "Mutation.verifyEnvironment":
+		if e.ComplexityRoot.Mutation.VerifyEnvironment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyEnvironment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyEnvironment(childComplexity, args["environmentId"].(string)), true
 
 	case "Notification.body":
 		if e.ComplexityRoot.Notification.Body == nil {
@@ -1911,6 +2050,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PermissionReport.canRead":
+		if e.ComplexityRoot.PermissionReport.CanRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionReport.CanRead(childComplexity), true
+	case "PermissionReport.canWrite":
+		if e.ComplexityRoot.PermissionReport.CanWrite == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionReport.CanWrite(childComplexity), true
+	case "PermissionReport.missingForRead":
+		if e.ComplexityRoot.PermissionReport.MissingForRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionReport.MissingForRead(childComplexity), true
+	case "PermissionReport.missingForWrite":
+		if e.ComplexityRoot.PermissionReport.MissingForWrite == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionReport.MissingForWrite(childComplexity), true
+	case "PermissionReport.summary":
+		if e.ComplexityRoot.PermissionReport.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionReport.Summary(childComplexity), true
+	case "PermissionReport.verified":
+		if e.ComplexityRoot.PermissionReport.Verified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PermissionReport.Verified(childComplexity), true
+
 	case "PolicyType.foundation":
 		if e.ComplexityRoot.PolicyType.Foundation == nil {
 			break
@@ -2121,6 +2297,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Environments(childComplexity, args["workspaceId"].(string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.EnvironmentOrder), args["includeArchived"].(*bool)), true
 
+	case "Query.members":
+		if e.ComplexityRoot.Query.Members == nil {
+			break
+		}
+
+		args, err := ec.field_Query_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Members(childComplexity, args["workspaceId"].(string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2232,6 +2419,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Workspaces(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+
+	case "RemoveMemberPayload.membershipId":
+		if e.ComplexityRoot.RemoveMemberPayload.MembershipID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveMemberPayload.MembershipID(childComplexity), true
+	case "RemoveMemberPayload.revokedTokens":
+		if e.ComplexityRoot.RemoveMemberPayload.RevokedTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveMemberPayload.RevokedTokens(childComplexity), true
 
 	case "RestoreCheckSummary.blocking":
 		if e.ComplexityRoot.RestoreCheckSummary.Blocking == nil {
@@ -3070,6 +3270,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConfirmRestoreRunInput", ec.unmarshalInputConfirmRestoreRunInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
 			graphql.NewInputUnmarshaler("CreateBackupSetInput", ec.unmarshalInputCreateBackupSetInput),
+			graphql.NewInputUnmarshaler("CreateEnvironmentInput", ec.unmarshalInputCreateEnvironmentInput),
 			graphql.NewInputUnmarshaler("CreateRestoreRunFromPolicyVersionInput", ec.unmarshalInputCreateRestoreRunFromPolicyVersionInput),
 			graphql.NewInputUnmarshaler("CreateRestoreRunInput", ec.unmarshalInputCreateRestoreRunInput),
 			graphql.NewInputUnmarshaler("DefineRestoreScopeInput", ec.unmarshalInputDefineRestoreScopeInput),
@@ -3077,6 +3278,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ExecuteRestoreRunInput", ec.unmarshalInputExecuteRestoreRunInput),
 			graphql.NewInputUnmarshaler("GenerateRestorePreviewInput", ec.unmarshalInputGenerateRestorePreviewInput),
 			graphql.NewInputUnmarshaler("IntunePolicyOrder", ec.unmarshalInputIntunePolicyOrder),
+			graphql.NewInputUnmarshaler("InviteMemberInput", ec.unmarshalInputInviteMemberInput),
 			graphql.NewInputUnmarshaler("MappingInput", ec.unmarshalInputMappingInput),
 			graphql.NewInputUnmarshaler("MembershipOrder", ec.unmarshalInputMembershipOrder),
 			graphql.NewInputUnmarshaler("NotificationOrder", ec.unmarshalInputNotificationOrder),
@@ -3084,8 +3286,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PolicyVersionOrder", ec.unmarshalInputPolicyVersionOrder),
 			graphql.NewInputUnmarshaler("RestoreRunItemOrder", ec.unmarshalInputRestoreRunItemOrder),
 			graphql.NewInputUnmarshaler("RestoreRunOrder", ec.unmarshalInputRestoreRunOrder),
+			graphql.NewInputUnmarshaler("RotateEnvironmentCredentialsInput", ec.unmarshalInputRotateEnvironmentCredentialsInput),
 			graphql.NewInputUnmarshaler("RunRestoreChecksInput", ec.unmarshalInputRunRestoreChecksInput),
 			graphql.NewInputUnmarshaler("SelectRestoreBackupSetInput", ec.unmarshalInputSelectRestoreBackupSetInput),
+			graphql.NewInputUnmarshaler("SetMemberRoleInput", ec.unmarshalInputSetMemberRoleInput),
+			graphql.NewInputUnmarshaler("UpdateEnvironmentInput", ec.unmarshalInputUpdateEnvironmentInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("WorkspaceOrder", ec.unmarshalInputWorkspaceOrder),
 		)
@@ -4455,6 +4660,90 @@ input AddPoliciesToBackupSetInput {
   policyIds: [ID!]!
 }
 
+# ---- Tenant onboarding and access management ----
+
+"""
+What the app's granted permissions allow, in plain words.
+"""
+type PermissionReport {
+  """
+  False until verifyEnvironment has run with the current credentials.
+  """
+  verified: Boolean!
+  canRead: Boolean!
+  canWrite: Boolean!
+  missingForRead: [String!]!
+  missingForWrite: [String!]!
+  summary: String!
+}
+
+extend type Environment {
+  """
+  The app's client id, masked (the secret is never returned).
+  """
+  maskedClientId: String!
+  permissionReport: PermissionReport!
+}
+
+input CreateEnvironmentInput {
+  workspaceId: ID!
+  displayName: String!
+  kind: EnvironmentKind!
+  """
+  A GUID or a domain (contoso.onmicrosoft.com).
+  """
+  azureTenantId: String!
+  clientId: String!
+  """
+  Accepted on write only, encrypted at rest, never returned or logged.
+  """
+  clientSecret: String!
+  """
+  https (plain http only for loopback); default https://graph.microsoft.com/beta.
+  """
+  graphBaseUrl: String
+  writeEnabled: Boolean = false
+}
+
+input UpdateEnvironmentInput {
+  environmentId: ID!
+  displayName: String
+  kind: EnvironmentKind
+  writeEnabled: Boolean
+}
+
+input RotateEnvironmentCredentialsInput {
+  environmentId: ID!
+  clientId: String!
+  clientSecret: String!
+}
+
+input InviteMemberInput {
+  workspaceId: ID!
+  email: String!
+  role: Role!
+}
+
+input SetMemberRoleInput {
+  membershipId: ID!
+  role: Role!
+}
+
+type RemoveMemberPayload {
+  membershipId: ID!
+  """
+  The removed member's API tokens in the workspace, now revoked.
+  """
+  revokedTokens: Int!
+}
+
+extend type Query {
+  """
+  Members of a workspace.
+  """
+  members(workspaceId: ID!, after: Cursor, first: Int, before: Cursor, last: Int): MembershipConnection!
+}
+
 # ---- Restore wizard (specs 011 and 332) ----
 
 """
@@ -4661,6 +4950,29 @@ type CreateApiTokenPayload {
 }
 
 type Mutation {
+  """
+  Adds a managed tenant (owners). The secret is encrypted at rest and never returned.
+  """
+  createEnvironment(input: CreateEnvironmentInput!): Environment!
+  updateEnvironment(input: UpdateEnvironmentInput!): Environment!
+  """
+  New app credentials; the stored permissions must be verified again.
+  """
+  rotateEnvironmentCredentials(input: RotateEnvironmentCredentialsInput!): Environment!
+  """
+  No new runs; history stays readable.
+  """
+  archiveEnvironment(environmentId: ID!): Environment!
+  """
+  Starts a permission check through the real credential flow (owners).
+  """
+  verifyEnvironment(environmentId: ID!): OperationRun!
+  inviteMember(input: InviteMemberInput!): Membership!
+  """
+  The last owner can be neither demoted nor removed.
+  """
+  setMemberRole(input: SetMemberRoleInput!): Membership!
+  removeMember(membershipId: ID!): RemoveMemberPayload!
   """
   Step 1: a DRAFT run restoring a READY backup set into an environment (restore.prepare).
   """
@@ -5006,6 +5318,10 @@ func (ec *executionContext) childFields_Environment(ctx context.Context, field g
 		return ec.fieldContext_Environment_archivedAt(ctx, field)
 	case "workspace":
 		return ec.fieldContext_Environment_workspace(ctx, field)
+	case "maskedClientId":
+		return ec.fieldContext_Environment_maskedClientId(ctx, field)
+	case "permissionReport":
+		return ec.fieldContext_Environment_permissionReport(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Environment", field.Name)
 }
@@ -5118,6 +5434,18 @@ func (ec *executionContext) childFields_Membership(ctx context.Context, field gr
 		return ec.fieldContext_Membership_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Membership", field.Name)
+}
+
+func (ec *executionContext) childFields_MembershipConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_MembershipConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_MembershipConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MembershipConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MembershipConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_MembershipEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5246,6 +5574,24 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PermissionReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "verified":
+		return ec.fieldContext_PermissionReport_verified(ctx, field)
+	case "canRead":
+		return ec.fieldContext_PermissionReport_canRead(ctx, field)
+	case "canWrite":
+		return ec.fieldContext_PermissionReport_canWrite(ctx, field)
+	case "missingForRead":
+		return ec.fieldContext_PermissionReport_missingForRead(ctx, field)
+	case "missingForWrite":
+		return ec.fieldContext_PermissionReport_missingForWrite(ctx, field)
+	case "summary":
+		return ec.fieldContext_PermissionReport_summary(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PermissionReport", field.Name)
+}
+
 func (ec *executionContext) childFields_PolicyType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -5318,6 +5664,16 @@ func (ec *executionContext) childFields_PolicyVersionEdge(ctx context.Context, f
 		return ec.fieldContext_PolicyVersionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PolicyVersionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveMemberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "membershipId":
+		return ec.fieldContext_RemoveMemberPayload_membershipId(ctx, field)
+	case "revokedTokens":
+		return ec.fieldContext_RemoveMemberPayload_revokedTokens(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveMemberPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreCheckSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5806,6 +6162,20 @@ func (ec *executionContext) field_Mutation_addPoliciesToBackupSet_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_archiveEnvironment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelRestoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5868,6 +6238,20 @@ func (ec *executionContext) field_Mutation_createBackupSet_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateBackupSetInput, error) {
 			return ec.unmarshalNCreateBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateBackupSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createEnvironment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateEnvironmentInput, error) {
+			return ec.unmarshalNCreateEnvironmentInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateEnvironmentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5946,6 +6330,34 @@ func (ec *executionContext) field_Mutation_generateRestorePreview_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_inviteMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.InviteMemberInput, error) {
+			return ec.unmarshalNInviteMemberInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐInviteMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "membershipId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["membershipId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5957,6 +6369,20 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateEnvironmentCredentials_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RotateEnvironmentCredentialsInput, error) {
+			return ec.unmarshalNRotateEnvironmentCredentialsInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRotateEnvironmentCredentialsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5988,7 +6414,49 @@ func (ec *executionContext) field_Mutation_selectRestoreBackupSet_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setMemberRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetMemberRoleInput, error) {
+			return ec.unmarshalNSetMemberRoleInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐSetMemberRoleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_syncInventory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["environmentId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateEnvironment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateEnvironmentInput, error) {
+			return ec.unmarshalNUpdateEnvironmentInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐUpdateEnvironmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyEnvironment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "environmentId",
@@ -6299,6 +6767,52 @@ func (ec *executionContext) field_Query_environments_args(ctx context.Context, r
 		return nil, err
 	}
 	args["includeArchived"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
 	return args, nil
 }
 
@@ -9162,6 +9676,61 @@ func (ec *executionContext) fieldContext_Environment_workspace(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Environment_maskedClientId(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_maskedClientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Environment().MaskedClientID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_maskedClientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Environment", field, true, true, "String")
+}
+
+func (ec *executionContext) _Environment_permissionReport(ctx context.Context, field graphql.CollectedField, obj *ent.Environment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Environment_permissionReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Environment().PermissionReport(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PermissionReport) graphql.Marshaler {
+			return ec.marshalNPermissionReport2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPermissionReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Environment_permissionReport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Environment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PermissionReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _EnvironmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.EnvironmentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10165,6 +10734,358 @@ func (ec *executionContext) _MembershipEdge_cursor(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_MembershipEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MembershipEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Mutation_createEnvironment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateEnvironment(ctx, fc.Args["input"].(model.CreateEnvironmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Environment) graphql.Marshaler {
+			return ec.marshalNEnvironment2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐEnvironment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createEnvironment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Environment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createEnvironment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateEnvironment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateEnvironment(ctx, fc.Args["input"].(model.UpdateEnvironmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Environment) graphql.Marshaler {
+			return ec.marshalNEnvironment2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐEnvironment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateEnvironment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Environment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateEnvironment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateEnvironmentCredentials(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateEnvironmentCredentials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateEnvironmentCredentials(ctx, fc.Args["input"].(model.RotateEnvironmentCredentialsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Environment) graphql.Marshaler {
+			return ec.marshalNEnvironment2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐEnvironment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateEnvironmentCredentials(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Environment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateEnvironmentCredentials_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_archiveEnvironment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_archiveEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ArchiveEnvironment(ctx, fc.Args["environmentId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Environment) graphql.Marshaler {
+			return ec.marshalNEnvironment2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐEnvironment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_archiveEnvironment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Environment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_archiveEnvironment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyEnvironment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyEnvironment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyEnvironment(ctx, fc.Args["environmentId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalNOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyEnvironment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyEnvironment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_inviteMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_inviteMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InviteMember(ctx, fc.Args["input"].(model.InviteMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_inviteMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_inviteMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setMemberRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setMemberRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetMemberRole(ctx, fc.Args["input"].(model.SetMemberRoleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Membership) graphql.Marshaler {
+			return ec.marshalNMembership2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembership(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setMemberRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Membership(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setMemberRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["membershipId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {
+			return ec.marshalNRemoveMemberPayload2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRemoveMemberPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveMemberPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_createRestoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -11879,6 +12800,144 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _PermissionReport_verified(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionReport_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionReport_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PermissionReport_canRead(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionReport_canRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionReport_canRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PermissionReport_canWrite(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionReport_canWrite(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanWrite, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionReport_canWrite(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PermissionReport_missingForRead(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionReport_missingForRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingForRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionReport_missingForRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _PermissionReport_missingForWrite(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionReport_missingForWrite(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingForWrite, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionReport_missingForWrite(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _PermissionReport_summary(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PermissionReport_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PermissionReport_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PermissionReport", field, false, false, "String")
+}
+
 func (ec *executionContext) _PolicyType_key(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13038,6 +14097,50 @@ func (ec *executionContext) fieldContext_Query_operationRuns(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_members(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Members(ctx, fc.Args["workspaceId"].(string), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MembershipConnection) graphql.Marshaler {
+			return ec.marshalNMembershipConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembershipConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MembershipConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_restoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13244,6 +14347,52 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RemoveMemberPayload_membershipId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveMemberPayload_membershipId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembershipID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveMemberPayload_membershipId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveMemberPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveMemberPayload_revokedTokens(ctx context.Context, field graphql.CollectedField, obj *model.RemoveMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveMemberPayload_revokedTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveMemberPayload_revokedTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveMemberPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RestoreCheckSummary_blocking(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
@@ -18185,6 +19334,101 @@ func UnmarshalCreateBackupSetInput(ctx context.Context, raw any) (model.CreateBa
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateEnvironmentInput(ctx context.Context, obj any) (model.CreateEnvironmentInput, error) {
+	var it model.CreateEnvironmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["writeEnabled"]; !present {
+		asMap["writeEnabled"] = false
+	}
+
+	fieldsInOrder := [...]string{"workspaceId", "displayName", "kind", "azureTenantId", "clientId", "clientSecret", "graphBaseUrl", "writeEnabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workspaceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workspaceId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkspaceID = data
+		case "displayName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayName = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNEnvironmentKind2githubᚗcomᚋrestoredᚋrestoredᚋentᚋenvironmentᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "azureTenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("azureTenantId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AzureTenantID = data
+		case "clientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "clientSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientSecret"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientSecret = data
+		case "graphBaseUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("graphBaseUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GraphBaseURL = data
+		case "writeEnabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("writeEnabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WriteEnabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateEnvironmentInput unmarshals raw into the CreateEnvironmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateEnvironmentInput(ctx context.Context, raw any) (model.CreateEnvironmentInput, error) {
+	var out model.CreateEnvironmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateEnvironmentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateRestoreRunFromPolicyVersionInput(ctx context.Context, obj any) (model.CreateRestoreRunFromPolicyVersionInput, error) {
 	var it model.CreateRestoreRunFromPolicyVersionInput
 	if obj == nil {
@@ -18561,6 +19805,62 @@ func UnmarshalIntunePolicyOrder(ctx context.Context, raw any) (ent.IntunePolicyO
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context, obj any) (model.InviteMemberInput, error) {
+	var it model.InviteMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"workspaceId", "email", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workspaceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workspaceId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkspaceID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInviteMemberInput unmarshals raw into the InviteMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInviteMemberInput(ctx context.Context, raw any) (model.InviteMemberInput, error) {
+	var out model.InviteMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InviteMemberInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMappingInput(ctx context.Context, obj any) (model.MappingInput, error) {
 	var it model.MappingInput
 	if obj == nil {
@@ -18928,6 +20228,62 @@ func UnmarshalRestoreRunOrder(ctx context.Context, raw any) (ent.RestoreRunOrder
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRotateEnvironmentCredentialsInput(ctx context.Context, obj any) (model.RotateEnvironmentCredentialsInput, error) {
+	var it model.RotateEnvironmentCredentialsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"environmentId", "clientId", "clientSecret"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "environmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentID = data
+		case "clientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientID = data
+		case "clientSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientSecret"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientSecret = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRotateEnvironmentCredentialsInput unmarshals raw into the RotateEnvironmentCredentialsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRotateEnvironmentCredentialsInput(ctx context.Context, raw any) (model.RotateEnvironmentCredentialsInput, error) {
+	var out model.RotateEnvironmentCredentialsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RotateEnvironmentCredentialsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRunRestoreChecksInput(ctx context.Context, obj any) (model.RunRestoreChecksInput, error) {
 	var it model.RunRestoreChecksInput
 	if obj == nil {
@@ -19016,6 +20372,118 @@ func (ec *executionContext) unmarshalInputSelectRestoreBackupSetInput(ctx contex
 func UnmarshalSelectRestoreBackupSetInput(ctx context.Context, raw any) (model.SelectRestoreBackupSetInput, error) {
 	var out model.SelectRestoreBackupSetInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SelectRestoreBackupSetInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetMemberRoleInput(ctx context.Context, obj any) (model.SetMemberRoleInput, error) {
+	var it model.SetMemberRoleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"membershipId", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "membershipId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("membershipId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MembershipID = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetMemberRoleInput unmarshals raw into the SetMemberRoleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetMemberRoleInput(ctx context.Context, raw any) (model.SetMemberRoleInput, error) {
+	var out model.SetMemberRoleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetMemberRoleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateEnvironmentInput(ctx context.Context, obj any) (model.UpdateEnvironmentInput, error) {
+	var it model.UpdateEnvironmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"environmentId", "displayName", "kind", "writeEnabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "environmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environmentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnvironmentID = data
+		case "displayName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayName = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOEnvironmentKind2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋenvironmentᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "writeEnabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("writeEnabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WriteEnabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateEnvironmentInput unmarshals raw into the UpdateEnvironmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateEnvironmentInput(ctx context.Context, raw any) (model.UpdateEnvironmentInput, error) {
+	var out model.UpdateEnvironmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateEnvironmentInput", raw, &out)
 	return out, err
 }
 
@@ -20080,6 +21548,18 @@ func (ec *executionContext) _Environment(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Environment_workspace(ctx, field, obj)
 				})
+		case "maskedClientId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Environment_maskedClientId(ctx, field, obj)
+				})
+		case "permissionReport":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Environment_permissionReport(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20566,6 +22046,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "createEnvironment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createEnvironment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateEnvironment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateEnvironment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateEnvironmentCredentials":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateEnvironmentCredentials(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "archiveEnvironment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_archiveEnvironment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyEnvironment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyEnvironment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inviteMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_inviteMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setMemberRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setMemberRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createRestoreRun":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createRestoreRun(ctx, field)
@@ -21101,6 +22637,64 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var permissionReportImplementors = []string{"PermissionReport"}
+
+func (ec *executionContext) _PermissionReport(ctx context.Context, sel ast.SelectionSet, obj *model.PermissionReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, permissionReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PermissionReport")
+		case "verified":
+			out.Values[i] = ec._PermissionReport_verified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canRead":
+			out.Values[i] = ec._PermissionReport_canRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canWrite":
+			out.Values[i] = ec._PermissionReport_canWrite(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missingForRead":
+			out.Values[i] = ec._PermissionReport_missingForRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missingForWrite":
+			out.Values[i] = ec._PermissionReport_missingForWrite(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "summary":
+			out.Values[i] = ec._PermissionReport_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var policyTypeImplementors = []string{"PolicyType"}
 
 func (ec *executionContext) _PolicyType(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyType) graphql.Marshaler {
@@ -21436,6 +23030,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_operationRuns(ctx, field)
 				})
+		case "members":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_members(ctx, field)
+				})
 		case "restoreRun":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -21467,6 +23067,44 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeMemberPayloadImplementors = []string{"RemoveMemberPayload"}
+
+func (ec *executionContext) _RemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveMemberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeMemberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveMemberPayload")
+		case "membershipId":
+			out.Values[i] = ec._RemoveMemberPayload_membershipId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedTokens":
+			out.Values[i] = ec._RemoveMemberPayload_revokedTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -23276,6 +24914,11 @@ func (ec *executionContext) unmarshalNCreateBackupSetInput2githubᚗcomᚋrestor
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateEnvironmentInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateEnvironmentInput(ctx context.Context, v any) (model.CreateEnvironmentInput, error) {
+	res, err := ec.unmarshalInputCreateEnvironmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateRestoreRunFromPolicyVersionInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCreateRestoreRunFromPolicyVersionInput(ctx context.Context, v any) (model.CreateRestoreRunFromPolicyVersionInput, error) {
 	res, err := ec.unmarshalInputCreateRestoreRunFromPolicyVersionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23438,6 +25081,11 @@ func (ec *executionContext) marshalNIntunePolicyOrderField2ᚖgithubᚗcomᚋres
 	return v
 }
 
+func (ec *executionContext) unmarshalNInviteMemberInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐInviteMemberInput(ctx context.Context, v any) (model.InviteMemberInput, error) {
+	res, err := ec.unmarshalInputInviteMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23536,6 +25184,14 @@ func (ec *executionContext) marshalNMembership2ᚖgithubᚗcomᚋrestoredᚋrest
 		return graphql.Null
 	}
 	return ec._Membership(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMembershipConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembershipConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MembershipConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MembershipConnection!")
+		return graphql.Null
+	}
+	return ec._MembershipConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMembershipOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐMembershipOrderField(ctx context.Context, v any) (*ent.MembershipOrderField, error) {
@@ -23640,6 +25296,14 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPermissionReport2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPermissionReport(ctx context.Context, sel ast.SelectionSet, v *model.PermissionReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PermissionReport!")
+		return graphql.Null
+	}
+	return ec._PermissionReport(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPolicyType2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐPolicyTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PolicyType) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -23694,6 +25358,14 @@ func (ec *executionContext) unmarshalNPreviewAction2githubᚗcomᚋrestoredᚋre
 
 func (ec *executionContext) marshalNPreviewAction2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐPreviewAction(ctx context.Context, sel ast.SelectionSet, v restorerunitem.PreviewAction) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNRemoveMemberPayload2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveMemberPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveMemberPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRestoreGate2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreGateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RestoreGate) graphql.Marshaler {
@@ -23852,6 +25524,11 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋac
 	return v
 }
 
+func (ec *executionContext) unmarshalNRotateEnvironmentCredentialsInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRotateEnvironmentCredentialsInput(ctx context.Context, v any) (model.RotateEnvironmentCredentialsInput, error) {
+	res, err := ec.unmarshalInputRotateEnvironmentCredentialsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRunRestoreChecksInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRunRestoreChecksInput(ctx context.Context, v any) (model.RunRestoreChecksInput, error) {
 	res, err := ec.unmarshalInputRunRestoreChecksInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23859,6 +25536,11 @@ func (ec *executionContext) unmarshalNRunRestoreChecksInput2githubᚗcomᚋresto
 
 func (ec *executionContext) unmarshalNSelectRestoreBackupSetInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐSelectRestoreBackupSetInput(ctx context.Context, v any) (model.SelectRestoreBackupSetInput, error) {
 	res, err := ec.unmarshalInputSelectRestoreBackupSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSetMemberRoleInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐSetMemberRoleInput(ctx context.Context, v any) (model.SetMemberRoleInput, error) {
+	res, err := ec.unmarshalInputSetMemberRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -23917,6 +25599,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateEnvironmentInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐUpdateEnvironmentInput(ctx context.Context, v any) (model.UpdateEnvironmentInput, error) {
+	res, err := ec.unmarshalInputUpdateEnvironmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -24316,6 +26003,22 @@ func (ec *executionContext) marshalOEnvironmentEdge2ᚖgithubᚗcomᚋrestored�
 		return graphql.Null
 	}
 	return ec._EnvironmentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOEnvironmentKind2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋenvironmentᚐKind(ctx context.Context, v any) (*environment.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(environment.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOEnvironmentKind2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋenvironmentᚐKind(ctx context.Context, sel ast.SelectionSet, v *environment.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOEnvironmentOrder2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐEnvironmentOrder(ctx context.Context, v any) (*ent.EnvironmentOrder, error) {

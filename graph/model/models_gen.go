@@ -7,6 +7,7 @@ import (
 
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
 )
@@ -60,6 +61,20 @@ type CreateBackupSetInput struct {
 	IncludeFoundations *bool `json:"includeFoundations,omitempty"`
 }
 
+type CreateEnvironmentInput struct {
+	WorkspaceID string           `json:"workspaceId"`
+	DisplayName string           `json:"displayName"`
+	Kind        environment.Kind `json:"kind"`
+	// A GUID or a domain (contoso.onmicrosoft.com).
+	AzureTenantID string `json:"azureTenantId"`
+	ClientID      string `json:"clientId"`
+	// Accepted on write only, encrypted at rest, never returned or logged.
+	ClientSecret string `json:"clientSecret"`
+	// https (plain http only for loopback); default https://graph.microsoft.com/beta.
+	GraphBaseURL *string `json:"graphBaseUrl,omitempty"`
+	WriteEnabled *bool   `json:"writeEnabled,omitempty"`
+}
+
 type CreateRestoreRunFromPolicyVersionInput struct {
 	PolicyVersionID string `json:"policyVersionId"`
 	EnvironmentID   string `json:"environmentId"`
@@ -91,6 +106,12 @@ type GenerateRestorePreviewInput struct {
 	RunID string `json:"runId"`
 }
 
+type InviteMemberInput struct {
+	WorkspaceID string      `json:"workspaceId"`
+	Email       string      `json:"email"`
+	Role        access.Role `json:"role"`
+}
+
 type Mapping struct {
 	SourceID string `json:"sourceId"`
 	TargetID string `json:"targetId"`
@@ -99,6 +120,17 @@ type Mapping struct {
 type MappingInput struct {
 	SourceID string `json:"sourceId"`
 	TargetID string `json:"targetId"`
+}
+
+// What the app's granted permissions allow, in plain words.
+type PermissionReport struct {
+	// False until verifyEnvironment has run with the current credentials.
+	Verified        bool     `json:"verified"`
+	CanRead         bool     `json:"canRead"`
+	CanWrite        bool     `json:"canWrite"`
+	MissingForRead  []string `json:"missingForRead"`
+	MissingForWrite []string `json:"missingForWrite"`
+	Summary         string   `json:"summary"`
 }
 
 // A supported Intune object type, from the policy catalog.
@@ -111,6 +143,12 @@ type PolicyType struct {
 	Restorable        bool    `json:"restorable"`
 	PreviewOnlyReason *string `json:"previewOnlyReason,omitempty"`
 	GraphPath         string  `json:"graphPath"`
+}
+
+type RemoveMemberPayload struct {
+	MembershipID string `json:"membershipId"`
+	// The removed member's API tokens in the workspace, now revoked.
+	RevokedTokens int `json:"revokedTokens"`
 }
 
 type RestoreCheckSummary struct {
@@ -157,6 +195,12 @@ type RestoreScopeGroup struct {
 	PreviewOnly bool   `json:"previewOnly"`
 }
 
+type RotateEnvironmentCredentialsInput struct {
+	EnvironmentID string `json:"environmentId"`
+	ClientID      string `json:"clientId"`
+	ClientSecret  string `json:"clientSecret"`
+}
+
 type RunRestoreChecksInput struct {
 	RunID string `json:"runId"`
 }
@@ -166,7 +210,19 @@ type SelectRestoreBackupSetInput struct {
 	BackupSetID string `json:"backupSetId"`
 }
 
+type SetMemberRoleInput struct {
+	MembershipID string      `json:"membershipId"`
+	Role         access.Role `json:"role"`
+}
+
 type Subscription struct {
+}
+
+type UpdateEnvironmentInput struct {
+	EnvironmentID string            `json:"environmentId"`
+	DisplayName   *string           `json:"displayName,omitempty"`
+	Kind          *environment.Kind `json:"kind,omitempty"`
+	WriteEnabled  *bool             `json:"writeEnabled,omitempty"`
 }
 
 // The caller: a user acting in one workspace through an API token.
