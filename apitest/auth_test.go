@@ -10,6 +10,9 @@ import (
 
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/accounts"
+	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/membership"
+	"github.com/restored/restored/ids"
 )
 
 // operation is one GraphQL operation of the API and who may call it. Every
@@ -40,7 +43,75 @@ var demoRoles = []string{owner, operator, auditor}
 
 var capturers = []string{owner, operator}
 
+var owners = []string{owner}
+
+// freshEnv creates an environment of the demo workspace directly.
+func (e *env) freshEnv() string {
+	e.t.Helper()
+	return e.app.DB.Client.Environment.Create().SetWorkspaceID(e.wsID).SetDisplayName(ids.New("name")).
+		SetAzureTenantID("fresh.onmicrosoft.com").SetKind(environment.KindTEST).
+		SetGraphBaseURL("https://graph.microsoft.com/beta").SaveX(context.Background()).ID
+}
+
+// freshMember adds an auditor to the demo workspace and returns the membership.
+func (e *env) freshMember() string {
+	e.t.Helper()
+	ctx := context.Background()
+	u, err := e.app.Accounts.EnsureMember(ctx, e.wsID, strings.ToLower(ids.New("m"))+"@demo.restored.test", access.Auditor)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.app.DB.Client.Membership.Query().Where(membership.UserID(u.ID), membership.WorkspaceID(e.wsID)).OnlyIDX(ctx)
+}
+
 var operations = []operation{
+	{
+		field: "members", query: `query($ws: ID!) { members(workspaceId: $ws) { totalCount edges { node { role user { email } } } } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"ws": e.wsID} },
+		allowed: demoRoles,
+	},
+	{
+		field: "createEnvironment", query: `mutation($ws: ID!, $name: String!) { createEnvironment(input: {workspaceId: $ws, displayName: $name, kind: TEST, azureTenantId: "x.onmicrosoft.com", clientId: "8c0b9b2b-3d56-4daf-9b1e-5d9bfaa08337", clientSecret: "s"}) { id } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"ws": e.wsID, "name": ids.New("env")} },
+		allowed: owners,
+	},
+	{
+		field: "updateEnvironment", query: `mutation($id: ID!) { updateEnvironment(input: {environmentId: $id, writeEnabled: true}) { id writeEnabled } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.freshEnv()} },
+		allowed: owners,
+	},
+	{
+		field: "rotateEnvironmentCredentials", query: `mutation($id: ID!) { rotateEnvironmentCredentials(input: {environmentId: $id, clientId: "8c0b9b2b-3d56-4daf-9b1e-5d9bfaa08337", clientSecret: "n"}) { id } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.freshEnv()} },
+		allowed: owners,
+	},
+	{
+		field: "archiveEnvironment", query: `mutation($id: ID!) { archiveEnvironment(environmentId: $id) { id archivedAt } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.freshEnv()} },
+		allowed: owners,
+	},
+	{
+		field: "verifyEnvironment", query: `mutation($id: ID!) { verifyEnvironment(environmentId: $id) { id type } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.freshEnv()} },
+		allowed: owners,
+	},
+	{
+		field: "inviteMember", query: `mutation($ws: ID!, $email: String!) { inviteMember(input: {workspaceId: $ws, email: $email, role: AUDITOR}) { id } }`,
+		vars: func(e *env) map[string]any {
+			return map[string]any{"ws": e.wsID, "email": strings.ToLower(ids.New("i")) + "@demo.restored.test"}
+		},
+		allowed: owners,
+	},
+	{
+		field: "setMemberRole", query: `mutation($id: ID!) { setMemberRole(input: {membershipId: $id, role: OPERATOR}) { id role } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.freshMember()} },
+		allowed: owners,
+	},
+	{
+		field: "removeMember", query: `mutation($id: ID!) { removeMember(membershipId: $id) { revokedTokens } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.freshMember()} },
+		allowed: owners,
+	},
 	{
 		field: "restoreRun", query: `query($id: ID!) { restoreRun(id: $id) { id status readiness { canExecute } } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"id": e.scopedRun()} },

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,9 +31,13 @@ import (
 // env is one running restored with a seeded demo workspace and a second
 // workspace, and a token for every kind of caller the auth matrix needs.
 type env struct {
-	t   *testing.T
-	app *app.App
-	srv *httptest.Server
+	t    *testing.T
+	app  *app.App
+	srv  *httptest.Server
+	logs *logSink
+
+	seenMu sync.Mutex
+	seen   []string // every response body, for secret scans
 
 	wsID, otherWsID       string
 	prodEnvID, otherEnvID string
@@ -67,7 +72,8 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 		f(cfg)
 	}
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logSink{t: t}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +82,7 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 	if err := a.StartWorker(); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, app: a}
+	e := &env{t: t, app: a, logs: logs}
 	t.Cleanup(a.Close)
 
 	members, err := devseed.Seed(ctx, a.Accounts, "")
@@ -149,6 +155,31 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 	return e
 }
 
+// logSink keeps every server log line (for secret scans) and shows
+// warnings and errors in the test log.
+type logSink struct {
+	t  *testing.T
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.b.Write(p)
+	l.mu.Unlock()
+	if bytes.Contains(p, []byte("level=WARN")) || bytes.Contains(p, []byte("level=ERROR")) {
+		l.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// String returns everything logged so far.
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // testWriter sends server logs to the test log.
 type testWriter struct{ t *testing.T }
 
@@ -215,6 +246,9 @@ func (e *env) do(req *http.Request) *response {
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := &response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	e.seenMu.Lock()
+	e.seen = append(e.seen, r.Raw)
+	e.seenMu.Unlock()
 	if err := json.Unmarshal(raw, r); err != nil {
 		e.t.Fatalf("response is not JSON (%d): %s", res.StatusCode, raw)
 	}

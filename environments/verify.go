@@ -37,8 +37,8 @@ func (s *Service) Verify(ctx context.Context, ops *operations.Service, id string
 	if err != nil {
 		return nil, err
 	}
-	if err := archived(env); err != nil {
-		return nil, err
+	if env.ArchivedAt != nil {
+		return nil, archived(env)
 	}
 	run, created, err := ops.StartRun(ctx, operations.Start{
 		WorkspaceID: env.WorkspaceID, EnvironmentID: env.ID, Type: TypeVerify,
