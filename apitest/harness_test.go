@@ -2,8 +2,8 @@ package apitest
 
 import (
 	"bytes"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -22,8 +22,8 @@ import (
 	"github.com/restored/restored/config"
 	"github.com/restored/restored/devseed"
 	"github.com/restored/restored/ent/backupset"
-	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/workspace"
 	"github.com/restored/restored/testenv"
 )
