@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/restored/restored/access"
+	"github.com/restored/restored/accounts"
 	"github.com/restored/restored/app"
 )
 
@@ -180,5 +182,31 @@ func TestEventsCrossReplicas(t *testing.T) {
 	<-done
 	if m.Type != "next" || !strings.Contains(string(m.Payload), "api_token.create") {
 		t.Fatalf("got %s %s", m.Type, m.Payload)
+	}
+}
+
+// TestExpiringTokenClosesSocket: a socket whose token expires while open is
+// closed within seconds.
+func TestExpiringTokenClosesSocket(t *testing.T) {
+	e := start(t)
+	soon := time.Now().Add(1500 * time.Millisecond)
+	_, secret, err := e.app.Accounts.CreateToken(context.Background(), accounts.TokenInput{
+		WorkspaceID: e.wsID, UserID: e.ownerUserID, Name: "short-lived", Role: access.Auditor, ExpiresAt: &soon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + secret})
+	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	c.subscribe("1", auditSub, map[string]any{"ws": e.wsID})
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		if m := c.next(time.Until(deadline)); m.Type == "closed" {
+			break
+		}
+	}
+	if time.Now().Before(soon) {
+		t.Fatal("closed before the token expired")
 	}
 }
