@@ -448,15 +448,7 @@ func (r *queryResolver) Members(ctx context.Context, workspaceID string, after *
 
 // RestoreRun is the resolver for the restoreRun field.
 func (r *queryResolver) RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error) {
-	n, err := r.node(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	run, ok := n.(*ent.RestoreRun)
-	if !ok {
-		return nil, apperr.New(apperr.NotFound, "no restore run %q", id)
-	}
-	return run, nil
+	return r.restoreRunFor(ctx, id)
 }
 
 // RestoreRuns is the resolver for the restoreRuns field.

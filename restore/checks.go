@@ -8,6 +8,7 @@ import (
 
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/apperr"
+	"github.com/restored/restored/auth"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/operationrun"
@@ -75,15 +76,23 @@ func (s *Service) RunChecks(ctx context.Context, runID string) (*ent.RestoreRun,
 		return nil, &apperr.Error{Code: apperr.InvalidTransition, Message: "define the scope (step 2) before running checks",
 			Gates: []string{GateScopeDefined}}
 	}
-	_, _, err = s.Ops.StartRun(ctx, operations.Start{
-		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: TypeChecks,
-		DedupeKey: TypeChecks + ":" + run.ID + ":" + run.ScopeFingerprint, SubjectID: run.ID, InitiatorID: v.User.ID,
+	return s.startScopedJob(ctx, run, v, TypeChecks, "restore_run.checks.start")
+}
+
+// startScopedJob starts a checks or preview job for the run's current scope:
+// the dedupe key and the job's context carry the scope fingerprint, so a
+// repeated click joins the running job and a job for an older scope can
+// tell its results are stale.
+func (s *Service) startScopedJob(ctx context.Context, run *ent.RestoreRun, v *auth.Viewer, typ, action string) (*ent.RestoreRun, error) {
+	_, _, err := s.Ops.StartRun(ctx, operations.Start{
+		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: typ,
+		DedupeKey: typ + ":" + run.ID + ":" + run.ScopeFingerprint, SubjectID: run.ID, InitiatorID: v.User.ID,
 		Context: map[string]any{"scopeFingerprint": run.ScopeFingerprint},
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, run, "restore_run.checks.start", nil)
+	s.audit(ctx, run, action, nil)
 	return run, nil
 }
 

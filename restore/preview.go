@@ -33,16 +33,7 @@ func (s *Service) GeneratePreview(ctx context.Context, runID string) (*ent.Resto
 		return nil, &apperr.Error{Code: apperr.InvalidTransition, Gates: open,
 			Message: "the preview needs current safety checks: " + firstOpenMessage(r, open)}
 	}
-	_, _, err = s.Ops.StartRun(ctx, operations.Start{
-		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: TypePreview,
-		DedupeKey: TypePreview + ":" + run.ID + ":" + run.ScopeFingerprint, SubjectID: run.ID, InitiatorID: v.User.ID,
-		Context: map[string]any{"scopeFingerprint": run.ScopeFingerprint},
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, run, "restore_run.preview.start", nil)
-	return run, nil
+	return s.startScopedJob(ctx, run, v, TypePreview, "restore_run.preview.start")
 }
 
 // RunPreviewJob is the restore.preview job. It holds only an intune.Reader:
