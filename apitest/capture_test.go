@@ -199,7 +199,9 @@ func TestPolicySnapshotVersions(t *testing.T) {
 	e.waitOp(e.owner, op.ID, 60*time.Second)
 	r := e.post(e.owner, `query($env: ID!) { policies(environmentId: $env, policyTypes: ["settingsCatalogPolicy"], first: 1) { edges { node { id } } } }`, map[string]any{"env": envRow.ID})
 	var d struct {
-		Policies struct{ Edges []struct{ Node struct{ ID string } } }
+		Policies struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	r.decode(t, &d)
 	policyID := d.Policies.Edges[0].Node.ID
@@ -213,7 +215,12 @@ func TestPolicySnapshotVersions(t *testing.T) {
 	var v struct {
 		PolicyVersions struct {
 			TotalCount int
-			Edges      []struct{ Node struct{ Version int; Payload map[string]any } }
+			Edges      []struct {
+				Node struct {
+					Version int
+					Payload map[string]any
+				}
+			}
 		}
 	}
 	r.decode(t, &v)
@@ -265,7 +272,9 @@ func TestOperationRunSubscription(t *testing.T) {
 			t.Fatalf("got %s %s", m.Type, m.Payload)
 		}
 		var p struct {
-			Data struct{ OperationRunUpdated struct{ Status, Outcome string } }
+			Data struct {
+				OperationRunUpdated struct{ Status, Outcome string }
+			}
 		}
 		json.Unmarshal(m.Payload, &p)
 		statuses = append(statuses, p.Data.OperationRunUpdated.Status)

@@ -20,9 +20,9 @@ type runView struct {
 	CheckSummary                                         *struct{ Blocking, Warning, Safe, Items int }
 	CheckResults                                         []struct{ Code, Severity string }
 	PreviewSummary                                       *struct {
-		Message                                          string
-		PoliciesChanged, PoliciesCreated, PreviewOnly    int
-		PoliciesUnchanged, AssignmentsChanged, Items     int
+		Message                                       string
+		PoliciesChanged, PoliciesCreated, PreviewOnly int
+		PoliciesUnchanged, AssignmentsChanged, Items  int
 	}
 	Readiness struct {
 		CanProceedToConfirmation, CanExecute bool
@@ -386,7 +386,9 @@ func TestWizardPreviewOnlyAndTechnicalBlockers(t *testing.T) {
 		RestoreRun struct {
 			PreviewItems struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ PlannedAction, PreviewAction *string } }
+				Edges      []struct {
+					Node struct{ PlannedAction, PreviewAction *string }
+				}
 			}
 		}
 	}
@@ -441,7 +443,9 @@ func TestRestoreFromPolicyVersionAndScopeListing(t *testing.T) {
 	op := e.mutateOp(e.owner, `mutation($env: ID!) { syncInventory(environmentId: $env) { `+opFields+` } }`, map[string]any{"env": envRow.ID}, "syncInventory")
 	e.waitOp(e.owner, op.ID, 60*time.Second)
 	var p struct {
-		Policies struct{ Edges []struct{ Node struct{ ID string } } }
+		Policies struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	e.post(e.owner, `query($env: ID!) { policies(environmentId: $env, policyTypes: ["deviceCompliancePolicy"], first: 1) { edges { node { id } } } }`, map[string]any{"env": envRow.ID}).decode(t, &p)
 	snap := e.waitOp(e.owner, e.mutateOp(e.owner, `mutation($id: ID!) { capturePolicySnapshot(policyId: $id) { `+opFields+` } }`,

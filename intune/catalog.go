@@ -170,8 +170,8 @@ var catalog = []*Type{
 		ODataBase: "#microsoft.graph.deviceManagementConfigurationPolicy", ODataTypes: exactly("deviceManagementConfigurationPolicy"),
 		PlatformProperty: "platforms", Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds",
 		UpdateMethod: "PUT", NameProperty: "name",
-		Expand:       []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
-		ReadOnly:     readOnly("settingCount", "isAssigned", "creationSource", "priorityMetaData"),
+		Expand:   []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
+		ReadOnly: readOnly("settingCount", "isAssigned", "creationSource", "priorityMetaData"),
 	},
 	{
 		Key: "deviceCompliancePolicy", Label: "Compliance policy", Path: "deviceManagement/deviceCompliancePolicies",
