@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/graphsim"
 	"github.com/restored/restored/intune"
@@ -184,7 +186,8 @@ func TestWizardHappyPath(t *testing.T) {
 	if v.PreviewSummary.PreviewOnly == 0 || v.PreviewSummary.PoliciesUnchanged == 0 {
 		t.Errorf("preview summary %+v", v.PreviewSummary)
 	}
-	if !v.Readiness.CanProceedToConfirmation || v.Readiness.CanExecute || !slices.Contains(v.open(), "DRY_RUN_OFF") {
+	if !v.Readiness.CanProceedToConfirmation || v.Readiness.CanExecute || !slices.Contains(v.open(), "DRY_RUN_OFF") ||
+		!strings.Contains(v.Readiness.Guidance, "review the preview and confirm") {
 		t.Fatalf("previewed readiness %+v", v.Readiness)
 	}
 	// Spec 011 US1.2: dry run on → execute refused.
@@ -220,6 +223,24 @@ func TestWizardHappyPath(t *testing.T) {
 	again := w.must("executeRestoreRun", map[string]any{"runId": w.id, "idempotencyKey": "script-run-1"})
 	if again.ID != v.ID || again.Status != "QUEUED" {
 		t.Fatalf("retry %+v", again)
+	}
+	// The execution is handed to Asynq: one restore.execute run, its task
+	// waiting in the execution queue.
+	var ops struct {
+		OperationRuns struct {
+			Edges []struct{ Node opRun }
+		}
+	}
+	e.post(e.owner, `query($ws: ID!) { operationRuns(workspaceId: $ws, type: "restore.execute") { edges { node { `+opFields+` } } } }`,
+		map[string]any{"ws": e.wsID}).decode(t, &ops)
+	if len(ops.OperationRuns.Edges) != 1 || ops.OperationRuns.Edges[0].Node.Status != "QUEUED" || *ops.OperationRuns.Edges[0].Node.SubjectID != w.id {
+		t.Fatalf("execution runs %+v", ops.OperationRuns.Edges)
+	}
+	inspector := asynq.NewInspector(e.app.Redis.Asynq)
+	defer inspector.Close()
+	task, err := inspector.GetTaskInfo(e.app.Redis.ExecuteQueue(), ops.OperationRuns.Edges[0].Node.ID)
+	if err != nil || task.Type != "restore.execute" {
+		t.Fatalf("execution task: %v %+v", err, task)
 	}
 	// Checks and preview never wrote to the tenant.
 	if writes := tenant.Writes(); len(writes) != 0 {
@@ -271,6 +292,11 @@ func TestWizardResetsAndStaleness(t *testing.T) {
 	if !slices.Contains(gates, any("CHECKS_CURRENT")) || !slices.Contains(gates, any("PREVIEW_CURRENT")) {
 		t.Fatalf("gates %v", gates)
 	}
+	// Spec 011 US1.3: without a current preview, execution is refused too.
+	owner := &wizard{e: e, t: t, token: e.owner, id: w.id}
+	if r, _ := owner.call("", "executeRestoreRun", map[string]any{"runId": w.id}); r.code() != "GATE_BLOCKED" || !strings.Contains(r.Raw, "PREVIEW_CURRENT") {
+		t.Fatalf("execute without a current preview: %s", r.Raw)
+	}
 	w.checked()
 	v = w.previewed()
 	if !v.Readiness.CanProceedToConfirmation || v.PreviewSummary.Items != 1 {
@@ -312,6 +338,11 @@ func TestWizardCrossTenantNeedsGroupMapping(t *testing.T) {
 	codes := e.itemCheckCodes(w.id)
 	if !codes["GROUP_UNMAPPED"] {
 		t.Fatalf("codes %v", codes)
+	}
+	// Spec 011 US2.1: a blocking check keeps execution refused.
+	owner := &wizard{e: e, t: t, token: e.owner, id: w.id}
+	if r, _ := owner.call("", "executeRestoreRun", map[string]any{"runId": w.id}); r.code() != "GATE_BLOCKED" || !strings.Contains(r.Raw, "NO_BLOCKING_CHECKS") {
+		t.Fatalf("execute with blockers: %s", r.Raw)
 	}
 	// Map every source group to a target group.
 	var mapping []map[string]any

@@ -1,18 +1,12 @@
 package events_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"runtime"
-	"runtime/pprof"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/restored/restored/events"
 	"github.com/restored/restored/redisconn"
@@ -26,9 +20,9 @@ const wait = 10 * time.Second
 // TestPublishInOrder checks the promise of Subscribe: everything published
 // after it returns is delivered, in publishing order.
 func TestPublishInOrder(t *testing.T) {
-	checkLeaks(t)
-	ctx := testContext(t)
-	bus, _ := mustBus(t, mustOpen(t))
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
 	sub := mustSubscribe(t, ctx, bus, "run:1")
 
 	const n = 100
@@ -45,9 +39,9 @@ func TestPublishInOrder(t *testing.T) {
 // TestTwoSubscribers checks that every subscriber of a topic gets every
 // message, not one of them each.
 func TestTwoSubscribers(t *testing.T) {
-	checkLeaks(t)
-	ctx := testContext(t)
-	bus, _ := mustBus(t, mustOpen(t))
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
 	a := mustSubscribe(t, ctx, bus, "run:1")
 	b := mustSubscribe(t, ctx, bus, "run:1")
 
@@ -67,9 +61,9 @@ func TestTwoSubscribers(t *testing.T) {
 // another topic. Redis delivers to one connection in publishing order, so a
 // marker published last arriving first proves nothing came before it.
 func TestTopicIsolation(t *testing.T) {
-	checkLeaks(t)
-	ctx := testContext(t)
-	bus, _ := mustBus(t, mustOpen(t))
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
 	w1 := mustSubscribe(t, ctx, bus, events.AuditTopic("w1"))
 	w2 := mustSubscribe(t, ctx, bus, events.AuditTopic("w2"))
 
@@ -91,10 +85,10 @@ func TestTopicIsolation(t *testing.T) {
 // TestPrefixIsolation checks that two deployments sharing one Redis (same
 // topic, different key prefixes) never see each other's events.
 func TestPrefixIsolation(t *testing.T) {
-	checkLeaks(t)
-	ctx := testContext(t)
-	c1 := mustOpen(t)
-	c2 := mustOpenSibling(t, c1)
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	c1 := testenv.RedisConn(t)
+	c2 := testenv.RedisSibling(t, c1)
 	bus1, _ := mustBus(t, c1)
 	bus2, _ := mustBus(t, c2)
 	sub1 := mustSubscribe(t, ctx, bus1, "run:1")
@@ -120,9 +114,9 @@ func TestPrefixIsolation(t *testing.T) {
 // TestClose checks that Close ends delivery: C is closed, the Redis
 // subscription is released, and Close may be called again.
 func TestClose(t *testing.T) {
-	checkLeaks(t)
-	ctx := testContext(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	conn := testenv.RedisConn(t)
 	bus, _ := mustBus(t, conn)
 	sub := mustSubscribe(t, ctx, bus, "run:1")
 	waitSubscribers(t, conn, "run:1", 1)
@@ -140,10 +134,10 @@ func TestClose(t *testing.T) {
 // subscription as Close does, which is how a GraphQL subscription ends when
 // its client goes away.
 func TestContextCancel(t *testing.T) {
-	checkLeaks(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
 	bus, _ := mustBus(t, conn)
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
 	sub := mustSubscribe(t, ctx, bus, "run:1")
 	waitSubscribers(t, conn, "run:1", 1)
 
@@ -155,8 +149,8 @@ func TestContextCancel(t *testing.T) {
 // TestSubscribeError checks that Subscribe reports failure instead of
 // returning a subscription that never delivers.
 func TestSubscribeError(t *testing.T) {
-	checkLeaks(t)
-	bus, _ := mustBus(t, mustOpen(t))
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	sub, err := bus.Subscribe(ctx, "run:1")
@@ -169,9 +163,9 @@ func TestSubscribeError(t *testing.T) {
 // TestPublishError checks that a value that cannot be encoded is an error,
 // not an empty message.
 func TestPublishError(t *testing.T) {
-	checkLeaks(t)
-	bus, _ := mustBus(t, mustOpen(t))
-	if err := bus.Publish(testContext(t), "run:1", make(chan int)); err == nil {
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	if err := bus.Publish(testenv.Context(t, time.Minute), "run:1", make(chan int)); err == nil {
 		t.Fatalf("Publish(chan) succeeded")
 	}
 }
@@ -181,9 +175,9 @@ func TestPublishError(t *testing.T) {
 // an unbroken prefix of the stream (never a stream with holes), while a
 // subscriber that keeps up on the same topic receives everything.
 func TestSlowSubscriber(t *testing.T) {
-	checkLeaks(t)
-	ctx := testContext(t)
-	bus, logs := mustBus(t, mustOpen(t))
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, logs := mustBus(t, testenv.RedisConn(t))
 	slow := mustSubscribe(t, ctx, bus, "run:1")
 	fast := mustSubscribe(t, ctx, bus, "run:1")
 
@@ -248,52 +242,10 @@ func TestSlowSubscriber(t *testing.T) {
 	}
 }
 
-// testContext is a context that ends with the test, and at the latest after
-// a minute, so no wait can outlive a broken test.
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func mustOpen(t *testing.T) *redisconn.Conn {
-	t.Helper()
-	url, prefix := testenv.Redis(t)
-	return open(t, url, prefix)
-}
-
-// mustOpenSibling opens a second connection to c's Redis server (the same
-// in-process one in embedded mode) with a different prefix, as a second
-// deployment sharing the server would.
-func mustOpenSibling(t *testing.T, c *redisconn.Conn) *redisconn.Conn {
-	t.Helper()
-	url, prefix := testenv.Redis(t)
-	if url == "" {
-		opt, ok := c.Asynq.(asynq.RedisClientOpt)
-		if !ok {
-			t.Fatalf("connection options are %T, want asynq.RedisClientOpt", c.Asynq)
-		}
-		url = "redis://" + opt.Addr
-	}
-	return open(t, url, prefix)
-}
-
-func open(t *testing.T, url, prefix string) *redisconn.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := redisconn.Open(ctx, url, prefix)
-	if err != nil {
-		t.Fatalf("redisconn.Open: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // mustBus returns a bus over conn and the buffer its log goes to.
-func mustBus(t *testing.T, conn *redisconn.Conn) (*events.Bus, *lockedBuffer) {
+func mustBus(t *testing.T, conn *redisconn.Conn) (*events.Bus, *testenv.LockedBuffer) {
 	t.Helper()
-	var logs lockedBuffer
+	var logs testenv.LockedBuffer
 	return events.NewBus(conn, slog.New(slog.NewTextHandler(&logs, nil))), &logs
 }
 
@@ -364,7 +316,7 @@ func drainUntilClosed(t *testing.T, sub *events.Subscription) int {
 func waitSubscribers(t *testing.T, conn *redisconn.Conn, topic events.Topic, want int64) {
 	t.Helper()
 	ch := conn.Channel(string(topic))
-	ctx := testContext(t)
+	ctx := testenv.Context(t, time.Minute)
 	var got int64
 	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		m, err := conn.Client.PubSubNumSub(ctx, ch).Result()
@@ -376,38 +328,4 @@ func waitSubscribers(t *testing.T, conn *redisconn.Conn, topic events.Topic, wan
 		}
 	}
 	t.Fatalf("%s has %d subscribers, want %d", ch, got, want)
-}
-
-// checkLeaks fails the test if goroutines started during it outlive it.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-			if runtime.NumGoroutine() <= base {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		var buf bytes.Buffer
-		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-		t.Errorf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf.String())
-	})
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

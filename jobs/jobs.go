@@ -16,13 +16,14 @@ import (
 
 // Queue enqueues tasks on this deployment's queue.
 type Queue struct {
-	client *asynq.Client
-	queue  string
+	client  *asynq.Client
+	queue   string
+	execute string
 }
 
 // NewQueue returns a queue over conn.
 func NewQueue(conn *redisconn.Conn) *Queue {
-	return &Queue{client: asynq.NewClient(conn.Asynq), queue: conn.Queue()}
+	return &Queue{client: asynq.NewClient(conn.Asynq), queue: conn.Queue(), execute: conn.ExecuteQueue()}
 }
 
 // Enqueue puts t on the queue. Options may add a task id (asynq.TaskID) for

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,8 +29,8 @@ const typeEcho = "test:echo"
 // is processed by a Worker of the same deployment exactly once, with its
 // payload intact, on the deployment's queue whatever the caller asked for.
 func TestProcessedOnce(t *testing.T) {
-	checkLeaks(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
 	insp := mustInspector(t, conn)
 	q := mustQueue(t, conn)
 
@@ -40,7 +38,7 @@ func TestProcessedOnce(t *testing.T) {
 	w, _ := mustWorker(t, conn, jobs.WorkerOptions{Concurrency: 2}, map[string]asynq.Handler{typeEcho: rec})
 
 	payload := []byte("{\"run\":\"r1\",\"n\":42,\"s\":\"é\\u0000\"}\x00\xff")
-	info, err := q.Enqueue(testContext(t), asynq.NewTask(typeEcho, payload),
+	info, err := q.Enqueue(testenv.Context(t, time.Minute), asynq.NewTask(typeEcho, payload),
 		asynq.TaskID("t1"), asynq.Retention(time.Hour), asynq.Queue("elsewhere"))
 	if err != nil {
 		t.Fatalf("Enqueue: %v", err)
@@ -62,16 +60,16 @@ func TestProcessedOnce(t *testing.T) {
 // TestPrefixIsolation checks that two deployments sharing one Redis, both
 // with a running worker, each process only their own tasks.
 func TestPrefixIsolation(t *testing.T) {
-	checkLeaks(t)
-	c1 := mustOpen(t)
-	c2 := mustOpenSibling(t, c1)
+	testenv.CheckGoroutines(t)
+	c1 := testenv.RedisConn(t)
+	c2 := testenv.RedisSibling(t, c1)
 	insp1, insp2 := mustInspector(t, c1), mustInspector(t, c2)
 	q1, q2 := mustQueue(t, c1), mustQueue(t, c2)
 	rec1, rec2 := newRecorder(), newRecorder()
 	w1, _ := mustWorker(t, c1, jobs.WorkerOptions{}, map[string]asynq.Handler{typeEcho: rec1})
 	w2, _ := mustWorker(t, c2, jobs.WorkerOptions{}, map[string]asynq.Handler{typeEcho: rec2})
 
-	ctx := testContext(t)
+	ctx := testenv.Context(t, time.Minute)
 	for _, e := range []struct {
 		q       *jobs.Queue
 		payload string
@@ -98,13 +96,13 @@ func TestPrefixIsolation(t *testing.T) {
 // same id is refused with asynq.ErrTaskIDConflict (which callers map to "the
 // run is already queued"), while another deployment may use the same id.
 func TestTaskIDConflict(t *testing.T) {
-	checkLeaks(t)
-	c1 := mustOpen(t)
-	c2 := mustOpenSibling(t, c1)
+	testenv.CheckGoroutines(t)
+	c1 := testenv.RedisConn(t)
+	c2 := testenv.RedisSibling(t, c1)
 	mustInspector(t, c1)
 	mustInspector(t, c2)
 	q1, q2 := mustQueue(t, c1), mustQueue(t, c2)
-	ctx := testContext(t)
+	ctx := testenv.Context(t, time.Minute)
 
 	if _, err := q1.Enqueue(ctx, asynq.NewTask(typeEcho, []byte("a")), asynq.TaskID("run-1")); err != nil {
 		t.Fatalf("first Enqueue: %v", err)
@@ -125,8 +123,8 @@ func TestTaskIDConflict(t *testing.T) {
 // permanent failure, such as a bad payload) is not retried and archives the
 // task at once, while a plain error leaves the task to be retried.
 func TestSkipRetry(t *testing.T) {
-	checkLeaks(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
 	insp := mustInspector(t, conn)
 	q := mustQueue(t, conn)
 
@@ -142,7 +140,7 @@ func TestSkipRetry(t *testing.T) {
 		}),
 	})
 
-	ctx := testContext(t)
+	ctx := testenv.Context(t, time.Minute)
 	for _, typ := range []string{"test:permanent", "test:transient"} {
 		if _, err := q.Enqueue(ctx, asynq.NewTask(typ, nil), asynq.TaskID(typ), asynq.MaxRetry(5)); err != nil {
 			t.Fatalf("Enqueue(%s): %v", typ, err)
@@ -170,8 +168,8 @@ func TestSkipRetry(t *testing.T) {
 // TestShutdownWaits checks graceful shutdown: Shutdown returns only after the
 // running task has finished, and that task then counts as done.
 func TestShutdownWaits(t *testing.T) {
-	checkLeaks(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
 	insp := mustInspector(t, conn)
 	q := mustQueue(t, conn)
 
@@ -181,7 +179,7 @@ func TestShutdownWaits(t *testing.T) {
 	// polling, so a Shutdown that did not wait would return at once.
 	w, _ := mustWorker(t, conn, jobs.WorkerOptions{Concurrency: 1, ShutdownTimeout: time.Minute},
 		map[string]asynq.Handler{"test:block": h})
-	if _, err := q.Enqueue(testContext(t), asynq.NewTask("test:block", nil), asynq.TaskID("b1"), asynq.Retention(time.Hour)); err != nil {
+	if _, err := q.Enqueue(testenv.Context(t, time.Minute), asynq.NewTask("test:block", nil), asynq.TaskID("b1"), asynq.Retention(time.Hour)); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	h.waitStarted(t)
@@ -216,8 +214,8 @@ func TestShutdownWaits(t *testing.T) {
 // when a handler ignores its context: the task goes back to the queue, to be
 // run again by another worker.
 func TestShutdownTimeout(t *testing.T) {
-	checkLeaks(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
 	insp := mustInspector(t, conn)
 	q := mustQueue(t, conn)
 
@@ -227,7 +225,7 @@ func TestShutdownTimeout(t *testing.T) {
 	t.Cleanup(h.release)
 	w, _ := mustWorker(t, conn, jobs.WorkerOptions{Concurrency: 1, ShutdownTimeout: 50 * time.Millisecond},
 		map[string]asynq.Handler{"test:block": h})
-	if _, err := q.Enqueue(testContext(t), asynq.NewTask("test:block", nil), asynq.TaskID("b1")); err != nil {
+	if _, err := q.Enqueue(testenv.Context(t, time.Minute), asynq.NewTask("test:block", nil), asynq.TaskID("b1")); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	h.waitStarted(t)
@@ -249,14 +247,14 @@ func TestShutdownTimeout(t *testing.T) {
 // caller's option slice (appending the queue option to it would, when the
 // slice has spare capacity, and race between concurrent callers sharing it).
 func TestEnqueueKeepsCallerOptions(t *testing.T) {
-	checkLeaks(t)
-	conn := mustOpen(t)
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
 	mustInspector(t, conn)
 	q := mustQueue(t, conn)
 
 	opts := make([]asynq.Option, 1, 4)
 	opts[0] = asynq.MaxRetry(3)
-	if _, err := q.Enqueue(testContext(t), asynq.NewTask(typeEcho, nil), opts...); err != nil {
+	if _, err := q.Enqueue(testenv.Context(t, time.Minute), asynq.NewTask(typeEcho, nil), opts...); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 	if spare := opts[1:cap(opts)]; spare[0] != nil {
@@ -350,48 +348,6 @@ func (b *blocker) release() {
 	}
 }
 
-// testContext is a context that ends with the test, and at the latest after
-// a minute.
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func mustOpen(t *testing.T) *redisconn.Conn {
-	t.Helper()
-	url, prefix := testenv.Redis(t)
-	return open(t, url, prefix)
-}
-
-// mustOpenSibling opens a second connection to c's Redis server (the same
-// in-process one in embedded mode) with a different prefix, as a second
-// deployment sharing the server would.
-func mustOpenSibling(t *testing.T, c *redisconn.Conn) *redisconn.Conn {
-	t.Helper()
-	url, prefix := testenv.Redis(t)
-	if url == "" {
-		opt, ok := c.Asynq.(asynq.RedisClientOpt)
-		if !ok {
-			t.Fatalf("connection options are %T, want asynq.RedisClientOpt", c.Asynq)
-		}
-		url = "redis://" + opt.Addr
-	}
-	return open(t, url, prefix)
-}
-
-func open(t *testing.T, url, prefix string) *redisconn.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := redisconn.Open(ctx, url, prefix)
-	if err != nil {
-		t.Fatalf("redisconn.Open: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // mustInspector returns an inspector of conn's server. When the test ends
 // it removes every key of conn's queue (Inspector.DeleteQueue leaves
 // completed tasks and statistics), so runs against a shared Redis leave
@@ -429,9 +385,9 @@ func mustQueue(t *testing.T, conn *redisconn.Conn) *jobs.Queue {
 
 // mustWorker starts a worker with handlers; it is shut down when the test
 // ends (Shutdown again is harmless). It returns the worker's log.
-func mustWorker(t *testing.T, conn *redisconn.Conn, o jobs.WorkerOptions, handlers map[string]asynq.Handler) (*jobs.Worker, *lockedBuffer) {
+func mustWorker(t *testing.T, conn *redisconn.Conn, o jobs.WorkerOptions, handlers map[string]asynq.Handler) (*jobs.Worker, *testenv.LockedBuffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testenv.LockedBuffer{}
 	o.Log = slog.New(slog.NewTextHandler(logs, nil))
 	w := jobs.NewWorker(conn, o)
 	for typ, h := range handlers {
@@ -465,38 +421,4 @@ func waitState(t *testing.T, insp *asynq.Inspector, queue, id string, state asyn
 	}
 	t.Fatalf("task %s is %v after %v, want %v", id, info.State, wait, state)
 	return nil
-}
-
-// checkLeaks fails the test if goroutines started during it outlive it.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-			if runtime.NumGoroutine() <= base {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		var buf bytes.Buffer
-		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-		t.Errorf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf.String())
-	})
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/operations"
+	"github.com/restored/restored/restore"
 )
 
 // Payload is the payload of every operation task: the run it executes.
@@ -31,7 +32,11 @@ func (q *Queue) Submit(ctx context.Context, taskType, runID string) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Enqueue(ctx, asynq.NewTask(taskType, payload),
+	queue := q.queue
+	if taskType == restore.TypeExecute {
+		queue = q.execute // see redisconn.Conn.ExecuteQueue
+	}
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(taskType, payload), asynq.Queue(queue),
 		asynq.TaskID(runID), asynq.MaxRetry(maxRetry), asynq.Timeout(2*time.Hour), asynq.Retention(24*time.Hour))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil

@@ -1,11 +1,8 @@
 package redisconn_test
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +15,7 @@ import (
 // TestOpen checks that Open gives a working connection in both modes: the
 // in-process Redis without a URL, the configured server with one.
 func TestOpen(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutines(t)
 	url, prefix := testenv.Redis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -60,11 +57,11 @@ func TestOpen(t *testing.T) {
 // TestOpenEmbeddedAreSeparate checks that each Open without a URL gets its
 // own in-process Redis: two embedded servers share no data.
 func TestOpenEmbeddedAreSeparate(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a := mustOpen(t, ctx, "", "a")
-	b := mustOpen(t, ctx, "", "b")
+	a := testenv.OpenRedis(t, "", "a")
+	b := testenv.OpenRedis(t, "", "b")
 	if !a.Embedded() || !b.Embedded() {
 		t.Fatalf("Embedded() = %v, %v; want true, true", a.Embedded(), b.Embedded())
 	}
@@ -79,7 +76,7 @@ func TestOpenEmbeddedAreSeparate(t *testing.T) {
 // TestOpenBadURL checks that a malformed URL is refused at once, with a
 // message that names the URL as the problem.
 func TestOpenBadURL(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutines(t)
 	for _, raw := range []string{
 		"localhost:6379", // no scheme
 		"http://127.0.0.1:6379",
@@ -117,7 +114,7 @@ func TestOpenBadURL(t *testing.T) {
 // the command's context, so against a wedged server Open takes 5 s whatever
 // the caller's deadline.
 func TestOpenUnreachable(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutines(t)
 	wedged := wedgedServer(t)
 	cases := []struct {
 		name  string
@@ -187,16 +184,6 @@ func TestNames(t *testing.T) {
 	}
 }
 
-func mustOpen(t *testing.T, ctx context.Context, url, prefix string) *redisconn.Conn {
-	t.Helper()
-	c, err := redisconn.Open(ctx, url, prefix)
-	if err != nil {
-		t.Fatalf("Open(%q, %q): %v", url, prefix, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // wedgedServer listens on a loopback port, accepts connections and never
 // answers, like a Redis that hangs; it returns the address.
 func wedgedServer(t *testing.T) string {
@@ -231,21 +218,4 @@ func wedgedServer(t *testing.T) string {
 		}
 	})
 	return ln.Addr().String()
-}
-
-// checkLeaks fails the test if goroutines started during it outlive it.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-			if runtime.NumGoroutine() <= base {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		var buf bytes.Buffer
-		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-		t.Errorf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf.String())
-	})
 }

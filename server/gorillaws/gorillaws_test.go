@@ -2,7 +2,6 @@ package gorillaws_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,8 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/restored/restored/server/gorillaws"
+	"github.com/restored/restored/testenv"
 )
 
 const (
@@ -33,18 +31,22 @@ const (
 	legacyWS    = "graphql-ws"
 )
 
+// leakGrace bounds how long the adapter's goroutines may outlive a test;
+// tighter than testenv.GoroutineGrace.
+const leakGrace = 3 * time.Second
+
 // env is a real HTTP server running gqlgen's handler on the adapter.
 type env struct {
 	srv  *httptest.Server
 	exec *testexecutor.TestExecutor
-	logs *lockedBuffer // net/http's ErrorLog
+	logs *testenv.LockedBuffer // net/http's ErrorLog
 }
 
 // start serves ws (Implementation defaults to gorillaws.New with opts);
 // wrap, if set, wraps the handler to intercept the raw connection.
 func start(t *testing.T, ws transport.Websocket, opts gorillaws.Options, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	checkLeaks(t)
+	testenv.CheckGoroutinesWithin(t, leakGrace)
 	exec := testexecutor.New()
 	if ws.Implementation == nil {
 		ws.Implementation = gorillaws.New(opts)
@@ -55,45 +57,12 @@ func start(t *testing.T, ws transport.Websocket, opts gorillaws.Options, wrap fu
 	if wrap != nil {
 		hh = wrap(h)
 	}
-	e := &env{exec: exec, logs: &lockedBuffer{}}
+	e := &env{exec: exec, logs: &testenv.LockedBuffer{}}
 	e.srv = httptest.NewUnstartedServer(hh)
 	e.srv.Config.ErrorLog = log.New(e.logs, "", 0)
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-// checkLeaks fails the test if goroutines started during it outlive it.
-func checkLeaks(t *testing.T) {
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-			if runtime.NumGoroutine() <= base {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		var buf bytes.Buffer
-		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
-		t.Errorf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), base, buf.String())
-	})
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 type msg struct {
@@ -456,7 +425,7 @@ func isTimeout(err error) bool {
 
 // Trap: writes after the close frame return gorilla's ErrCloseSent.
 func TestWriteAfterCloseIsQuiet(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutinesWithin(t, leakGrace)
 	impl := gorillaws.New(gorillaws.Options{})
 	results := make(chan error, 3)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -607,7 +576,7 @@ func TestPingPong(t *testing.T) {
 
 // gorilla panics on concurrent writers; gqlgen serializes, but don't rely on it.
 func TestConcurrentWrites(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutinesWithin(t, leakGrace)
 	const writers, each = 8, 25
 	impl := gorillaws.New(gorillaws.Options{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -675,7 +644,7 @@ func TestLongCloseReason(t *testing.T) {
 // client then reuses the id, the new operation's complete must get through.
 // gqlgen's test schema cannot produce that, so drive the adapter directly.
 func TestErroredIDCanBeReused(t *testing.T) {
-	checkLeaks(t)
+	testenv.CheckGoroutinesWithin(t, leakGrace)
 	impl := gorillaws.New(gorillaws.Options{})
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
