@@ -46,25 +46,6 @@ func getenv(env map[string]string) config.Getenv {
 	return func(k string) string { return env[k] }
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer goroutine and concurrent
-// readers, for the output of a server running in the background.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runCmd runs the command line args with env and returns its stdout, its
 // stderr and its error.
 func runCmd(tb testing.TB, env map[string]string, args ...string) (stdout, stderr string, err error) {
@@ -286,8 +267,8 @@ func TestHelp(t *testing.T) {
 // server is a restored command (serve or worker) running in the background.
 type server struct {
 	URL    string // serve only
-	Stdout *syncBuffer
-	Stderr *syncBuffer
+	Stdout *testenv.LockedBuffer
+	Stderr *testenv.LockedBuffer
 	stop   func() error
 }
 
@@ -300,7 +281,7 @@ func (s *server) Stop() error { return s.stop() }
 func startCmd(tb testing.TB, env map[string]string, args []string, ready func(stdout, stderr string) bool) *server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
+	s := &server{Stdout: &testenv.LockedBuffer{}, Stderr: &testenv.LockedBuffer{}}
 	var runErr error
 	finished := make(chan struct{})
 	go func() {
@@ -537,7 +518,7 @@ func TestServeAddrInUse(t *testing.T) {
 	env := testEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.LockedBuffer
 	err = run(ctx, []string{"serve", "--addr", ln.Addr().String()}, getenv(env), &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("serve on a used address = %v, want an address-in-use error", err)
