@@ -22,7 +22,7 @@ const createBackupSet = `mutation($env: ID!, $name: String!, $all: Boolean, $ids
 
 // canonical is JSON with sorted keys, so values that went through the
 // database (numbers become float64) compare equal to the originals.
-func canonical(t *testing.T, v any) string {
+func canonical(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

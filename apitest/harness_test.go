@@ -31,7 +31,7 @@ import (
 // env is one running restored with a seeded demo workspace and a second
 // workspace, and a token for every kind of caller the auth matrix needs.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	app  *app.App
 	srv  *httptest.Server
 	logs *logSink
@@ -51,7 +51,7 @@ type env struct {
 }
 
 // start runs a fresh system for one test.
-func start(t *testing.T, tweak ...func(*config.Config)) *env {
+func start(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
 	redisURL, prefix := testenv.Redis(t)
 	vars := map[string]string{
@@ -158,7 +158,7 @@ func start(t *testing.T, tweak ...func(*config.Config)) *env {
 // logSink keeps every server log line (for secret scans) and shows
 // warnings and errors in the test log.
 type logSink struct {
-	t  *testing.T
+	t  testing.TB
 	mu sync.Mutex
 	b  bytes.Buffer
 }
@@ -181,7 +181,7 @@ func (l *logSink) String() string {
 }
 
 // testWriter sends server logs to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -214,7 +214,7 @@ func (r *response) code() string {
 }
 
 // decode unmarshals data into v, failing on any error.
-func (r *response) decode(t *testing.T, v any) {
+func (r *response) decode(t testing.TB, v any) {
 	t.Helper()
 	if len(r.Errors) > 0 {
 		t.Fatalf("unexpected errors: %s", r.Raw)
@@ -257,7 +257,7 @@ func (e *env) do(req *http.Request) *response {
 
 // wsClient is a websocket GraphQL client speaking one protocol.
 type wsClient struct {
-	t     *testing.T
+	t     testing.TB
 	conn  *websocket.Conn
 	proto string
 }

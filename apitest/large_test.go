@@ -14,24 +14,10 @@ import (
 // (pages are bounded; counts come from one aggregate).
 func TestLargeBackupSetScope(t *testing.T) {
 	e := start(t)
-	ctx := context.Background()
-	c := e.app.DB.Client
-	bs := c.BackupSet.Create().SetWorkspaceID(e.wsID).SetEnvironmentID(e.prodEnvID).SetName("huge").
-		SetStatus(backupset.StatusREADY).SaveX(ctx)
-	types := []string{"deviceConfiguration", "settingsCatalogPolicy", "deviceCompliancePolicy", "deviceManagementScript"}
 	const n = 10000
-	for start := 0; start < n; start += 1000 {
-		builders := make([]*ent.BackupItemCreate, 0, 1000)
-		for i := start; i < start+1000; i++ {
-			builders = append(builders, c.BackupItem.Create().SetWorkspaceID(e.wsID).SetBackupSetID(bs.ID).
-				SetPolicyType(types[i%len(types)]).SetPlatform([]string{"windows", "macOS"}[i%2]).
-				SetSourceGraphID(fmt.Sprintf("g-%05d", i)).SetDisplayName(fmt.Sprintf("Policy %05d", i)).
-				SetPayload(map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration"}).SetContentHash("h"))
-		}
-		c.BackupItem.CreateBulk(builders...).ExecX(ctx)
-	}
+	bsID := e.largeSet(n)
 	w := &wizard{e: e, t: t, token: e.operator}
-	w.must("createRestoreRun", map[string]any{"environmentId": e.prodEnvID, "backupSetId": bs.ID})
+	w.must("createRestoreRun", map[string]any{"environmentId": e.prodEnvID, "backupSetId": bsID})
 	v := w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "ALL"})
 	if v.Status != "SCOPED" {
 		t.Fatalf("scope %+v", v)
@@ -92,4 +78,26 @@ func TestLargeBackupSetScope(t *testing.T) {
 	if len(seen) != 250 {
 		t.Fatalf("paged through %d matches, want 250", len(seen))
 	}
+}
+
+// largeSet stores a READY backup set of n items directly (four types, two
+// platforms, names "Policy 00000"…) and returns its id.
+func (e *env) largeSet(n int) string {
+	e.t.Helper()
+	ctx := context.Background()
+	c := e.app.DB.Client
+	bs := c.BackupSet.Create().SetWorkspaceID(e.wsID).SetEnvironmentID(e.prodEnvID).SetName("huge").
+		SetStatus(backupset.StatusREADY).SaveX(ctx)
+	types := []string{"deviceConfiguration", "settingsCatalogPolicy", "deviceCompliancePolicy", "deviceManagementScript"}
+	for start := 0; start < n; start += 1000 {
+		builders := make([]*ent.BackupItemCreate, 0, 1000)
+		for i := start; i < min(start+1000, n); i++ {
+			builders = append(builders, c.BackupItem.Create().SetWorkspaceID(e.wsID).SetBackupSetID(bs.ID).
+				SetPolicyType(types[i%len(types)]).SetPlatform([]string{"windows", "macOS"}[i%2]).
+				SetSourceGraphID(fmt.Sprintf("g-%05d", i)).SetDisplayName(fmt.Sprintf("Policy %05d", i)).
+				SetPayload(map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration"}).SetContentHash("h"))
+		}
+		c.BackupItem.CreateBulk(builders...).ExecX(ctx)
+	}
+	return bs.ID
 }

@@ -56,7 +56,7 @@ func (r runView) open() []string {
 // wizard drives one restore run through the API.
 type wizard struct {
 	e     *env
-	t     *testing.T
+	t     testing.TB
 	token string
 	id    string
 }

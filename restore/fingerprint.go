@@ -16,12 +16,25 @@ import (
 func scopeFingerprint(run *ent.RestoreRun) string {
 	ids := slices.Clone(run.SelectedItemIds)
 	slices.Sort(ids)
+	// Empty and nil are the same scope: DefineScope computes the fingerprint
+	// from its input (itemIds: [] is a valid ALL scope) but stores an empty
+	// list or mapping as NULL, which loads as nil.
+	groups, tags := run.GroupMapping, run.ScopeTagMapping
+	if len(ids) == 0 {
+		ids = nil
+	}
+	if len(groups) == 0 {
+		groups = nil
+	}
+	if len(tags) == 0 {
+		tags = nil
+	}
 	b, _ := json.Marshal(map[string]any{ // encoding/json sorts map keys
 		"backupSet":     run.BackupSetID,
 		"mode":          run.ScopeMode,
 		"items":         ids,
-		"groups":        run.GroupMapping,
-		"scopeTags":     run.ScopeTagMapping,
+		"groups":        groups,
+		"scopeTags":     tags,
 		"createMissing": run.CreateMissing,
 		"environment":   run.EnvironmentID,
 	})
