@@ -221,6 +221,24 @@ func desiredState(t *intune.Type, run *ent.RestoreRun, b *ent.BackupItem) desire
 
 // previewMessage is the decision-first sentence of a preview.
 func previewMessage(s map[string]int) string {
+	msg := changesMessage(s)
+	// Items whose target could not be read were not compared: never let
+	// "no changes" hide them.
+	if n := s["failed"]; n > 0 {
+		msg = plural(n, "item", "items") + " could not be read from the target and " + pick(n, "was", "were") + " not compared. " + msg
+	}
+	return msg
+}
+
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// changesMessage sums up what the compared items would change.
+func changesMessage(s map[string]int) string {
 	if s["policiesChanged"]+s["policiesCreated"] == 0 && s["assignmentsChanged"]+s["scopeTagsChanged"] == 0 {
 		msg := "No policy changes detected"
 		if s["previewOnly"] > 0 {
@@ -236,10 +254,10 @@ func previewMessage(s map[string]int) string {
 		parts = append(parts, plural(n, "policy", "policies")+" will be created")
 	}
 	if n := s["assignmentsChanged"]; n > 0 {
-		parts = append(parts, plural(n, "item", "items")+" get different assignments")
+		parts = append(parts, plural(n, "item gets", "items get")+" different assignments")
 	}
 	if n := s["scopeTagsChanged"]; n > 0 {
-		parts = append(parts, plural(n, "item", "items")+" get different scope tags")
+		parts = append(parts, plural(n, "item gets", "items get")+" different scope tags")
 	}
 	msg := strings.Join(parts, ", ") + "."
 	if n := s["policiesUnchanged"]; n > 0 {

@@ -155,7 +155,9 @@ func guidance(r Readiness) string {
 	switch {
 	case r.CanExecute:
 		return "Everything is in place: execute when ready."
-	case r.CanProceedToConfirmation:
+	case r.CanProceedToConfirmation && len(r.Open(GateDryRunOff, GateAcknowledged, GateTenantConfirmed)) > 0:
+		// Only while confirming is still to do: a confirmed run that the
+		// viewer cannot execute says why (the first open gate).
 		return "Checks and preview are current: review the preview and confirm (step 5)."
 	}
 	for _, g := range r.Gates {
