@@ -290,8 +290,21 @@ func (t *Type) PreviewOnlyReason(payload map[string]any) string {
 	return ""
 }
 
-// AcceptsODataType reports whether odataType belongs to t's family.
-func (t *Type) AcceptsODataType(odataType string) bool { return t.ODataTypes.MatchString(odataType) }
+// AcceptsODataType reports whether odataType belongs to t's family. The
+// families are patterns (any *Configuration for device configurations), so
+// another catalog type's own base type is excluded explicitly: a group
+// policy configuration is not a device configuration.
+func (t *Type) AcceptsODataType(odataType string) bool {
+	if !t.ODataTypes.MatchString(odataType) {
+		return false
+	}
+	for _, o := range catalog {
+		if o != t && o.ODataBase == odataType {
+			return false
+		}
+	}
+	return true
+}
 
 // IsBuiltin reports whether payload is a built-in object of every tenant.
 func (t *Type) IsBuiltin(payload map[string]any) bool { return t.Builtin != nil && t.Builtin(payload) }

@@ -36,6 +36,13 @@ type Service struct {
 	Now    func() time.Time
 }
 
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -115,7 +122,7 @@ func (s *Service) StartRun(ctx context.Context, in Start, prepare func(ctx conte
 	if err := s.Queue.Submit(ctx, in.Type, run.ID); err != nil {
 		// The run exists but no task does: end it now rather than leave it
 		// queued forever.
-		s.Log.Error("enqueue failed", "run", run.ID, "type", in.Type, "err", err)
+		s.log().Error("enqueue failed", "run", run.ID, "type", in.Type, "err", err)
 		_, _ = s.Complete(context.WithoutCancel(ctx), run.ID, End{
 			Outcome: operationrun.OutcomeFAILED, ErrorCode: "enqueue_failed",
 			ErrorMessage: "the job could not be queued; try again",
@@ -239,6 +246,6 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 		return
 	}
 	if err := s.Bus.Publish(context.WithoutCancel(ctx), Topic(run.ID), run.ID); err != nil {
-		s.Log.Warn("publish operation run", "run", run.ID, "err", err)
+		s.log().Warn("publish operation run", "run", run.ID, "err", err)
 	}
 }
