@@ -283,3 +283,35 @@ func TestOperationRunSubscription(t *testing.T) {
 		t.Fatalf("statuses %v", statuses)
 	}
 }
+
+// TestLostTaskIsResubmitted: a run whose task vanished (a restarted
+// in-process Redis) gets its task back and completes, instead of staying
+// queued forever and blocking its dedupe key.
+func TestLostTaskIsResubmitted(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	_, envRow := e.tenantEnv(s, "lost", graphsim.GenOptions{Seed: 8, Policies: 14})
+	ctx := context.Background()
+	// A queued run with no task, as a restart would leave it.
+	key := "inventory.sync:" + envRow.ID
+	run := e.app.DB.Client.OperationRun.Create().SetWorkspaceID(e.wsID).SetEnvironmentID(envRow.ID).
+		SetType("inventory.sync").SetSubjectID(envRow.ID).SetDedupeKey(key).SetActiveKey(key).
+		SetContext(map[string]any{}).SaveX(ctx)
+	// While it is stuck, a new sync joins it rather than starting another.
+	op := e.mutateOp(e.owner, `mutation($env: ID!) { syncInventory(environmentId: $env) { `+opFields+` } }`, map[string]any{"env": envRow.ID}, "syncInventory")
+	if op.ID != run.ID {
+		t.Fatalf("a second sync started beside the stuck one: %s", op.ID)
+	}
+	// (The harness's seeded run is queued too, so count relative to it.)
+	n, err := e.app.Ops.Resubmit(ctx, 0)
+	if err != nil || n < 1 {
+		t.Fatalf("resubmitted %d runs: %v", n, err)
+	}
+	if done := e.waitOp(e.owner, run.ID, 60*time.Second); done.Outcome != "SUCCEEDED" {
+		t.Fatalf("resubmitted run ended %+v", done)
+	}
+	// Once completed, the run is no longer resubmitted.
+	if again, err := e.app.Ops.Resubmit(ctx, 0); err != nil || again != n-1 {
+		t.Fatalf("second resubmit: %d (first %d) %v", again, n, err)
+	}
+}

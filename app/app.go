@@ -57,7 +57,8 @@ type App struct {
 	// RevalidateEvery is how often open websockets re-check their token.
 	RevalidateEvery time.Duration
 
-	graph *graphSource
+	graph        *graphSource
+	stopResubmit func()
 }
 
 // SetGraphTrust makes environments on trust's hosts reach that simulated
@@ -169,11 +170,49 @@ func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	a.Worker = w
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a.stopResubmit = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		a.resubmitLoop(ctx)
+	}()
 	return nil
+}
+
+// resubmitInterval is how often a worker process looks for runs whose task
+// was lost; resubmitIdle is how long a queued or running run must have been
+// untouched first (running jobs report progress well within it).
+const (
+	resubmitInterval = time.Minute
+	resubmitIdle     = 2 * time.Minute
+)
+
+// resubmitLoop gives lost runs their task back, at start and every minute
+// (see operations.Service.Resubmit).
+func (a *App) resubmitLoop(ctx context.Context) {
+	t := time.NewTicker(resubmitInterval)
+	defer t.Stop()
+	for {
+		if n, err := a.Ops.Resubmit(ctx, resubmitIdle); err != nil && ctx.Err() == nil {
+			a.Log.Warn("resubmit lost runs", "err", err)
+		} else if n > 0 {
+			a.Log.Info("resubmitted runs", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close stops the worker (waiting for running jobs) and closes connections.
 func (a *App) Close() {
+	if a.stopResubmit != nil {
+		a.stopResubmit()
+		a.stopResubmit = nil
+	}
 	if a.Worker != nil {
 		a.Worker.Shutdown()
 		a.Worker = nil

@@ -249,3 +249,25 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 		s.log().Warn("publish operation run", "run", run.ID, "err", err)
 	}
 }
+
+// Resubmit hands every run still queued or running, and untouched for
+// longer than idle, back to the queue. Submitting is idempotent (the run id
+// is the task id), so a run whose task still exists is left alone, while a
+// run whose task was lost (an in-process Redis restarted, a flushed Redis)
+// gets one again instead of staying "running" forever and blocking its dedupe
+// key. Jobs are written to be run again: they skip what they already did.
+func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (int, error) {
+	runs, err := s.Client.OperationRun.Query().
+		Where(operationrun.StatusIn(operationrun.StatusQUEUED, operationrun.StatusRUNNING),
+			operationrun.UpdatedAtLT(s.now().Add(-idle))).
+		Select(operationrun.FieldID, operationrun.FieldType).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, run := range runs {
+		if err := s.Queue.Submit(ctx, run.Type, run.ID); err != nil {
+			return 0, err
+		}
+	}
+	return len(runs), nil
+}
