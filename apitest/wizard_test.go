@@ -212,6 +212,11 @@ func TestWizardHappyPath(t *testing.T) {
 	if ov := op.get(); ov.Readiness.CanExecute || !slices.Equal(ov.open(), []string{"EXECUTE_CAPABILITY"}) {
 		t.Fatalf("operator readiness %+v", ov.Readiness)
 	}
+	// The auditor reads the run but can neither confirm nor execute.
+	aud := &wizard{e: e, t: t, token: e.auditor, id: w.id}
+	if av := aud.get(); av.Readiness.CanProceedToConfirmation || !slices.Contains(av.open(), "PREPARE_CAPABILITY") {
+		t.Fatalf("auditor readiness %+v", av.Readiness)
+	}
 	if r, _ := op.call("", "executeRestoreRun", map[string]any{"runId": w.id}); r.code() != "FORBIDDEN" {
 		t.Fatalf("operator execute: %s", r.Raw)
 	}

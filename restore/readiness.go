@@ -22,6 +22,7 @@ const (
 	GateTenantConfirmed   = "TENANT_CONFIRMED"
 	GateExecuteCapability = "EXECUTE_CAPABILITY"
 	GateRunEditable       = "RUN_EDITABLE"
+	GatePrepareCapability = "PREPARE_CAPABILITY"
 )
 
 // Gate is one condition and whether it holds, in plain words.
@@ -61,7 +62,7 @@ func (r Readiness) Open(codes ...string) []string {
 }
 
 // confirmationGates must hold to proceed to confirmation (spec 332).
-var confirmationGates = []string{GateRunEditable, GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble}
+var confirmationGates = []string{GateRunEditable, GatePrepareCapability, GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble}
 
 // Readiness computes the gates of run for viewer v at now.
 func (s *Service) Readiness(run *ent.RestoreRun, v *auth.Viewer, now time.Time) Readiness {
@@ -88,6 +89,8 @@ func (s *Service) Readiness(run *ent.RestoreRun, v *auth.Viewer, now time.Time) 
 	}
 	add(GateRunEditable, isEditable(run.Status), "The run is still being prepared.",
 		"The run is "+string(run.Status)+"; it can no longer be confirmed or executed.")
+	add(GatePrepareCapability, v != nil && v.Can(run.WorkspaceID, access.RestorePrepare),
+		"You may prepare restores.", "Your role can only read restore runs; an operator or an owner prepares them.")
 	add(GateScopeDefined, run.ScopeFingerprint != "" && run.Status != restorerun.StatusDRAFT,
 		"The scope is defined.", "Define the scope (step 2).")
 	okChecks, why := current(run.CheckFingerprint, run.CheckedAt)

@@ -263,23 +263,20 @@ func TestReadiness(t *testing.T) {
 		{
 			name:     "auditor",
 			viewer:   auditor,
-			proceed:  true,
-			open:     []string{GateExecuteCapability},
-			guidance: "Your role cannot execute restores; an owner must.",
+			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
 		},
 		{
 			name:     "owner of another workspace",
 			viewer:   otherOwner,
-			proceed:  true,
-			open:     []string{GateExecuteCapability},
-			guidance: "Your role cannot execute restores; an owner must.",
+			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
 		},
 		{
 			name:     "no viewer",
 			viewer:   nil,
-			proceed:  true,
-			open:     []string{GateExecuteCapability},
-			guidance: "Your role cannot execute restores; an owner must.",
+			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
 		},
 		{
 			name:     "queued",
@@ -332,7 +329,7 @@ func TestReadiness(t *testing.T) {
 					t.Errorf("gate %s has no message", g.Code)
 				}
 			}
-			wantCodes := []string{GateRunEditable, GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers,
+			wantCodes := []string{GateRunEditable, GatePrepareCapability, GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers,
 				GateTechnicallyAble, GateDryRunOff, GateAcknowledged, GateTenantConfirmed, GateExecuteCapability}
 			if diff := cmp.Diff(wantCodes, codes); diff != "" {
 				t.Errorf("gates (-want +got):\n%s", diff)
