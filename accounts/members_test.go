@@ -38,25 +38,10 @@ type member struct {
 	ctx  context.Context
 }
 
-// mustOpenDB opens a fresh, migrated test database.
-func mustOpenDB(tb testing.TB) *store.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.DatabaseURL(tb))
-	if err != nil {
-		tb.Fatalf("store.Open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("Migrate: %v", err)
-	}
-	return db
-}
-
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	db := mustOpenDB(tb)
+	db := testenv.DB(tb)
 	f := &fixture{db: db, svc: &accounts.Service{Client: db.Client, Audit: &audit.Recorder{}}}
 	f.acme = db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx)
 	f.other = db.Workspace.Create().SetSlug("other").SetName("Other").SaveX(ctx)

@@ -8,7 +8,6 @@ package audit_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -30,21 +29,6 @@ import (
 
 // wait bounds every wait for an event. It is a deadline, never a pause.
 const wait = 10 * time.Second
-
-// mustOpenDB opens a fresh, migrated test database.
-func mustOpenDB(tb testing.TB) *store.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.DatabaseURL(tb))
-	if err != nil {
-		tb.Fatalf("store.Open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("Migrate: %v", err)
-	}
-	return db
-}
 
 // mustRecord records e, failing the test on error.
 func mustRecord(tb testing.TB, ctx context.Context, r *audit.Recorder, client *ent.Client, e audit.Entry) *ent.AuditLog {
@@ -85,7 +69,7 @@ func state(e *ent.AuditLog) entryState {
 // TestRecord checks who an entry is attributed to and that what Record is
 // given is stored.
 func TestRecord(t *testing.T) {
-	db := mustOpenDB(t)
+	db := testenv.DB(t)
 	user := db.User.Create().SetEmail("owner@acme.test").SaveX(context.Background())
 	tests := []struct {
 		name  string
@@ -146,7 +130,7 @@ func TestRecord(t *testing.T) {
 // TestRecordInTransaction checks that an entry recorded with a
 // transaction's client commits and rolls back with it.
 func TestRecordInTransaction(t *testing.T) {
-	db := mustOpenDB(t)
+	db := testenv.DB(t)
 	ctx := context.Background()
 	r := &audit.Recorder{}
 	errAbort := errors.New("abort")
@@ -176,19 +160,19 @@ func TestRecordInTransaction(t *testing.T) {
 // TestAnnounce checks that Announce publishes the entry id on its
 // workspace's audit topic and nowhere else.
 func TestAnnounce(t *testing.T) {
-	db := mustOpenDB(t)
+	db := testenv.DB(t)
 	ctx := testenv.Context(t, time.Minute)
 	logs := &testenv.LockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	bus := events.NewBus(testenv.RedisConn(t), logger)
 	r := &audit.Recorder{Bus: bus, Log: logger}
 
-	mine := mustSubscribe(t, ctx, bus, events.AuditTopic("wks_1"))
-	other := mustSubscribe(t, ctx, bus, events.AuditTopic("wks_2"))
+	mine := testenv.Subscribe(t, ctx, bus, events.AuditTopic("wks_1"))
+	other := testenv.Subscribe(t, ctx, bus, events.AuditTopic("wks_2"))
 
 	entry := mustRecord(t, ctx, r, db.Client, audit.Entry{WorkspaceID: "wks_1", Action: "environment.create"})
 	r.Announce(ctx, entry)
-	if got := recv(t, mine); got != entry.ID {
+	if got := testenv.NextEvent(t, mine, wait); got != entry.ID {
 		t.Errorf("audit event carries %q, want the entry id %q", got, entry.ID)
 	}
 
@@ -198,7 +182,7 @@ func TestAnnounce(t *testing.T) {
 	if err := bus.Publish(ctx, events.AuditTopic("wks_2"), marker); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	if got := recv(t, other); got != marker {
+	if got := testenv.NextEvent(t, other, wait); got != marker {
 		t.Errorf("other workspace received %q, want nothing before the marker", got)
 	}
 	if s := logs.String(); strings.Contains(s, "audit announce failed") {
@@ -211,7 +195,7 @@ func TestAnnounce(t *testing.T) {
 func TestAnnounceNothing(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	bus := events.NewBus(testenv.RedisConn(t), slog.New(slog.DiscardHandler))
-	sub := mustSubscribe(t, ctx, bus, events.AuditTopic("wks_1"))
+	sub := testenv.Subscribe(t, ctx, bus, events.AuditTopic("wks_1"))
 	entry := &ent.AuditLog{ID: "aud_1", WorkspaceID: "wks_1"}
 
 	(&audit.Recorder{Bus: bus}).Announce(ctx, nil)
@@ -222,7 +206,7 @@ func TestAnnounceNothing(t *testing.T) {
 	if err := bus.Publish(ctx, events.AuditTopic("wks_1"), marker); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	if got := recv(t, sub); got != marker {
+	if got := testenv.NextEvent(t, sub, wait); got != marker {
 		t.Errorf("received %q, want nothing before the marker", got)
 	}
 }
@@ -247,7 +231,7 @@ func TestAnnounceFailureLogged(t *testing.T) {
 // in or out of a transaction: every update and delete fails with the
 // schema hook's error and the entry stays as it was.
 func TestAppendOnly(t *testing.T) {
-	db := mustOpenDB(t)
+	db := testenv.DB(t)
 	ctx := context.Background()
 	entry := mustRecord(t, ctx, &audit.Recorder{}, db.Client, audit.Entry{
 		WorkspaceID: "wks_1", Action: "environment.delete", ObjectID: "env_1", Metadata: map[string]any{"k": "v"},
@@ -298,34 +282,4 @@ func TestAppendOnly(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mustSubscribe subscribes to topic until the test ends.
-func mustSubscribe(tb testing.TB, ctx context.Context, bus *events.Bus, topic events.Topic) *events.Subscription {
-	tb.Helper()
-	sub, err := bus.Subscribe(ctx, topic)
-	if err != nil {
-		tb.Fatalf("Subscribe(%s): %v", topic, err)
-	}
-	tb.Cleanup(sub.Close)
-	return sub
-}
-
-// recv returns the next event of sub, decoded as the string it carries.
-func recv(tb testing.TB, sub *events.Subscription) string {
-	tb.Helper()
-	select {
-	case msg, ok := <-sub.C():
-		if !ok {
-			tb.Fatal("subscription closed before an event arrived")
-		}
-		var s string
-		if err := json.Unmarshal(msg, &s); err != nil {
-			tb.Fatalf("event %s is not a string: %v", msg, err)
-		}
-		return s
-	case <-time.After(wait):
-		tb.Fatalf("no event within %s", wait)
-	}
-	return ""
 }

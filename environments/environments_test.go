@@ -35,31 +35,13 @@ const (
 	clientGUID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 )
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a migrated database with two workspaces, "acme" with an owner,
 // an operator and an auditor, and "other" with its own owner.
 type fixture struct {
 	db    *store.DB
 	svc   *environments.Service
 	box   *secrets.Box
-	clock *clock
+	clock *testenv.Clock
 	acme  *ent.Workspace
 	other *ent.Workspace
 	// Contexts of acme's owner, operator and auditor, and of other's owner.
@@ -76,26 +58,11 @@ func mustKey(tb testing.TB, b byte) *secrets.Box {
 	return box
 }
 
-// mustOpenDB opens a fresh, migrated test database.
-func mustOpenDB(tb testing.TB) *store.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.DatabaseURL(tb))
-	if err != nil {
-		tb.Fatalf("store.Open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("Migrate: %v", err)
-	}
-	return db
-}
-
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	db := mustOpenDB(tb)
-	f := &fixture{db: db, box: mustKey(tb, 7), clock: &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}}
+	db := testenv.DB(tb)
+	f := &fixture{db: db, box: mustKey(tb, 7), clock: testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
 	f.svc = &environments.Service{Client: db.Client, Secrets: f.box, Audit: &audit.Recorder{}, Now: f.clock.Now}
 	f.acme = db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx)
 	f.other = db.Workspace.Create().SetSlug("other").SetName("Other").SaveX(ctx)

@@ -9,7 +9,6 @@ package operations_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -67,55 +66,22 @@ func (q *fakeQueue) submitted() []submission {
 
 var _ operations.Enqueuer = (*fakeQueue)(nil)
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a service over a fresh database and a private Redis prefix.
 type fixture struct {
 	db    *store.DB
 	svc   *operations.Service
 	queue *fakeQueue
 	bus   *events.Bus
-	clock *clock
+	clock *testenv.Clock
 	log   *testenv.LockedBuffer
-}
-
-// mustOpenDB opens a fresh, migrated test database.
-func mustOpenDB(tb testing.TB) *store.DB {
-	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.DatabaseURL(tb))
-	if err != nil {
-		tb.Fatalf("store.Open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("Migrate: %v", err)
-	}
-	return db
 }
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	f := &fixture{
-		db:    mustOpenDB(tb),
+		db:    testenv.DB(tb),
 		queue: &fakeQueue{},
-		clock: &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)},
+		clock: testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)),
 		log:   &testenv.LockedBuffer{},
 	}
 	logger := slog.New(slog.NewTextHandler(f.log, nil))
@@ -142,37 +108,13 @@ func (f *fixture) mustStart(tb testing.TB, in operations.Start) (*ent.OperationR
 // subscribe subscribes to the topic of run id until the test ends.
 func (f *fixture) subscribe(tb testing.TB, id string) *events.Subscription {
 	tb.Helper()
-	sub, err := f.bus.Subscribe(testenv.Context(tb, time.Minute), operations.Topic(id))
-	if err != nil {
-		tb.Fatalf("Subscribe(%s): %v", operations.Topic(id), err)
-	}
-	tb.Cleanup(sub.Close)
-	return sub
-}
-
-// recv returns the next event of sub, decoded as the run id it carries.
-func recv(tb testing.TB, sub *events.Subscription) string {
-	tb.Helper()
-	select {
-	case msg, ok := <-sub.C():
-		if !ok {
-			tb.Fatal("subscription closed before an event arrived")
-		}
-		var id string
-		if err := json.Unmarshal(msg, &id); err != nil {
-			tb.Fatalf("event %s is not a run id: %v", msg, err)
-		}
-		return id
-	case <-time.After(wait):
-		tb.Fatalf("no event within %s", wait)
-	}
-	return ""
+	return testenv.Subscribe(tb, testenv.Context(tb, time.Minute), f.bus, operations.Topic(id))
 }
 
 // expectEvent checks that the next event on sub is the run id.
 func expectEvent(tb testing.TB, sub *events.Subscription, id string) {
 	tb.Helper()
-	if got := recv(tb, sub); got != id {
+	if got := testenv.NextEvent(tb, sub, wait); got != id {
 		tb.Errorf("event carries %q, want the run id %q", got, id)
 	}
 }
@@ -186,7 +128,7 @@ func (f *fixture) expectNoEvent(tb testing.TB, sub *events.Subscription, id stri
 	if err := f.bus.Publish(context.Background(), operations.Topic(id), marker); err != nil {
 		tb.Fatalf("Publish marker: %v", err)
 	}
-	if got := recv(tb, sub); got != marker {
+	if got := testenv.NextEvent(tb, sub, wait); got != marker {
 		tb.Errorf("event %q published before the marker, want none", got)
 	}
 }
