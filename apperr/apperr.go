@@ -61,3 +61,18 @@ func As(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// SafeCode reduces any error to a short code fit for storage and display:
+// the error's own SafeCode (a Graph error's code or HTTP status, a
+// configuration reason), else an *Error's code, else "error". Never a
+// message: messages of foreign errors may hold payloads or secrets.
+func SafeCode(err error) string {
+	var c interface{ SafeCode() string }
+	if errors.As(err, &c) {
+		return c.SafeCode()
+	}
+	if e, ok := As(err); ok {
+		return string(e.Code)
+	}
+	return "error"
+}

@@ -170,7 +170,7 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 	var failures []failure
 	fail := func(t *intune.Type, id string, err error) {
 		if len(failures) < maxFailures {
-			failures = append(failures, failure{PolicyType: t.Key, GraphID: id, Code: safeCode(err)})
+			failures = append(failures, failure{PolicyType: t.Key, GraphID: id, Code: apperr.SafeCode(err)})
 		}
 	}
 	targets, listFailed, err := s.targets(ctx, g, env, sel, fail)

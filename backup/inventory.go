@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/restored/restored/access"
+	"github.com/restored/restored/apperr"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/operationrun"
@@ -55,7 +56,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 				return operations.End{}, ctx.Err()
 			}
 			counts["typesFailed"]++
-			failures = append(failures, failure{PolicyType: t.Key, Code: safeCode(err)})
+			failures = append(failures, failure{PolicyType: t.Key, Code: apperr.SafeCode(err)})
 			continue
 		}
 		counts["types"]++
@@ -108,6 +109,6 @@ func (s *Service) upsertPolicy(ctx context.Context, env *ent.Environment, c *int
 func failedEnd(code string, err error) operations.End {
 	return operations.End{
 		Outcome: operationrun.OutcomeFAILED, ErrorCode: code,
-		ErrorMessage: "the tenant could not be reached: " + safeCode(err),
+		ErrorMessage: "the tenant could not be reached: " + apperr.SafeCode(err),
 	}
 }

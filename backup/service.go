@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -121,16 +120,3 @@ type failure struct {
 
 // maxFailures bounds the failures kept in a run's context.
 const maxFailures = 100
-
-// safeCode reduces an error to a code fit for a run's context: the Graph
-// error code or HTTP status when there is one, never a message.
-func safeCode(err error) string {
-	var c interface{ SafeCode() string }
-	if errors.As(err, &c) {
-		return c.SafeCode()
-	}
-	if e, ok := apperr.As(err); ok {
-		return string(e.Code)
-	}
-	return "error"
-}

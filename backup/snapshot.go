@@ -56,7 +56,7 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 			return operations.End{}, ctx.Err()
 		}
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "capture_failed",
-			ErrorMessage: "the policy could not be read: " + safeCode(err),
+			ErrorMessage: "the policy could not be read: " + apperr.SafeCode(err),
 			Summary:      map[string]int{"failed": 1}}, nil
 	}
 	latest, err := s.Client.PolicyVersion.Query().Where(policyversion.PolicyID(p.ID)).

@@ -2,7 +2,6 @@ package environments
 
 import (
 	"context"
-	"errors"
 
 	"github.com/restored/restored/access"
 	"github.com/restored/restored/apperr"
@@ -66,11 +65,7 @@ func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.Opera
 		if ctx.Err() != nil {
 			return operations.End{}, ctx.Err()
 		}
-		code := "error"
-		var c interface{ SafeCode() string }
-		if errors.As(err, &c) {
-			code = c.SafeCode()
-		}
+		code := apperr.SafeCode(err)
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "token_unavailable",
 			ErrorMessage: "no token could be acquired with the stored credentials (" + code + "): check the tenant id, client id and secret",
 			Context:      map[string]any{"reasonCodes": []string{"token_unavailable"}}}, nil

@@ -131,7 +131,7 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 			return operations.End{}, ctx.Err()
 		}
 		runResults = append(runResults, result{CheckUnreachable, SeverityBlocking,
-			"The target tenant could not be read (" + safeCode(gerr) + "): check its credentials and permissions.", true})
+			"The target tenant could not be read (" + apperr.SafeCode(gerr) + "): check its credentials and permissions.", true})
 	}
 	summary := map[string]int{"blocking": 0, "warning": 0, "safe": 0, "items": 0}
 	for _, r := range runResults {
@@ -225,7 +225,7 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	switch {
 	case err != nil:
 		out = append(out, result{CheckTargetUnreadable, SeverityBlocking,
-			"The target's " + t.Label + " objects could not be read (" + safeCode(err) + ").", false})
+			"The target's " + t.Label + " objects could not be read (" + apperr.SafeCode(err) + ").", false})
 	case len(matches) > 1:
 		out = append(out, result{CheckTargetAmbiguous, SeverityBlocking,
 			fmt.Sprintf("%d objects named %q exist in the target: rename or remove the extra ones.", len(matches), b.DisplayName), false})
@@ -269,7 +269,7 @@ func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, inde
 		}
 		ok, err := index.groupExists(ctx, target)
 		if err != nil {
-			out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "Groups of the target could not be read (" + safeCode(err) + ").", false})
+			out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "Groups of the target could not be read (" + apperr.SafeCode(err) + ").", false})
 			break
 		}
 		if !ok {
@@ -426,18 +426,6 @@ func (s *Service) eachItem(ctx context.Context, runID string, fn func(*ent.Resto
 		}
 		after = items[len(items)-1].ID
 	}
-}
-
-// safeCode reduces an error to a code fit for storage: never a message.
-func safeCode(err error) string {
-	var c interface{ SafeCode() string }
-	if as(err, &c) {
-		return c.SafeCode()
-	}
-	if e, ok := apperr.As(err); ok {
-		return string(e.Code)
-	}
-	return "error"
 }
 
 func deref(s *string) string {

@@ -50,7 +50,7 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 	g, err := s.Graph.Reader(ctx, run.Edges.Environment)
 	if err != nil {
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "graph_unavailable",
-			ErrorMessage: "the target tenant could not be reached: " + safeCode(err)}, nil
+			ErrorMessage: "the target tenant could not be reached: " + apperr.SafeCode(err)}, nil
 	}
 	summary := map[string]int{"items": 0, "policiesChanged": 0, "policiesCreated": 0, "policiesUnchanged": 0,
 		"previewOnly": 0, "skipped": 0, "assignmentsChanged": 0, "scopeTagsChanged": 0, "failed": 0}
@@ -146,7 +146,7 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.Res
 		c, err := intune.Capture(ctx, g, t, *item.TargetGraphID)
 		if err != nil {
 			p.failed = true
-			p.diff = map[string]any{"error": "the target object could not be read (" + safeCode(err) + ")"}
+			p.diff = map[string]any{"error": "the target object could not be read (" + apperr.SafeCode(err) + ")"}
 			return p
 		}
 		have = c
