@@ -35,7 +35,7 @@ generate:
 ## migration: write a new versioned migration per dialect, e.g. make migration NAME=add_notes
 migration:
 	@if [ -z "$(NAME)" ]; then echo "usage: make migration NAME=<short_name>" >&2; exit 1; fi
-	$(GO) run ./store/migrategen -name "$(NAME)"
+	$(GO) run ./internal/store/migrategen -name "$(NAME)"
 
 ## build: the single binary, into bin/.
 build:
@@ -60,6 +60,10 @@ bench:
 # `make generate` and checked by check-generated instead. ent/schema/ and
 # ent/entc.go are hand-written and are checked.
 lint:
+	@echo "no build output tracked: no file over 1 MiB outside testdata/"
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null \
+		| awk '$$1 > 1048576 && $$2 !~ /(^|\/)testdata\// {print $$2}'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MiB (build output? add it to .gitignore):"; echo "$$big"; exit 1; fi
 	@echo "gofmt -l (hand-written files)"
 	@out=$$(find . -path ./.git -prune -o -path ./graph/generated -prune -o -name '*.go' -print \
 		| xargs -r grep -L -E '^// Code generated .* DO NOT EDIT\.$$' \

@@ -9,9 +9,9 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/user"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 // APIToken is the model entity for the APIToken schema.

@@ -12,9 +12,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/user"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 // APITokenCreate is the builder for creating a APIToken entity.

@@ -11,9 +11,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/predicate"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 // APITokenUpdate is the builder for updating APIToken entities.

@@ -1,7 +1,7 @@
 //go:build ignore
 
 // entc.go generates the ent client and, through entgql, the GraphQL types in
-// ../ent.graphql. Run through `make generate`.
+// ../graph/ent.graphql. Run through `make generate`.
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 func main() {
 	ex, err := entgql.NewExtension(
 		entgql.WithSchemaGenerator(),
-		entgql.WithSchemaPath("../ent.graphql"),
+		entgql.WithSchemaPath("../graph/ent.graphql"),
 		entgql.WithConfigPath("../gqlgen.yml"),
 		entgql.WithRelaySpec(true),
 	)

@@ -9,10 +9,10 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 // Membership is the model entity for the Membership schema.

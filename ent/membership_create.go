@@ -12,10 +12,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 // MembershipCreate is the builder for creating a Membership entity.

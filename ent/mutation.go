@@ -11,7 +11,6 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/auditlog"
 	"github.com/restored/restored/ent/backupitem"
@@ -27,6 +26,7 @@ import (
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 const (

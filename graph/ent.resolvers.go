@@ -8,9 +8,9 @@ package graph
 import (
 	"context"
 
-	"github.com/restored/restored/apperr"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/graph/generated"
+	"github.com/restored/restored/internal/platform/apperr"
 )
 
 // Node is the resolver for the node field.

@@ -3,9 +3,6 @@ package graph
 import (
 	"context"
 
-	"github.com/restored/restored/access"
-	"github.com/restored/restored/apperr"
-	"github.com/restored/restored/auth"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/auditlog"
@@ -21,7 +18,10 @@ import (
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // tables maps an id prefix to the table holding that type, so a global id

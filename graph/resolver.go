@@ -7,13 +7,13 @@ package graph
 import (
 	"log/slog"
 
-	"github.com/restored/restored/accounts"
-	"github.com/restored/restored/backup"
 	"github.com/restored/restored/ent"
-	"github.com/restored/restored/environments"
-	"github.com/restored/restored/events"
-	"github.com/restored/restored/operations"
-	"github.com/restored/restored/restore"
+	"github.com/restored/restored/internal/domain/accounts"
+	"github.com/restored/restored/internal/domain/backup"
+	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/platform/events"
 )
 
 // Resolver is the root resolver: the dependencies every resolver may use.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"sort"
 
-	"github.com/restored/restored/apperr"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/graph/model"
-	"github.com/restored/restored/restore"
+	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/platform/apperr"
 )
 
 // mappingIn turns mapping inputs into a map (later entries win).

@@ -10,11 +10,6 @@ import (
 	"encoding/json"
 
 	"entgo.io/contrib/entgql"
-	"github.com/restored/restored/access"
-	"github.com/restored/restored/accounts"
-	"github.com/restored/restored/apperr"
-	"github.com/restored/restored/auth"
-	"github.com/restored/restored/backup"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/auditlog"
@@ -28,13 +23,18 @@ import (
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/workspace"
-	"github.com/restored/restored/environments"
-	"github.com/restored/restored/events"
 	"github.com/restored/restored/graph/generated"
 	"github.com/restored/restored/graph/model"
-	"github.com/restored/restored/intune"
-	"github.com/restored/restored/operations"
-	"github.com/restored/restored/restore"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/accounts"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/domain/backup"
+	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/intune"
+	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/events"
 )
 
 // PreviewOnlyReason is the resolver for the previewOnlyReason field.
@@ -545,17 +545,17 @@ func (r *restoreRunResolver) Counts(ctx context.Context, obj *ent.RestoreRun) (m
 
 // ChecksRun is the resolver for the checksRun field.
 func (r *restoreRunResolver) ChecksRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
-	return r.latestOperation(ctx, obj.ID, restore.TypeChecks)
+	return r.latestOperation(ctx, obj.ID, operations.TypeRestoreChecks)
 }
 
 // PreviewRun is the resolver for the previewRun field.
 func (r *restoreRunResolver) PreviewRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
-	return r.latestOperation(ctx, obj.ID, restore.TypePreview)
+	return r.latestOperation(ctx, obj.ID, operations.TypeRestorePreview)
 }
 
 // ExecutionRun is the resolver for the executionRun field.
 func (r *restoreRunResolver) ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
-	return r.latestOperation(ctx, obj.ID, restore.TypeExecute)
+	return r.latestOperation(ctx, obj.ID, operations.TypeRestoreExecute)
 }
 
 // CheckResults is the resolver for the checkResults field.

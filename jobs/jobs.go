@@ -11,7 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/restored/restored/redisconn"
+	"github.com/restored/restored/internal/platform/redisconn"
 )
 
 // Queue enqueues tasks on this deployment's queue.

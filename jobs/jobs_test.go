@@ -14,9 +14,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/restored/restored/internal/platform/redisconn"
+	"github.com/restored/restored/internal/testenv"
 	"github.com/restored/restored/jobs"
-	"github.com/restored/restored/redisconn"
-	"github.com/restored/restored/testenv"
 )
 
 // wait bounds every wait for a task to run or reach a state. It is a

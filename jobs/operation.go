@@ -12,8 +12,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
-	"github.com/restored/restored/operations"
-	"github.com/restored/restored/restore"
+	"github.com/restored/restored/internal/domain/operations"
 )
 
 // Payload is the payload of every operation task: the run it executes.
@@ -33,7 +32,7 @@ func (q *Queue) Submit(ctx context.Context, taskType, runID string) error {
 		return err
 	}
 	queue := q.queue
-	if taskType == restore.TypeExecute {
+	if taskType == operations.TypeRestoreExecute {
 		queue = q.execute // see redisconn.Conn.ExecuteQueue
 	}
 	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(taskType, payload), asynq.Queue(queue),
@@ -53,6 +52,9 @@ type RunFunc func(ctx context.Context, run *ent.OperationRun) (operations.End, e
 // running, calls fn, and records the end. Handlers stay this thin: the work
 // is fn's, a domain service method.
 func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc) asynq.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		var p Payload
 		if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {

@@ -17,9 +17,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/restored/restored/apperr"
-	"github.com/restored/restored/auth"
 	"github.com/restored/restored/graph/generated"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/server/gorillaws"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/restored/restored/apperr"
-	"github.com/restored/restored/auth"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/apperr"
 )
 
 // graphQLError writes a GraphQL-shaped error response for requests refused

@@ -12,8 +12,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
-	"github.com/restored/restored/auth"
 	"github.com/restored/restored/graph"
+	"github.com/restored/restored/internal/domain/auth"
 )
 
 // Pinger is something whose health /readyz reports.

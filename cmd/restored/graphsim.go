@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/restored/restored/config"
-	"github.com/restored/restored/graphsim"
+	"github.com/restored/restored/internal/msgraph/graphsim"
+	"github.com/restored/restored/internal/platform/config"
 )
 
 // runGraphsim serves a simulated Microsoft Graph with generated tenants until

@@ -10,10 +10,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/restored/restored/audit"
-	"github.com/restored/restored/config"
-	"github.com/restored/restored/environments"
-	"github.com/restored/restored/secrets"
+	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/platform/config"
+	"github.com/restored/restored/internal/platform/secrets"
 )
 
 // keys runs `restored keys <command>`; rotate is the only one.

@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restored/restored/access"
-	"github.com/restored/restored/audit"
-	"github.com/restored/restored/auth"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/environment"
-	"github.com/restored/restored/environments"
-	"github.com/restored/restored/secrets"
-	"github.com/restored/restored/store"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/platform/secrets"
+	"github.com/restored/restored/internal/store"
 )
 
 // Keys of the rotation tests, as configured (hex) and as boxes.

@@ -25,14 +25,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/restored/restored/access"
-	"github.com/restored/restored/accounts"
-	"github.com/restored/restored/app"
-	"github.com/restored/restored/audit"
-	"github.com/restored/restored/config"
-	"github.com/restored/restored/devseed"
-	"github.com/restored/restored/graphsim"
-	"github.com/restored/restored/store"
+	"github.com/restored/restored/internal/app"
+	"github.com/restored/restored/internal/devseed"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/accounts"
+	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/msgraph/graphsim"
+	"github.com/restored/restored/internal/platform/config"
+	"github.com/restored/restored/internal/store"
 )
 
 func main() {
@@ -137,18 +137,28 @@ func serve(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 			fmt.Fprintf(stdout, "  %-8s %-30s %s\n", strings.ToLower(string(m.Role)), m.Email, tok)
 		}
 	}
+	// The simulated tenants of --dev are trusted before the worker starts, so
+	// no job ever sees the trust list change under it.
+	var dev *devTenants
+	if cfg.Dev && api {
+		if !cfg.Worker {
+			return errors.New("--dev needs the in-process worker (--worker=true) to capture the initial backups")
+		}
+		if dev, err = startDevTenants(a, log); err != nil {
+			return fmt.Errorf("simulated tenants: %w", err)
+		}
+		defer dev.stop()
+	}
 	if cfg.Worker || !api {
 		if err := a.StartWorker(); err != nil {
 			return err
 		}
 		log.Info("worker started", "queue", a.Redis.Queue(), "concurrency", cfg.WorkerConcurrency)
 	}
-	if cfg.Dev && api {
-		stopSim, err := startDevTenants(ctx, a, log, stdout)
-		if err != nil {
+	if dev != nil {
+		if err := dev.bind(ctx, a, stdout); err != nil {
 			return fmt.Errorf("simulated tenants: %w", err)
 		}
-		defer stopSim()
 	}
 	if !api {
 		<-ctx.Done()
@@ -270,9 +280,16 @@ func openDB(ctx context.Context, cfg *config.Config) (*store.DB, error) {
 	return store.Open(ctx, cfg.DatabaseURL)
 }
 
-// startDevTenants serves the simulated Graph of --dev on a loopback TLS
-// port and binds the demo environments to its tenants.
-func startDevTenants(ctx context.Context, a *app.App, log *slog.Logger, stdout io.Writer) (func(), error) {
+// devTenants is the simulated Microsoft Graph of --dev.
+type devTenants struct {
+	sim  *graphsim.Server
+	url  string
+	stop func()
+}
+
+// startDevTenants serves the simulated Microsoft Graph of --dev on a loopback
+// TLS port and makes a trust it.
+func startDevTenants(a *app.App, log *slog.Logger) (*devTenants, error) {
 	sim := graphsim.New(graphsim.Options{RequireAuth: true, Logger: log.With("component", "graphsim")})
 	simURL, caPEM, stop, err := graphsim.ListenTLS("127.0.0.1:0", sim.Handler())
 	if err != nil {
@@ -281,19 +298,20 @@ func startDevTenants(ctx context.Context, a *app.App, log *slog.Logger, stdout i
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	u, _ := url.Parse(simURL)
-	a.SetGraphTrust(&app.GraphTrust{Hosts: []string{u.Host}, AuthorityHost: simURL + "/", RootCAs: pool})
-	if !a.Config.Worker {
-		stop()
-		return nil, errors.New("--dev needs the in-process worker (--worker=true) to capture the initial backups")
+	a.TrustSimulatedGraph(app.SimTrust{Hosts: []string{u.Host}, AuthorityHost: simURL + "/", RootCAs: pool})
+	return &devTenants{sim: sim, url: simURL, stop: stop}, nil
+}
+
+// bind points the demo environments at the simulated tenants and waits for
+// their first backups (the worker must be running).
+func (d *devTenants) bind(ctx context.Context, a *app.App, stdout io.Writer) error {
+	if err := devseed.BindTenants(ctx, a.DB.Client, a.Secrets, a.Backup, d.sim, d.url, 2*time.Minute); err != nil {
+		return err
 	}
-	if err := devseed.BindTenants(ctx, a.DB.Client, a.Secrets, a.Backup, sim, simURL, 2*time.Minute); err != nil {
-		stop()
-		return nil, err
-	}
-	fmt.Fprintf(stdout, "  simulated Graph at %s: tenants", simURL)
+	fmt.Fprintf(stdout, "  simulated Graph at %s: tenants", d.url)
 	for _, t := range devseed.Tenants {
 		fmt.Fprintf(stdout, " %s (%s)", t.ID, t.Environment)
 	}
 	fmt.Fprintf(stdout, ", %d objects each, one ready backup set each\n", devseed.PoliciesPerTenant)
-	return stop, nil
+	return nil
 }

@@ -17,14 +17,14 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/restored/restored/access"
-	"github.com/restored/restored/auth"
-	"github.com/restored/restored/config"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
-	"github.com/restored/restored/store"
-	"github.com/restored/restored/testenv"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/config"
+	"github.com/restored/restored/internal/store"
+	"github.com/restored/restored/internal/testenv"
 )
 
 // testEnv returns the environment of one test's restored: a fresh database,

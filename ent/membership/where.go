@@ -7,8 +7,8 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/predicate"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 // ID filters vertices based on their ID field.

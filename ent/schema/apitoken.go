@@ -7,9 +7,9 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/schema/mixins"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // APIToken is a bearer token acting as a user in one workspace with one role.

@@ -12,7 +12,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // AuditLog is an append-only record of who did what to which object.

@@ -8,9 +8,9 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent/schema/mixins"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // Membership gives a user a role in a workspace; the role decides capabilities.

@@ -8,7 +8,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // OperationRun is the record of one job: the single truth of its status and outcome.

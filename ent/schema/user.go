@@ -8,7 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 
 	"github.com/restored/restored/ent/schema/mixins"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // User is a person (or an automation identity) who can belong to workspaces.

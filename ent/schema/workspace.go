@@ -8,7 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 
 	"github.com/restored/restored/ent/schema/mixins"
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // Workspace is an MSP's tenant of restored: users, environments and every run

@@ -15,7 +15,6 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
@@ -23,6 +22,7 @@ import (
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/graph/model"
+	"github.com/restored/restored/internal/domain/access"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -3386,7 +3386,7 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type APIToken implements Node {
   id: ID!
@@ -4349,7 +4349,7 @@ enum RestoreScopeMode @goModel(model: "github.com/restored/restored/ent/restorer
 """
 Role is enum for the field role
 """
-enum Role @goModel(model: "github.com/restored/restored/access.Role") {
+enum Role @goModel(model: "github.com/restored/restored/internal/domain/access.Role") {
   OWNER
   OPERATOR
   AUDITOR
@@ -7581,7 +7581,7 @@ func (ec *executionContext) _APIToken_role(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v access.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10520,7 +10520,7 @@ func (ec *executionContext) _Membership_role(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v access.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -17401,7 +17401,7 @@ func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v access.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, selections, v)
+			return ec.marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19228,7 +19228,7 @@ func (ec *executionContext) unmarshalInputCreateApiTokenInput(ctx context.Contex
 			it.Name = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -19839,7 +19839,7 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 			it.Email = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20402,7 +20402,7 @@ func (ec *executionContext) unmarshalInputSetMemberRoleInput(ctx context.Context
 			it.MembershipID = data
 		case "role":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
-			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx, v)
+			data, err := ec.unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -25514,13 +25514,13 @@ func (ec *executionContext) marshalNRestoreScopeMode2githubᚗcomᚋrestoredᚋr
 	return v
 }
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx context.Context, v any) (access.Role, error) {
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx context.Context, v any) (access.Role, error) {
 	var res access.Role
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋaccessᚐRole(ctx context.Context, sel ast.SelectionSet, v access.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋaccessᚐRole(ctx context.Context, sel ast.SelectionSet, v access.Role) graphql.Marshaler {
 	return v
 }
 

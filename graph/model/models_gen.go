@@ -5,11 +5,11 @@ package model
 import (
 	"time"
 
-	"github.com/restored/restored/access"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/access"
 )
 
 type AddPoliciesToBackupSetInput struct {

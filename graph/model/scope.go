@@ -2,7 +2,7 @@ package model
 
 import (
 	"github.com/restored/restored/ent"
-	"github.com/restored/restored/restore"
+	"github.com/restored/restored/internal/domain/restore"
 )
 
 // RestoreScopeItems carries restoreScopeItems' run and filter to its items

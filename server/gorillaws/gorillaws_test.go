@@ -22,8 +22,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
 
+	"github.com/restored/restored/internal/testenv"
 	"github.com/restored/restored/server/gorillaws"
-	"github.com/restored/restored/testenv"
 )
 
 const (

@@ -11,7 +11,7 @@ import (
 	"entgo.io/ent/schema/index"
 	"entgo.io/ent/schema/mixin"
 
-	"github.com/restored/restored/ids"
+	"github.com/restored/restored/internal/platform/ids"
 )
 
 // ID gives a schema a prefixed, time-ordered string id (see package ids).

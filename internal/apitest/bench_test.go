@@ -1,0 +1,100 @@
+package apitest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/msgraph/graphsim"
+)
+
+// Benchmarks of the API's heavy paths, end to end (real HTTP, real jobs,
+// the simulated Graph over TLS). Results and the command that produced them
+// are in BENCHMARKS.md.
+
+// BenchmarkScopeListing10k: one page of a search in a 10,000-item backup
+// set, with the counts by type and platform.
+func BenchmarkScopeListing10k(b *testing.B) {
+	e := start(b)
+	bsID := e.largeSet(10000)
+	w := &wizard{e: e, t: b, token: e.operator}
+	w.must("createRestoreRun", map[string]any{"environmentId": e.prodEnvID, "backupSetId": bsID})
+	q := `query($id: ID!) { restoreScopeItems(runId: $id, search: "policy 07", platforms: ["windows"]) {
+		items(first: 100) { totalCount edges { node { id displayName policyType } } } groups { policyType platform count } } }`
+	for b.Loop() {
+		r := e.post(e.operator, q, map[string]any{"id": w.id})
+		if len(r.Errors) > 0 {
+			b.Fatal(r.Raw)
+		}
+	}
+}
+
+// BenchmarkDefineScope10k: scoping a 10,000-item backup set (every item
+// materialized as a run item, checks and preview invalidated).
+func BenchmarkDefineScope10k(b *testing.B) {
+	e := start(b)
+	bsID := e.largeSet(10000)
+	w := &wizard{e: e, t: b, token: e.operator}
+	w.must("createRestoreRun", map[string]any{"environmentId": e.prodEnvID, "backupSetId": bsID})
+	createMissing := false
+	for b.Loop() {
+		createMissing = !createMissing // a different scope every time
+		w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "ALL", "createMissing": createMissing})
+	}
+	b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkChecks: the safety checks job over a captured tenant of every
+// type (about 1,000 items), against the simulated tenant.
+func BenchmarkChecks(b *testing.B) {
+	e := start(b)
+	s := e.startSim()
+	tenant, envRow := e.tenantEnv(s, "bench", graphsim.GenOptions{Seed: 1, Policies: 1000, Groups: 20, ScopeTags: 4, Filters: 4})
+	tenant.SetFaults(graphsim.Faults{RequestsPerWindow: -1, WritesPerWindow: -1})
+	bs := e.backupOf(envRow.ID, "bench")
+	w := &wizard{e: e, t: b, token: e.owner}
+	w.must("createRestoreRun", map[string]any{"environmentId": envRow.ID, "backupSetId": bs})
+	w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "ALL"})
+	items := len(e.itemsOf(bs))
+	for b.Loop() {
+		w.must("runRestoreChecks", map[string]any{"runId": w.id})
+		e.waitJob(w.id, operations.TypeRestoreChecks)
+	}
+	b.ReportMetric(float64(b.N*items)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkCaptureThrottled: capturing a 150-object tenant (every type) at
+// Microsoft's published throttling limits.
+func BenchmarkCaptureThrottled(b *testing.B) {
+	e := start(b)
+	s := e.startSim()
+	_, envRow := e.tenantEnv(s, "capture", graphsim.GenOptions{Seed: 1, Policies: 150, Groups: 12, ScopeTags: 4, Filters: 4})
+	objects := 0
+	for b.Loop() {
+		bs := e.backupOf(envRow.ID, "bench")
+		objects += len(e.itemsOf(bs))
+	}
+	b.ReportMetric(float64(objects)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// waitJob waits until no job of typ for subject is queued or running.
+func (e *env) waitJob(subjectID, typ string) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		busy, err := e.app.DB.Client.OperationRun.Query().Where(operationrun.SubjectID(subjectID), operationrun.Type(typ),
+			operationrun.StatusNEQ(operationrun.StatusCOMPLETED)).Exist(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s job of %s still running", typ, subjectID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,153 @@
+package apitest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/restored/restored/internal/platform/config"
+)
+
+// TestGraphQLOverHTTP checks the GraphQL-over-HTTP behaviours clients rely on.
+func TestGraphQLOverHTTP(t *testing.T) {
+	e := start(t)
+	get := func(q string, accept string) *response {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/graphql?query="+url.QueryEscape(q), nil)
+		req.Header.Set("Authorization", "Bearer "+e.owner)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		return e.do(req)
+	}
+
+	t.Run("GET query", func(t *testing.T) {
+		r := get(`{ viewer { role } }`, "")
+		var d struct{ Viewer struct{ Role string } }
+		r.decode(t, &d)
+		if r.Status != 200 || d.Viewer.Role != "OWNER" {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("GET refuses mutations", func(t *testing.T) {
+		r := get(`mutation { revokeApiToken(id: "tok_x") { id } }`, "")
+		if r.Status == 200 && len(r.Errors) == 0 {
+			t.Fatalf("mutation over GET was accepted: %s", r.Raw)
+		}
+		if r.Status != http.StatusMethodNotAllowed && r.Status != http.StatusNotAcceptable && r.Status != http.StatusBadRequest {
+			t.Errorf("status %d, want a 4xx refusal", r.Status)
+		}
+	})
+	t.Run("graphql-response+json", func(t *testing.T) {
+		body := `{"query":"{ viewer { role } }"}`
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/graphql-response+json")
+		req.Header.Set("Authorization", "Bearer "+e.owner)
+		r := e.do(req)
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/graphql-response+json") {
+			t.Errorf("content type %q", ct)
+		}
+		req, _ = http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.owner)
+		r = e.do(req)
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("content type %q", ct)
+		}
+	})
+	t.Run("validation error", func(t *testing.T) {
+		r := e.post(e.owner, `{ viewer { nope } }`, nil)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "GRAPHQL_VALIDATION_FAILED" || (r.Data != nil && string(r.Data) != "null") {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("syntax error", func(t *testing.T) {
+		r := e.post(e.owner, `{ viewer { `, nil)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "GRAPHQL_PARSE_FAILED" {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("invalid JSON is not echoed", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(`{"query": "clientSecret=hunter2`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.owner)
+		r := e.do(req)
+		if r.Status != http.StatusBadRequest || r.code() != "BAD_USER_INPUT" || strings.Contains(r.Raw, "hunter2") {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("page size bound", func(t *testing.T) {
+		r := e.post(e.owner, `query($ws: ID!) { environments(workspaceId: $ws, first: 100000) { totalCount } }`, map[string]any{"ws": e.wsID})
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "first" {
+			t.Fatalf("got %s", r.Raw)
+		}
+	})
+	t.Run("unknown node", func(t *testing.T) {
+		for _, id := range []string{"env_00000000000000000000000000", "garbage"} {
+			r := e.post(e.owner, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
+			if r.code() != "NOT_FOUND" {
+				t.Errorf("%s: got %s", id, r.Raw)
+			}
+		}
+	})
+	t.Run("GraphiQL and health need no token", func(t *testing.T) {
+		for path, want := range map[string]string{"/": "graphiql", "/healthz": `"ok"`, "/readyz": `"database":"ok"`} {
+			res, err := http.Get(e.srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			b.ReadFrom(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || !strings.Contains(strings.ToLower(b.String()), strings.ToLower(want)) {
+				t.Errorf("%s: %d %.200s", path, res.StatusCode, b.String())
+			}
+		}
+	})
+}
+
+// TestLimits checks that each configured limit answers with a clear error.
+func TestLimits(t *testing.T) {
+	e := start(t, func(c *config.Config) {
+		c.MaxBodyBytes = 2048
+		c.MaxDepth = 3
+		c.MaxComplexity = 40
+	})
+	t.Run("body size", func(t *testing.T) {
+		q := `{ viewer { role } }` + strings.Repeat(" ", 4096)
+		r := e.post(e.owner, q, nil)
+		if r.Status != http.StatusRequestEntityTooLarge || r.code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "2048") {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("depth", func(t *testing.T) {
+		r := e.post(e.owner, `{ viewer { memberships { workspace { id } } } }`, nil)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "DEPTH_LIMIT_EXCEEDED" {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+		// Through a fragment too.
+		r = e.post(e.owner, `{ viewer { ...M } } fragment M on Viewer { memberships { workspace { id } } }`, nil)
+		if r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("fragment: got %d %s", r.Status, r.Raw)
+		}
+		// At the limit is fine, and introspection is not counted.
+		r = e.post(e.owner, `{ viewer { workspace { id } } __schema { types { fields { type { ofType { name } } } } } }`, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("within limit: %s", r.Raw)
+		}
+	})
+	t.Run("complexity", func(t *testing.T) {
+		q := "{"
+		for i := range 20 {
+			q += fmt.Sprintf(" v%d: viewer { role capabilities }", i)
+		}
+		r := e.post(e.owner, q+" }", nil)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+}

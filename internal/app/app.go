@@ -1,0 +1,218 @@
+// Package app assembles a running restored from a Config: database,
+// migrations, Redis, the event bus, the domain services, the HTTP handler and
+// the job worker. cmd/restored and the end-to-end tests both start the system
+// through it, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/restored/restored/graph"
+	"github.com/restored/restored/internal/domain/accounts"
+	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/domain/backup"
+	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/platform/config"
+	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/redisconn"
+	"github.com/restored/restored/internal/platform/secrets"
+	"github.com/restored/restored/internal/store"
+	"github.com/restored/restored/jobs"
+	"github.com/restored/restored/server"
+)
+
+// App is a running restored.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Redis    *redisconn.Conn
+	Bus      *events.Bus
+	Queue    *jobs.Queue
+	Worker   *jobs.Worker // nil unless the worker runs in this process
+	Auth     *auth.Authenticator
+	Accounts *accounts.Service
+	Audit    *audit.Recorder
+	Ops      *operations.Service
+	Backup   *backup.Service
+	Restore  *restore.Service
+	Envs     *environments.Service
+	Secrets  *secrets.Box // nil without a configured key
+
+	// RevalidateEvery is how often open websockets re-check their token.
+	RevalidateEvery time.Duration
+
+	tenants      *tenantClients
+	stopResubmit func()
+}
+
+// TrustSimulatedGraph makes environments on trust's hosts reach that
+// simulated Microsoft Graph (dev mode, tests). Safe while jobs run: clients
+// built before the call keep the trust they were built with.
+func (a *App) TrustSimulatedGraph(trust SimTrust) { a.tenants.addTrust(trust) }
+
+// New connects everything; call Close when done. With cfg.AutoMigrate the
+// database is migrated first.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		applied, err := a.DB.Migrate(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "applied", applied)
+		}
+	} else if pending, err := a.DB.Pending(ctx); err != nil || len(pending) > 0 {
+		return nil, fmt.Errorf("database schema is not current (pending %v): run `restored migrate`", pending)
+	}
+	if a.Redis, err = redisconn.Open(ctx, cfg.RedisURL, cfg.KeyPrefix); err != nil {
+		return nil, err
+	}
+	if a.Redis.Embedded() {
+		log.Info("using in-process redis (single process only)")
+	}
+	a.Bus = events.NewBus(a.Redis, log)
+	a.Queue = jobs.NewQueue(a.Redis)
+	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
+	a.Auth = &auth.Authenticator{Client: a.DB.Client}
+	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit}
+	if cfg.SecretKey != nil {
+		if a.Secrets, err = secrets.New(cfg.SecretKey); err != nil {
+			return nil, err
+		}
+	}
+	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log}
+	a.tenants = &tenantClients{box: a.Secrets, log: log}
+	if cfg.GraphsimURL != "" {
+		trust, err := simTrust(cfg.GraphsimURL, cfg.GraphsimCAFile)
+		if err != nil {
+			return nil, err
+		}
+		a.tenants.addTrust(*trust)
+	}
+	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log}
+	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit}
+	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log, MaxResultAge: cfg.RestoreMaxAge}
+	return a, nil
+}
+
+// Handler returns the HTTP handler of the API.
+func (a *App) Handler() http.Handler {
+	return server.New(server.Options{
+		Resolver: &graph.Resolver{
+			Client:       a.DB.Client,
+			Accounts:     a.Accounts,
+			Backup:       a.Backup,
+			Restore:      a.Restore,
+			Environments: a.Envs,
+			Ops:          a.Ops,
+			Bus:          a.Bus,
+			Log:          a.Log,
+		},
+		Auth:            a.Auth,
+		Log:             a.Log,
+		Database:        a.DB,
+		Redis:           a.Redis,
+		MaxBodyBytes:    a.Config.MaxBodyBytes,
+		MaxDepth:        a.Config.MaxDepth,
+		MaxComplexity:   a.Config.MaxComplexity,
+		RevalidateEvery: a.RevalidateEvery,
+	})
+}
+
+// StartWorker starts the job worker in this process, with every task handler
+// of restored plus any given by register (tests add their own task types).
+func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
+	if a.Worker != nil {
+		return errors.New("worker already started")
+	}
+	w := jobs.NewWorker(a.Redis, jobs.WorkerOptions{
+		Concurrency:     a.Config.WorkerConcurrency,
+		ShutdownTimeout: a.Config.ShutdownTimeout,
+		Log:             a.Log,
+	})
+	jobs.Register(w, jobs.Services{
+		Ops: a.Ops, Backup: a.Backup, Restore: a.Restore, Environments: a.Envs,
+		Roles: a.tenants, Log: a.Log,
+	})
+	for _, r := range register {
+		r(w)
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	a.Worker = w
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a.stopResubmit = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		a.resubmitLoop(ctx)
+	}()
+	return nil
+}
+
+// resubmitInterval is how often a worker process looks for runs whose task
+// was lost; resubmitIdle is how long a queued or running run must have been
+// untouched first (running jobs report progress well within it).
+const (
+	resubmitInterval = time.Minute
+	resubmitIdle     = 2 * time.Minute
+)
+
+// resubmitLoop gives lost runs their task back, at start and every minute
+// (see operations.Service.Resubmit).
+func (a *App) resubmitLoop(ctx context.Context) {
+	t := time.NewTicker(resubmitInterval)
+	defer t.Stop()
+	for {
+		if n, err := a.Ops.Resubmit(ctx, resubmitIdle); err != nil && ctx.Err() == nil {
+			a.Log.Warn("resubmit lost runs", "err", err)
+		} else if n > 0 {
+			a.Log.Info("resubmitted runs", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops the worker (waiting for running jobs) and closes connections.
+func (a *App) Close() {
+	if a.stopResubmit != nil {
+		a.stopResubmit()
+		a.stopResubmit = nil
+	}
+	if a.Worker != nil {
+		a.Worker.Shutdown()
+		a.Worker = nil
+	}
+	if a.Queue != nil {
+		a.Queue.Close()
+	}
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}

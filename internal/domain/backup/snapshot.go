@@ -1,0 +1,101 @@
+package backup
+
+import (
+	"context"
+	"time"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/intunepolicy"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/ent/policyversion"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/intune"
+	"github.com/restored/restored/internal/platform/apperr"
+)
+
+// CapturePolicySnapshot starts the capture of one policy's current state as
+// a new PolicyVersion.
+func (s *Service) CapturePolicySnapshot(ctx context.Context, policyID string) (*ent.OperationRun, error) {
+	p, err := s.Client.IntunePolicy.Get(ctx, policyID)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no policy %q", policyID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	env, v, err := s.environment(ctx, p.EnvironmentID, access.BackupCapture)
+	if err != nil {
+		return nil, err
+	}
+	return s.start(ctx, v, env, operations.Start{
+		Type: operations.TypePolicySnapshot, DedupeKey: dedupeKey(operations.TypePolicySnapshot, p.ID), SubjectID: p.ID,
+	}, nil)
+}
+
+// RunPolicySnapshot is the job of a policy.capture_snapshot run. A policy
+// unchanged since its latest version gets no new version (the run says so
+// with summary "unchanged").
+func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
+	p, err := s.Client.IntunePolicy.Query().Where(intunepolicy.ID(deref(run.SubjectID))).WithEnvironment().Only(ctx)
+	if err != nil {
+		return operations.End{}, err
+	}
+	t, ok := intune.Lookup(p.PolicyType)
+	if !ok {
+		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "unknown_policy_type",
+			ErrorMessage: "the policy's type is not supported"}, nil
+	}
+	g, err := s.Tenants.Reader(ctx, p.Edges.Environment)
+	if err != nil {
+		return failedEnd("graph_unavailable", err), nil
+	}
+	c, err := intune.Capture(ctx, g, t, p.GraphID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return operations.End{}, ctx.Err()
+		}
+		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "capture_failed",
+			ErrorMessage: "the policy could not be read: " + apperr.SafeCode(err),
+			Summary:      map[string]int{"failed": 1}}, nil
+	}
+	latest, err := s.Client.PolicyVersion.Query().Where(policyversion.PolicyID(p.ID)).
+		Order(ent.Desc(policyversion.FieldVersion)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return operations.End{}, err
+	}
+	if latest != nil && latest.ContentHash == c.ContentHash {
+		return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
+			Summary: map[string]int{"unchanged": 1, "version": latest.Version},
+			Context: map[string]any{"policyVersionId": latest.ID}}, nil
+	}
+	next := 1
+	if latest != nil {
+		next = latest.Version + 1
+	}
+	pv, err := s.Client.PolicyVersion.Create().
+		SetWorkspaceID(p.WorkspaceID).
+		SetPolicyID(p.ID).
+		SetVersion(next).
+		SetPayload(c.Payload).
+		SetAssignments(c.Assignments).
+		SetScopeTagIds(c.ScopeTagIDs).
+		SetContentHash(c.ContentHash).
+		SetNillableSourceLastModified(c.LastModified).
+		SetCapturedAt(time.Now()).
+		SetNillableCapturedBy(run.InitiatorID).
+		Save(ctx)
+	if ent.IsConstraintError(err) {
+		// A retried job that already stored this version.
+		pv, err = s.Client.PolicyVersion.Query().Where(policyversion.PolicyID(p.ID), policyversion.Version(next)).Only(ctx)
+	}
+	if err != nil {
+		return operations.End{}, err
+	}
+	if err := s.upsertPolicy(ctx, p.Edges.Environment, c, time.Now()); err != nil {
+		return operations.End{}, err
+	}
+	return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
+		Summary: map[string]int{"captured": 1, "version": pv.Version},
+		Context: map[string]any{"policyVersionId": pv.ID}}, nil
+}

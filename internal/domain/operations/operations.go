@@ -1,0 +1,285 @@
+// Package operations owns OperationRun: the record, and the single truth, of
+// every job restored runs. Only this package writes a run's status and
+// outcome. Starting a run is deduplicated by the database (one identical run
+// queued or running at a time) and hands the job to the queue; the job then
+// reports its progress and its end here, and every change is published so
+// clients can follow it live.
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/events"
+)
+
+// Operation types: what a run does. Each is also the Asynq task type of its
+// job; package jobs maps every one to its handler.
+const (
+	TypeInventorySync     = "inventory.sync"
+	TypePolicySnapshot    = "policy.capture_snapshot"
+	TypeBackupCapture     = "backup_set.capture"
+	TypeEnvironmentVerify = "environment.verify"
+	TypeRestoreChecks     = "restore.checks"
+	TypeRestorePreview    = "restore.preview"
+	TypeRestoreExecute    = "restore.execute"
+)
+
+// Enqueuer hands a run's job to the queue. Every task's payload is the run
+// id (the run row holds everything else), and the run id is also the task id,
+// so the same run is never queued twice.
+type Enqueuer interface {
+	Submit(ctx context.Context, taskType, runID string) error
+}
+
+// Service manages operation runs.
+type Service struct {
+	Client *ent.Client
+	Queue  Enqueuer
+	Bus    *events.Bus
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Start describes a run to start.
+type Start struct {
+	WorkspaceID   string
+	EnvironmentID string
+	Type          string // e.g. "inventory.sync"; also the task type
+	// DedupeKey identifies "the same job": while a run with this key is
+	// queued or running, Start returns it instead of starting another.
+	DedupeKey   string
+	SubjectID   string
+	InitiatorID string
+	Context     map[string]any
+}
+
+// StartRun creates a queued run and enqueues its task, or returns the run
+// already queued or running under the same dedupe key (created=false).
+// prepare, when set, runs inside the creating transaction (for rows the job
+// needs, such as the backup set being captured) and may set the subject.
+func (s *Service) StartRun(ctx context.Context, in Start, prepare func(ctx context.Context, tx *ent.Client, run *ent.OperationRun) error) (run *ent.OperationRun, created bool, err error) {
+	if in.DedupeKey == "" {
+		return nil, false, errors.New("operations: dedupe key required")
+	}
+	if existing, err := s.active(ctx, in.DedupeKey); err != nil || existing != nil {
+		return existing, false, err
+	}
+	tx, err := s.Client.Tx(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	c := tx.OperationRun.Create().
+		SetWorkspaceID(in.WorkspaceID).
+		SetType(in.Type).
+		SetDedupeKey(in.DedupeKey).
+		SetActiveKey(in.DedupeKey).
+		SetSummary(map[string]int{})
+	if in.EnvironmentID != "" {
+		c.SetEnvironmentID(in.EnvironmentID)
+	}
+	if in.SubjectID != "" {
+		c.SetSubjectID(in.SubjectID)
+	}
+	if in.InitiatorID != "" {
+		c.SetInitiatorID(in.InitiatorID)
+	}
+	if in.Context == nil {
+		in.Context = map[string]any{}
+	}
+	c.SetContext(in.Context)
+	run, err = c.Save(ctx)
+	if err == nil && prepare != nil {
+		err = prepare(ctx, tx.Client(), run)
+	}
+	if err != nil {
+		tx.Rollback()
+		if ent.IsConstraintError(err) {
+			// Lost a race with an identical start: return the winner.
+			existing, aerr := s.active(ctx, in.DedupeKey)
+			if aerr == nil && existing != nil {
+				return existing, false, nil
+			}
+		}
+		return nil, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, err
+	}
+	run, err = s.Client.OperationRun.Get(ctx, run.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.Queue.Submit(ctx, in.Type, run.ID); err != nil {
+		// The run exists but no task does: end it now rather than leave it
+		// queued forever.
+		s.log().Error("enqueue failed", "run", run.ID, "type", in.Type, "err", err)
+		_, _ = s.Complete(context.WithoutCancel(ctx), run.ID, End{
+			Outcome: operationrun.OutcomeFAILED, ErrorCode: "enqueue_failed",
+			ErrorMessage: "the job could not be queued; try again",
+		})
+		return nil, false, apperr.New(apperr.Internal, "the job could not be queued; try again")
+	}
+	s.publish(ctx, run)
+	return run, true, nil
+}
+
+func (s *Service) active(ctx context.Context, key string) (*ent.OperationRun, error) {
+	run, err := s.Client.OperationRun.Query().Where(operationrun.ActiveKey(key)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return run, err
+}
+
+// ErrFinished is returned by Begin for a run that already completed: its
+// task is a leftover (a duplicate delivery) and must do nothing.
+var ErrFinished = errors.New("operation run already completed")
+
+// Begin marks a run running (again, after a crash: attempts counts them) and
+// returns it.
+func (s *Service) Begin(ctx context.Context, id string) (*ent.OperationRun, error) {
+	run, err := s.Client.OperationRun.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if run.Status == operationrun.StatusCOMPLETED {
+		return run, ErrFinished
+	}
+	u := run.Update().SetStatus(operationrun.StatusRUNNING).AddAttempts(1)
+	if run.StartedAt == nil {
+		u.SetStartedAt(s.now())
+	}
+	run, err = u.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, run)
+	return run, nil
+}
+
+// Progress merges counts into the run's summary (a count given replaces the
+// stored one) and publishes the change.
+func (s *Service) Progress(ctx context.Context, id string, counts map[string]int) error {
+	run, err := s.Client.OperationRun.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	summary := maps.Clone(run.Summary)
+	if summary == nil {
+		summary = map[string]int{}
+	}
+	maps.Copy(summary, counts)
+	run, err = run.Update().SetSummary(summary).Save(ctx)
+	if err != nil {
+		return err
+	}
+	s.publish(ctx, run)
+	return nil
+}
+
+// End is how a run ended.
+type End struct {
+	Outcome      operationrun.Outcome
+	Summary      map[string]int // merged into the summary
+	Context      map[string]any // merged into the context (reason codes, safe failure details)
+	ErrorCode    string
+	ErrorMessage string // safe to show: no token, secret or raw payload
+}
+
+// Complete ends a run with its outcome and frees its dedupe key.
+func (s *Service) Complete(ctx context.Context, id string, end End) (*ent.OperationRun, error) {
+	if end.Outcome == "" || end.Outcome == operationrun.OutcomePENDING {
+		return nil, fmt.Errorf("operations: complete %s without an outcome", id)
+	}
+	run, err := s.Client.OperationRun.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	summary := maps.Clone(run.Summary)
+	if summary == nil {
+		summary = map[string]int{}
+	}
+	maps.Copy(summary, end.Summary)
+	runCtx := maps.Clone(run.Context)
+	if runCtx == nil {
+		runCtx = map[string]any{}
+	}
+	maps.Copy(runCtx, end.Context)
+	u := run.Update().
+		SetStatus(operationrun.StatusCOMPLETED).
+		SetOutcome(end.Outcome).
+		SetSummary(summary).
+		SetContext(runCtx).
+		SetFinishedAt(s.now()).
+		ClearActiveKey()
+	if run.StartedAt == nil {
+		u.SetStartedAt(s.now())
+	}
+	if end.ErrorCode != "" {
+		u.SetErrorCode(end.ErrorCode).SetErrorMessage(end.ErrorMessage)
+	}
+	run, err = u.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, run)
+	return run, nil
+}
+
+// Topic is the event topic of one run.
+func Topic(runID string) events.Topic { return events.Topic("operation:" + runID) }
+
+// publish announces a change; the event carries only the id (subscribers
+// read the run from the database, the truth). A lost event loses nothing.
+func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
+	if s.Bus == nil {
+		return
+	}
+	if err := s.Bus.Publish(context.WithoutCancel(ctx), Topic(run.ID), run.ID); err != nil {
+		s.log().Warn("publish operation run", "run", run.ID, "err", err)
+	}
+}
+
+// Resubmit hands every run still queued or running, and untouched for
+// longer than idle, back to the queue. Submitting is idempotent (the run id
+// is the task id), so a run whose task still exists is left alone, while a
+// run whose task was lost (an in-process Redis restarted, a flushed Redis)
+// gets one again instead of staying "running" forever and blocking its dedupe
+// key. Jobs are written to be run again: they skip what they already did.
+func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (int, error) {
+	runs, err := s.Client.OperationRun.Query().
+		Where(operationrun.StatusIn(operationrun.StatusQUEUED, operationrun.StatusRUNNING),
+			operationrun.UpdatedAtLT(s.now().Add(-idle))).
+		Select(operationrun.FieldID, operationrun.FieldType).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, run := range runs {
+		if err := s.Queue.Submit(ctx, run.Type, run.ID); err != nil {
+			return 0, err
+		}
+	}
+	return len(runs), nil
+}

@@ -1,0 +1,436 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/backupitem"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/intune"
+	"github.com/restored/restored/internal/platform/apperr"
+)
+
+// Severities of check results.
+const (
+	SeverityBlocking = "BLOCKING"
+	SeverityWarning  = "WARNING"
+	SeveritySafe     = "SAFE"
+)
+
+// Check codes.
+const (
+	CheckTargetMissing     = "TARGET_MISSING"
+	CheckTargetNewer       = "TARGET_NEWER_THAN_BACKUP"
+	CheckTargetAmbiguous   = "TARGET_AMBIGUOUS"
+	CheckGroupUnmapped     = "GROUP_UNMAPPED"
+	CheckGroupOrphaned     = "GROUP_ORPHANED"
+	CheckScopeTagMissing   = "SCOPE_TAG_MISSING"
+	CheckFilterMissing     = "ASSIGNMENT_FILTER_MISSING"
+	CheckPreviewOnly       = "PREVIEW_ONLY"
+	CheckInvalidPayload    = "INVALID_PAYLOAD"
+	CheckTargetUnreadable  = "TARGET_UNREADABLE"
+	CheckOK                = "OK"
+	CheckUnreachable       = "TARGET_UNREACHABLE"
+	CheckWritesDisabled    = "WRITES_DISABLED"
+	CheckWritePermission   = "WRITE_PERMISSION_MISSING"
+	CheckReadPermission    = "READ_PERMISSION_MISSING"
+	CheckPermissionUnknown = "PERMISSIONS_UNVERIFIED"
+)
+
+// result is one check result as stored (JSON) on a run or an item.
+type result struct {
+	Code      string `json:"code"`
+	Severity  string `json:"severity"`
+	Message   string `json:"message"`
+	Technical bool   `json:"technical,omitempty"`
+}
+
+func (r result) asMap() map[string]any {
+	m := map[string]any{"code": r.Code, "severity": r.Severity, "message": r.Message}
+	if r.Technical {
+		m["technical"] = true
+	}
+	return m
+}
+
+// RunChecks starts the safety checks of a scoped run (step 3). The run is
+// returned at once; it becomes CHECKED when the restore.checks job is done.
+func (s *Service) RunChecks(ctx context.Context, runID string) (*ent.RestoreRun, error) {
+	run, v, err := s.load(ctx, runID, access.RestorePrepare)
+	if err != nil {
+		return nil, err
+	}
+	if !isEditable(run.Status) {
+		return nil, notEditable(run)
+	}
+	if run.Status == restorerun.StatusDRAFT || run.ScopeFingerprint == "" {
+		return nil, &apperr.Error{Code: apperr.InvalidTransition, Message: "define the scope (step 2) before running checks",
+			Gates: []string{GateScopeDefined}}
+	}
+	return s.startScopedJob(ctx, run, v, operations.TypeRestoreChecks, "restore_run.checks.start")
+}
+
+// startScopedJob starts a checks or preview job for the run's current scope:
+// the dedupe key and the job's context carry the scope fingerprint, so a
+// repeated click joins the running job and a job for an older scope can
+// tell its results are stale.
+func (s *Service) startScopedJob(ctx context.Context, run *ent.RestoreRun, v *auth.Viewer, typ, action string) (*ent.RestoreRun, error) {
+	_, _, err := s.Ops.StartRun(ctx, operations.Start{
+		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: typ,
+		DedupeKey: typ + ":" + run.ID + ":" + run.ScopeFingerprint, SubjectID: run.ID, InitiatorID: v.User.ID,
+		Context: map[string]any{"scopeFingerprint": run.ScopeFingerprint},
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, run, action, nil)
+	return run, nil
+}
+
+// RunChecksJob is the restore.checks job. It reads the target tenant only.
+func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (operations.End, error) {
+	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(deref(op.SubjectID))).
+		WithEnvironment().WithBackupSet(func(q *ent.BackupSetQuery) { q.WithEnvironment() }).Only(ctx)
+	if err != nil {
+		return operations.End{}, err
+	}
+	fp, _ := op.Context["scopeFingerprint"].(string)
+	if fp != scopeFingerprint(run) || !isEditable(run.Status) {
+		return staleEnd(), nil
+	}
+	env := run.Edges.Environment
+	var runResults []result
+	if !env.WriteEnabled {
+		runResults = append(runResults, result{CheckWritesDisabled, SeverityBlocking,
+			"Writes are disabled for " + env.DisplayName + ": enable them on the environment to execute.", true})
+	}
+	runResults = append(runResults, permissionResults(env)...)
+	g, gerr := s.Tenants.Reader(ctx, env)
+	var index *targetIndex
+	if gerr == nil {
+		sameTenant := run.Edges.BackupSet.Edges.Environment.AzureTenantID == env.AzureTenantID
+		index = newTargetIndex(g, sameTenant)
+		// One light read proves the target answers before judging items.
+		if t, ok := intune.Lookup("deviceConfiguration"); ok {
+			if ti := index.of(ctx, t); ti.err != nil {
+				gerr = ti.err
+			}
+		}
+	}
+	if gerr != nil {
+		if ctx.Err() != nil {
+			return operations.End{}, ctx.Err()
+		}
+		runResults = append(runResults, result{CheckUnreachable, SeverityBlocking,
+			"The target tenant could not be read (" + apperr.SafeCode(gerr) + "): check its credentials and permissions.", true})
+	}
+	summary := map[string]int{"blocking": 0, "warning": 0, "safe": 0, "items": 0}
+	for _, r := range runResults {
+		summary[strings.ToLower(r.Severity)]++
+	}
+	inScope, err := s.scopeIndex(ctx, run)
+	if err != nil {
+		return operations.End{}, err
+	}
+	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
+		results, action, targetID := s.checkItem(ctx, run, index, inScope, b)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		worst := worstSeverity(results)
+		summary["items"]++
+		summary[strings.ToLower(worst)]++
+		maps := make([]map[string]any, len(results))
+		for i, r := range results {
+			maps[i] = r.asMap()
+		}
+		u := s.Client.RestoreRunItem.UpdateOneID(item.ID).
+			SetCheckSeverity(restorerunitem.CheckSeverity(worst)).
+			SetCheckResults(maps).
+			SetPlannedAction(action)
+		if targetID != "" {
+			u.SetTargetGraphID(targetID)
+		} else {
+			u.ClearTargetGraphID()
+		}
+		if err := u.Exec(ctx); err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		if summary["items"]%200 == 0 {
+			return s.Ops.Progress(ctx, op.ID, map[string]int{"checked": summary["items"]})
+		}
+		return nil
+	})
+	if err != nil {
+		return operations.End{}, err
+	}
+	stored := make([]map[string]any, len(runResults))
+	for i, r := range runResults {
+		stored[i] = r.asMap()
+	}
+	// Persist only if the scope is still the one checked: a scope changed
+	// meanwhile keeps its (invalidated) state.
+	n, err := s.Client.RestoreRun.Update().
+		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.StatusIn(editable...)).
+		SetCheckSummary(summary).SetCheckResults(stored).SetCheckFingerprint(fp).SetCheckedAt(s.now()).
+		Save(ctx)
+	if err != nil {
+		return operations.End{}, err
+	}
+	if n == 0 {
+		return staleEnd(), nil
+	}
+	if err := s.refreshStatus(ctx, run.ID); err != nil {
+		return operations.End{}, err
+	}
+	outcome := operationrun.OutcomeSUCCEEDED
+	if summary["blocking"] > 0 {
+		outcome = operationrun.OutcomeBLOCKED
+	}
+	return operations.End{Outcome: outcome, Summary: summary}, nil
+}
+
+// checkItem judges one backup item against the target: its results, the
+// action execution would take, and the matched target id.
+func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *targetIndex, inScope scopeSet, b *ent.BackupItem) ([]result, restorerunitem.PlannedAction, string) {
+	var out []result
+	t, ok := intune.Lookup(b.PolicyType)
+	if !ok {
+		return []result{{CheckInvalidPayload, SeverityBlocking, "The policy type " + b.PolicyType + " is not supported.", false}}, restorerunitem.PlannedActionSKIP, ""
+	}
+	odata, _ := b.Payload["@odata.type"].(string)
+	if !t.AcceptsODataType(odata) {
+		return []result{{CheckInvalidPayload, SeverityBlocking,
+			fmt.Sprintf("The payload's type %q is not a %s.", odata, t.Label), false}}, restorerunitem.PlannedActionSKIP, ""
+	}
+	previewOnly := t.PreviewOnlyReason(b.Payload)
+	if previewOnly != "" {
+		out = append(out, result{CheckPreviewOnly, SeverityWarning, "Preview only, never executed: " + previewOnly + ".", false})
+	}
+	action, targetID := restorerunitem.PlannedActionSKIP, ""
+	if index == nil {
+		out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "The target could not be read to match this item.", false})
+		return out, action, ""
+	}
+	matches, err := index.match(ctx, t, b)
+	switch {
+	case err != nil:
+		out = append(out, result{CheckTargetUnreadable, SeverityBlocking,
+			"The target's " + t.Label + " objects could not be read (" + apperr.SafeCode(err) + ").", false})
+	case len(matches) > 1:
+		out = append(out, result{CheckTargetAmbiguous, SeverityBlocking,
+			fmt.Sprintf("%d objects named %q exist in the target: rename or remove the extra ones.", len(matches), b.DisplayName), false})
+	case len(matches) == 0 && run.CreateMissing:
+		out = append(out, result{CheckTargetMissing, SeverityWarning, "Not in the target: it will be created.", false})
+		action = restorerunitem.PlannedActionCREATE
+	case len(matches) == 0:
+		out = append(out, result{CheckTargetMissing, SeverityBlocking,
+			"Not in the target, and creating missing objects is off: allow it in the scope or leave the item out.", false})
+	default:
+		action, targetID = restorerunitem.PlannedActionUPDATE, matches[0].ID
+		if lm := matches[0].LastModified; lm != nil && b.SourceLastModified != nil && lm.After(*b.SourceLastModified) {
+			out = append(out, result{CheckTargetNewer, SeverityWarning,
+				"The target was changed after this backup (" + lm.UTC().Format("2006-01-02 15:04") + " UTC): restoring overwrites that change.", false})
+		}
+	}
+	if previewOnly != "" {
+		action = restorerunitem.PlannedActionSKIP
+	}
+	out = append(out, s.referenceChecks(ctx, run, index, inScope, t, b)...)
+	if len(out) == 0 {
+		out = append(out, result{CheckOK, SeveritySafe, "Safe to restore.", false})
+	}
+	return out, action, targetID
+}
+
+// referenceChecks verifies what the item refers to exists in the target (or
+// comes with the restore): groups of its assignments, its scope tags and
+// its assignment filters.
+func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, index *targetIndex, inScope scopeSet, t *intune.Type, b *ent.BackupItem) []result {
+	var out []result
+	for _, g := range intune.AssignmentGroupIDs(b.Assignments) {
+		target, mapped := run.GroupMapping[g]
+		if !mapped {
+			if !index.sameTenant {
+				out = append(out, result{CheckGroupUnmapped, SeverityBlocking,
+					"Group " + g + " belongs to the backup's tenant: map it to a group of the target.", false})
+				continue
+			}
+			target = g
+		}
+		ok, err := index.groupExists(ctx, target)
+		if err != nil {
+			out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "Groups of the target could not be read (" + apperr.SafeCode(err) + ").", false})
+			break
+		}
+		if !ok {
+			out = append(out, result{CheckGroupOrphaned, SeverityBlocking,
+				"Group " + target + " does not exist in the target: map it to an existing group.", false})
+		}
+	}
+	refs := []struct {
+		ids     []string
+		typeKey string
+		mapping map[string]string
+		code    string
+		label   string
+	}{
+		{b.ScopeTagIds, "roleScopeTag", run.ScopeTagMapping, CheckScopeTagMissing, "Scope tag"},
+		{intune.AssignmentFilterIDs(b.Assignments), "assignmentFilter", nil, CheckFilterMissing, "Assignment filter"},
+	}
+	for _, ref := range refs {
+		rt, _ := intune.Lookup(ref.typeKey)
+		for _, id := range ref.ids {
+			if id == "0" && ref.typeKey == "roleScopeTag" {
+				continue // the built-in Default tag exists everywhere
+			}
+			if _, ok := ref.mapping[id]; ok {
+				continue
+			}
+			if inScope.has(ref.typeKey, id) {
+				continue
+			}
+			if index.sameTenant {
+				if ti := index.of(ctx, rt); ti.err == nil {
+					if _, ok := ti.byID[id]; ok {
+						continue
+					}
+				}
+			}
+			out = append(out, result{ref.code, SeverityBlocking,
+				ref.label + " " + id + " is neither in the target nor in the restore scope: add it to the scope or map it.", false})
+		}
+	}
+	_ = t
+	return out
+}
+
+// permissionResults judges the permissions last verified on env: missing
+// read permissions warn (inventory and restore may be partial), missing
+// write permissions block execution.
+func permissionResults(env *ent.Environment) []result {
+	if env.PermissionsCheckedAt == nil {
+		return []result{{CheckPermissionUnknown, SeverityWarning,
+			"The app's permissions in this tenant were never verified: inventory and restore may be partial.", false}}
+	}
+	rep := environments.PermissionReport(env.GrantedPermissions)
+	var out []result
+	if len(rep.MissingForRead) > 0 {
+		out = append(out, result{CheckReadPermission, SeverityWarning,
+			"Inventory and restore may be partial: the app lacks " + strings.Join(rep.MissingForRead, ", ") + ".", false})
+	}
+	if !rep.CanWrite {
+		out = append(out, result{CheckWritePermission, SeverityBlocking,
+			"The app cannot write: it lacks " + strings.Join(rep.MissingForWrite, ", ") + ".", true})
+	}
+	return out
+}
+
+// worstSeverity is BLOCKING over WARNING over SAFE.
+func worstSeverity(rs []result) string {
+	worst := SeveritySafe
+	for _, r := range rs {
+		switch {
+		case r.Severity == SeverityBlocking:
+			return SeverityBlocking
+		case r.Severity == SeverityWarning:
+			worst = SeverityWarning
+		}
+	}
+	return worst
+}
+
+// staleEnd ends a checks or preview job whose scope changed while it ran.
+func staleEnd() operations.End {
+	return operations.End{Outcome: operationrun.OutcomeCANCELLED, ErrorCode: "scope_changed",
+		ErrorMessage: "the scope changed while the job ran; run it again",
+		Context:      map[string]any{"reasonCodes": []string{"scope_changed"}}}
+}
+
+// scopeSet indexes the foundations restored along with a run.
+type scopeSet map[string]bool
+
+func (s scopeSet) has(typeKey, id string) bool { return s[typeKey+"/"+id] }
+
+// scopeIndex lists the foundation objects in the run's scope.
+func (s *Service) scopeIndex(ctx context.Context, run *ent.RestoreRun) (scopeSet, error) {
+	out := scopeSet{}
+	items, err := s.Client.RestoreRunItem.Query().
+		Where(restorerunitem.RunID(run.ID), restorerunitem.PolicyTypeIn("roleScopeTag", "assignmentFilter")).
+		Select(restorerunitem.FieldBackupItemID, restorerunitem.FieldPolicyType).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.BackupItemID
+	}
+	for chunk := range slices.Chunk(ids, 500) {
+		bs, err := s.Client.BackupItem.Query().Where(backupitem.IDIn(chunk...)).
+			Select(backupitem.FieldPolicyType, backupitem.FieldSourceGraphID).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			out[b.PolicyType+"/"+b.SourceGraphID] = true
+		}
+	}
+	return out, nil
+}
+
+// pageSize bounds how many items a job holds in memory at once.
+const pageSize = 200
+
+// eachItem streams a run's items with their backup items, a page at a time.
+func (s *Service) eachItem(ctx context.Context, runID string, fn func(*ent.RestoreRunItem, *ent.BackupItem) error) error {
+	after := ""
+	for {
+		q := s.Client.RestoreRunItem.Query().Where(restorerunitem.RunID(runID))
+		if after != "" {
+			q = q.Where(restorerunitem.IDGT(after))
+		}
+		items, err := q.Order(ent.Asc(restorerunitem.FieldID)).Limit(pageSize).All(ctx)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.BackupItemID
+		}
+		backups, err := s.Client.BackupItem.Query().Where(backupitem.IDIn(ids...)).All(ctx)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]*ent.BackupItem, len(backups))
+		for _, b := range backups {
+			byID[b.ID] = b
+		}
+		for _, it := range items {
+			if b, ok := byID[it.BackupItemID]; ok {
+				if err := fn(it, b); err != nil {
+					return err
+				}
+			}
+		}
+		after = items[len(items)-1].ID
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,298 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/intune"
+	"github.com/restored/restored/internal/platform/apperr"
+)
+
+// GeneratePreview starts the preview (step 4): a dry run that reads the
+// target and diffs it against what the restore would write. It needs current
+// checks (their target matches). The run becomes PREVIEWED when the
+// restore.preview job is done.
+func (s *Service) GeneratePreview(ctx context.Context, runID string) (*ent.RestoreRun, error) {
+	run, v, err := s.load(ctx, runID, access.RestorePrepare)
+	if err != nil {
+		return nil, err
+	}
+	if !isEditable(run.Status) {
+		return nil, notEditable(run)
+	}
+	r := s.Readiness(run, v, s.now())
+	if open := r.Open(GateScopeDefined, GateChecksCurrent); len(open) > 0 {
+		return nil, &apperr.Error{Code: apperr.InvalidTransition, Gates: open,
+			Message: "the preview needs current safety checks: " + firstOpenMessage(r, open)}
+	}
+	return s.startScopedJob(ctx, run, v, operations.TypeRestorePreview, "restore_run.preview.start")
+}
+
+// RunPreviewJob is the restore.preview job. It holds only an intune.Reader:
+// the preview path has no way to write to the tenant.
+func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (operations.End, error) {
+	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(deref(op.SubjectID))).WithEnvironment().Only(ctx)
+	if err != nil {
+		return operations.End{}, err
+	}
+	fp, _ := op.Context["scopeFingerprint"].(string)
+	if fp != scopeFingerprint(run) || run.CheckFingerprint != fp || !isEditable(run.Status) {
+		return staleEnd(), nil
+	}
+	g, err := s.Tenants.Reader(ctx, run.Edges.Environment)
+	if err != nil {
+		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "graph_unavailable",
+			ErrorMessage: "the target tenant could not be reached: " + apperr.SafeCode(err)}, nil
+	}
+	summary := map[string]int{"items": 0, "policiesChanged": 0, "policiesCreated": 0, "policiesUnchanged": 0,
+		"previewOnly": 0, "skipped": 0, "assignmentsChanged": 0, "scopeTagsChanged": 0, "failed": 0}
+	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
+		p := s.previewItem(ctx, g, run, item, b)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		summary["items"]++
+		switch p.action {
+		case restorerunitem.PreviewActionCREATE:
+			summary["policiesCreated"]++
+		case restorerunitem.PreviewActionUPDATE:
+			summary["policiesChanged"]++
+		case restorerunitem.PreviewActionNO_CHANGE:
+			summary["policiesUnchanged"]++
+		case restorerunitem.PreviewActionPREVIEW_ONLY:
+			summary["previewOnly"]++
+		}
+		if p.action == "" {
+			summary["skipped"]++
+		}
+		if p.failed {
+			summary["failed"]++
+		}
+		if p.assignmentsChanged {
+			summary["assignmentsChanged"]++
+		}
+		if p.scopeTagsChanged {
+			summary["scopeTagsChanged"]++
+		}
+		u := s.Client.RestoreRunItem.UpdateOneID(item.ID).SetPreviewDiff(p.diff).SetDiffTruncated(p.truncated)
+		if p.action != "" {
+			u.SetPreviewAction(p.action)
+		} else {
+			u.ClearPreviewAction()
+		}
+		if err := u.Exec(ctx); err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		if summary["items"]%200 == 0 {
+			return s.Ops.Progress(ctx, op.ID, map[string]int{"previewed": summary["items"]})
+		}
+		return nil
+	})
+	if err != nil {
+		return operations.End{}, err
+	}
+	stored := map[string]any{"message": previewMessage(summary)}
+	for k, v := range summary {
+		stored[k] = v
+	}
+	n, err := s.Client.RestoreRun.Update().
+		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.CheckFingerprint(fp), restorerun.StatusIn(editable...)).
+		SetPreviewSummary(stored).SetPreviewFingerprint(fp).SetPreviewedAt(s.now()).Save(ctx)
+	if err != nil {
+		return operations.End{}, err
+	}
+	if n == 0 {
+		return staleEnd(), nil
+	}
+	if err := s.refreshStatus(ctx, run.ID); err != nil {
+		return operations.End{}, err
+	}
+	outcome := operationrun.OutcomeSUCCEEDED
+	if summary["failed"] > 0 {
+		outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
+	}
+	return operations.End{Outcome: outcome, Summary: summary}, nil
+}
+
+// itemPreview is the preview of one item.
+type itemPreview struct {
+	action             restorerunitem.PreviewAction // "" when the item is skipped (blocked, missing)
+	diff               map[string]any
+	truncated          bool
+	assignmentsChanged bool
+	scopeTagsChanged   bool
+	failed             bool
+}
+
+// previewItem diffs the target's current object against what the restore
+// would write: settings, assignments (groups mapped) and scope tags (mapped).
+func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.RestoreRun, item *ent.RestoreRunItem, b *ent.BackupItem) itemPreview {
+	t, ok := intune.Lookup(b.PolicyType)
+	if !ok {
+		return itemPreview{diff: map[string]any{"note": "unsupported policy type"}}
+	}
+	want := desiredState(t, run, b)
+	p := itemPreview{}
+	var have *intune.Captured
+	if item.TargetGraphID != nil {
+		c, err := intune.Capture(ctx, g, t, *item.TargetGraphID)
+		if err != nil {
+			p.failed = true
+			p.diff = map[string]any{"error": "the target object could not be read (" + apperr.SafeCode(err) + ")"}
+			return p
+		}
+		have = c
+	}
+	var settings []Change
+	haveTags, haveAssignments := []string{}, []map[string]any{}
+	if have != nil {
+		diffValues("", withoutKey(have.Payload, t.ScopeTagsProperty), withoutKey(want.payload, t.ScopeTagsProperty), &settings)
+		haveTags, haveAssignments = have.ScopeTagIDs, have.Assignments
+	} else {
+		diffValues("", map[string]any{}, withoutKey(want.payload, t.ScopeTagsProperty), &settings)
+	}
+	settings, p.truncated = limitChanges(settings)
+	addedA, removedA := setDiff(haveAssignments, want.assignments)
+	addedT, removedT := setDiff(haveTags, want.scopeTags)
+	p.assignmentsChanged = len(addedA)+len(removedA) > 0
+	p.scopeTagsChanged = len(addedT)+len(removedT) > 0
+	p.diff = map[string]any{
+		"settings":    settings,
+		"assignments": map[string]any{"added": orEmpty(addedA), "removed": orEmpty(removedA)},
+		"scopeTags":   map[string]any{"added": orEmpty(addedT), "removed": orEmpty(removedT)},
+	}
+	reason := t.PreviewOnlyReason(b.Payload)
+	switch {
+	case reason != "":
+		p.action = restorerunitem.PreviewActionPREVIEW_ONLY
+		p.diff["previewOnlyReason"] = reason
+	case have == nil && item.PlannedAction != nil && *item.PlannedAction == restorerunitem.PlannedActionCREATE:
+		p.action = restorerunitem.PreviewActionCREATE
+	case have == nil:
+		p.diff["note"] = "skipped: no target to update and creating is not allowed or the item is blocked"
+	case len(settings) == 0 && !p.assignmentsChanged && !p.scopeTagsChanged:
+		p.action = restorerunitem.PreviewActionNO_CHANGE
+	default:
+		p.action = restorerunitem.PreviewActionUPDATE
+	}
+	return p
+}
+
+// desired is what a restore of b writes: the backup's payload, assignments
+// and scope tags with the run's group and scope tag mappings applied.
+type desired struct {
+	payload     map[string]any
+	assignments []map[string]any
+	scopeTags   []string
+}
+
+func desiredState(t *intune.Type, run *ent.RestoreRun, b *ent.BackupItem) desired {
+	d := desired{payload: maps.Clone(b.Payload), scopeTags: []string{}, assignments: []map[string]any{}}
+	for _, tag := range b.ScopeTagIds {
+		if m, ok := run.ScopeTagMapping[tag]; ok {
+			tag = m
+		}
+		d.scopeTags = append(d.scopeTags, tag)
+	}
+	for _, a := range b.Assignments {
+		a = maps.Clone(a)
+		if target, ok := a["target"].(map[string]any); ok {
+			target = maps.Clone(target)
+			if g, ok := target["groupId"].(string); ok {
+				if m, ok := run.GroupMapping[g]; ok {
+					target["groupId"] = m
+				}
+			}
+			a["target"] = target
+		}
+		d.assignments = append(d.assignments, a)
+	}
+	d.assignments = intune.NormalizeAssignments(toAnySlice(d.assignments))
+	return d
+}
+
+// previewMessage is the decision-first sentence of a preview.
+func previewMessage(s map[string]int) string {
+	msg := changesMessage(s)
+	// Items whose target could not be read were not compared: never let
+	// "no changes" hide them.
+	if n := s["failed"]; n > 0 {
+		msg = plural(n, "item", "items") + " could not be read from the target and " + pick(n, "was", "were") + " not compared. " + msg
+	}
+	return msg
+}
+
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// changesMessage sums up what the compared items would change.
+func changesMessage(s map[string]int) string {
+	if s["policiesChanged"]+s["policiesCreated"] == 0 && s["assignmentsChanged"]+s["scopeTagsChanged"] == 0 {
+		msg := "No policy changes detected"
+		if s["previewOnly"] > 0 {
+			msg += fmt.Sprintf(" (%d preview-only item(s) are never restored)", s["previewOnly"])
+		}
+		return msg + "."
+	}
+	var parts []string
+	if n := s["policiesChanged"]; n > 0 {
+		parts = append(parts, plural(n, "policy", "policies")+" will change")
+	}
+	if n := s["policiesCreated"]; n > 0 {
+		parts = append(parts, plural(n, "policy", "policies")+" will be created")
+	}
+	if n := s["assignmentsChanged"]; n > 0 {
+		parts = append(parts, plural(n, "item gets", "items get")+" different assignments")
+	}
+	if n := s["scopeTagsChanged"]; n > 0 {
+		parts = append(parts, plural(n, "item gets", "items get")+" different scope tags")
+	}
+	msg := strings.Join(parts, ", ") + "."
+	if n := s["policiesUnchanged"]; n > 0 {
+		msg += " " + plural(n, "policy is", "policies are") + " already as in the backup."
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func withoutKey(m map[string]any, k string) map[string]any {
+	if k == "" {
+		return m
+	}
+	out := maps.Clone(m)
+	delete(out, k)
+	return out
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func toAnySlice(ms []map[string]any) []any {
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}

@@ -1,0 +1,456 @@
+package restore
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/auth"
+)
+
+var readinessNow = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+
+const (
+	guidanceExecute = "Everything is in place: execute when ready."
+	guidanceConfirm = "Checks and preview are current: review the preview and confirm (step 5)."
+)
+
+// readyRun is a run every gate of which holds for its workspace's owner:
+// scoped, checked and previewed for its current scope, recently, without
+// blockers, confirmed with dry run off.
+func readyRun() *ent.RestoreRun {
+	checked, previewed, confirmed := readinessNow.Add(-20*time.Minute), readinessNow.Add(-10*time.Minute), readinessNow.Add(-time.Minute)
+	r := &ent.RestoreRun{
+		ID: "run1", WorkspaceID: "ws1", EnvironmentID: "env1", BackupSetID: "set1",
+		Status: restorerun.StatusPREVIEWED, ScopeMode: restorerun.ScopeModeALL,
+		GroupMapping: map[string]string{"g1": "t1"},
+		TenantLabel:  "Contoso",
+		CheckSummary: map[string]int{"blocking": 0, "warning": 2, "safe": 5, "items": 7},
+		CheckResults: []map[string]any{
+			{"code": CheckReadPermission, "severity": SeverityWarning, "message": "Inventory and restore may be partial."},
+		},
+		CheckedAt:    &checked,
+		PreviewedAt:  &previewed,
+		DryRun:       false,
+		Acknowledged: true,
+		ConfirmedAt:  &confirmed,
+	}
+	fp := scopeFingerprint(r)
+	r.ScopeFingerprint, r.CheckFingerprint, r.PreviewFingerprint = fp, fp, fp
+	return r
+}
+
+func TestReadiness(t *testing.T) {
+	owner := &auth.Viewer{Role: access.Owner, WorkspaceID: "ws1"}
+	operator := &auth.Viewer{Role: access.Operator, WorkspaceID: "ws1"}
+	auditor := &auth.Viewer{Role: access.Auditor, WorkspaceID: "ws1"}
+	otherOwner := &auth.Viewer{Role: access.Owner, WorkspaceID: "ws2"}
+	at := func(d time.Duration) *time.Time { t := readinessNow.Add(d); return &t }
+
+	tests := []struct {
+		name   string
+		mutate func(r *ent.RestoreRun)
+		viewer *auth.Viewer
+		// want
+		proceed, execute bool
+		open             []string
+		guidance         string
+		// gateMsg: substrings the message of each named gate must contain.
+		gateMsg map[string]string
+	}{
+		{
+			name:     "ready",
+			viewer:   owner,
+			proceed:  true,
+			execute:  true,
+			guidance: guidanceExecute,
+		},
+		{
+			name: "draft: nothing defined yet",
+			mutate: func(r *ent.RestoreRun) {
+				*r = ent.RestoreRun{ID: "run1", WorkspaceID: "ws1", EnvironmentID: "env1", BackupSetID: "set1",
+					Status: restorerun.StatusDRAFT, ScopeMode: restorerun.ScopeModeALL, DryRun: true, TenantLabel: "Contoso"}
+			},
+			viewer: owner,
+			open: []string{GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble,
+				GateDryRunOff, GateAcknowledged, GateTenantConfirmed},
+			guidance: "Define the scope (step 2).",
+			gateMsg: map[string]string{
+				GateChecksCurrent: "not run yet", GatePreviewCurrent: "not run yet",
+				GateNoBlockers: "Unknown until", GateTechnicallyAble: "Unknown until",
+				GateTenantConfirmed: `"Contoso"`,
+			},
+		},
+		{
+			name: "draft with a leftover fingerprint is still not scoped",
+			mutate: func(r *ent.RestoreRun) {
+				r.Status = restorerun.StatusDRAFT
+			},
+			viewer:   owner,
+			open:     []string{GateScopeDefined},
+			guidance: "Define the scope (step 2).",
+		},
+		{
+			name: "scoped without checks",
+			mutate: func(r *ent.RestoreRun) {
+				r.Status = restorerun.StatusSCOPED
+				r.CheckFingerprint, r.CheckedAt, r.CheckSummary, r.CheckResults = "", nil, nil, nil
+				r.PreviewFingerprint, r.PreviewedAt = "", nil
+				r.DryRun, r.Acknowledged, r.ConfirmedAt = true, false, nil
+			},
+			viewer: owner,
+			open: []string{GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble,
+				GateDryRunOff, GateAcknowledged, GateTenantConfirmed},
+			guidance: "Run the safety checks (step 3): not run yet.",
+			gateMsg:  map[string]string{GatePreviewCurrent: "not run yet"},
+		},
+		{
+			name:     "checks for another scope",
+			mutate:   func(r *ent.RestoreRun) { r.CheckFingerprint = "0123456789abcdef" },
+			viewer:   owner,
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble},
+			guidance: "Run the safety checks (step 3): stale: the scope changed after they ran.",
+			gateMsg:  map[string]string{GateNoBlockers: "Unknown until", GateTechnicallyAble: "Unknown until"},
+		},
+		{
+			// Staleness is judged against the scope as it is now, not the
+			// stored scope fingerprint.
+			name:     "scope changed after checks and preview",
+			mutate:   func(r *ent.RestoreRun) { r.GroupMapping["g2"] = "t2" },
+			viewer:   owner,
+			open:     []string{GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble},
+			guidance: "Run the safety checks (step 3): stale: the scope changed after they ran.",
+			gateMsg:  map[string]string{GatePreviewCurrent: "scope changed"},
+		},
+		{
+			name:     "checks older than MaxResultAge",
+			mutate:   func(r *ent.RestoreRun) { r.CheckedAt = at(-time.Hour - time.Second) },
+			viewer:   owner,
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble},
+			guidance: "Run the safety checks (step 3): stale: older than 1h0m0s.",
+		},
+		{
+			name:     "checks exactly MaxResultAge old are current",
+			mutate:   func(r *ent.RestoreRun) { r.CheckedAt = at(-time.Hour) },
+			viewer:   owner,
+			proceed:  true,
+			execute:  true,
+			guidance: guidanceExecute,
+		},
+		{
+			name:     "checks without a fingerprint",
+			mutate:   func(r *ent.RestoreRun) { r.CheckFingerprint = "" },
+			viewer:   owner,
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble},
+			guidance: "Run the safety checks (step 3): not run yet.",
+		},
+		{
+			name:     "no preview",
+			mutate:   func(r *ent.RestoreRun) { r.PreviewFingerprint, r.PreviewedAt = "", nil },
+			viewer:   owner,
+			open:     []string{GatePreviewCurrent},
+			guidance: "Generate the preview (step 4): not run yet.",
+		},
+		{
+			name:     "preview for another scope",
+			mutate:   func(r *ent.RestoreRun) { r.PreviewFingerprint = "0123456789abcdef" },
+			viewer:   owner,
+			open:     []string{GatePreviewCurrent},
+			guidance: "Generate the preview (step 4): stale: the scope changed after they ran.",
+		},
+		{
+			name:     "preview older than MaxResultAge",
+			mutate:   func(r *ent.RestoreRun) { r.PreviewedAt = at(-2 * time.Hour) },
+			viewer:   owner,
+			open:     []string{GatePreviewCurrent},
+			guidance: "Generate the preview (step 4): stale: older than 1h0m0s.",
+		},
+		{
+			name:     "one blocking check",
+			mutate:   func(r *ent.RestoreRun) { r.CheckSummary["blocking"] = 1 },
+			viewer:   owner,
+			open:     []string{GateNoBlockers},
+			guidance: "1 check blocks the restore: resolve it (for example map the groups) and check again.",
+		},
+		{
+			name:     "blocking checks",
+			mutate:   func(r *ent.RestoreRun) { r.CheckSummary["blocking"] = 3 },
+			viewer:   owner,
+			open:     []string{GateNoBlockers},
+			guidance: "3 checks block the restore: resolve them (for example map the groups) and check again.",
+		},
+		{
+			name: "technical blocker",
+			mutate: func(r *ent.RestoreRun) {
+				r.CheckResults = append(r.CheckResults, map[string]any{"code": CheckWritesDisabled, "severity": SeverityBlocking,
+					"message": "Writes are disabled for Contoso prod.", "technical": true})
+			},
+			viewer:   owner,
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: Writes are disabled for Contoso prod.",
+		},
+		{
+			name: "two technical blockers",
+			mutate: func(r *ent.RestoreRun) {
+				r.CheckResults = append(r.CheckResults,
+					map[string]any{"code": CheckWritesDisabled, "severity": SeverityBlocking, "message": "Writes are disabled.", "technical": true},
+					map[string]any{"code": CheckWritePermission, "severity": SeverityBlocking, "message": "The app cannot write.", "technical": true})
+			},
+			viewer:   owner,
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: Writes are disabled. The app cannot write.",
+		},
+		{
+			name: "technical warning and non-technical blocker at run level are no technical blockers",
+			mutate: func(r *ent.RestoreRun) {
+				r.CheckResults = append(r.CheckResults,
+					map[string]any{"code": "X", "severity": SeverityWarning, "message": "a warning", "technical": true},
+					map[string]any{"code": "Y", "severity": SeverityBlocking, "message": "not technical"})
+			},
+			viewer:   owner,
+			proceed:  true,
+			execute:  true,
+			guidance: guidanceExecute,
+		},
+		{
+			name:     "dry run on",
+			mutate:   func(r *ent.RestoreRun) { r.DryRun = true },
+			viewer:   owner,
+			proceed:  true,
+			open:     []string{GateDryRunOff, GateTenantConfirmed},
+			guidance: guidanceConfirm,
+		},
+		{
+			name:     "not acknowledged",
+			mutate:   func(r *ent.RestoreRun) { r.Acknowledged = false },
+			viewer:   owner,
+			proceed:  true,
+			open:     []string{GateAcknowledged, GateTenantConfirmed},
+			guidance: guidanceConfirm,
+		},
+		{
+			name:     "not confirmed",
+			mutate:   func(r *ent.RestoreRun) { r.ConfirmedAt = nil },
+			viewer:   owner,
+			proceed:  true,
+			open:     []string{GateTenantConfirmed},
+			guidance: guidanceConfirm,
+			gateMsg:  map[string]string{GateTenantConfirmed: `Type the tenant name "Contoso"`},
+		},
+		{
+			name:     "operator before confirmation",
+			mutate:   func(r *ent.RestoreRun) { r.DryRun, r.Acknowledged, r.ConfirmedAt = true, false, nil },
+			viewer:   operator,
+			proceed:  true,
+			open:     []string{GateDryRunOff, GateAcknowledged, GateTenantConfirmed, GateExecuteCapability},
+			guidance: guidanceConfirm,
+		},
+		{
+			// Confirmed already: telling the operator to confirm would send
+			// them round in circles; what is missing is an owner.
+			name:     "operator of a confirmed run",
+			viewer:   operator,
+			proceed:  true,
+			open:     []string{GateExecuteCapability},
+			guidance: "Your role cannot execute restores; an owner must.",
+		},
+		{
+			name:     "auditor",
+			viewer:   auditor,
+			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
+		},
+		{
+			name:     "owner of another workspace",
+			viewer:   otherOwner,
+			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
+		},
+		{
+			name:     "no viewer",
+			viewer:   nil,
+			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
+		},
+		{
+			name:     "queued",
+			mutate:   func(r *ent.RestoreRun) { r.Status = restorerun.StatusQUEUED },
+			viewer:   owner,
+			open:     []string{GateRunEditable},
+			guidance: "The run is QUEUED; it can no longer be confirmed or executed.",
+		},
+		{
+			name:     "completed",
+			mutate:   func(r *ent.RestoreRun) { r.Status = restorerun.StatusCOMPLETED },
+			viewer:   owner,
+			open:     []string{GateRunEditable},
+			guidance: "The run is COMPLETED; it can no longer be confirmed or executed.",
+		},
+		{
+			name: "several open: guidance is the first",
+			mutate: func(r *ent.RestoreRun) {
+				r.CheckSummary["blocking"] = 2
+				r.PreviewedAt = at(-3 * time.Hour)
+				r.DryRun = true
+			},
+			viewer:   operator,
+			open:     []string{GatePreviewCurrent, GateNoBlockers, GateDryRunOff, GateTenantConfirmed, GateExecuteCapability},
+			guidance: "Generate the preview (step 4): stale: older than 1h0m0s.",
+		},
+	}
+	s := &Service{MaxResultAge: time.Hour}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := readyRun()
+			if tt.mutate != nil {
+				tt.mutate(run)
+			}
+			got := s.Readiness(run, tt.viewer, readinessNow)
+			if got.CanProceedToConfirmation != tt.proceed || got.CanExecute != tt.execute {
+				t.Errorf("CanProceedToConfirmation, CanExecute = %v, %v; want %v, %v",
+					got.CanProceedToConfirmation, got.CanExecute, tt.proceed, tt.execute)
+			}
+			if diff := cmp.Diff(tt.open, got.Open()); diff != "" {
+				t.Errorf("open gates (-want +got):\n%s", diff)
+			}
+			if got.Guidance != tt.guidance {
+				t.Errorf("Guidance = %q, want %q", got.Guidance, tt.guidance)
+			}
+			var codes []string
+			for _, g := range got.Gates {
+				codes = append(codes, g.Code)
+				if g.Message == "" {
+					t.Errorf("gate %s has no message", g.Code)
+				}
+			}
+			wantCodes := []string{GateRunEditable, GatePrepareCapability, GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers,
+				GateTechnicallyAble, GateDryRunOff, GateAcknowledged, GateTenantConfirmed, GateExecuteCapability}
+			if diff := cmp.Diff(wantCodes, codes); diff != "" {
+				t.Errorf("gates (-want +got):\n%s", diff)
+			}
+			for code, want := range tt.gateMsg {
+				if msg := gateMessage(got, code); !strings.Contains(msg, want) {
+					t.Errorf("gate %s message %q does not contain %q", code, msg, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReadinessOpenFilter(t *testing.T) {
+	run := readyRun()
+	run.DryRun = true
+	run.CheckSummary["blocking"] = 1
+	r := (&Service{MaxResultAge: time.Hour}).Readiness(run, &auth.Viewer{Role: access.Operator, WorkspaceID: "ws1"}, readinessNow)
+	tests := []struct {
+		name  string
+		codes []string
+		want  []string
+	}{
+		{"all", nil, []string{GateNoBlockers, GateDryRunOff, GateTenantConfirmed, GateExecuteCapability}},
+		{"confirmation gates", confirmationGates, []string{GateNoBlockers}},
+		{"in gate order whatever the argument order", []string{GateExecuteCapability, GateDryRunOff}, []string{GateDryRunOff, GateExecuteCapability}},
+		{"satisfied gates only", []string{GateScopeDefined, GateChecksCurrent}, nil},
+		{"unknown code", []string{"NOPE"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, r.Open(tt.codes...)); diff != "" {
+				t.Errorf("Open(%v) (-want +got):\n%s", tt.codes, diff)
+			}
+		})
+	}
+}
+
+// TestReadinessDefaultMaxAge: a zero MaxResultAge means one hour.
+func TestReadinessDefaultMaxAge(t *testing.T) {
+	owner := &auth.Viewer{Role: access.Owner, WorkspaceID: "ws1"}
+	tests := []struct {
+		name string
+		age  time.Duration
+		want []string
+	}{
+		{"59m", 59 * time.Minute, nil},
+		{"61m", 61 * time.Minute, []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := readyRun()
+			checked := readinessNow.Add(-tt.age)
+			run.CheckedAt = &checked
+			got := (&Service{}).Readiness(run, owner, readinessNow)
+			if diff := cmp.Diff(tt.want, got.Open()); diff != "" {
+				t.Errorf("open gates (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func gateMessage(r Readiness, code string) string {
+	for _, g := range r.Gates {
+		if g.Code == code {
+			return g.Message
+		}
+	}
+	return ""
+}
+
+// TestReadinessStoredTechnicalResults: run-level results go through asMap
+// and a JSON column before Readiness reads them; a technical blocker must
+// still be one, and a non-technical result must not become one.
+func TestReadinessStoredTechnicalResults(t *testing.T) {
+	checked := readinessNow.Add(-time.Hour)
+	tests := []struct {
+		name     string
+		results  []result
+		open     []string
+		guidance string
+	}{
+		{
+			name:     "missing write permission",
+			results:  permissionResults(&ent.Environment{PermissionsCheckedAt: &checked}),
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: The app cannot write: it lacks DeviceManagementConfiguration.ReadWrite.All, DeviceManagementServiceConfig.ReadWrite.All, DeviceManagementRBAC.ReadWrite.All, DeviceManagementApps.ReadWrite.All, Group.Read.All.",
+		},
+		{
+			name:     "permissions never verified",
+			results:  permissionResults(&ent.Environment{}),
+			guidance: guidanceExecute,
+		},
+		{
+			name:     "non-technical blocking result",
+			results:  []result{{CheckTargetUnreadable, SeverityBlocking, "not technical", false}},
+			guidance: guidanceExecute,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			maps := make([]map[string]any, len(tt.results))
+			for i, r := range tt.results {
+				maps[i] = r.asMap()
+			}
+			b, err := json.Marshal(maps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := readyRun()
+			run.CheckResults = nil
+			if err := json.Unmarshal(b, &run.CheckResults); err != nil {
+				t.Fatal(err)
+			}
+			got := (&Service{MaxResultAge: time.Hour}).Readiness(run, &auth.Viewer{Role: access.Owner, WorkspaceID: "ws1"}, readinessNow)
+			if diff := cmp.Diff(tt.open, got.Open()); diff != "" {
+				t.Errorf("open gates (-want +got):\n%s", diff)
+			}
+			if got.Guidance != tt.guidance {
+				t.Errorf("Guidance = %q, want %q", got.Guidance, tt.guidance)
+			}
+		})
+	}
+}

@@ -1,0 +1,331 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/redisconn"
+	"github.com/restored/restored/internal/testenv"
+)
+
+// wait bounds every wait for a message or a closed channel. It is a
+// deadline, never a pause: tests proceed as soon as the event happens.
+const wait = 10 * time.Second
+
+// TestPublishInOrder checks the promise of Subscribe: everything published
+// after it returns is delivered, in publishing order.
+func TestPublishInOrder(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	sub := mustSubscribe(t, ctx, bus, "run:1")
+
+	const n = 100
+	for i := range n {
+		mustPublish(t, ctx, bus, "run:1", i)
+	}
+	for i := range n {
+		if got := recv(t, sub); got != i {
+			t.Fatalf("message %d is %d, want %d", i, got, i)
+		}
+	}
+}
+
+// TestTwoSubscribers checks that every subscriber of a topic gets every
+// message, not one of them each.
+func TestTwoSubscribers(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	a := mustSubscribe(t, ctx, bus, "run:1")
+	b := mustSubscribe(t, ctx, bus, "run:1")
+
+	for i := range 10 {
+		mustPublish(t, ctx, bus, "run:1", i)
+	}
+	for name, sub := range map[string]*events.Subscription{"a": a, "b": b} {
+		for i := range 10 {
+			if got := recv(t, sub); got != i {
+				t.Fatalf("subscriber %s: message %d is %d, want %d", name, i, got, i)
+			}
+		}
+	}
+}
+
+// TestTopicIsolation checks that a subscriber gets nothing published to
+// another topic. Redis delivers to one connection in publishing order, so a
+// marker published last arriving first proves nothing came before it.
+func TestTopicIsolation(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	w1 := mustSubscribe(t, ctx, bus, events.AuditTopic("w1"))
+	w2 := mustSubscribe(t, ctx, bus, events.AuditTopic("w2"))
+
+	for i := range 5 {
+		mustPublish(t, ctx, bus, events.AuditTopic("w1"), i)
+	}
+	const marker = 1000
+	mustPublish(t, ctx, bus, events.AuditTopic("w2"), marker)
+
+	if got := recv(t, w2); got != marker {
+		t.Errorf("subscriber of w2 received %d from w1's topic", got)
+	}
+	// w1's messages were really published.
+	if got := recv(t, w1); got != 0 {
+		t.Errorf("subscriber of w1 received %d first, want 0", got)
+	}
+}
+
+// TestPrefixIsolation checks that two deployments sharing one Redis (same
+// topic, different key prefixes) never see each other's events.
+func TestPrefixIsolation(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	c1 := testenv.RedisConn(t)
+	c2 := testenv.RedisSibling(t, c1)
+	bus1, _ := mustBus(t, c1)
+	bus2, _ := mustBus(t, c2)
+	sub1 := mustSubscribe(t, ctx, bus1, "run:1")
+	sub2 := mustSubscribe(t, ctx, bus2, "run:1")
+
+	// Redis delivers to one connection in publishing order: if sub2 gets 2
+	// first it got nothing before, and if sub1 gets 3 right after 1 it got
+	// nothing in between.
+	mustPublish(t, ctx, bus1, "run:1", 1)
+	mustPublish(t, ctx, bus2, "run:1", 2)
+	mustPublish(t, ctx, bus1, "run:1", 3)
+
+	if got := recv(t, sub2); got != 2 {
+		t.Errorf("subscriber on prefix %q received %d, want 2 (published on its own prefix)", c2.Prefix, got)
+	}
+	for _, want := range []int{1, 3} {
+		if got := recv(t, sub1); got != want {
+			t.Errorf("subscriber on prefix %q received %d, want %d", c1.Prefix, got, want)
+		}
+	}
+}
+
+// TestClose checks that Close ends delivery: C is closed, the Redis
+// subscription is released, and Close may be called again.
+func TestClose(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	conn := testenv.RedisConn(t)
+	bus, _ := mustBus(t, conn)
+	sub := mustSubscribe(t, ctx, bus, "run:1")
+	waitSubscribers(t, conn, "run:1", 1)
+
+	sub.Close()
+	if n := drainUntilClosed(t, sub); n != 0 {
+		t.Errorf("received %d messages after Close, none were published", n)
+	}
+	waitSubscribers(t, conn, "run:1", 0)
+	sub.Close() // idempotent: must not panic
+	mustPublish(t, ctx, bus, "run:1", 1)
+}
+
+// TestContextCancel checks that ending the Subscribe context ends the
+// subscription as Close does, which is how a GraphQL subscription ends when
+// its client goes away.
+func TestContextCancel(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	conn := testenv.RedisConn(t)
+	bus, _ := mustBus(t, conn)
+	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
+	sub := mustSubscribe(t, ctx, bus, "run:1")
+	waitSubscribers(t, conn, "run:1", 1)
+
+	cancel()
+	drainUntilClosed(t, sub)
+	waitSubscribers(t, conn, "run:1", 0)
+}
+
+// TestSubscribeError checks that Subscribe reports failure instead of
+// returning a subscription that never delivers.
+func TestSubscribeError(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sub, err := bus.Subscribe(ctx, "run:1")
+	if err == nil {
+		sub.Close()
+		t.Fatalf("Subscribe with an ended context succeeded")
+	}
+}
+
+// TestPublishError checks that a value that cannot be encoded is an error,
+// not an empty message.
+func TestPublishError(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	if err := bus.Publish(testenv.Context(t, time.Minute), "run:1", make(chan int)); err == nil {
+		t.Fatalf("Publish(chan) succeeded")
+	}
+}
+
+// TestSlowSubscriber checks the drop policy: a subscriber that stops reading
+// is disconnected once it is more than 256 messages behind, having received
+// an unbroken prefix of the stream (never a stream with holes), while a
+// subscriber that keeps up on the same topic receives everything.
+func TestSlowSubscriber(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, logs := mustBus(t, testenv.RedisConn(t))
+	slow := mustSubscribe(t, ctx, bus, "run:1")
+	fast := mustSubscribe(t, ctx, bus, "run:1")
+
+	const n = 400
+	var (
+		got  []int
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for msg := range fast.C() {
+			got = append(got, decode(t, msg))
+			if len(got) == n {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		mustPublish(t, ctx, bus, "run:1", i)
+	}
+
+	select {
+	case <-done:
+	case <-time.After(wait):
+		fast.Close()
+		<-done
+	}
+	if len(got) != n {
+		t.Errorf("fast subscriber received %d of %d messages", len(got), n)
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("fast subscriber: message %d is %d", i, v)
+		}
+	}
+
+	// The slow subscriber's channel holds what it was sent before falling
+	// too far behind, then is closed.
+	var slowGot []int
+	deadline := time.After(wait)
+	for open := true; open; {
+		select {
+		case msg, ok := <-slow.C():
+			if ok {
+				slowGot = append(slowGot, decode(t, msg))
+			}
+			open = ok
+		case <-deadline:
+			t.Fatalf("slow subscriber not disconnected after %d unread messages (%d buffered)", n, len(slowGot))
+		}
+	}
+	if len(slowGot) != 256 {
+		t.Errorf("slow subscriber got %d messages before disconnection, want 256", len(slowGot))
+	}
+	for i, v := range slowGot {
+		if v != i {
+			t.Fatalf("slow subscriber: message %d is %d (holes in the stream)", i, v)
+		}
+	}
+	if !strings.Contains(logs.String(), "slow subscriber disconnected") {
+		t.Errorf("disconnection not logged; log:\n%s", logs.String())
+	}
+}
+
+// mustBus returns a bus over conn and the buffer its log goes to.
+func mustBus(t *testing.T, conn *redisconn.Conn) (*events.Bus, *testenv.LockedBuffer) {
+	t.Helper()
+	var logs testenv.LockedBuffer
+	return events.NewBus(conn, slog.New(slog.NewTextHandler(&logs, nil))), &logs
+}
+
+func mustSubscribe(t *testing.T, ctx context.Context, bus *events.Bus, topic events.Topic) *events.Subscription {
+	t.Helper()
+	sub, err := bus.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatalf("Subscribe(%s): %v", topic, err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
+func mustPublish(t *testing.T, ctx context.Context, bus *events.Bus, topic events.Topic, v int) {
+	t.Helper()
+	if err := bus.Publish(ctx, topic, v); err != nil {
+		t.Fatalf("Publish(%s, %d): %v", topic, v, err)
+	}
+}
+
+// recv returns the next message of sub, decoded as an int, or -1 if sub
+// ended; it fails the test if nothing arrives in time.
+func recv(t *testing.T, sub *events.Subscription) int {
+	t.Helper()
+	select {
+	case msg, ok := <-sub.C():
+		if !ok {
+			return -1
+		}
+		return decode(t, msg)
+	case <-time.After(wait):
+		t.Fatalf("no message within %v", wait)
+		return 0
+	}
+}
+
+func decode(t *testing.T, msg []byte) int {
+	t.Helper()
+	var v int
+	if err := json.Unmarshal(msg, &v); err != nil {
+		t.Errorf("message %q: %v", msg, err)
+		return -2
+	}
+	return v
+}
+
+// drainUntilClosed reads sub until its channel is closed and returns how
+// many messages it read; it fails the test if the channel stays open.
+func drainUntilClosed(t *testing.T, sub *events.Subscription) int {
+	t.Helper()
+	n := 0
+	deadline := time.After(wait)
+	for {
+		select {
+		case _, ok := <-sub.C():
+			if !ok {
+				return n
+			}
+			n++
+		case <-deadline:
+			t.Fatalf("subscription channel still open after %v", wait)
+		}
+	}
+}
+
+// waitSubscribers waits until Redis reports want subscribers of topic's
+// channel, which shows whether a subscription holds a Redis connection.
+func waitSubscribers(t *testing.T, conn *redisconn.Conn, topic events.Topic, want int64) {
+	t.Helper()
+	ch := conn.Channel(string(topic))
+	ctx := testenv.Context(t, time.Minute)
+	var got int64
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		m, err := conn.Client.PubSubNumSub(ctx, ch).Result()
+		if err != nil {
+			t.Fatalf("PUBSUB NUMSUB %s: %v", ch, err)
+		}
+		if got = m[ch]; got == want {
+			return
+		}
+	}
+	t.Fatalf("%s has %d subscribers, want %d", ch, got, want)
+}
