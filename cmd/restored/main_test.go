@@ -549,3 +549,93 @@ func TestWorker(t *testing.T) {
 		t.Errorf("worker printed %q on stdout, want nothing (logs go to stderr)", out)
 	}
 }
+
+// TestServeDevWithStandaloneGraphsim: --dev serves its own simulated tenants
+// and still trusts a standalone `restored graphsim` given by --graphsim-url,
+// so an environment onboarded onto the standalone one verifies too.
+func TestServeDevWithStandaloneGraphsim(t *testing.T) {
+	const devToken = "rst_test_dev_token"
+	caFile := t.TempDir() + "/graphsim-ca.pem"
+	simListening := regexp.MustCompile(`(?m)^graphsim listening on (https://\S+) `)
+	sim := startCmd(t, nil, []string{"graphsim", "--addr", "127.0.0.1:0", "--tenants", "standalone", "--policies", "3", "--ca-out", caFile},
+		func(stdout, _ string) bool { return strings.Contains(stdout, "point restored at it") })
+	simURL := simListening.FindStringSubmatch(sim.Stdout.String())[1]
+
+	env := testEnv(t)
+	srv := startServe(t, env, "--dev", "--dev-token", devToken, "--addr", "127.0.0.1:0",
+		"--graphsim-url", simURL, "--graphsim-ca-file", caFile)
+	// The dev tenants answered: serve printed their ready backup sets.
+	if !strings.Contains(srv.Stdout.String(), "one ready backup set each") {
+		t.Fatalf("serve --dev did not bind its own tenants; stdout:\n%s", srv.Stdout)
+	}
+
+	ws := gqlData(t, srv.URL, devToken, `{ viewer { workspace { id } } }`, nil)
+	wsID := dig(ws, "viewer", "workspace", "id").(string)
+	created := gqlData(t, srv.URL, devToken, `mutation($in: CreateEnvironmentInput!) { createEnvironment(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{
+			"workspaceId": wsID, "displayName": "Standalone", "kind": "TEST", "azureTenantId": "standalone",
+			"clientId": "sim-client-standalone", "clientSecret": "sim-secret-standalone",
+			"graphBaseUrl": strings.TrimSuffix(simURL, "/") + "/t/standalone/beta",
+		}})
+	envID := dig(created, "createEnvironment", "id").(string)
+	op := gqlData(t, srv.URL, devToken, `mutation($id: ID!) { verifyEnvironment(environmentId: $id) { id } }`, map[string]any{"id": envID})
+	opID := dig(op, "verifyEnvironment", "id").(string)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := gqlData(t, srv.URL, devToken, `query($id: ID!) { node(id: $id) { ... on OperationRun { status outcome errorCode } } }`, map[string]any{"id": opID})
+		if dig(n, "node", "status") == "COMPLETED" {
+			if got := dig(n, "node", "outcome"); got != "SUCCEEDED" {
+				t.Fatalf("verify of the standalone tenant: outcome %v (error %v), want SUCCEEDED: --graphsim-url is not trusted next to --dev", got, dig(n, "node", "errorCode"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verify of the standalone tenant did not complete within 30 s: %v", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rep := gqlData(t, srv.URL, devToken, `query($id: ID!) { node(id: $id) { ... on Environment { permissionReport { verified canRead } } } }`, map[string]any{"id": envID})
+	if dig(rep, "node", "permissionReport", "verified") != true || dig(rep, "node", "permissionReport", "canRead") != true {
+		t.Errorf("standalone environment permission report = %v, want verified and readable", dig(rep, "node", "permissionReport"))
+	}
+}
+
+// gqlData posts a GraphQL operation as token and returns its data, failing
+// the test on any error.
+func gqlData(tb testing.TB, base, token, query string, vars map[string]any) map[string]any {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		tb.Fatalf("POST /graphql: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Data   map[string]any
+		Errors []json.RawMessage
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 || out.Data == nil {
+		tb.Fatalf("POST /graphql %q: status %d, body %s", query, resp.StatusCode, raw)
+	}
+	return out.Data
+}
+
+// dig walks nested JSON objects by key; nil when a key is missing.
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
