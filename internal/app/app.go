@@ -209,6 +209,9 @@ func (a *App) Close() {
 	if a.Queue != nil {
 		a.Queue.Close()
 	}
+	if a.Bus != nil {
+		a.Bus.Close()
+	}
 	if a.Redis != nil {
 		a.Redis.Close()
 	}

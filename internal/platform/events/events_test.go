@@ -3,8 +3,14 @@ package events_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,23 +117,80 @@ func TestPrefixIsolation(t *testing.T) {
 	}
 }
 
-// TestClose checks that Close ends delivery: C is closed, the Redis
-// subscription is released, and Close may be called again.
+// TestClose checks that Close ends delivery: C is closed, the subscriber is
+// released, and Close may be called again.
 func TestClose(t *testing.T) {
 	testenv.CheckGoroutines(t)
 	ctx := testenv.Context(t, time.Minute)
-	conn := testenv.RedisConn(t)
-	bus, _ := mustBus(t, conn)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
 	sub := mustSubscribe(t, ctx, bus, "run:1")
-	waitSubscribers(t, conn, "run:1", 1)
+	if n := bus.Subscribers("run:1"); n != 1 {
+		t.Fatalf("Subscribers = %d after Subscribe, want 1", n)
+	}
 
 	sub.Close()
 	if n := drainUntilClosed(t, sub); n != 0 {
 		t.Errorf("received %d messages after Close, none were published", n)
 	}
-	waitSubscribers(t, conn, "run:1", 0)
+	if n := bus.Subscribers("run:1"); n != 0 {
+		t.Errorf("Subscribers = %d after Close, want 0", n)
+	}
 	sub.Close() // idempotent: must not panic
 	mustPublish(t, ctx, bus, "run:1", 1)
+}
+
+// TestOneRedisSubscriptionPerProcess checks the fan-out: thousands of
+// subscribers over many topics hold one Redis pattern subscription between
+// them and no channel subscription, and each still gets its topic's events
+// and only those.
+func TestOneRedisSubscriptionPerProcess(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	conn := testenv.RedisConn(t)
+	bus, _ := mustBus(t, conn)
+	const topics, perTopic = 20, 100
+	subs := make([][]*events.Subscription, topics)
+	for i := range topics {
+		for range perTopic {
+			subs[i] = append(subs[i], mustSubscribe(t, ctx, bus, events.Topic(fmt.Sprintf("run:%d", i))))
+		}
+	}
+	if n, err := conn.Client.PubSubNumPat(ctx).Result(); err != nil || n != 1 {
+		t.Errorf("PUBSUB NUMPAT = %d (%v) with %d subscribers, want 1", n, err, topics*perTopic)
+	}
+	ch := conn.Channel("run:0")
+	if m, err := conn.Client.PubSubNumSub(ctx, ch).Result(); err != nil || m[ch] != 0 {
+		t.Errorf("PUBSUB NUMSUB %s = %d (%v), want 0: a subscriber opened its own Redis subscription", ch, m[ch], err)
+	}
+	for i := range topics {
+		mustPublish(t, ctx, bus, events.Topic(fmt.Sprintf("run:%d", i)), i)
+	}
+	for i, group := range subs {
+		for _, sub := range group {
+			if got := recv(t, sub); got != i {
+				t.Fatalf("a subscriber of run:%d received %d first", i, got)
+			}
+		}
+	}
+}
+
+// TestBusClose checks that closing the bus ends every subscription and
+// refuses new ones.
+func TestBusClose(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	ctx := testenv.Context(t, time.Minute)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	a := mustSubscribe(t, ctx, bus, "run:1")
+	b := mustSubscribe(t, ctx, bus, "run:2")
+	bus.Close()
+	drainUntilClosed(t, a)
+	drainUntilClosed(t, b)
+	if sub, err := bus.Subscribe(ctx, "run:1"); !errors.Is(err, events.ErrClosed) {
+		if sub != nil {
+			sub.Close()
+		}
+		t.Errorf("Subscribe after Close: err = %v, want ErrClosed", err)
+	}
 }
 
 // TestContextCancel checks that ending the Subscribe context ends the
@@ -139,11 +202,12 @@ func TestContextCancel(t *testing.T) {
 	bus, _ := mustBus(t, conn)
 	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
 	sub := mustSubscribe(t, ctx, bus, "run:1")
-	waitSubscribers(t, conn, "run:1", 1)
 
 	cancel()
 	drainUntilClosed(t, sub)
-	waitSubscribers(t, conn, "run:1", 0)
+	if n := bus.Subscribers("run:1"); n != 0 {
+		t.Errorf("Subscribers = %d after the context ended, want 0", n)
+	}
 }
 
 // TestSubscribeError checks that Subscribe reports failure instead of
@@ -246,7 +310,9 @@ func TestSlowSubscriber(t *testing.T) {
 func mustBus(t *testing.T, conn *redisconn.Conn) (*events.Bus, *testenv.LockedBuffer) {
 	t.Helper()
 	var logs testenv.LockedBuffer
-	return events.NewBus(conn, slog.New(slog.NewTextHandler(&logs, nil))), &logs
+	bus := events.NewBus(conn, slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(bus.Close)
+	return bus, &logs
 }
 
 func mustSubscribe(t *testing.T, ctx context.Context, bus *events.Bus, topic events.Topic) *events.Subscription {
@@ -311,21 +377,81 @@ func drainUntilClosed(t *testing.T, sub *events.Subscription) int {
 	}
 }
 
-// waitSubscribers waits until Redis reports want subscribers of topic's
-// channel, which shows whether a subscription holds a Redis connection.
-func waitSubscribers(t *testing.T, conn *redisconn.Conn, topic events.Topic, want int64) {
-	t.Helper()
-	ch := conn.Channel(string(topic))
+// TestReconnectEndsSubscribers checks what happens when the shared Redis
+// subscription's connection breaks: events published meanwhile are lost, so
+// every live subscriber is ended (its client reconnects and catches up)
+// rather than left with a silent hole; new subscribers work again.
+func TestReconnectEndsSubscribers(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
-	var got int64
-	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		m, err := conn.Client.PubSubNumSub(ctx, ch).Result()
-		if err != nil {
-			t.Fatalf("PUBSUB NUMSUB %s: %v", ch, err)
-		}
-		if got = m[ch]; got == want {
-			return
-		}
+	direct := testenv.RedisConn(t)
+	u, err := url.Parse(direct.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s has %d subscribers, want %d", ch, got, want)
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	conn := testenv.OpenRedis(t, u.String(), direct.Prefix)
+	bus, logs := mustBus(t, conn)
+	sub := mustSubscribe(t, ctx, bus, "run:1")
+	mustPublish(t, ctx, bus, "run:1", 1)
+	if got := recv(t, sub); got != 1 {
+		t.Fatalf("received %d before the break, want 1", got)
+	}
+
+	proxy.cutAll() // go-redis reconnects and re-subscribes by itself
+	drainUntilClosed(t, sub)
+	if !strings.Contains(logs.String(), "re-established") {
+		t.Errorf("the reconnect was not logged; log:\n%s", logs.String())
+	}
+	again := mustSubscribe(t, ctx, bus, "run:1")
+	mustPublish(t, ctx, bus, "run:1", 2)
+	if got := recv(t, again); got != 2 {
+		t.Errorf("a subscriber after the reconnect received %d, want 2", got)
+	}
+}
+
+// tcpProxy forwards connections to a Redis server and can cut them all, as
+// a network failure would.
+type tcpProxy struct {
+	addr  string
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{addr: ln.Addr().String()}
+	t.Cleanup(func() { ln.Close(); p.cutAll() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *tcpProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
