@@ -18,7 +18,6 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/restored/restored/graph/generated"
-	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/server/gorillaws"
 )
@@ -35,7 +34,7 @@ func newGraphQL(o Options) http.Handler {
 	}
 	srv.AddTransport(transport.Websocket{
 		Implementation:        gorillaws.New(gorillaws.Options{WriteTimeout: 10 * time.Second, Logger: o.Log}),
-		InitFunc:              wsInit(o.Auth, revalidate),
+		InitFunc:              wsInit(o.Auth, o.Bus, revalidate),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 15 * time.Second,
 		PingPongInterval:      15 * time.Second,
@@ -48,6 +47,7 @@ func newGraphQL(o Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(newSubscriptionGuard(o.MaxSubscriptionsPerSocket, o.MaxSubscriptionsPerToken))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if o.MaxComplexity > 0 {
@@ -110,56 +110,6 @@ func presenter(o Options) graphql.ErrorPresenterFunc {
 		gqlErr.Message = "internal error"
 		gqlErr.Extensions = map[string]any{"code": string(apperr.Internal)}
 		return gqlErr
-	}
-}
-
-// wsInit authenticates a websocket from its connection_init payload
-// ({"Authorization": "Bearer rst_…"} or {"token": "rst_…"}), then re-checks
-// the token every revalidate period and closes the socket once the token is
-// revoked or expired.
-func wsInit(a *auth.Authenticator, revalidate time.Duration) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		secret := p.GetString("token")
-		if secret == "" {
-			h := p.Authorization()
-			if h == "" {
-				h = p.GetString("authorization")
-			}
-			secret, _ = bearer(h)
-		}
-		// 4403 is graphql-transport-ws's "Forbidden" close code; clients
-		// treat it as final and do not retry with the same token.
-		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
-			ctx := transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, msg), 4403)
-			return ctx, nil, errors.New(msg)
-		}
-		if secret == "" {
-			return refuse("UNAUTHENTICATED: send the API token in connection_init as {\"Authorization\": \"Bearer <token>\"}")
-		}
-		v, err := a.Authenticate(ctx, secret)
-		if apperr.CodeOf(err) == apperr.Unauthenticated {
-			return refuse("UNAUTHENTICATED: invalid, expired or revoked API token")
-		}
-		if err != nil {
-			return refuse("INTERNAL: authentication is unavailable, try again")
-		}
-		ctx, cancel := context.WithCancel(auth.WithViewer(ctx, v))
-		go func() {
-			t := time.NewTicker(revalidate)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if _, err := a.Authenticate(ctx, secret); apperr.CodeOf(err) == apperr.Unauthenticated {
-						cancel()
-						return
-					}
-				}
-			}
-		}()
-		return transport.AppendCloseReason(ctx, "UNAUTHENTICATED: API token revoked or expired"), nil, nil
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/server/gorillaws"
 )
 
 // graphQLError writes a GraphQL-shaped error response for requests refused
@@ -31,7 +32,9 @@ func graphQLError(w http.ResponseWriter, status int, code apperr.Code, msg strin
 func authenticate(a *auth.Authenticator, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isWebsocket(r) {
-			next.ServeHTTP(w, r)
+			// Authenticated in connection_init (wsInit); the override lets
+			// wsInit close the socket with 4403 when its token ends.
+			next.ServeHTTP(w, r.WithContext(gorillaws.WithCloseOverride(r.Context())))
 			return
 		}
 		secret, ok := bearer(r.Header.Get("Authorization"))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/events"
 )
 
 // Pinger is something whose health /readyz reports.
@@ -34,6 +35,13 @@ type Options struct {
 	// RevalidateEvery is how often an open websocket re-checks its token, so a
 	// revoked or expired token loses its live subscriptions within that time.
 	RevalidateEvery time.Duration
+	// Bus tells open websockets when their workspace's tokens or members
+	// change, so they re-check their token at once (nil: periodic only).
+	Bus *events.Bus
+	// MaxSubscriptionsPerSocket and MaxSubscriptionsPerToken cap live
+	// subscriptions (0: no cap).
+	MaxSubscriptionsPerSocket int
+	MaxSubscriptionsPerToken  int
 }
 
 // New returns restored's HTTP handler.

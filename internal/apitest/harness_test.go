@@ -68,6 +68,7 @@ func start(t testing.TB, tweak ...func(*config.Config)) *env {
 	cfg.SecretKey = make([]byte, 32)
 	rand.Read(cfg.SecretKey)
 	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.TokenRecheckEvery = 200 * time.Millisecond
 	for _, f := range tweak {
 		f(cfg)
 	}
@@ -78,7 +79,6 @@ func start(t testing.TB, tweak ...func(*config.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.RevalidateEvery = 200 * time.Millisecond
 	if err := a.StartWorker(); err != nil {
 		t.Fatal(err)
 	}

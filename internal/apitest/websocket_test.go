@@ -3,6 +3,7 @@ package apitest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/restored/restored/internal/app"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/accounts"
+	"github.com/restored/restored/internal/platform/config"
 )
 
 const auditSub = `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { id action actorLabel } }`
@@ -60,9 +62,10 @@ func TestSubscriptionTokenInPayloadForms(t *testing.T) {
 }
 
 // TestRevokedTokenClosesSocket: a socket whose token is revoked is closed
-// within seconds, through the real revocation mutation.
+// with 4403 at once, through the real revocation mutation: the periodic
+// re-check is set to an hour, so only the revocation event can close it.
 func TestRevokedTokenClosesSocket(t *testing.T) {
-	e := start(t)
+	e := start(t, func(c *config.Config) { c.TokenRecheckEvery = time.Hour })
 	r := e.post(e.owner, `mutation($ws: ID!) { createApiToken(input: {workspaceId: $ws, name: "ws", role: AUDITOR}) { secret token { id } } }`, map[string]any{"ws": e.wsID})
 	var d struct {
 		CreateApiToken struct {
@@ -80,13 +83,133 @@ func TestRevokedTokenClosesSocket(t *testing.T) {
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Raw)
 	}
-	// The revocation itself is an audit event the subscription may still see;
-	// then the socket must close.
-	deadline := time.Now().Add(5 * time.Second)
+	expectClosed(t, c, "4403", 5*time.Second)
+}
+
+// TestDemotedTokenClosesSocket: a member demoted while subscribed stops
+// receiving at once: the socket closes with 4403, so nothing the new role may
+// not see is ever delivered.
+func TestDemotedTokenClosesSocket(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.TokenRecheckEvery = time.Hour })
+	var d struct {
+		Members struct {
+			Edges []struct{ Node struct{ ID, Role string } }
+		}
+	}
+	e.post(e.owner, `query($ws: ID!) { members(workspaceId: $ws) { edges { node { id role } } } }`, map[string]any{"ws": e.wsID}).decode(t, &d)
+	var operatorM string
+	for _, ed := range d.Members.Edges {
+		if ed.Node.Role == "OPERATOR" {
+			operatorM = ed.Node.ID
+		}
+	}
+	c := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + e.operator})
+	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	c.subscribe("1", `subscription($id: ID!) { operationRunUpdated(id: $id) { id status } }`, map[string]any{"id": "opr_unknown"})
+	if r := e.post(e.owner, `mutation($id: ID!) { setMemberRole(input: {membershipId: $id, role: AUDITOR}) { role } }`, map[string]any{"id": operatorM}); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	expectClosed(t, c, "4403", 5*time.Second)
+}
+
+// expectClosed reads c until the server closes it, and checks the close code.
+func expectClosed(t *testing.T, c *wsClient, code string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		m := c.next(time.Until(deadline))
 		if m.Type == "closed" {
+			if m.ID != code {
+				t.Fatalf("socket closed with %s %s, want %s", m.ID, m.Payload, code)
+			}
 			return
+		}
+	}
+}
+
+// TestSubscriptionCaps: a socket holds at most MaxSubscriptionsPerSocket
+// live subscriptions and a token at most MaxSubscriptionsPerToken over all
+// its sockets; a refused subscribe is an error on that subscription alone,
+// and completing one frees its slot.
+func TestSubscriptionCaps(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.MaxSubscriptionsPerSocket, c.MaxSubscriptionsPerToken = 2, 3 })
+	auth := map[string]any{"Authorization": "Bearer " + e.auditor}
+	a := e.dial("graphql-transport-ws", auth)
+	if m := a.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	vars := map[string]any{"ws": e.wsID}
+	// gqlgen starts a socket's subscriptions concurrently: any one of them
+	// may be the one refused.
+	for _, id := range []string{"a1", "a2", "a3"} {
+		a.subscribe(id, auditSub, vars)
+	}
+	refused := expectRefused(t, a)
+
+	b := e.dial("graphql-transport-ws", auth)
+	if m := b.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	b.subscribe("b1", auditSub, vars) // with a's two live ones: the token's third
+	b.subscribe("b2", auditSub, vars) // a fourth: over the token's cap
+	expectRefused(t, b)
+
+	// Completing one of a's frees a slot of the socket and of the token
+	// (released asynchronously, so retry with fresh ids until it is).
+	live := "a1"
+	if refused == "a1" {
+		live = "a2"
+	}
+	a.send(map[string]any{"type": "complete", "id": live})
+	stop := e.pulse()
+	defer stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("b-more-%d", i)
+		b.subscribe(id, auditSub, vars)
+		m := nextFor(t, b, id)
+		if !strings.Contains(string(m.Payload), "SUBSCRIPTION_LIMIT") {
+			break // live: it received an audit entry
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a completed subscription never freed its slot")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// expectRefused reads c's next message, checks it refuses a subscription for
+// the subscription limit with BAD_USER_INPUT, and returns that one's id.
+func expectRefused(t *testing.T, c *wsClient) string {
+	t.Helper()
+	m := c.next(5 * time.Second)
+	var p struct {
+		Errors []struct {
+			Extensions struct{ Code, Reason string }
+		}
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) != 1 ||
+		p.Errors[0].Extensions.Code != "BAD_USER_INPUT" || p.Errors[0].Extensions.Reason != "SUBSCRIPTION_LIMIT" {
+		t.Fatalf("subscription %s got %s %s, want a SUBSCRIPTION_LIMIT error", m.ID, m.Type, m.Payload)
+	}
+	if done := c.next(5 * time.Second); done.Type != "complete" || done.ID != m.ID {
+		t.Fatalf("after the refusal of %s got %s %s, want its complete", m.ID, done.Type, done.ID)
+	}
+	return m.ID
+}
+
+// nextFor returns the next message about subscription id, skipping others'.
+func nextFor(t *testing.T, c *wsClient, id string) wsMessage {
+	t.Helper()
+	for {
+		m := c.next(5 * time.Second)
+		if m.Type == "closed" {
+			t.Fatalf("socket closed %s %s waiting for subscription %s", m.ID, m.Payload, id)
+		}
+		if m.ID == id {
+			return m
 		}
 	}
 }

@@ -47,9 +47,6 @@ type App struct {
 	Envs     *environments.Service
 	Secrets  *secrets.Box // nil without a configured key
 
-	// RevalidateEvery is how often open websockets re-check their token.
-	RevalidateEvery time.Duration
-
 	tenants      *tenantClients
 	stopResubmit func()
 }
@@ -92,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Queue = jobs.NewQueue(a.Redis)
 	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
 	a.Auth = &auth.Authenticator{Client: a.DB.Client}
-	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit}
+	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit, Bus: a.Bus}
 	if cfg.SecretKey != nil {
 		if a.Secrets, err = secrets.New(cfg.SecretKey); err != nil {
 			return nil, err
@@ -126,14 +123,17 @@ func (a *App) Handler() http.Handler {
 			Bus:          a.Bus,
 			Log:          a.Log,
 		},
-		Auth:            a.Auth,
-		Log:             a.Log,
-		Database:        a.DB,
-		Redis:           a.Redis,
-		MaxBodyBytes:    a.Config.MaxBodyBytes,
-		MaxDepth:        a.Config.MaxDepth,
-		MaxComplexity:   a.Config.MaxComplexity,
-		RevalidateEvery: a.RevalidateEvery,
+		Auth:                      a.Auth,
+		Log:                       a.Log,
+		Database:                  a.DB,
+		Redis:                     a.Redis,
+		MaxBodyBytes:              a.Config.MaxBodyBytes,
+		MaxDepth:                  a.Config.MaxDepth,
+		MaxComplexity:             a.Config.MaxComplexity,
+		Bus:                       a.Bus,
+		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
+		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,
+		RevalidateEvery:           a.Config.TokenRecheckEvery,
 	})
 }
 

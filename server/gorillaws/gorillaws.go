@@ -14,6 +14,7 @@ package gorillaws
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -79,12 +80,15 @@ func (i implementation) Accept(w http.ResponseWriter, r *http.Request, o transpo
 	if err != nil {
 		return nil, err
 	}
-	return &conn{ws: ws, opts: i.opts}, nil
+	override, _ := r.Context().Value(overrideKey{}).(*closeOverride)
+	return &conn{ws: ws, opts: i.opts, override: override}, nil
 }
 
 type conn struct {
 	ws   *websocket.Conn
 	opts Options
+
+	override *closeOverride // nil unless the request carried one
 
 	mu       sync.Mutex // gorilla allows only one concurrent writer
 	writeErr error      // first write failure; the socket is closed after it
@@ -189,6 +193,9 @@ func (c *conn) WriteClose(code int, reason string) error {
 	if len(reason) > 123 {
 		reason = strings.ToValidUTF8(reason[:123], "")
 	}
+	if code == websocket.CloseNormalClosure {
+		code, reason = c.override.apply(code, reason)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.writeErr != nil {
@@ -210,3 +217,48 @@ func (c *conn) Close() error                      { return c.ws.Close() }
 func (c *conn) Subprotocol() string               { return c.ws.Subprotocol() }
 func (c *conn) SetReadLimit(limit int64)          { c.ws.SetReadLimit(limit) }
 func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// closeOverride carries the close code the server chose for a socket. gqlgen
+// closes a socket whose context ends with 1000 ("normal closure") whatever
+// the cause; a socket ended because its token was revoked must close with
+// 4403 instead, which graphql-ws clients treat as final (no retry).
+type closeOverride struct {
+	mu     sync.Mutex
+	code   int
+	reason string
+}
+
+type overrideKey struct{}
+
+// WithCloseOverride returns a request context on which SetCloseCode can later
+// choose the close code of the websocket the request is upgraded to. The
+// server adds it to every websocket request before gqlgen sees it.
+func WithCloseOverride(ctx context.Context) context.Context {
+	return context.WithValue(ctx, overrideKey{}, &closeOverride{})
+}
+
+// SetCloseCode makes the socket of ctx (a context derived from one made by
+// WithCloseOverride) close with code and reason instead of 1000 the next
+// time gqlgen closes it normally. It reports whether ctx had an override.
+func SetCloseCode(ctx context.Context, code int, reason string) bool {
+	o, _ := ctx.Value(overrideKey{}).(*closeOverride)
+	if o == nil {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.code, o.reason = code, reason
+	return true
+}
+
+func (o *closeOverride) apply(code int, reason string) (int, string) {
+	if o == nil {
+		return code, reason
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.code == 0 {
+		return code, reason
+	}
+	return o.code, o.reason
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
 )
 
@@ -24,7 +25,18 @@ import (
 type Service struct {
 	Client *ent.Client
 	Audit  *audit.Recorder
-	Now    func() time.Time
+	// Bus, when set, hears about revocations and role changes, so open
+	// websockets re-check their token at once (see server).
+	Bus *events.Bus
+	Now func() time.Time
+}
+
+// accessChanged tells every process that a token or membership of the
+// workspace changed. Best effort: sockets also re-check periodically.
+func (s *Service) accessChanged(ctx context.Context, workspaceID string) {
+	if s.Bus != nil {
+		_ = s.Bus.Publish(context.WithoutCancel(ctx), events.AccessTopic(workspaceID), true)
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -180,5 +192,6 @@ func (s *Service) RevokeToken(ctx context.Context, id string) (*ent.APIToken, er
 		return nil, err
 	}
 	s.Audit.Announce(ctx, entry)
+	s.accessChanged(ctx, tok.WorkspaceID)
 	return tok, nil
 }

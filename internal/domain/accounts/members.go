@@ -64,6 +64,7 @@ func (s *Service) InviteMember(ctx context.Context, workspaceID, email string, r
 		return nil, err
 	}
 	s.Audit.Announce(ctx, entry)
+	s.accessChanged(ctx, m.WorkspaceID)
 	return m, nil
 }
 
@@ -109,6 +110,7 @@ func (s *Service) SetMemberRole(ctx context.Context, membershipID string, role a
 		return nil, err
 	}
 	s.Audit.Announce(ctx, entry)
+	s.accessChanged(ctx, m.WorkspaceID)
 	return m, nil
 }
 
@@ -158,6 +160,7 @@ func (s *Service) RemoveMember(ctx context.Context, membershipID string) (revoke
 		return 0, err
 	}
 	s.Audit.Announce(ctx, entry)
+	s.accessChanged(ctx, m.WorkspaceID)
 	return revokedTokens, nil
 }
 

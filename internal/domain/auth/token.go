@@ -44,6 +44,8 @@ type Viewer struct {
 	WorkspaceID string
 	TokenID     string
 	Role        access.Role
+	// ExpiresAt is the token's expiry, if it has one (open websockets close then).
+	ExpiresAt *time.Time
 }
 
 // Can reports whether the viewer has capability c in workspace ws.
@@ -103,6 +105,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*Viewe
 		WorkspaceID: tok.WorkspaceID,
 		TokenID:     tok.ID,
 		Role:        lesser(tok.Role, m.Role),
+		ExpiresAt:   tok.ExpiresAt,
 	}, nil
 }
 

@@ -36,10 +36,18 @@ type Config struct {
 	WorkerConcurrency int
 	AutoMigrate       bool // apply pending migrations at start-up
 
-	MaxBodyBytes    int64
-	MaxDepth        int
-	MaxComplexity   int
-	ShutdownTimeout time.Duration
+	MaxBodyBytes  int64
+	MaxDepth      int
+	MaxComplexity int
+	// MaxSubscriptionsPerSocket and MaxSubscriptionsPerToken cap live
+	// subscriptions (per process), so one client cannot exhaust the server.
+	MaxSubscriptionsPerSocket int
+	MaxSubscriptionsPerToken  int
+	// TokenRecheckEvery is how often an open websocket re-checks its token
+	// as a backstop: revocations and role changes reach it at once through
+	// the event bus, and expiry through a timer.
+	TokenRecheckEvery time.Duration
+	ShutdownTimeout   time.Duration
 	// RestoreMaxAge is how long restore checks and previews stay current.
 	RestoreMaxAge time.Duration
 
@@ -104,7 +112,10 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(envInt("RESTORED_MAX_BODY_BYTES", "1048576")), "largest accepted request body (and websocket message)")
 	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
 	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "5000"), "most complex accepted query")
+	fs.IntVar(&c.MaxSubscriptionsPerSocket, "max-subscriptions-per-socket", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_SOCKET", "100"), "live subscriptions one websocket may hold")
+	fs.IntVar(&c.MaxSubscriptionsPerToken, "max-subscriptions-per-token", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_TOKEN", "500"), "live subscriptions one API token may hold across its websockets (per process)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")
+	fs.DurationVar(&c.TokenRecheckEvery, "token-recheck-interval", envDuration("RESTORED_TOKEN_RECHECK_INTERVAL", "1m"), "how often open websockets re-check their token besides the instant revocation events")
 	fs.DurationVar(&c.RestoreMaxAge, "restore-max-age", envDuration("RESTORED_RESTORE_MAX_AGE", "1h"), "how long restore safety checks and previews stay current before they must be run again")
 	fs.StringVar(&c.GraphsimURL, "graphsim-url", env("RESTORED_GRAPHSIM_URL", ""), "URL of a standalone simulated Graph (restored graphsim) that environments may use")
 	fs.StringVar(&c.GraphsimCAFile, "graphsim-ca-file", env("RESTORED_GRAPHSIM_CA_FILE", ""), "CA certificate (PEM) of that simulated Graph")

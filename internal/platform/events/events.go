@@ -27,6 +27,10 @@ type Topic string
 // AuditTopic is the stream of audit entries of one workspace.
 func AuditTopic(workspaceID string) Topic { return Topic("audit:" + workspaceID) }
 
+// AccessTopic says "a token or membership of this workspace changed": open
+// websockets of the workspace re-check their token at once.
+func AccessTopic(workspaceID string) Topic { return Topic("access:" + workspaceID) }
+
 // ErrClosed is returned by Subscribe once the bus is closed.
 var ErrClosed = errors.New("events: bus closed")
 
@@ -70,7 +74,7 @@ type Subscription struct {
 	topic Topic
 	c     chan []byte
 	once  sync.Once
-	stop  func() bool // unregisters the context watch
+	stop  func() bool // unregisters the context watch; guarded by bus.mu
 }
 
 // C returns the channel of raw JSON messages. It is closed when the
@@ -111,7 +115,10 @@ func (b *Bus) Subscribe(ctx context.Context, topic Topic) (*Subscription, error)
 	}
 	set[s] = struct{}{}
 	b.mu.Unlock()
-	s.stop = context.AfterFunc(ctx, s.Close)
+	stop := context.AfterFunc(ctx, s.Close)
+	b.mu.Lock()
+	s.stop = stop // read by remove under the same lock
+	b.mu.Unlock()
 	return s, nil
 }
 
@@ -125,10 +132,10 @@ func (b *Bus) Subscribers(topic Topic) int {
 // remove unregisters s and closes its channel, once.
 func (b *Bus) remove(s *Subscription) {
 	s.once.Do(func() {
-		if s.stop != nil {
-			s.stop()
-		}
 		b.mu.Lock()
+		if s.stop != nil {
+			s.stop() // harmless when it is the AfterFunc calling us
+		}
 		if set := b.topics[s.topic]; set != nil {
 			delete(set, s)
 			if len(set) == 0 {
