@@ -81,6 +81,11 @@ type Relation struct {
 	OnCreate WriteMode
 	// ReadOnly lists properties of each related item that Graph sets.
 	ReadOnly []string
+	// Nested are collections inside each item on which Graph sets
+	// properties too (ids of scheduled action configurations, of group
+	// policy presentation values): written with the item, their ReadOnly
+	// properties are stripped like the item's.
+	Nested []Relation
 }
 
 // WriteMode says how a relation or assignments are written.
@@ -105,8 +110,13 @@ type Assignments struct {
 	BodyKey string
 }
 
-// commonReadOnly are read-only on every Intune object.
-var commonReadOnly = []string{"id", "createdDateTime", "lastModifiedDateTime", "version", "supportsScopeTags"}
+// commonReadOnly are read-only on every Intune object of the catalog: the
+// Graph beta reference documents id as the generated key and
+// createdDateTime/lastModifiedDateTime as set by the service on every type.
+// version and supportsScopeTags are not common: each type's list says where
+// Graph sets them (a deviceHealthScript's version is the client's own
+// String).
+var commonReadOnly = []string{"id", "createdDateTime", "lastModifiedDateTime"}
 
 func readOnly(extra ...string) []string { return append(slices.Clone(commonReadOnly), extra...) }
 
@@ -130,6 +140,7 @@ var catalog = []*Type{
 		Key: "roleScopeTag", Label: "Scope tag", Path: "deviceManagement/roleScopeTags",
 		ODataBase: "#microsoft.graph.roleScopeTag", ODataTypes: exactly("roleScopeTag"),
 		FixedPlatform: "all", Foundation: true, UpdateMethod: "PATCH",
+		// roleScopeTag (beta reference): isBuiltIn "This property is read-only".
 		ReadOnly: readOnly("isBuiltIn"),
 		Builtin:  func(p map[string]any) bool { return p["isBuiltIn"] == true || p["id"] == "0" },
 	},
@@ -138,13 +149,17 @@ var catalog = []*Type{
 		ODataBase:  "#microsoft.graph.deviceAndAppManagementAssignmentFilter",
 		ODataTypes: exactly("deviceAndAppManagementAssignmentFilter"),
 		Foundation: true, PlatformProperty: "platform", ScopeTagsProperty: "roleScopeTags", UpdateMethod: "PATCH",
+		// deviceAndAppManagementAssignmentFilter (beta reference): only the
+		// key and the two timestamps are service-set.
 		ReadOnly: readOnly(),
 	},
 	{
 		Key: "notificationMessageTemplate", Label: "Notification message template", Path: "deviceManagement/notificationMessageTemplates",
 		ODataBase: "#microsoft.graph.notificationMessageTemplate", ODataTypes: exactly("notificationMessageTemplate"),
 		FixedPlatform: "all", Foundation: true, ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
-		Expand:   []Relation{{Name: "localizedNotificationMessages", OnCreate: PostEach, ReadOnly: []string{"id", "lastModifiedDateTime"}}},
+		Expand: []Relation{{Name: "localizedNotificationMessages", OnCreate: PostEach, ReadOnly: []string{"id", "lastModifiedDateTime"}}},
+		// notificationMessageTemplate (beta reference): lastModifiedDateTime
+		// "This property is read-only"; it has no createdDateTime or version.
 		ReadOnly: readOnly(),
 	},
 	{
@@ -152,7 +167,10 @@ var catalog = []*Type{
 		ODataBase:   "#microsoft.graph.deviceConfiguration",
 		ODataTypes:  family("deviceConfiguration", "Configuration"),
 		Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
-		ReadOnly: readOnly("deviceManagementApplicabilityRuleOsEdition@odata.type"),
+		// deviceConfiguration (beta reference): version is the service's
+		// revision counter (incremented on every update), supportsScopeTags
+		// "This property is read-only".
+		ReadOnly: readOnly("version", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition@odata.type"),
 		// Custom OMA-URI profiles hold secret values Graph returns encrypted:
 		// written back they would be garbage, so such profiles are preview-only.
 		PreviewOnlyItem: func(p map[string]any) string {
@@ -170,8 +188,14 @@ var catalog = []*Type{
 		ODataBase: "#microsoft.graph.deviceManagementConfigurationPolicy", ODataTypes: exactly("deviceManagementConfigurationPolicy"),
 		PlatformProperty: "platforms", Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds",
 		UpdateMethod: "PUT", NameProperty: "name",
-		Expand:   []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
-		ReadOnly: readOnly("settingCount", "isAssigned", "creationSource", "priorityMetaData"),
+		Expand: []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
+		// deviceManagementConfigurationPolicy (beta reference): isAssigned
+		// "This property is read-only"; settingCount is the count of the
+		// settings relation. creationSource ("Policy creation source") and
+		// priorityMetaData ("the priority ... selected by the admin during
+		// enrollment") are documented without read-only: the client sets
+		// them, and a restore must carry them.
+		ReadOnly: readOnly("settingCount", "isAssigned"),
 	},
 	{
 		Key: "deviceCompliancePolicy", Label: "Compliance policy", Path: "deviceManagement/deviceCompliancePolicies",
@@ -182,8 +206,13 @@ var catalog = []*Type{
 		Expand: []Relation{{
 			Name: "scheduledActionsForRule", Expand: "scheduledActionsForRule($expand=scheduledActionConfigurations)",
 			OnCreate: Inline, ReadOnly: []string{"id"},
+			// deviceComplianceActionItem (beta reference): id is the
+			// service's key of each configuration.
+			Nested: []Relation{{Name: "scheduledActionConfigurations", ReadOnly: []string{"id"}}},
 		}},
-		ReadOnly: readOnly(),
+		// deviceCompliancePolicy (beta reference): version is the service's
+		// revision counter.
+		ReadOnly: readOnly("version"),
 	},
 	{
 		Key: "groupPolicyConfiguration", Label: "Administrative template", Path: "deviceManagement/groupPolicyConfigurations",
@@ -193,19 +222,30 @@ var catalog = []*Type{
 		Expand: []Relation{{
 			Name: "definitionValues", Expand: "definitionValues($expand=definition,presentationValues)",
 			OnCreate: PostEach, ReadOnly: []string{"id", "createdDateTime", "lastModifiedDateTime"},
+			// groupPolicyPresentationValue (beta reference): id and both
+			// timestamps are the service's.
+			Nested: []Relation{{Name: "presentationValues", ReadOnly: []string{"id", "createdDateTime", "lastModifiedDateTime"}}},
 		}},
-		ReadOnly: readOnly("policyConfigurationIngestionType"),
+		// groupPolicyConfiguration (beta reference): policyConfigurationIngestionType
+		// ("Type of definitions configured for this policy": unknown, custom,
+		// builtIn, mixed) is documented without read-only and is writable
+		// through the SDKs: the client sets it, a restore carries it.
+		ReadOnly: readOnly(),
 	},
 	{
 		Key: "deviceManagementScript", Label: "PowerShell script", Path: "deviceManagement/deviceManagementScripts",
 		ODataBase: "#microsoft.graph.deviceManagementScript", ODataTypes: exactly("deviceManagementScript"),
 		FixedPlatform: "windows", GetEach: true, Assignments: assignAction("deviceManagementScriptAssignments"),
+		// deviceManagementScript (beta reference): no version; only the key
+		// and timestamps are service-set.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly(),
 	},
 	{
 		Key: "deviceShellScript", Label: "Shell script", Path: "deviceManagement/deviceShellScripts",
 		ODataBase: "#microsoft.graph.deviceShellScript", ODataTypes: exactly("deviceShellScript"),
 		FixedPlatform: "macOS", GetEach: true, Assignments: assignAction("deviceManagementScriptAssignments"),
+		// deviceShellScript (beta reference): no version; only the key and
+		// timestamps are service-set.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly(),
 	},
 	{
@@ -213,7 +253,13 @@ var catalog = []*Type{
 		ODataBase: "#microsoft.graph.deviceHealthScript", ODataTypes: exactly("deviceHealthScript"),
 		FixedPlatform: "windows", GetEach: true, Assignments: assignAction("deviceHealthScriptAssignments"),
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
-		ReadOnly: readOnly("isGlobalScript", "highestAvailableVersion", "deviceHealthScriptType"),
+		// deviceHealthScript (beta reference): version is a client-set String
+		// ("Version of the device health script") and deviceHealthScriptType
+		// an enum the client chooses (deviceHealthScript, managedInstallerScript):
+		// both are kept. isGlobalScript ("Microsoft Proprietary Script";
+		// proprietary scripts are read-only) and highestAvailableVersion (of a
+		// Microsoft script) are the service's.
+		ReadOnly: readOnly("isGlobalScript", "highestAvailableVersion"),
 		Builtin:  func(p map[string]any) bool { return p["isGlobalScript"] == true },
 	},
 	{
@@ -221,6 +267,8 @@ var catalog = []*Type{
 		ODataBase:     "#microsoft.graph.windowsAutopilotDeploymentProfile",
 		ODataTypes:    family("windowsAutopilotDeploymentProfile", "WindowsAutopilotDeploymentProfile"),
 		FixedPlatform: "windows", Assignments: Assignments{Supported: true, Write: PostEach},
+		// windowsAutopilotDeploymentProfile (beta reference): only the key
+		// and timestamps are service-set.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly(),
 	},
 	{
@@ -228,7 +276,11 @@ var catalog = []*Type{
 		ODataBase:     "#microsoft.graph.deviceEnrollmentConfiguration",
 		ODataTypes:    family("deviceEnrollmentConfiguration", "Configuration"),
 		FixedPlatform: "all", Assignments: assignAction("enrollmentConfigurationAssignments"),
-		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly("priority"),
+		// deviceEnrollmentConfiguration (beta reference): version is the
+		// service's revision counter; priority is documented as a plain Int32
+		// but only the setPriority action changes it (IntuneCD and
+		// IntuneManagement strip it): a create ignores it and goes last.
+		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly("version", "priority"),
 		PreviewOnly: "enrollment configurations are ordered tenant-wide (priorities and the default configuration); restoring one would reorder others",
 	},
 	{
@@ -236,7 +288,10 @@ var catalog = []*Type{
 		ODataBase:   "#microsoft.graph.managedAppPolicy",
 		ODataTypes:  family("managedAppPolicy", "ManagedAppProtection"),
 		Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
-		ReadOnly:    readOnly("deployedAppCount", "isAssigned"),
+		// managedAppPolicy / targetedManagedAppProtection (beta reference):
+		// version ("Version of the entity") is the service's String counter;
+		// deployedAppCount and isAssigned are computed.
+		ReadOnly:    readOnly("version", "deployedAppCount", "isAssigned"),
 		PreviewOnly: "app protection policies target apps by tenant-specific ids; restore them from the Intune portal after review",
 	},
 }

@@ -108,6 +108,8 @@ func TestNormalize(t *testing.T) {
 				"@odata.type": "#microsoft.graph.deviceManagementConfigurationPolicy",
 				"name": "Edge",
 				"platforms": "windows10",
+				"creationSource": null,
+				"priorityMetaData": null,
 				"roleScopeTagIds": ["0"],
 				"settings": [
 					{"settingInstance": {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance", "settingDefinitionId": "a"}},
@@ -131,8 +133,49 @@ func TestNormalize(t *testing.T) {
 			want: `{
 				"@odata.type": "#microsoft.graph.groupPolicyConfiguration",
 				"displayName": "ADMX",
+				"policyConfigurationIngestionType": "builtIn",
 				"definitionValues": [{"enabled": true, "definition": {"id": "def1", "displayName": "Allow"}}]
 			}`,
+		},
+		{
+			// A write body (bindings, nested ids, @odata.type without "#")
+			// normalizes like the object Graph reads back.
+			name: "administrative template write body",
+			key:  "groupPolicyConfiguration",
+			in: `{
+				"@odata.type": "microsoft.graph.groupPolicyConfiguration",
+				"displayName": "ADMX",
+				"definitionValues": [
+					{"enabled": true, "definition@odata.bind": "https://graph.microsoft.com/beta/deviceManagement/groupPolicyDefinitions('def1')",
+					 "presentationValues": [{"@odata.type": "microsoft.graph.groupPolicyPresentationValueText", "id": "pv1", "createdDateTime": "x", "lastModifiedDateTime": "y", "value": "v",
+					   "presentation@odata.bind": "https://graph.microsoft.com/beta/deviceManagement/groupPolicyDefinitions('def1')/presentations('p1')"}]}
+				]
+			}`,
+			want: `{
+				"@odata.type": "#microsoft.graph.groupPolicyConfiguration",
+				"displayName": "ADMX",
+				"definitionValues": [{"enabled": true, "definition": {"id": "def1"},
+					"presentationValues": [{"@odata.type": "#microsoft.graph.groupPolicyPresentationValueText", "value": "v", "presentation": {"id": "p1"}}]}]
+			}`,
+		},
+		{
+			name: "compliance scheduled action configuration ids",
+			key:  "deviceCompliancePolicy",
+			in: `{"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "id": "c1", "displayName": "C", "version": 3,
+				"scheduledActionsForRule": [{"id": "r1", "ruleName": "PasswordRequired",
+					"scheduledActionConfigurations": [{"id": "a1", "actionType": "block", "gracePeriodHours": 0}]}]}`,
+			want: `{"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "C",
+				"scheduledActionsForRule": [{"ruleName": "PasswordRequired",
+					"scheduledActionConfigurations": [{"actionType": "block", "gracePeriodHours": 0}]}]}`,
+		},
+		{
+			// version is the client's own String on remediation scripts.
+			name: "remediation script keeps its version",
+			key:  "deviceHealthScript",
+			in: `{"@odata.type": "#microsoft.graph.deviceHealthScript", "id": "h1", "displayName": "H", "version": "2.1",
+				"deviceHealthScriptType": "deviceHealthScript", "isGlobalScript": false, "highestAvailableVersion": null}`,
+			want: `{"@odata.type": "#microsoft.graph.deviceHealthScript", "displayName": "H", "version": "2.1",
+				"deviceHealthScriptType": "deviceHealthScript"}`,
 		},
 		{
 			name: "relation absent stays absent",
