@@ -41,8 +41,14 @@ func (t *Tenant) serveType(c *call, typ *intune.Type, rest []string) reply {
 		}
 	case 2, 3:
 		sub := rest[1]
+		if a, ok := actions[typ.Key][actionName(sub)]; ok && len(rest) == 2 {
+			if c.method != http.MethodPost {
+				break
+			}
+			return a(t, c, typ, rest[0])
+		}
 		switch {
-		case sub == "assign" && len(rest) == 2 && typ.Assignments.Write == intune.AssignPost:
+		case actionName(sub) == "assign" && len(rest) == 2 && typ.Assignments.Write == intune.AssignPost:
 			if c.method != http.MethodPost {
 				break
 			}
@@ -139,6 +145,11 @@ func (t *Tenant) find(typ *intune.Type, id string) (*object, *apiErr) {
 // replace (PUT) body and returns the properties to store and the inline
 // relations. stored is the existing object for PATCH and PUT. The caller
 // holds t.mu (scope tags are checked against the tenant).
+//
+// Properties Graph sets itself (the type's read-only list: id, timestamps,
+// version counters, computed fields) are accepted and ignored, as Graph
+// does: Microsoft's own documented create bodies carry them. Only an id
+// that names another object is refused on an update.
 func (t *Tenant) checkBody(typ *intune.Type, body map[string]any, stored *object, method string) (map[string]any, map[string][]any, *apiErr) {
 	odata, hasType := body["@odata.type"]
 	switch {
@@ -151,12 +162,19 @@ func (t *Tenant) checkBody(typ *intune.Type, body map[string]any, stored *object
 	case hasType && odata != stored.props["@odata.type"]:
 		return nil, nil, invalid("@odata.type cannot change from '" + str(stored.props["@odata.type"]) + "' to '" + str(odata) + "'.")
 	}
+	if id, ok := body["id"]; ok && stored != nil && id != stored.props["id"] {
+		return nil, nil, invalid("The key property 'id' cannot be changed from '" + str(stored.props["id"]) + "' to '" + str(id) + "'.")
+	}
+	if err := checkPrimitives(body, ""); err != nil {
+		return nil, nil, err
+	}
 	props := map[string]any{}
 	rels := map[string][]any{}
 	for k, v := range body {
 		switch {
 		case slices.Contains(typ.ReadOnly, k):
-			return nil, nil, invalid("The property '" + k + "' is read-only and cannot be set.")
+			// Set by Graph: accepted and ignored.
+			continue
 		case k == "assignments":
 			return nil, nil, badRequest("Assignments cannot be written inline; use the assignments endpoints of the object.")
 		case strings.HasPrefix(k, "@") && k != "@odata.type":
@@ -170,13 +188,6 @@ func (t *Tenant) checkBody(typ *intune.Type, body map[string]any, stored *object
 			items, err := relationItems(body, k)
 			if err != nil {
 				return nil, nil, invalid(err.Error())
-			}
-			for _, it := range items {
-				for ik := range it.(map[string]any) {
-					if ik != "id" && slices.Contains(r.ReadOnly, ik) {
-						return nil, nil, invalid("The property '" + ik + "' of " + k + " is read-only and cannot be set.")
-					}
-				}
 			}
 			rels[k] = items
 			continue
@@ -373,6 +384,9 @@ func (t *Tenant) assign(c *call, typ *intune.Type, id string) reply {
 	}
 	o.assignments = out
 	rederive(typ, o)
+	if traitsOf(typ).assignNoContent {
+		return reply{status: http.StatusNoContent}
+	}
 	return reply{status: http.StatusOK, body: map[string]any{
 		"@odata.context": c.root + "/$metadata#Collection(microsoft.graph." + strings.TrimPrefix(typ.ODataBase, "#microsoft.graph.") + "Assignment)",
 		"value":          deepCopy(out),
@@ -430,7 +444,10 @@ func (t *Tenant) serveAssignments(c *call, typ *intune.Type, id string, rest []s
 	return methodNotAllowed(c.method).reply()
 }
 
-// assignmentTargets lists the assignment target types Intune accepts.
+// assignmentTargets lists the assignment target types Intune accepts on
+// the catalog's types (deviceAndAppManagementAssignmentTarget's derived
+// types in the Graph beta reference), stored with their leading "#"
+// whichever spelling the body used.
 var assignmentTargets = []string{
 	"#microsoft.graph.groupAssignmentTarget",
 	"#microsoft.graph.exclusionGroupAssignmentTarget",
@@ -440,8 +457,10 @@ var assignmentTargets = []string{
 }
 
 // checkAssignment validates one assignment the way Intune does: a known
-// target type, a group that exists in the tenant for group targets, an
-// assignment filter that exists when one is set. The caller holds t.mu.
+// target type, literals of their declared types, a group that exists in the
+// tenant for group targets, a collection id for Configuration Manager
+// collections, an assignment filter that exists when one is set. The caller
+// holds t.mu.
 func (t *Tenant) checkAssignment(v any) (map[string]any, *apiErr) {
 	a, ok := v.(map[string]any)
 	if !ok {
@@ -452,24 +471,29 @@ func (t *Tenant) checkAssignment(v any) (map[string]any, *apiErr) {
 		return nil, invalid("An assignment requires a target.")
 	}
 	kind, _ := target["@odata.type"].(string)
+	kind = intune.CanonicalODataType(kind)
 	if !slices.Contains(assignmentTargets, kind) {
 		return nil, invalid("Unsupported assignment target type '" + kind + "'.")
 	}
-	if kind == "#microsoft.graph.groupAssignmentTarget" || kind == "#microsoft.graph.exclusionGroupAssignmentTarget" {
+	target["@odata.type"] = kind
+	if err := checkPrimitives(a, ""); err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "#microsoft.graph.groupAssignmentTarget", "#microsoft.graph.exclusionGroupAssignmentTarget":
 		g, _ := target["groupId"].(string)
 		if _, ok := t.groups.byID[g]; !ok {
 			return nil, invalid("The group '" + g + "' of an assignment does not exist in this tenant.")
+		}
+	case "#microsoft.graph.configurationManagerCollectionAssignmentTarget":
+		if c, _ := target["collectionId"].(string); strings.TrimSpace(c) == "" {
+			return nil, invalid("A Configuration Manager collection target requires a collectionId.")
 		}
 	}
 	if f, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); f != "" && f != zeroGUID {
 		if _, ok := t.stores["assignmentFilter"].byID[f]; !ok {
 			return nil, invalid("The assignment filter '" + f + "' does not exist in this tenant.")
 		}
-	}
-	switch ft, _ := target["deviceAndAppManagementAssignmentFilterType"].(string); ft {
-	case "", "none", "include", "exclude":
-	default:
-		return nil, invalid("Invalid assignment filter type '" + ft + "'.")
 	}
 	return a, nil
 }
@@ -479,8 +503,12 @@ const zeroGUID = "00000000-0000-0000-0000-000000000000"
 // ---- relations ----
 
 // serveRelation serves {object}/{relation} and {object}/{relation}/{id}.
-// Items of Inline relations are read here and written with the object;
-// PostEach relations are also created, updated and deleted here.
+// Every relation of the catalog can be listed, and its items created (201),
+// updated (204) and deleted (204) one by one, as the Graph beta reference
+// documents for settings, scheduledActionsForRule, definitionValues and
+// localizedNotificationMessages. Inline relations are also written with the
+// object. Properties Graph sets on an item (its id, timestamps, and those of
+// nested collections) are ignored in the body and stamped by the server.
 func (t *Tenant) serveRelation(c *call, typ *intune.Type, r intune.Relation, id string, rest []string) reply {
 	var body map[string]any
 	if c.method == http.MethodPost || c.method == http.MethodPatch {
@@ -488,14 +516,10 @@ func (t *Tenant) serveRelation(c *call, typ *intune.Type, r intune.Relation, id 
 		if body, err = decodeObject(c.body); err != nil {
 			return err.reply()
 		}
-		for k := range body {
-			if k != "id" && slices.Contains(r.ReadOnly, k) {
-				return invalid("The property '" + k + "' is read-only and cannot be set.").reply()
-			}
+		if err := checkPrimitives(body, propertyTypes[r.Name]); err != nil {
+			return err.reply()
 		}
-		delete(body, "id")
 	}
-	writable := r.OnCreate == intune.PostEach
 	now := t.s.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -506,10 +530,10 @@ func (t *Tenant) serveRelation(c *call, typ *intune.Type, r intune.Relation, id 
 	ctx := c.root + "/$metadata#" + typ.Path + "('" + id + "')/" + r.Name
 	items := o.rels[r.Name]
 	if len(rest) == 0 {
-		switch {
-		case c.method == http.MethodGet:
+		switch c.method {
+		case http.MethodGet:
 			return reply{status: http.StatusOK, body: listBody{Context: ctx, Value: deepCopy(nonNil(items)).([]any)}}
-		case c.method == http.MethodPost && writable:
+		case http.MethodPost:
 			it := stampItem(body, r, now, true)
 			o.rels[r.Name] = append(slices.Clip(items), it)
 			touch(typ, o, now)
@@ -523,31 +547,41 @@ func (t *Tenant) serveRelation(c *call, typ *intune.Type, r intune.Relation, id 
 	if i < 0 {
 		return notFound("No " + r.Name + " item with id '" + rest[0] + "'.").reply()
 	}
-	switch {
-	case c.method == http.MethodGet:
+	switch c.method {
+	case http.MethodGet:
 		m := deepCopy(items[i]).(map[string]any)
 		m["@odata.context"] = ctx + "/$entity"
 		return reply{status: http.StatusOK, body: m}
-	case c.method == http.MethodPatch && writable:
-		it := deepCopy(items[i]).(map[string]any)
-		for k, v := range body {
-			it[k] = v
-		}
-		resolveBinds(it)
-		if slices.Contains(r.ReadOnly, "lastModifiedDateTime") {
-			it["lastModifiedDateTime"] = timestamp(now)
-		}
+	case http.MethodPatch:
 		next := slices.Clone(items)
-		next[i] = it
+		next[i] = patchItem(items[i].(map[string]any), body, r, now)
 		o.rels[r.Name] = next
 		touch(typ, o, now)
 		return reply{status: http.StatusNoContent}
-	case c.method == http.MethodDelete && writable:
+	case http.MethodDelete:
 		o.rels[r.Name] = slices.Delete(slices.Clone(items), i, i+1)
 		touch(typ, o, now)
 		return reply{status: http.StatusNoContent}
 	}
 	return methodNotAllowed(c.method).reply()
+}
+
+// patchItem merges body into a related item: Graph's own properties in the
+// body are ignored, lastModifiedDateTime is stamped where the item has one,
+// and new nested items get ids.
+func patchItem(item, body map[string]any, r intune.Relation, now time.Time) map[string]any {
+	it := deepCopy(item).(map[string]any)
+	for k, v := range body {
+		if slices.Contains(r.ReadOnly, k) {
+			continue
+		}
+		it[k] = v
+	}
+	resolveBinds(it)
+	if slices.Contains(r.ReadOnly, "lastModifiedDateTime") {
+		it["lastModifiedDateTime"] = timestamp(now)
+	}
+	return stampItem(it, r, now, false)
 }
 
 // str renders a JSON value for an error message.

@@ -24,6 +24,11 @@ type typeTraits struct {
 	derived func(o *object)
 	// validateCreate checks what Graph requires in a create or replace body.
 	validateCreate func(body map[string]any) *apiErr
+	// assignNoContent: the assign action answers 204 No Content (the Graph
+	// beta reference's "assign action | None" for scripts, remediations,
+	// enrollment configurations and app protection policies) instead of
+	// 200 with the assignments.
+	assignNoContent bool
 }
 
 var traits = map[string]typeTraits{
@@ -57,12 +62,21 @@ var traits = map[string]typeTraits{
 		},
 	},
 	"groupPolicyConfiguration": {defaults: map[string]any{"policyConfigurationIngestionType": "unknown"}},
-	"deviceHealthScript": {defaults: map[string]any{
-		"isGlobalScript": false, "highestAvailableVersion": nil, "deviceHealthScriptType": "deviceHealthScript",
-	}},
-	"enrollmentConfiguration": {version: "int"},
+	"deviceManagementScript": {assignNoContent: true},
+	"deviceShellScript":      {assignNoContent: true},
+	"deviceHealthScript": {
+		assignNoContent: true,
+		// isGlobalScript and highestAvailableVersion are Microsoft's (a
+		// customer's script is never global); deviceHealthScriptType is the
+		// client's, "deviceHealthScript" when it sends none.
+		defaults: map[string]any{
+			"isGlobalScript": false, "highestAvailableVersion": nil, "deviceHealthScriptType": "deviceHealthScript",
+		},
+	},
+	"enrollmentConfiguration": {version: "int", assignNoContent: true},
 	"appProtectionPolicy": {
-		version:  "string",
+		version:         "string",
+		assignNoContent: true,
 		defaults: map[string]any{"deployedAppCount": float64(0)},
 		derived:  func(o *object) { o.props["isAssigned"] = len(o.assignments) > 0 },
 	},
@@ -80,9 +94,10 @@ func nameProperty(typ *intune.Type) string {
 }
 
 // fillServerFields sets what Graph sets when an object is created, keeping
-// values already present (a seeded object's, through Put; a POST body
-// cannot contain them, the read-only check refused it). The caller holds
-// t.mu.
+// values already present (a seeded object's, through Put; checkBody dropped
+// them from a POST body). Defaults of client-set properties (deviceHealthScriptType,
+// policyConfigurationIngestionType) are filled only when the body had none.
+// The caller holds t.mu.
 func (t *Tenant) fillServerFields(typ *intune.Type, o *object, now time.Time) {
 	tr := traitsOf(typ)
 	setAbsent := func(k string, v any) {
@@ -161,27 +176,47 @@ func (t *Tenant) maxPriority(typ *intune.Type) int {
 }
 
 // stampItem returns a copy of a related item with what Graph sets: an id
-// and the timestamps its relation lists as read-only. fresh (an HTTP write)
-// replaces any id the client sent and stamps now; otherwise (Put) only
-// absent fields are filled.
+// and the timestamps its relation lists as read-only, and the same on the
+// items of its nested collections (scheduled action configurations,
+// presentation values). fresh (an HTTP write) ignores what the client sent
+// for those properties, as Graph does, and stamps now; otherwise (Put, or an
+// item being patched) only absent fields are filled.
 func stampItem(item map[string]any, r intune.Relation, now time.Time, fresh bool) map[string]any {
 	m := make(map[string]any, len(item)+1)
 	for k, v := range item {
+		if fresh && slices.Contains(r.ReadOnly, k) {
+			continue
+		}
 		m[k] = v
 	}
-	if _, ok := m["id"]; fresh || !ok {
+	if _, ok := m["id"]; !ok && slices.Contains(r.ReadOnly, "id") {
 		m["id"] = newGUID()
 	}
 	for _, k := range []string{"createdDateTime", "lastModifiedDateTime"} {
 		if !slices.Contains(r.ReadOnly, k) {
 			continue
 		}
-		if _, ok := m[k]; fresh || !ok {
+		if _, ok := m[k]; !ok {
 			m[k] = timestamp(now)
 		}
 	}
 	if fresh {
 		resolveBinds(m)
+	}
+	for _, n := range r.Nested {
+		sub, ok := m[n.Name].([]any)
+		if !ok {
+			continue
+		}
+		out := make([]any, len(sub))
+		for i, e := range sub {
+			if em, ok := e.(map[string]any); ok {
+				out[i] = stampItem(em, n, now, fresh)
+			} else {
+				out[i] = e
+			}
+		}
+		m[n.Name] = out
 	}
 	return m
 }
@@ -216,7 +251,7 @@ func resolveBinds(v any) {
 			if name, ok := strings.CutSuffix(k, "@odata.bind"); ok && name != "" {
 				if s, ok := e.(string); ok {
 					delete(x, k)
-					x[name] = map[string]any{"id": boundID(s)}
+					x[name] = map[string]any{"id": intune.BoundID(s)}
 					continue
 				}
 			}
@@ -227,15 +262,4 @@ func resolveBinds(v any) {
 			resolveBinds(e)
 		}
 	}
-}
-
-// boundID extracts the key from ".../set('key')" or ".../set/key".
-func boundID(u string) string {
-	if i := strings.LastIndex(u, "('"); i >= 0 && strings.HasSuffix(u, "')") {
-		return u[i+2 : len(u)-2]
-	}
-	if i := strings.LastIndex(u, "/"); i >= 0 {
-		return u[i+1:]
-	}
-	return u
 }

@@ -155,15 +155,7 @@ func (g *gen) put(typeKey string) {
 	}
 	for _, r := range typ.Expand {
 		items, _ := obj[r.Name].([]any)
-		for _, it := range items {
-			m := it.(map[string]any)
-			m["id"] = g.guid()
-			for _, k := range []string{"createdDateTime", "lastModifiedDateTime"} {
-				if slices.Contains(r.ReadOnly, k) {
-					m[k] = modified
-				}
-			}
-		}
+		g.stampItems(items, r, modified)
 	}
 	if typ.Assignments.Supported {
 		obj["assignments"] = g.assignments(typ, typ.Platform(obj), assignExtra)
@@ -704,6 +696,28 @@ var builders = map[string]builder{
 		}
 		return obj, nil
 	},
+}
+
+// stampItems gives related items (and their nested collections) the ids
+// and timestamps Graph would have set, from the seed, so that a seed always
+// makes the same tenant.
+func (g *gen) stampItems(items []any, r intune.Relation, modified string) {
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		m["id"] = g.guid()
+		for _, k := range []string{"createdDateTime", "lastModifiedDateTime"} {
+			if slices.Contains(r.ReadOnly, k) {
+				m[k] = modified
+			}
+		}
+		for _, n := range r.Nested {
+			sub, _ := m[n.Name].([]any)
+			g.stampItems(sub, n, modified)
+		}
+	}
 }
 
 // admxDefinition is an administrative template setting. Its id is the same

@@ -423,5 +423,6 @@ func decodeObject(body []byte) (map[string]any, *apiErr) {
 	if m == nil {
 		return nil, badRequest("Invalid payload: a JSON object is required.")
 	}
+	canonicalTypes(m)
 	return m, nil
 }
