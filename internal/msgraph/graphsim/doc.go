@@ -40,21 +40,45 @@
 //     @odata.count. Lists of GetEach types omit script content.
 //   - POST requires an @odata.type of the type's family and the name
 //     property ("name" for settings catalog policies, "displayName"
-//     otherwise), refuses read-only properties, "assignments", post-each
-//     relations and scope tag ids the tenant lacks, and answers 201 with the
-//     object (without relations). Inline relations are stored with new item
-//     ids. Objects without scope tags get Default ("0").
+//     otherwise), refuses "assignments", post-each relations and scope tag
+//     ids the tenant lacks, and answers 201 with the object (without
+//     relations). Properties Graph sets itself (the catalog's read-only
+//     list: ids, timestamps, version counters, computed fields such as
+//     settingCount or isAssigned) are accepted and ignored, as Graph does
+//     with Microsoft's own documented create bodies; client-set properties
+//     (a remediation script's version, creationSource, priorityMetaData,
+//     policyConfigurationIngestionType, deviceHealthScriptType) are stored.
+//     Inline relations are stored with new item ids, and so are their
+//     nested collections (scheduled action configurations, presentation
+//     values). Objects without scope tags get Default ("0").
+//   - Every @odata.type in a body may be written with or without its
+//     leading "#" (Microsoft's examples send nested values without it); it
+//     is stored and returned with it. Literals of the primitive types the
+//     Graph reference declares (Edm.Date, Edm.DateTimeOffset, Edm.Guid,
+//     enums and flags enums; see primitives.go) are checked: a wrong one is
+//     Graph's 400 BadRequest "Cannot convert the literal".
 //   - PATCH merges top-level properties (204); relations cannot be patched.
 //     PUT, only for types whose UpdateMethod is PUT, replaces the object and
 //     its inline relations. Both bump version and lastModifiedDateTime where
-//     the type has them. Built-in objects refuse PATCH and DELETE.
-//   - {id}/assign (AssignPost types) replaces every assignment and answers
-//     200 {"value": [...]}; {id}/assignments supports GET and POST (201),
-//     {id}/assignments/{aid} GET and DELETE. Assignments must target a
-//     group the tenant has (AddGroup) and a filter it has.
-//   - {id}/{relation} lists a relation; post-each relations also take POST,
-//     and PATCH and DELETE on {id}/{relation}/{itemId}. "x@odata.bind"
+//     the type has them, and refuse an id naming another object. DELETE
+//     answers 204. Built-in objects refuse PATCH and DELETE.
+//   - {id}/assign (AssignPost types; also {id}/microsoft.graph.assign)
+//     replaces every assignment and answers 200 {"value": [...]}, or 204 No
+//     Content for the types whose documented assign returns None (scripts,
+//     remediations, enrollment configurations, app protection policies);
+//     {id}/assignments supports GET and POST (201), {id}/assignments/{aid}
+//     GET and DELETE. Assignments must use a known target type
+//     (group, exclusionGroup, allDevices, allLicensedUsers,
+//     configurationManagerCollection with its collectionId), target a group
+//     the tenant has (AddGroup) and a filter it has.
+//   - {id}/{relation} lists a relation; every relation also takes POST of
+//     one item (201: configurationPolicies/{id}/settings,
+//     deviceCompliancePolicies/{id}/scheduledActionsForRule, ...), and PATCH
+//     and DELETE on {id}/{relation}/{itemId} (204). "x@odata.bind"
 //     references become {"x": {"id": ...}}.
+//   - Actions (204 No Content): deviceCompliancePolicies/{id}/scheduleActionsForRules
+//     replaces the scheduled actions; groupPolicyConfigurations/{id}/updateDefinitionValues
+//     adds, updates and deletes definition values all or nothing.
 //
 // Errors are Graph's JSON ({"error": {"code", "message", "innerError"}});
 // every response has request-id and client-request-id headers. Each tenant

@@ -62,8 +62,8 @@ var traits = map[string]typeTraits{
 		},
 	},
 	"groupPolicyConfiguration": {defaults: map[string]any{"policyConfigurationIngestionType": "unknown"}},
-	"deviceManagementScript": {assignNoContent: true},
-	"deviceShellScript":      {assignNoContent: true},
+	"deviceManagementScript":   {assignNoContent: true},
+	"deviceShellScript":        {assignNoContent: true},
 	"deviceHealthScript": {
 		assignNoContent: true,
 		// isGlobalScript and highestAvailableVersion are Microsoft's (a
@@ -77,8 +77,8 @@ var traits = map[string]typeTraits{
 	"appProtectionPolicy": {
 		version:         "string",
 		assignNoContent: true,
-		defaults: map[string]any{"deployedAppCount": float64(0)},
-		derived:  func(o *object) { o.props["isAssigned"] = len(o.assignments) > 0 },
+		defaults:        map[string]any{"deployedAppCount": float64(0)},
+		derived:         func(o *object) { o.props["isAssigned"] = len(o.assignments) > 0 },
 	},
 }
 
