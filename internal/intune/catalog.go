@@ -150,7 +150,8 @@ var catalog = []*Type{
 		ODataTypes: exactly("deviceAndAppManagementAssignmentFilter"),
 		Foundation: true, PlatformProperty: "platform", ScopeTagsProperty: "roleScopeTags", UpdateMethod: "PATCH",
 		// deviceAndAppManagementAssignmentFilter (beta reference): only the
-		// key and the two timestamps are service-set.
+		// key and the two timestamps ("automatically populated") are
+		// service-set.
 		ReadOnly: readOnly(),
 	},
 	{
@@ -158,8 +159,9 @@ var catalog = []*Type{
 		ODataBase: "#microsoft.graph.notificationMessageTemplate", ODataTypes: exactly("notificationMessageTemplate"),
 		FixedPlatform: "all", Foundation: true, ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
 		Expand: []Relation{{Name: "localizedNotificationMessages", OnCreate: PostEach, ReadOnly: []string{"id", "lastModifiedDateTime"}}},
-		// notificationMessageTemplate (beta reference): lastModifiedDateTime
-		// "This property is read-only"; it has no createdDateTime or version.
+		// notificationMessageTemplate (beta reference): only the key and
+		// lastModifiedDateTime are service-set; it has no createdDateTime or
+		// version.
 		ReadOnly: readOnly(),
 	},
 	{
@@ -167,9 +169,11 @@ var catalog = []*Type{
 		ODataBase:   "#microsoft.graph.deviceConfiguration",
 		ODataTypes:  family("deviceConfiguration", "Configuration"),
 		Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
-		// deviceConfiguration (beta reference): version is the service's
-		// revision counter (incremented on every update), supportsScopeTags
-		// "This property is read-only".
+		// deviceConfiguration (beta reference): supportsScopeTags "This
+		// property is read-only". version ("Version of the device
+		// configuration", Int32, not marked read-only) is Intune's revision
+		// counter: it starts at 1 and goes up on every update whatever a body
+		// says (IntuneBackupAndRestore and IntuneManagement strip it).
 		ReadOnly: readOnly("version", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition@odata.type"),
 		// Custom OMA-URI profiles hold secret values Graph returns encrypted:
 		// written back they would be garbage, so such profiles are preview-only.
@@ -210,8 +214,8 @@ var catalog = []*Type{
 			// service's key of each configuration.
 			Nested: []Relation{{Name: "scheduledActionConfigurations", ReadOnly: []string{"id"}}},
 		}},
-		// deviceCompliancePolicy (beta reference): version is the service's
-		// revision counter.
+		// deviceCompliancePolicy (beta reference): version (Int32) is Intune's
+		// revision counter, as on device configurations.
 		ReadOnly: readOnly("version"),
 	},
 	{
@@ -276,8 +280,8 @@ var catalog = []*Type{
 		ODataBase:     "#microsoft.graph.deviceEnrollmentConfiguration",
 		ODataTypes:    family("deviceEnrollmentConfiguration", "Configuration"),
 		FixedPlatform: "all", Assignments: assignAction("enrollmentConfigurationAssignments"),
-		// deviceEnrollmentConfiguration (beta reference): version is the
-		// service's revision counter; priority is documented as a plain Int32
+		// deviceEnrollmentConfiguration (beta reference): version (Int32) is
+		// Intune's revision counter; priority is documented as a plain Int32
 		// but only the setPriority action changes it (IntuneCD and
 		// IntuneManagement strip it): a create ignores it and goes last.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly("version", "priority"),
@@ -289,8 +293,11 @@ var catalog = []*Type{
 		ODataTypes:  family("managedAppPolicy", "ManagedAppProtection"),
 		Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
 		// managedAppPolicy / targetedManagedAppProtection (beta reference):
-		// version ("Version of the entity") is the service's String counter;
-		// deployedAppCount and isAssigned are computed.
+		// version ("Version of the entity", String) is Intune's revision
+		// counter (IntuneBackupAndRestore strips it); deployedAppCount ("Count
+		// of apps to which the current policy is deployed") and isAssigned
+		// ("Indicates if the policy is deployed to any inclusion groups") are
+		// computed from the apps and assignments.
 		ReadOnly:    readOnly("version", "deployedAppCount", "isAssigned"),
 		PreviewOnly: "app protection policies target apps by tenant-specific ids; restore them from the Intune portal after review",
 	},
