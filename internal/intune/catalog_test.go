@@ -105,6 +105,40 @@ func TestCatalogInvariants(t *testing.T) {
 
 // TestLookupRoundTrip checks that Lookup and ForPath find every type of
 // Types() (the same value, not a copy) and nothing else.
+// TestReadOnlyFollowsTheGraphReference pins the split between properties
+// Graph sets (stripped before diffing and writing) and properties the
+// client sets (kept, so a restore writes them back), per the Graph beta
+// reference of each type.
+func TestReadOnlyFollowsTheGraphReference(t *testing.T) {
+	tests := []struct {
+		key            string
+		server, client []string
+	}{
+		{"roleScopeTag", []string{"id", "isBuiltIn"}, []string{"displayName", "description"}},
+		{"deviceConfiguration", []string{"id", "createdDateTime", "lastModifiedDateTime", "version", "supportsScopeTags"}, []string{"displayName", "roleScopeTagIds"}},
+		{"settingsCatalogPolicy", []string{"settingCount", "isAssigned"}, []string{"creationSource", "priorityMetaData", "templateReference", "version", "supportsScopeTags"}},
+		{"deviceCompliancePolicy", []string{"version"}, []string{"supportsScopeTags"}},
+		{"groupPolicyConfiguration", []string{"id", "createdDateTime", "lastModifiedDateTime"}, []string{"policyConfigurationIngestionType", "version"}},
+		{"deviceHealthScript", []string{"isGlobalScript", "highestAvailableVersion"}, []string{"version", "deviceHealthScriptType", "publisher"}},
+		{"deviceManagementScript", []string{"id"}, []string{"version", "runAsAccount"}},
+		{"enrollmentConfiguration", []string{"version", "priority"}, nil},
+		{"appProtectionPolicy", []string{"version", "deployedAppCount", "isAssigned"}, nil},
+	}
+	for _, tt := range tests {
+		typ := mustLookup(t, tt.key)
+		for _, k := range tt.server {
+			if !slices.Contains(typ.ReadOnly, k) {
+				t.Errorf("%s: Graph sets %q but ReadOnly %v lacks it", tt.key, k, typ.ReadOnly)
+			}
+		}
+		for _, k := range tt.client {
+			if slices.Contains(typ.ReadOnly, k) {
+				t.Errorf("%s: the client sets %q but ReadOnly %v strips it", tt.key, k, typ.ReadOnly)
+			}
+		}
+	}
+}
+
 func TestLookupRoundTrip(t *testing.T) {
 	for _, typ := range intune.Types() {
 		t.Run(typ.Key, func(t *testing.T) {

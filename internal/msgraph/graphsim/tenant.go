@@ -196,7 +196,8 @@ func (t *Tenant) Groups() []map[string]any {
 
 // Put stores obj as an object of the catalog type typeKey directly, the way
 // a seeded tenant would hold it: no throttling, no write log, no read-only
-// or reference checks (only @odata.type must belong to the type's family).
+// or reference checks (only @odata.type must belong to the type's family;
+// every @odata.type is stored with its leading "#", as a write would).
 // A given "id" is kept (an existing object with that id is replaced);
 // otherwise one is assigned. Server-set fields that are absent are filled.
 // obj may carry "assignments" and relation arrays (e.g. "settings",
@@ -211,6 +212,7 @@ func (t *Tenant) Put(typeKey string, obj map[string]any) (map[string]any, error)
 	if err != nil {
 		return nil, fmt.Errorf("graphsim: %s: %w", typeKey, err)
 	}
+	canonicalTypes(doc)
 	if odata, _ := doc["@odata.type"].(string); !typ.AcceptsODataType(odata) {
 		return nil, fmt.Errorf("graphsim: %s: @odata.type %q is not in the type's family", typeKey, odata)
 	}
