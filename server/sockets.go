@@ -19,8 +19,10 @@ import (
 	"github.com/restored/restored/server/gorillaws"
 )
 
-// Close codes of graphql-transport-ws. 4403 ("Forbidden") is final for the
-// graphql-ws clients: they do not reconnect with the same token.
+// closeForbidden is graphql-transport-ws's 4403 ("Forbidden"): the token
+// was refused, revoked, expired or demoted; reconnecting with it cannot help.
+// (The graphql-ws JS client retries 4403 unless told not to: see
+// examples/ws.)
 const closeForbidden = 4403
 
 // socket is one authenticated websocket: the token it was opened with, its

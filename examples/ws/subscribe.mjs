@@ -14,6 +14,9 @@ const client = createClient({
   url,
   webSocketImpl: WebSocket,
   connectionParams: { Authorization: `Bearer ${token}` },
+  // 4403 (Forbidden) means the token was revoked, expired or its role
+  // changed: retrying with it cannot help (graphql-ws retries it by default).
+  shouldRetry: (e) => !(e && e.code === 4403),
 });
 
 // One query over the same socket to learn the workspace id.
@@ -43,7 +46,9 @@ client.subscribe(
       if (++seen >= max) client.dispose();
     },
     error: (e) => {
-      console.error('subscription error:', e);
+      // A closed socket arrives as a CloseEvent (code and reason).
+      if (e && typeof e.code === 'number') console.error(`socket closed: ${e.code} ${e.reason}`);
+      else console.error('subscription error:', e);
       process.exit(1);
     },
     complete: () => process.exit(0),

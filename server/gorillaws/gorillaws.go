@@ -221,7 +221,7 @@ func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(
 // closeOverride carries the close code the server chose for a socket. gqlgen
 // closes a socket whose context ends with 1000 ("normal closure") whatever
 // the cause; a socket ended because its token was revoked must close with
-// 4403 instead, which graphql-ws clients treat as final (no retry).
+// 4403 ("Forbidden") instead, so a client knows not to reconnect with it.
 type closeOverride struct {
 	mu     sync.Mutex
 	code   int
