@@ -20,6 +20,7 @@ import (
 	"github.com/restored/restored/internal/domain/environments"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/msgraph"
 	"github.com/restored/restored/internal/platform/config"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/platform/redisconn"
@@ -97,6 +98,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log}
 	a.tenants = &tenantClients{box: a.Secrets, log: log}
+	if cfg.GraphRateLimit {
+		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, msgraph.IntuneLimits)
+	}
 	if cfg.GraphsimURL != "" {
 		trust, err := simTrust(cfg.GraphsimURL, cfg.GraphsimCAFile)
 		if err != nil {

@@ -33,6 +33,8 @@ type SimTrust struct {
 type tenantClients struct {
 	box *secrets.Box
 	log *slog.Logger
+	// limiter paces every tenant's requests across all processes (nil: off).
+	limiter *msgraph.RedisLimiter
 
 	mu      sync.Mutex
 	trust   []SimTrust
@@ -79,6 +81,9 @@ func (g *tenantClients) client(env *ent.Environment) (*msgraph.Client, error) {
 	cfg := msgraph.Config{
 		BaseURL: env.GraphBaseURL, TenantID: env.AzureTenantID,
 		ClientID: env.ClientID, ClientSecret: string(secret), Logger: g.log,
+	}
+	if g.limiter != nil {
+		cfg.Limiter = g.limiter.For(env.AzureTenantID, env.ClientID)
 	}
 	if u, err := url.Parse(env.GraphBaseURL); err == nil {
 		for _, t := range g.trust {

@@ -78,6 +78,9 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// Timeout bounds one attempt, token acquisition included (default 60s).
 	Timeout time.Duration
+	// Limiter, when set, paces every attempt to the tenant's budgets shared
+	// by all workers, and spreads a 429's Retry-After to all of them.
+	Limiter TenantLimiter
 	Logger  *slog.Logger
 }
 
@@ -92,6 +95,7 @@ type Client struct {
 	maxRetryAfter time.Duration
 	timeout       time.Duration
 	log           *slog.Logger
+	limiter       TenantLimiter                                    // nil: no pacing
 	sleep         func(ctx context.Context, d time.Duration) error // replaced in tests
 	jitter        func(n time.Duration) time.Duration              // uniform in [0, n)
 }
@@ -116,6 +120,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetryAfter: cmp.Or(cfg.MaxRetryAfter, 60*time.Second),
 		timeout:       cmp.Or(cfg.Timeout, 60*time.Second),
 		log:           cfg.Logger,
+		limiter:       cfg.Limiter,
 		sleep:         sleepCtx,
 		jitter:        func(n time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(max(n, 1)))) },
 	}

@@ -21,9 +21,12 @@ const (
 
 // do sends one logical request under restored's retry policy, which replaces
 // kiota's retry handler:
-//   - 429, 503 and 504 wait for Retry-After (seconds, fractions kept, or an
-//     HTTP date), capped at MaxRetryAfter, plus up to 10% + 100ms of jitter;
-//     without it, exponential backoff with full jitter;
+//   - every attempt first waits for the tenant's limiter (when configured),
+//     which keeps all workers together under the tenant's budgets;
+//   - 429, 503 and 504 wait exactly for Retry-After (seconds, fractions kept,
+//     or an HTTP date), capped at MaxRetryAfter; a 429's Retry-After also
+//     pauses the tenant for every worker through the limiter. Without it,
+//     exponential backoff with full jitter;
 //   - GET, PUT, PATCH and DELETE are idempotent and retry on all three and on
 //     network failures; POST retries only on 429, which Graph sends before
 //     doing anything. A POST answered 503/504 (or not at all) may have been
@@ -32,7 +35,15 @@ const (
 //   - at most MaxAttempts attempts; ctx cancellation ends a wait at once.
 func (c *Client) do(ctx context.Context, method, path string, u *url.URL, body []byte) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
+		done := func() {}
+		if c.limiter != nil {
+			var err error
+			if done, err = c.limiter.Wait(ctx, method != http.MethodGet); err != nil {
+				return nil, fmt.Errorf("msgraph: %s %s: %w", method, displayPath(path), err)
+			}
+		}
 		r, err := c.once(ctx, method, u, body)
+		done()
 		if err == nil && r.status >= 200 && r.status < 300 {
 			return r.body, nil
 		}
@@ -53,6 +64,11 @@ func (c *Client) do(ctx context.Context, method, path string, u *url.URL, body [
 			e = &Error{Code: CodeNetwork, Method: method, Path: displayPath(path), cause: err}
 			if errors.Is(err, context.DeadlineExceeded) {
 				e.Code = CodeTimeout
+			}
+		}
+		if e.Status == http.StatusTooManyRequests && e.RetryAfter > 0 && c.limiter != nil {
+			if err := c.limiter.Pause(ctx, min(e.RetryAfter, c.maxRetryAfter)); err != nil {
+				c.log.Warn("graph rate limiter: pause", "err", err)
 			}
 		}
 		if attempt >= c.maxAttempts || !shouldRetry(method, e) {
@@ -79,8 +95,7 @@ func shouldRetry(method string, e *Error) bool {
 // backoff is the wait before attempt+1.
 func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
-		d := min(retryAfter, c.maxRetryAfter)
-		return d + c.jitter(d/10+100*time.Millisecond)
+		return min(retryAfter, c.maxRetryAfter) // exactly: Graph said when
 	}
 	return c.jitter(min(backoffCap, c.maxRetryAfter, backoffBase<<min(attempt-1, 16)))
 }

@@ -47,7 +47,10 @@ type Config struct {
 	// as a backstop: revocations and role changes reach it at once through
 	// the event bus, and expiry through a timer.
 	TokenRecheckEvery time.Duration
-	ShutdownTimeout   time.Duration
+	// GraphRateLimit paces Microsoft Graph requests per tenant, across all
+	// processes, at Microsoft's published Intune limits.
+	GraphRateLimit  bool
+	ShutdownTimeout time.Duration
 	// RestoreMaxAge is how long restore checks and previews stay current.
 	RestoreMaxAge time.Duration
 
@@ -115,6 +118,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.IntVar(&c.MaxSubscriptionsPerSocket, "max-subscriptions-per-socket", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_SOCKET", "100"), "live subscriptions one websocket may hold")
 	fs.IntVar(&c.MaxSubscriptionsPerToken, "max-subscriptions-per-token", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_TOKEN", "500"), "live subscriptions one API token may hold across its websockets (per process)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")
+	fs.BoolVar(&c.GraphRateLimit, "graph-rate-limit", envBool("RESTORED_GRAPH_RATE_LIMIT", "true"), "pace Microsoft Graph requests per tenant at Microsoft's published Intune limits, shared by every process through Redis")
 	fs.DurationVar(&c.TokenRecheckEvery, "token-recheck-interval", envDuration("RESTORED_TOKEN_RECHECK_INTERVAL", "1m"), "how often open websockets re-check their token besides the instant revocation events")
 	fs.DurationVar(&c.RestoreMaxAge, "restore-max-age", envDuration("RESTORED_RESTORE_MAX_AGE", "1h"), "how long restore safety checks and previews stay current before they must be run again")
 	fs.StringVar(&c.GraphsimURL, "graphsim-url", env("RESTORED_GRAPHSIM_URL", ""), "URL of a standalone simulated Graph (restored graphsim) that environments may use")
