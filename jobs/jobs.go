@@ -6,11 +6,13 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/platform/redisconn"
 )
 
@@ -39,9 +41,10 @@ func (q *Queue) Close() error { return q.client.Close() }
 
 // Worker processes tasks of this deployment's queue.
 type Worker struct {
-	srv *asynq.Server
-	mux *asynq.ServeMux
-	log *slog.Logger
+	srv  *asynq.Server
+	mux  *asynq.ServeMux
+	log  *slog.Logger
+	stop chan struct{} // closed when Shutdown starts (operations.Stopping)
 }
 
 // WorkerOptions configure a worker.
@@ -69,10 +72,27 @@ func NewWorker(conn *redisconn.Conn, o WorkerOptions) *Worker {
 		Logger:          slogAdapter{log.With("component", "asynq")},
 		LogLevel:        asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-			log.Warn("task failed", "type", t.Type(), "err", err)
+			if !errors.Is(err, operations.ErrInterrupted) {
+				log.Warn("task failed", "type", t.Type(), "err", err)
+			}
 		}),
+		// A job interrupted by a shutdown is not a failure: it does not use
+		// up a retry, and it is picked up again at once by another worker.
+		IsFailure: func(err error) bool { return !errors.Is(err, operations.ErrInterrupted) },
+		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+			if errors.Is(err, operations.ErrInterrupted) {
+				return time.Second
+			}
+			return asynq.DefaultRetryDelayFunc(n, err, t)
+		},
 	})
-	return &Worker{srv: srv, mux: asynq.NewServeMux(), log: log}
+	w := &Worker{srv: srv, mux: asynq.NewServeMux(), log: log, stop: make(chan struct{})}
+	w.mux.Use(func(h asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			return h.ProcessTask(operations.WithStop(ctx, w.stop), t)
+		})
+	})
+	return w
 }
 
 // Handle registers the handler of a task type.
@@ -81,9 +101,17 @@ func (w *Worker) Handle(taskType string, h asynq.Handler) { w.mux.Handle(taskTyp
 // Start starts processing in the background.
 func (w *Worker) Start() error { return w.srv.Start(w.mux) }
 
-// Shutdown stops taking tasks and waits (up to the shutdown timeout) for the
-// running ones.
-func (w *Worker) Shutdown() { w.srv.Shutdown() }
+// Shutdown stops taking tasks, tells running jobs to stop at their next item
+// boundary (operations.Stopping), and waits for them up to the shutdown
+// timeout; a job still running then is handed back to the queue by Asynq.
+func (w *Worker) Shutdown() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	w.srv.Shutdown()
+}
 
 // slogAdapter lets Asynq log through slog.
 type slogAdapter struct{ l *slog.Logger }

@@ -46,12 +46,18 @@ func (q *Queue) Submit(ctx context.Context, taskType, runID string) error {
 // RunFunc does the work of one operation run and says how it ended. An
 // error means "could not finish": the task is retried, and once retries are
 // exhausted the run is failed with a generic, safe message.
+// operations.ErrInterrupted means "stopped at an item boundary because this
+// worker is shutting down": the run is handed back, never failed.
 type RunFunc func(ctx context.Context, run *ent.OperationRun) (operations.End, error)
+
+// AbandonFunc cleans up after a run failed without its RunFunc saying how
+// it ended (retries exhausted): for example a backup set still CAPTURING.
+type AbandonFunc func(ctx context.Context, run *ent.OperationRun) error
 
 // Operation returns the handler of an operation task: it marks the run
 // running, calls fn, and records the end. Handlers stay this thin: the work
-// is fn's, a domain service method.
-func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc) asynq.Handler {
+// is fn's, a domain service method. abandon may be nil.
+func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon AbandonFunc) asynq.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -71,6 +77,13 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc) asynq.Hand
 			return err
 		}
 		end, err := fn(ctx, run)
+		if errors.Is(err, operations.ErrInterrupted) {
+			log.Info("operation interrupted by shutdown; handed back to the queue", "run", run.ID, "type", run.Type)
+			if ierr := ops.Interrupt(context.WithoutCancel(ctx), run.ID); ierr != nil {
+				log.Warn("hand back interrupted run", "run", run.ID, "err", ierr)
+			}
+			return err // not a failure for Asynq (see NewWorker): retried at once elsewhere
+		}
 		if err != nil {
 			retried, _ := asynq.GetRetryCount(ctx)
 			max, _ := asynq.GetMaxRetry(ctx)
@@ -78,9 +91,14 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc) asynq.Hand
 				log.Warn("operation attempt failed; will retry", "run", run.ID, "type", run.Type, "attempt", retried+1, "err", err)
 				return err
 			}
-			log.Error("operation failed", "run", run.ID, "type", run.Type, "err", err)
+			log.Error("operation failed", "run", run.ID, "type", run.Type, "attempts", retried+1, "err", err)
 			end = operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "job_failed",
-				ErrorMessage: "the job failed after several attempts; see the server log for details"}
+				ErrorMessage: fmt.Sprintf("the job failed after %d attempts; see the server log for details", retried+1)}
+			if abandon != nil {
+				if aerr := abandon(context.WithoutCancel(ctx), run); aerr != nil {
+					log.Error("clean up after failed operation", "run", run.ID, "err", aerr)
+				}
+			}
 		}
 		if _, err := ops.Complete(context.WithoutCancel(ctx), run.ID, end); err != nil {
 			return err

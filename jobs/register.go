@@ -34,10 +34,10 @@ type Mux interface {
 // restore.execute is not registered: its runs wait in their own queue until
 // the execution engine lands (see redisconn.Conn.ExecuteQueue).
 func Register(mux Mux, s Services) {
-	op := func(fn RunFunc) asynq.Handler { return Operation(s.Ops, s.Log, fn) }
+	op := func(fn RunFunc) asynq.Handler { return Operation(s.Ops, s.Log, fn, nil) }
 	mux.Handle(operations.TypeInventorySync, op(s.Backup.RunInventorySync))
 	mux.Handle(operations.TypePolicySnapshot, op(s.Backup.RunPolicySnapshot))
-	mux.Handle(operations.TypeBackupCapture, op(s.Backup.RunBackupCapture))
+	mux.Handle(operations.TypeBackupCapture, Operation(s.Ops, s.Log, s.Backup.RunBackupCapture, s.Backup.AbandonCapture))
 	mux.Handle(operations.TypeEnvironmentVerify, op(func(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
 		return s.Environments.RunVerify(ctx, s.Roles, run)
 	}))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/backupset"
+	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph/graphsim"
 )
@@ -314,4 +315,57 @@ func TestLostTaskIsResubmitted(t *testing.T) {
 	if again, err := e.app.Ops.Resubmit(ctx, 0); err != nil || again != n-1 {
 		t.Fatalf("second resubmit: %d (first %d) %v", again, n, err)
 	}
+}
+
+// TestShutdownHandsCaptureBack: a worker stopped mid-capture (a deploy's
+// SIGTERM) stops at an item boundary and hands the run back: QUEUED, not
+// FAILED, its backup set still CAPTURING; the next worker resumes it,
+// skips what was stored, and the set ends READY with every object once.
+func TestShutdownHandsCaptureBack(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	tenant, envRow := e.tenantEnv(s, "deploy", graphsim.GenOptions{Seed: 5, Policies: 3 * len(intune.Types())})
+	tenant.SetFaults(graphsim.Faults{Latency: 40 * time.Millisecond})
+	op := e.mutateOp(e.owner, createBackupSet, map[string]any{"env": envRow.ID, "name": "deploy", "all": true, "f": true}, "createBackupSet")
+	ctx := context.Background()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		run := e.app.DB.Client.OperationRun.GetX(ctx, op.ID)
+		if run.Summary["captured"] >= 3 {
+			break
+		}
+		if run.Status == operationrun.StatusCOMPLETED || time.Now().After(deadline) {
+			t.Fatalf("capture %s before the shutdown: %+v", run.Status, run.Summary)
+		}
+	}
+
+	e.app.StopWorker()
+	run := e.app.DB.Client.OperationRun.GetX(ctx, op.ID)
+	if run.Status != operationrun.StatusQUEUED || run.Outcome != operationrun.OutcomePENDING || run.Context["lastInterruption"] != "worker_shutdown" {
+		t.Fatalf("after the shutdown the run is %s/%s (context %v), want QUEUED/PENDING, handed back", run.Status, run.Outcome, run.Context)
+	}
+	set := e.app.DB.Client.BackupSet.GetX(ctx, deref(run.SubjectID))
+	if set.Status != backupset.StatusCAPTURING {
+		t.Fatalf("backup set %s after the shutdown, want CAPTURING until the capture resumes", set.Status)
+	}
+	partial := e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(set.ID)).CountX(ctx)
+
+	if err := e.app.StartWorker(); err != nil { // the deploy's new worker
+		t.Fatal(err)
+	}
+	done := e.waitOp(e.owner, op.ID, 90*time.Second)
+	if done.Outcome != "SUCCEEDED" || done.Summary["failed"] != 0 || done.Summary["skipped"] < partial {
+		t.Fatalf("resumed capture ended %+v, want SUCCEEDED skipping the %d stored before the shutdown", done, partial)
+	}
+	set = e.app.DB.Client.BackupSet.GetX(ctx, set.ID)
+	items := e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(set.ID)).CountX(ctx)
+	if set.Status != backupset.StatusREADY || items != done.Summary["total"] || set.ItemCount != items {
+		t.Errorf("backup set %s with %d items (count %d), want READY with all %d", set.Status, items, set.ItemCount, done.Summary["total"])
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -200,8 +200,10 @@ func (a *App) resubmitLoop(ctx context.Context) {
 	}
 }
 
-// Close stops the worker (waiting for running jobs) and closes connections.
-func (a *App) Close() {
+// StopWorker stops this process's worker the way a deploy does: running
+// jobs stop at their next item boundary and are handed back to the queue.
+// StartWorker may be called again afterwards.
+func (a *App) StopWorker() {
 	if a.stopResubmit != nil {
 		a.stopResubmit()
 		a.stopResubmit = nil
@@ -210,6 +212,11 @@ func (a *App) Close() {
 		a.Worker.Shutdown()
 		a.Worker = nil
 	}
+}
+
+// Close stops the worker (waiting for running jobs) and closes connections.
+func (a *App) Close() {
+	a.StopWorker()
 	if a.Queue != nil {
 		a.Queue.Close()
 	}

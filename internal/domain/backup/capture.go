@@ -189,6 +189,13 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 	counts := map[string]int{"total": len(targets), "captured": 0, "skipped": 0, "failed": listFailed}
 	lastProgress := time.Now()
 	for i, tg := range targets {
+		if operations.Stopping(ctx) {
+			// Progress so far is kept; the next worker skips what is stored.
+			if err := s.Ops.Progress(ctx, run.ID, counts); err != nil {
+				return operations.End{}, err
+			}
+			return operations.End{}, operations.ErrInterrupted
+		}
 		if done[tg.t.Key+"/"+tg.graphID] {
 			counts["skipped"]++
 			continue
@@ -233,6 +240,24 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 		end.Context = map[string]any{"reasonCodes": []string{"items_failed"}, "failures": failures}
 	}
 	return end, nil
+}
+
+// AbandonCapture ends the backup set of a capture run that failed without
+// finishing (retries exhausted), so no set stays CAPTURING: READY with what
+// was stored, FAILED when nothing was.
+func (s *Service) AbandonCapture(ctx context.Context, run *ent.OperationRun) error {
+	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(deref(run.SubjectID)), backupset.StatusEQ(backupset.StatusCAPTURING)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stored, err := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(bs.ID)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	return s.finishSet(ctx, bs, stored, 1)
 }
 
 // targets lists what sel captures. Types that cannot be listed are counted

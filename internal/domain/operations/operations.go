@@ -283,3 +283,59 @@ func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (int, error)
 	}
 	return len(runs), nil
 }
+
+// ErrInterrupted is what a job returns when its process is shutting down:
+// it stopped at an item boundary, its run goes back to QUEUED (never FAILED)
+// and another worker resumes it.
+var ErrInterrupted = errors.New("operations: interrupted by shutdown")
+
+type stopKey struct{}
+
+// WithStop returns ctx carrying the stop signal of the worker process: it is
+// closed when the process starts shutting down.
+func WithStop(ctx context.Context, stop <-chan struct{}) context.Context {
+	return context.WithValue(ctx, stopKey{}, stop)
+}
+
+// Stopping reports whether the worker running ctx's job is shutting down.
+// Jobs check it between items and return ErrInterrupted: a job never stops
+// in the middle of an item, and nothing it finished is redone.
+func Stopping(ctx context.Context) bool {
+	stop, _ := ctx.Value(stopKey{}).(<-chan struct{})
+	if stop == nil {
+		return false
+	}
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Interrupt hands a running run back to the queue after its worker stopped
+// at an item boundary: QUEUED, with the reason in its context, not failed.
+func (s *Service) Interrupt(ctx context.Context, id string) error {
+	run, err := s.Client.OperationRun.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if run.Status != operationrun.StatusRUNNING {
+		return nil
+	}
+	runCtx := maps.Clone(run.Context)
+	if runCtx == nil {
+		runCtx = map[string]any{}
+	}
+	runCtx["lastInterruption"] = "worker_shutdown"
+	run, err = s.Client.OperationRun.UpdateOneID(id).Where(operationrun.StatusEQ(operationrun.StatusRUNNING)).
+		SetStatus(operationrun.StatusQUEUED).SetContext(runCtx).Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil // finished or handed back meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	s.publish(ctx, run)
+	return nil
+}
