@@ -10385,6 +10385,7 @@ type RestoreRunMutation struct {
 	acknowledged            *bool
 	confirmed_by            *string
 	confirmed_at            *time.Time
+	confirmed_fingerprint   *string
 	idempotency_key         *string
 	active_execution_key    *string
 	cancel_requested        *bool
@@ -11617,6 +11618,42 @@ func (m *RestoreRunMutation) ResetConfirmedAt() {
 	delete(m.clearedFields, restorerun.FieldConfirmedAt)
 }
 
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (m *RestoreRunMutation) SetConfirmedFingerprint(s string) {
+	m.confirmed_fingerprint = &s
+}
+
+// ConfirmedFingerprint returns the value of the "confirmed_fingerprint" field in the mutation.
+func (m *RestoreRunMutation) ConfirmedFingerprint() (r string, exists bool) {
+	v := m.confirmed_fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfirmedFingerprint returns the old "confirmed_fingerprint" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldConfirmedFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfirmedFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfirmedFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfirmedFingerprint: %w", err)
+	}
+	return oldValue.ConfirmedFingerprint, nil
+}
+
+// ResetConfirmedFingerprint resets all changes to the "confirmed_fingerprint" field.
+func (m *RestoreRunMutation) ResetConfirmedFingerprint() {
+	m.confirmed_fingerprint = nil
+}
+
 // SetIdempotencyKey sets the "idempotency_key" field.
 func (m *RestoreRunMutation) SetIdempotencyKey(s string) {
 	m.idempotency_key = &s
@@ -12035,7 +12072,7 @@ func (m *RestoreRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RestoreRunMutation) Fields() []string {
-	fields := make([]string, 0, 33)
+	fields := make([]string, 0, 34)
 	if m.created_at != nil {
 		fields = append(fields, restorerun.FieldCreatedAt)
 	}
@@ -12113,6 +12150,9 @@ func (m *RestoreRunMutation) Fields() []string {
 	}
 	if m.confirmed_at != nil {
 		fields = append(fields, restorerun.FieldConfirmedAt)
+	}
+	if m.confirmed_fingerprint != nil {
+		fields = append(fields, restorerun.FieldConfirmedFingerprint)
 	}
 	if m.idempotency_key != nil {
 		fields = append(fields, restorerun.FieldIdempotencyKey)
@@ -12195,6 +12235,8 @@ func (m *RestoreRunMutation) Field(name string) (ent.Value, bool) {
 		return m.ConfirmedBy()
 	case restorerun.FieldConfirmedAt:
 		return m.ConfirmedAt()
+	case restorerun.FieldConfirmedFingerprint:
+		return m.ConfirmedFingerprint()
 	case restorerun.FieldIdempotencyKey:
 		return m.IdempotencyKey()
 	case restorerun.FieldActiveExecutionKey:
@@ -12270,6 +12312,8 @@ func (m *RestoreRunMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldConfirmedBy(ctx)
 	case restorerun.FieldConfirmedAt:
 		return m.OldConfirmedAt(ctx)
+	case restorerun.FieldConfirmedFingerprint:
+		return m.OldConfirmedFingerprint(ctx)
 	case restorerun.FieldIdempotencyKey:
 		return m.OldIdempotencyKey(ctx)
 	case restorerun.FieldActiveExecutionKey:
@@ -12474,6 +12518,13 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetConfirmedAt(v)
+		return nil
+	case restorerun.FieldConfirmedFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfirmedFingerprint(v)
 		return nil
 	case restorerun.FieldIdempotencyKey:
 		v, ok := value.(string)
@@ -12755,6 +12806,9 @@ func (m *RestoreRunMutation) ResetField(name string) error {
 		return nil
 	case restorerun.FieldConfirmedAt:
 		m.ResetConfirmedAt()
+		return nil
+	case restorerun.FieldConfirmedFingerprint:
+		m.ResetConfirmedFingerprint()
 		return nil
 	case restorerun.FieldIdempotencyKey:
 		m.ResetIdempotencyKey()

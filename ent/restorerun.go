@@ -72,6 +72,8 @@ type RestoreRun struct {
 	ConfirmedBy *string `json:"confirmed_by,omitempty"`
 	// ConfirmedAt holds the value of the "confirmed_at" field.
 	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
+	// ConfirmedFingerprint holds the value of the "confirmed_fingerprint" field.
+	ConfirmedFingerprint string `json:"confirmed_fingerprint,omitempty"`
 	// IdempotencyKey holds the value of the "idempotency_key" field.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	// ActiveExecutionKey holds the value of the "active_execution_key" field.
@@ -136,7 +138,7 @@ func (*RestoreRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case restorerun.FieldCreateMissing, restorerun.FieldDryRun, restorerun.FieldAcknowledged, restorerun.FieldCancelRequested:
 			values[i] = new(sql.NullBool)
-		case restorerun.FieldID, restorerun.FieldWorkspaceID, restorerun.FieldEnvironmentID, restorerun.FieldBackupSetID, restorerun.FieldInitiatorID, restorerun.FieldStatus, restorerun.FieldScopeMode, restorerun.FieldEnvironmentBadge, restorerun.FieldTenantLabel, restorerun.FieldScopeFingerprint, restorerun.FieldCheckFingerprint, restorerun.FieldPreviewFingerprint, restorerun.FieldConfirmedBy, restorerun.FieldIdempotencyKey, restorerun.FieldActiveExecutionKey:
+		case restorerun.FieldID, restorerun.FieldWorkspaceID, restorerun.FieldEnvironmentID, restorerun.FieldBackupSetID, restorerun.FieldInitiatorID, restorerun.FieldStatus, restorerun.FieldScopeMode, restorerun.FieldEnvironmentBadge, restorerun.FieldTenantLabel, restorerun.FieldScopeFingerprint, restorerun.FieldCheckFingerprint, restorerun.FieldPreviewFingerprint, restorerun.FieldConfirmedBy, restorerun.FieldConfirmedFingerprint, restorerun.FieldIdempotencyKey, restorerun.FieldActiveExecutionKey:
 			values[i] = new(sql.NullString)
 		case restorerun.FieldCreatedAt, restorerun.FieldUpdatedAt, restorerun.FieldCheckedAt, restorerun.FieldPreviewedAt, restorerun.FieldConfirmedAt, restorerun.FieldStartedAt, restorerun.FieldFinishedAt, restorerun.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
@@ -334,6 +336,12 @@ func (_m *RestoreRun) assignValues(columns []string, values []any) error {
 				_m.ConfirmedAt = new(time.Time)
 				*_m.ConfirmedAt = value.Time
 			}
+		case restorerun.FieldConfirmedFingerprint:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field confirmed_fingerprint", values[i])
+			} else if value.Valid {
+				_m.ConfirmedFingerprint = value.String
+			}
 		case restorerun.FieldIdempotencyKey:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
@@ -516,6 +524,9 @@ func (_m *RestoreRun) String() string {
 		builder.WriteString("confirmed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("confirmed_fingerprint=")
+	builder.WriteString(_m.ConfirmedFingerprint)
 	builder.WriteString(", ")
 	if v := _m.IdempotencyKey; v != nil {
 		builder.WriteString("idempotency_key=")

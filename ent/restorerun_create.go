@@ -301,6 +301,20 @@ func (_c *RestoreRunCreate) SetNillableConfirmedAt(v *time.Time) *RestoreRunCrea
 	return _c
 }
 
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (_c *RestoreRunCreate) SetConfirmedFingerprint(v string) *RestoreRunCreate {
+	_c.mutation.SetConfirmedFingerprint(v)
+	return _c
+}
+
+// SetNillableConfirmedFingerprint sets the "confirmed_fingerprint" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableConfirmedFingerprint(v *string) *RestoreRunCreate {
+	if v != nil {
+		_c.SetConfirmedFingerprint(*v)
+	}
+	return _c
+}
+
 // SetIdempotencyKey sets the "idempotency_key" field.
 func (_c *RestoreRunCreate) SetIdempotencyKey(v string) *RestoreRunCreate {
 	_c.mutation.SetIdempotencyKey(v)
@@ -490,6 +504,10 @@ func (_c *RestoreRunCreate) defaults() {
 		v := restorerun.DefaultAcknowledged
 		_c.mutation.SetAcknowledged(v)
 	}
+	if _, ok := _c.mutation.ConfirmedFingerprint(); !ok {
+		v := restorerun.DefaultConfirmedFingerprint
+		_c.mutation.SetConfirmedFingerprint(v)
+	}
 	if _, ok := _c.mutation.CancelRequested(); !ok {
 		v := restorerun.DefaultCancelRequested
 		_c.mutation.SetCancelRequested(v)
@@ -561,6 +579,9 @@ func (_c *RestoreRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Acknowledged(); !ok {
 		return &ValidationError{Name: "acknowledged", err: errors.New(`ent: missing required field "RestoreRun.acknowledged"`)}
+	}
+	if _, ok := _c.mutation.ConfirmedFingerprint(); !ok {
+		return &ValidationError{Name: "confirmed_fingerprint", err: errors.New(`ent: missing required field "RestoreRun.confirmed_fingerprint"`)}
 	}
 	if _, ok := _c.mutation.CancelRequested(); !ok {
 		return &ValidationError{Name: "cancel_requested", err: errors.New(`ent: missing required field "RestoreRun.cancel_requested"`)}
@@ -707,6 +728,10 @@ func (_c *RestoreRunCreate) createSpec() (*RestoreRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ConfirmedAt(); ok {
 		_spec.SetField(restorerun.FieldConfirmedAt, field.TypeTime, value)
 		_node.ConfirmedAt = &value
+	}
+	if value, ok := _c.mutation.ConfirmedFingerprint(); ok {
+		_spec.SetField(restorerun.FieldConfirmedFingerprint, field.TypeString, value)
+		_node.ConfirmedFingerprint = value
 	}
 	if value, ok := _c.mutation.IdempotencyKey(); ok {
 		_spec.SetField(restorerun.FieldIdempotencyKey, field.TypeString, value)
@@ -1137,6 +1162,18 @@ func (u *RestoreRunUpsert) UpdateConfirmedAt() *RestoreRunUpsert {
 // ClearConfirmedAt clears the value of the "confirmed_at" field.
 func (u *RestoreRunUpsert) ClearConfirmedAt() *RestoreRunUpsert {
 	u.SetNull(restorerun.FieldConfirmedAt)
+	return u
+}
+
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (u *RestoreRunUpsert) SetConfirmedFingerprint(v string) *RestoreRunUpsert {
+	u.Set(restorerun.FieldConfirmedFingerprint, v)
+	return u
+}
+
+// UpdateConfirmedFingerprint sets the "confirmed_fingerprint" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateConfirmedFingerprint() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldConfirmedFingerprint)
 	return u
 }
 
@@ -1691,6 +1728,20 @@ func (u *RestoreRunUpsertOne) UpdateConfirmedAt() *RestoreRunUpsertOne {
 func (u *RestoreRunUpsertOne) ClearConfirmedAt() *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.ClearConfirmedAt()
+	})
+}
+
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (u *RestoreRunUpsertOne) SetConfirmedFingerprint(v string) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetConfirmedFingerprint(v)
+	})
+}
+
+// UpdateConfirmedFingerprint sets the "confirmed_fingerprint" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateConfirmedFingerprint() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateConfirmedFingerprint()
 	})
 }
 
@@ -2432,6 +2483,20 @@ func (u *RestoreRunUpsertBulk) UpdateConfirmedAt() *RestoreRunUpsertBulk {
 func (u *RestoreRunUpsertBulk) ClearConfirmedAt() *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.ClearConfirmedAt()
+	})
+}
+
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (u *RestoreRunUpsertBulk) SetConfirmedFingerprint(v string) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetConfirmedFingerprint(v)
+	})
+}
+
+// UpdateConfirmedFingerprint sets the "confirmed_fingerprint" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateConfirmedFingerprint() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateConfirmedFingerprint()
 	})
 }
 

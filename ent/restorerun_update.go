@@ -347,6 +347,20 @@ func (_u *RestoreRunUpdate) ClearConfirmedAt() *RestoreRunUpdate {
 	return _u
 }
 
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (_u *RestoreRunUpdate) SetConfirmedFingerprint(v string) *RestoreRunUpdate {
+	_u.mutation.SetConfirmedFingerprint(v)
+	return _u
+}
+
+// SetNillableConfirmedFingerprint sets the "confirmed_fingerprint" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableConfirmedFingerprint(v *string) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetConfirmedFingerprint(*v)
+	}
+	return _u
+}
+
 // SetIdempotencyKey sets the "idempotency_key" field.
 func (_u *RestoreRunUpdate) SetIdempotencyKey(v string) *RestoreRunUpdate {
 	_u.mutation.SetIdempotencyKey(v)
@@ -666,6 +680,9 @@ func (_u *RestoreRunUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if _u.mutation.ConfirmedAtCleared() {
 		_spec.ClearField(restorerun.FieldConfirmedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ConfirmedFingerprint(); ok {
+		_spec.SetField(restorerun.FieldConfirmedFingerprint, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.IdempotencyKey(); ok {
 		_spec.SetField(restorerun.FieldIdempotencyKey, field.TypeString, value)
@@ -1073,6 +1090,20 @@ func (_u *RestoreRunUpdateOne) ClearConfirmedAt() *RestoreRunUpdateOne {
 	return _u
 }
 
+// SetConfirmedFingerprint sets the "confirmed_fingerprint" field.
+func (_u *RestoreRunUpdateOne) SetConfirmedFingerprint(v string) *RestoreRunUpdateOne {
+	_u.mutation.SetConfirmedFingerprint(v)
+	return _u
+}
+
+// SetNillableConfirmedFingerprint sets the "confirmed_fingerprint" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableConfirmedFingerprint(v *string) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetConfirmedFingerprint(*v)
+	}
+	return _u
+}
+
 // SetIdempotencyKey sets the "idempotency_key" field.
 func (_u *RestoreRunUpdateOne) SetIdempotencyKey(v string) *RestoreRunUpdateOne {
 	_u.mutation.SetIdempotencyKey(v)
@@ -1422,6 +1453,9 @@ func (_u *RestoreRunUpdateOne) sqlSave(ctx context.Context) (_node *RestoreRun, 
 	}
 	if _u.mutation.ConfirmedAtCleared() {
 		_spec.ClearField(restorerun.FieldConfirmedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ConfirmedFingerprint(); ok {
+		_spec.SetField(restorerun.FieldConfirmedFingerprint, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.IdempotencyKey(); ok {
 		_spec.SetField(restorerun.FieldIdempotencyKey, field.TypeString, value)

@@ -459,6 +459,7 @@ var (
 		{Name: "acknowledged", Type: field.TypeBool, Default: false},
 		{Name: "confirmed_by", Type: field.TypeString, Nullable: true},
 		{Name: "confirmed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "confirmed_fingerprint", Type: field.TypeString, Default: ""},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true},
 		{Name: "active_execution_key", Type: field.TypeString, Nullable: true},
 		{Name: "cancel_requested", Type: field.TypeBool, Default: false},
@@ -477,13 +478,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "restore_runs_environments_environment",
-				Columns:    []*schema.Column{RestoreRunsColumns[32]},
+				Columns:    []*schema.Column{RestoreRunsColumns[33]},
 				RefColumns: []*schema.Column{EnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "restore_runs_backup_sets_backup_set",
-				Columns:    []*schema.Column{RestoreRunsColumns[33]},
+				Columns:    []*schema.Column{RestoreRunsColumns[34]},
 				RefColumns: []*schema.Column{BackupSetsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -497,17 +498,17 @@ var (
 			{
 				Name:    "restorerun_environment_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunsColumns[32], RestoreRunsColumns[5]},
+				Columns: []*schema.Column{RestoreRunsColumns[33], RestoreRunsColumns[5]},
 			},
 			{
 				Name:    "restorerun_active_execution_key",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunsColumns[26]},
+				Columns: []*schema.Column{RestoreRunsColumns[27]},
 			},
 			{
 				Name:    "restorerun_workspace_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunsColumns[3], RestoreRunsColumns[25]},
+				Columns: []*schema.Column{RestoreRunsColumns[3], RestoreRunsColumns[26]},
 			},
 		},
 	}

@@ -69,6 +69,8 @@ const (
 	FieldConfirmedBy = "confirmed_by"
 	// FieldConfirmedAt holds the string denoting the confirmed_at field in the database.
 	FieldConfirmedAt = "confirmed_at"
+	// FieldConfirmedFingerprint holds the string denoting the confirmed_fingerprint field in the database.
+	FieldConfirmedFingerprint = "confirmed_fingerprint"
 	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
 	FieldIdempotencyKey = "idempotency_key"
 	// FieldActiveExecutionKey holds the string denoting the active_execution_key field in the database.
@@ -134,6 +136,7 @@ var Columns = []string{
 	FieldAcknowledged,
 	FieldConfirmedBy,
 	FieldConfirmedAt,
+	FieldConfirmedFingerprint,
 	FieldIdempotencyKey,
 	FieldActiveExecutionKey,
 	FieldCancelRequested,
@@ -174,6 +177,8 @@ var (
 	DefaultPreviewFingerprint string
 	// DefaultAcknowledged holds the default value on creation for the "acknowledged" field.
 	DefaultAcknowledged bool
+	// DefaultConfirmedFingerprint holds the default value on creation for the "confirmed_fingerprint" field.
+	DefaultConfirmedFingerprint string
 	// DefaultCancelRequested holds the default value on creation for the "cancel_requested" field.
 	DefaultCancelRequested bool
 	// DefaultID holds the default value on creation for the "id" field.
@@ -348,6 +353,11 @@ func ByConfirmedBy(opts ...sql.OrderTermOption) OrderOption {
 // ByConfirmedAt orders the results by the confirmed_at field.
 func ByConfirmedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldConfirmedAt, opts...).ToFunc()
+}
+
+// ByConfirmedFingerprint orders the results by the confirmed_fingerprint field.
+func ByConfirmedFingerprint(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConfirmedFingerprint, opts...).ToFunc()
 }
 
 // ByIdempotencyKey orders the results by the idempotency_key field.

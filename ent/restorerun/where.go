@@ -155,6 +155,11 @@ func ConfirmedAt(v time.Time) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldConfirmedAt, v))
 }
 
+// ConfirmedFingerprint applies equality check predicate on the "confirmed_fingerprint" field. It's identical to ConfirmedFingerprintEQ.
+func ConfirmedFingerprint(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldConfirmedFingerprint, v))
+}
+
 // IdempotencyKey applies equality check predicate on the "idempotency_key" field. It's identical to IdempotencyKeyEQ.
 func IdempotencyKey(v string) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldIdempotencyKey, v))
@@ -1213,6 +1218,71 @@ func ConfirmedAtIsNil() predicate.RestoreRun {
 // ConfirmedAtNotNil applies the NotNil predicate on the "confirmed_at" field.
 func ConfirmedAtNotNil() predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldNotNull(FieldConfirmedAt))
+}
+
+// ConfirmedFingerprintEQ applies the EQ predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintNEQ applies the NEQ predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintNEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintIn applies the In predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldConfirmedFingerprint, vs...))
+}
+
+// ConfirmedFingerprintNotIn applies the NotIn predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintNotIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldConfirmedFingerprint, vs...))
+}
+
+// ConfirmedFingerprintGT applies the GT predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintGT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintGTE applies the GTE predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintGTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintLT applies the LT predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintLT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintLTE applies the LTE predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintLTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintContains applies the Contains predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintContains(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContains(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintHasPrefix applies the HasPrefix predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintHasPrefix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasPrefix(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintHasSuffix applies the HasSuffix predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintHasSuffix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasSuffix(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintEqualFold applies the EqualFold predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintEqualFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEqualFold(FieldConfirmedFingerprint, v))
+}
+
+// ConfirmedFingerprintContainsFold applies the ContainsFold predicate on the "confirmed_fingerprint" field.
+func ConfirmedFingerprintContainsFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContainsFold(FieldConfirmedFingerprint, v))
 }
 
 // IdempotencyKeyEQ applies the EQ predicate on the "idempotency_key" field.

@@ -649,8 +649,12 @@ func init() {
 	restorerunDescAcknowledged := restorerunFields[20].Descriptor()
 	// restorerun.DefaultAcknowledged holds the default value on creation for the acknowledged field.
 	restorerun.DefaultAcknowledged = restorerunDescAcknowledged.Default.(bool)
+	// restorerunDescConfirmedFingerprint is the schema descriptor for confirmed_fingerprint field.
+	restorerunDescConfirmedFingerprint := restorerunFields[23].Descriptor()
+	// restorerun.DefaultConfirmedFingerprint holds the default value on creation for the confirmed_fingerprint field.
+	restorerun.DefaultConfirmedFingerprint = restorerunDescConfirmedFingerprint.Default.(string)
 	// restorerunDescCancelRequested is the schema descriptor for cancel_requested field.
-	restorerunDescCancelRequested := restorerunFields[25].Descriptor()
+	restorerunDescCancelRequested := restorerunFields[26].Descriptor()
 	// restorerun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
 	restorerun.DefaultCancelRequested = restorerunDescCancelRequested.Default.(bool)
 	// restorerunDescID is the schema descriptor for id field.

@@ -51,6 +51,10 @@ func (RestoreRun) Fields() []ent.Field {
 		field.Bool("acknowledged").Default(false),
 		field.String("confirmed_by").Optional().Nillable(),
 		field.Time("confirmed_at").Optional().Nillable(),
+		// What the confirmation was given for (scope, checks and preview, see
+		// confirmationFingerprint): a confirmation whose fingerprint is not
+		// the run's current one confirms nothing.
+		field.String("confirmed_fingerprint").Default("").Annotations(entgql.Skip()),
 		field.String("idempotency_key").Optional().Nillable(),
 		// Set while QUEUED or RUNNING, cleared when terminal: a unique index on it
 		// lets the database itself refuse a second active execution per target.

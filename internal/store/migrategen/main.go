@@ -39,7 +39,7 @@ func main() {
 	if *only == "" || *only == "sqlite" {
 		db, err := sql.Open("sqlite", "file:migrategen?mode=memory&_pragma=foreign_keys(1)")
 		check(err)
-		check(diff(ctx, db, dialect.SQLite, "store/migrations/sqlite", *name))
+		check(diff(ctx, db, dialect.SQLite, "internal/store/migrations/sqlite", *name))
 		db.Close()
 	}
 	if *only == "" || *only == "postgres" {
@@ -54,7 +54,7 @@ func main() {
 		u.Path = "/" + scratch
 		db, err := sql.Open("pgx", u.String())
 		check(err)
-		err = diff(ctx, db, dialect.Postgres, "store/migrations/postgres", *name)
+		err = diff(ctx, db, dialect.Postgres, "internal/store/migrations/postgres", *name)
 		db.Close()
 		check(err)
 	}
