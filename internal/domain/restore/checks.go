@@ -34,6 +34,7 @@ const (
 	CheckGroupUnmapped     = "GROUP_UNMAPPED"
 	CheckGroupOrphaned     = "GROUP_ORPHANED"
 	CheckScopeTagMissing   = "SCOPE_TAG_MISSING"
+	CheckScopeTagOrphaned  = "SCOPE_TAG_ORPHANED"
 	CheckFilterMissing     = "ASSIGNMENT_FILTER_MISSING"
 	CheckPreviewOnly       = "PREVIEW_ONLY"
 	CheckInvalidPayload    = "INVALID_PAYLOAD"
@@ -178,11 +179,12 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 		stored[i] = r.asMap()
 	}
 	// Persist only if the scope is still the one checked: a scope changed
-	// meanwhile keeps its (invalidated) state.
-	n, err := s.Client.RestoreRun.Update().
+	// meanwhile keeps its (invalidated) state. New results void a
+	// confirmation given for the old ones.
+	u := s.Client.RestoreRun.Update().
 		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetCheckSummary(summary).SetCheckResults(stored).SetCheckFingerprint(fp).SetCheckedAt(s.now()).
-		Save(ctx)
+		SetCheckSummary(summary).SetCheckResults(stored).SetCheckFingerprint(fp).SetCheckedAt(s.now())
+	n, err := resetConfirmation(u).Save(ctx)
 	if err != nil {
 		return operations.End{}, err
 	}
@@ -293,7 +295,12 @@ func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, inde
 			if id == "0" && ref.typeKey == "roleScopeTag" {
 				continue // the built-in Default tag exists everywhere
 			}
-			if _, ok := ref.mapping[id]; ok {
+			if target, ok := ref.mapping[id]; ok {
+				// A mapping is checked like a group mapping: its target
+				// must exist in the target tenant.
+				if r, bad := s.mappedRefCheck(ctx, index, rt, target); bad {
+					out = append(out, r)
+				}
 				continue
 			}
 			if inScope.has(ref.typeKey, id) {
@@ -312,6 +319,24 @@ func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, inde
 	}
 	_ = t
 	return out
+}
+
+// mappedRefCheck verifies the target id a scope tag is mapped to exists in
+// the target (the built-in Default tag "0" always does); it reports the
+// blocking result when it does not, or cannot be read.
+func (s *Service) mappedRefCheck(ctx context.Context, index *targetIndex, rt *intune.Type, target string) (result, bool) {
+	if target == "0" {
+		return result{}, false
+	}
+	ti := index.of(ctx, rt)
+	if ti.err != nil {
+		return result{CheckTargetUnreadable, SeverityBlocking, "Scope tags of the target could not be read (" + apperr.SafeCode(ti.err) + ").", false}, true
+	}
+	if _, ok := ti.byID[target]; !ok {
+		return result{CheckScopeTagOrphaned, SeverityBlocking,
+			"Scope tag " + target + " does not exist in the target: map it to an existing scope tag.", false}, true
+	}
+	return result{}, false
 }
 
 // permissionResults judges the permissions last verified on env: missing

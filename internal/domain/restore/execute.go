@@ -10,6 +10,7 @@ import (
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
@@ -17,67 +18,78 @@ import (
 )
 
 // Execute queues a confirmed run for execution (step 5). Every gate must
-// hold (GATE_BLOCKED names those that do not). It is idempotent: a retry
-// with the same idempotency key, or a second execute of a queued or running
-// run, returns that run; another run already executing on the same target
-// with the same backup set and scope is returned too; a different one
-// executing there is a CONFLICT (one execution per target at a time).
+// hold (GATE_BLOCKED names those that do not), the target's state and the
+// confirmer read now: only the member who confirmed executes. It is
+// idempotent: a retry with the same idempotency key, or a second execute of
+// a queued or running run, returns that run; another run already executing
+// on the same target with the same backup set and scope is returned too; a
+// different one executing there is a CONFLICT (one execution per target at
+// a time). The run is queued only in the state it was judged in (a guarded
+// update): a scope, checks, preview or confirmation changed meanwhile is a
+// CONFLICT.
 func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*ent.RestoreRun, error) {
-	run, v, err := s.load(ctx, runID, access.RestoreExecute)
-	if err != nil {
-		return nil, err
-	}
 	idempotencyKey = strings.TrimSpace(idempotencyKey)
 	if len(idempotencyKey) > 200 {
 		return nil, apperr.Invalid("idempotencyKey", "the idempotency key is at most 200 characters")
 	}
-	if idempotencyKey != "" {
-		prior, err := s.Client.RestoreRun.Query().
-			Where(restorerun.WorkspaceID(run.WorkspaceID), restorerun.IdempotencyKey(idempotencyKey)).Only(ctx)
-		if err == nil {
-			return prior, nil
-		}
-		if !ent.IsNotFound(err) {
-			return nil, err
-		}
-	}
-	switch run.Status {
-	case restorerun.StatusQUEUED, restorerun.StatusRUNNING:
-		return run, nil
-	}
-	if !isEditable(run.Status) {
-		return nil, notEditable(run)
-	}
-	r := s.Readiness(run, v, s.now())
-	if open := r.Open(); len(open) > 0 {
-		return nil, &apperr.Error{Code: apperr.GateBlocked, Gates: open,
-			Message: "the run cannot be executed: " + firstOpenMessage(r, open)}
-	}
-	if active, err := s.activeOn(ctx, run.EnvironmentID); err != nil {
-		return nil, err
-	} else if active != nil {
-		return s.sameOrConflict(run, active)
-	}
-	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
-		u := tx.RestoreRun.Update().
-			Where(restorerun.ID(run.ID), restorerun.StatusEQ(run.Status), restorerun.ScopeFingerprint(run.ScopeFingerprint)).
-			SetStatus(restorerun.StatusQUEUED).SetActiveExecutionKey(run.EnvironmentID)
-		if idempotencyKey != "" {
-			u.SetIdempotencyKey(idempotencyKey)
-		}
-		n, err := u.Save(ctx)
+	var (
+		run, result *ent.RestoreRun
+		v           *auth.Viewer
+		entry       *ent.AuditLog
+	)
+	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
+		run, v, err = loadWith(ctx, tx, runID, access.RestoreExecute)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return apperr.New(apperr.Conflict, "the run changed while it was being executed: reload it")
+		if idempotencyKey != "" {
+			prior, err := tx.RestoreRun.Query().
+				Where(restorerun.WorkspaceID(run.WorkspaceID), restorerun.IdempotencyKey(idempotencyKey)).Only(ctx)
+			if err == nil {
+				result = prior
+				return nil
+			}
+			if !ent.IsNotFound(err) {
+				return err
+			}
 		}
-		return nil
+		switch run.Status {
+		case restorerun.StatusQUEUED, restorerun.StatusRUNNING:
+			result = run
+			return nil
+		}
+		if !isEditable(run.Status) {
+			return notEditable(run)
+		}
+		r := s.Readiness(run, v, s.now())
+		if open := r.Open(); len(open) > 0 {
+			return &apperr.Error{Code: apperr.GateBlocked, Gates: open,
+				Message: "the run cannot be executed: " + firstOpenMessage(r, open)}
+		}
+		if active, err := activeOn(ctx, tx, run.EnvironmentID); err != nil {
+			return err
+		} else if active != nil {
+			result, err = sameOrConflict(run, active)
+			return err
+		}
+		err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
+			// The confirmer too: Readiness judged this viewer's confirmation.
+			u.Where(restorerun.ConfirmedBy(v.User.ID)).
+				SetStatus(restorerun.StatusQUEUED).SetActiveExecutionKey(run.EnvironmentID)
+			if idempotencyKey != "" {
+				u.SetIdempotencyKey(idempotencyKey)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		entry, err = s.record(ctx, tx, run, "restore_run.execute.queued", map[string]any{"idempotencyKey": idempotencyKey != ""})
+		return err
 	})
 	if ent.IsConstraintError(err) {
 		// Another execution took the target (or the key) meanwhile.
-		if active, aerr := s.activeOn(ctx, run.EnvironmentID); aerr == nil && active != nil {
-			return s.sameOrConflict(run, active)
+		if active, aerr := activeOn(ctx, s.Client, run.EnvironmentID); aerr == nil && active != nil {
+			return sameOrConflict(run, active)
 		}
 		if idempotencyKey != "" {
 			if prior, perr := s.Client.RestoreRun.Query().
@@ -90,6 +102,10 @@ func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*e
 	if err != nil {
 		return nil, err
 	}
+	if result != nil {
+		return result, nil
+	}
+	s.Audit.Announce(ctx, entry)
 	_, _, err = s.Ops.StartRun(ctx, operations.Start{
 		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: operations.TypeRestoreExecute,
 		DedupeKey: operations.TypeRestoreExecute + ":" + run.ID, SubjectID: run.ID, InitiatorID: v.User.ID,
@@ -97,20 +113,19 @@ func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*e
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, run, "restore_run.execute.queued", map[string]any{"idempotencyKey": idempotencyKey != ""})
 	return s.Client.RestoreRun.Get(ctx, run.ID)
 }
 
 // activeOn returns the run queued or running on an environment, if any.
-func (s *Service) activeOn(ctx context.Context, environmentID string) (*ent.RestoreRun, error) {
-	r, err := s.Client.RestoreRun.Query().Where(restorerun.ActiveExecutionKey(environmentID)).Only(ctx)
+func activeOn(ctx context.Context, client *ent.Client, environmentID string) (*ent.RestoreRun, error) {
+	r, err := client.RestoreRun.Query().Where(restorerun.ActiveExecutionKey(environmentID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
 	return r, err
 }
 
-func (s *Service) sameOrConflict(run, active *ent.RestoreRun) (*ent.RestoreRun, error) {
+func sameOrConflict(run, active *ent.RestoreRun) (*ent.RestoreRun, error) {
 	if active.ID == run.ID || (active.BackupSetID == run.BackupSetID && active.ScopeFingerprint == run.ScopeFingerprint) {
 		return active, nil
 	}
@@ -118,27 +133,27 @@ func (s *Service) sameOrConflict(run, active *ent.RestoreRun) (*ent.RestoreRun, 
 }
 
 // Cancel cancels a run. A run not yet executing is cancelled at once; a
-// running one stops before its next item.
+// running one stops before its next item. A run that changed meanwhile (say
+// queued by a concurrent execute) is a CONFLICT: cancel it again.
 func (s *Service) Cancel(ctx context.Context, runID string) (*ent.RestoreRun, error) {
-	run, _, err := s.load(ctx, runID, access.RestorePrepare)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case run.Status == restorerun.StatusRUNNING:
-		err = s.Client.RestoreRun.UpdateOneID(run.ID).SetCancelRequested(true).Exec(ctx)
-	case isEditable(run.Status) || run.Status == restorerun.StatusQUEUED:
-		err = s.Client.RestoreRun.UpdateOneID(run.ID).SetStatus(restorerun.StatusCANCELLED).
-			SetCancelRequested(true).ClearActiveExecutionKey().SetFinishedAt(s.now()).Exec(ctx)
-	default:
-		return nil, &apperr.Error{Code: apperr.InvalidTransition, Gates: []string{GateRunEditable},
-			Message: "the run is " + string(run.Status) + " and cannot be cancelled"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, run, "restore_run.cancel", map[string]any{"status": string(run.Status)})
-	return s.Client.RestoreRun.Get(ctx, run.ID)
+	return s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, _ *auth.Viewer) (string, map[string]any, error) {
+		var err error
+		switch {
+		case run.Status == restorerun.StatusRUNNING:
+			err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) { u.SetCancelRequested(true) })
+		case isEditable(run.Status) || run.Status == restorerun.StatusQUEUED:
+			err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
+				u.SetStatus(restorerun.StatusCANCELLED).SetCancelRequested(true).ClearActiveExecutionKey().SetFinishedAt(s.now())
+			})
+		default:
+			return "", nil, &apperr.Error{Code: apperr.InvalidTransition, Gates: []string{GateRunEditable},
+				Message: "the run is " + string(run.Status) + " and cannot be cancelled"}
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return "restore_run.cancel", map[string]any{"status": string(run.Status)}, nil
+	})
 }
 
 // CreateFromPolicyVersion starts a wizard that restores one captured policy
@@ -177,8 +192,11 @@ func (s *Service) CreateFromPolicyVersion(ctx context.Context, policyVersionID, 
 			SetDisplayName(p.DisplayName).SetPayload(pv.Payload).SetAssignments(pv.Assignments).
 			SetScopeTagIds(pv.ScopeTagIds).SetFoundation(t.Foundation).
 			SetNillableSourceLastModified(pv.SourceLastModified).SetContentHash(pv.ContentHash).Save(ctx)
+		if err != nil {
+			return err
+		}
 		bsID, itemID = bs.ID, item.ID
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/restored/restored/ent"
 )
@@ -37,6 +38,29 @@ func scopeFingerprint(run *ent.RestoreRun) string {
 		"scopeTags":     tags,
 		"createMissing": run.CreateMissing,
 		"environment":   run.EnvironmentID,
+	})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// confirmationFingerprint identifies what a confirmation is given for: the
+// scope (as it is now), the checks and preview of that scope, down to when
+// they ran, and who confirmed. Confirm stores it; Readiness honours a
+// confirmation only while it still equals the run's, so re-scoping,
+// re-checking, a new preview or another confirmer voids it.
+func confirmationFingerprint(run *ent.RestoreRun) string {
+	micros := func(t *time.Time) int64 {
+		if t == nil {
+			return 0
+		}
+		// Microseconds: what PostgreSQL keeps of a timestamp.
+		return t.UnixMicro()
+	}
+	b, _ := json.Marshal([]any{
+		scopeFingerprint(run),
+		run.CheckFingerprint, micros(run.CheckedAt),
+		run.PreviewFingerprint, micros(run.PreviewedAt),
+		deref(run.ConfirmedBy),
 	})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])

@@ -103,9 +103,11 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 	for k, v := range summary {
 		stored[k] = v
 	}
-	n, err := s.Client.RestoreRun.Update().
+	// A new preview voids a confirmation given for the old one.
+	u := s.Client.RestoreRun.Update().
 		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.CheckFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetPreviewSummary(stored).SetPreviewFingerprint(fp).SetPreviewedAt(s.now()).Save(ctx)
+		SetPreviewSummary(stored).SetPreviewFingerprint(fp).SetPreviewedAt(s.now())
+	n, err := resetConfirmation(u).Save(ctx)
 	if err != nil {
 		return operations.End{}, err
 	}

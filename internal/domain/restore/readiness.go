@@ -2,6 +2,7 @@ package restore
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/restored/restored/ent"
@@ -23,6 +24,9 @@ const (
 	GateExecuteCapability = "EXECUTE_CAPABILITY"
 	GateRunEditable       = "RUN_EDITABLE"
 	GatePrepareCapability = "PREPARE_CAPABILITY"
+	// GateConfirmedByViewer: the one who executes is the one who confirmed
+	// (spec 011 step 5); another member's confirmation is not theirs.
+	GateConfirmedByViewer = "CONFIRMED_BY_VIEWER"
 )
 
 // Gate is one condition and whether it holds, in plain words.
@@ -101,14 +105,42 @@ func (s *Service) Readiness(run *ent.RestoreRun, v *auth.Viewer, now time.Time) 
 	add(GateNoBlockers, okChecks && blocking == 0, "No check blocks the restore.",
 		blockersMessage(okChecks, blocking))
 	technical := technicalBlockers(run)
-	add(GateTechnicallyAble, okChecks && len(technical) == 0, "The target can be written.",
-		technicalMessage(okChecks, technical))
+	live := liveBlockers(run)
+	reasons := slices.Clone(live)
+	for _, t := range technical {
+		if !slices.Contains(live, t) { // the checks saw it too
+			reasons = append(reasons, t)
+		}
+	}
+	add(GateTechnicallyAble, okChecks && len(reasons) == 0, "The target can be written.",
+		technicalMessage(okChecks, reasons))
+	// A confirmation holds only for the scope, checks and preview it was
+	// given for, and so expires with them.
+	stale := run.ConfirmedAt != nil &&
+		(!okChecks || !okPreview || run.ConfirmedFingerprint != confirmationFingerprint(run))
+	const again = "The confirmation was given for a scope, checks or preview that are no longer current: confirm again (step 5)."
 	add(GateDryRunOff, !run.DryRun, "Dry run is off.", "Dry run is on: turn it off to execute (step 5).")
-	add(GateAcknowledged, run.Acknowledged, "The impact was acknowledged.", "Acknowledge that you reviewed the impact (step 5).")
-	add(GateTenantConfirmed, run.ConfirmedAt != nil && !run.DryRun && run.Acknowledged,
-		"The tenant name was confirmed.", "Type the tenant name \""+run.TenantLabel+"\" to confirm (step 5).")
+	ackMsg := "Acknowledge that you reviewed the impact (step 5)."
+	if stale && run.Acknowledged {
+		ackMsg = again
+	}
+	add(GateAcknowledged, run.Acknowledged && !stale, "The impact was acknowledged.", ackMsg)
+	confirmed := run.ConfirmedAt != nil && !run.DryRun && run.Acknowledged && !stale
+	confirmMsg := "Type the tenant name \"" + run.TenantLabel + "\" to confirm (step 5)."
+	if stale {
+		confirmMsg = again + " " + confirmMsg
+	}
+	add(GateTenantConfirmed, confirmed, "The tenant name was confirmed.", confirmMsg)
 	add(GateExecuteCapability, v != nil && v.Can(run.WorkspaceID, access.RestoreExecute),
 		"You may execute restores.", "Your role cannot execute restores; an owner must.")
+	mine := v != nil && v.User != nil && run.ConfirmedBy != nil && *run.ConfirmedBy == v.User.ID
+	switch {
+	case !confirmed:
+		add(GateConfirmedByViewer, true, "Whoever confirms the run is the one who executes it.", "")
+	default:
+		add(GateConfirmedByViewer, mine, "You confirmed the run yourself.",
+			"Another member confirmed this run: whoever executes it confirms it themselves (step 5).")
+	}
 
 	r := Readiness{Gates: gates}
 	r.CanProceedToConfirmation = len(r.Open(confirmationGates...)) == 0
@@ -128,7 +160,7 @@ func blockersMessage(checked bool, n int) string {
 }
 
 func technicalMessage(checked bool, reasons []string) string {
-	if !checked {
+	if !checked && len(reasons) == 0 {
 		return "Unknown until the safety checks are current."
 	}
 	msg := "The target cannot be written:"
@@ -153,6 +185,38 @@ func technicalBlockers(run *ent.RestoreRun) []string {
 	return out
 }
 
+// liveBlockers are the target's present state that forbids writing to it,
+// read from the run's loaded environment rather than from the checks, which
+// may be up to MaxResultAge old: writes turned off, the environment
+// archived, its credentials removed or replaced after the checks ran (they
+// proved the old ones), or its verified permissions no longer allowing
+// writes. Without a loaded environment there is nothing live to judge.
+func liveBlockers(run *ent.RestoreRun) []string {
+	env := run.Edges.Environment
+	if env == nil {
+		return nil
+	}
+	var out []string
+	if env.ArchivedAt != nil {
+		out = append(out, "The environment "+env.DisplayName+" is archived.")
+	}
+	if !env.WriteEnabled {
+		out = append(out, "Writes are disabled for "+env.DisplayName+": enable them on the environment to execute.")
+	}
+	switch {
+	case env.CredentialsSetAt == nil || len(env.ClientSecretEncrypted) == 0:
+		out = append(out, "The environment has no credentials: set them and run the checks again.")
+	case run.CheckedAt != nil && env.CredentialsSetAt.After(*run.CheckedAt):
+		out = append(out, "The environment's credentials changed after the safety checks ran: run them again.")
+	}
+	for _, r := range permissionResults(env) {
+		if r.Technical && r.Severity == SeverityBlocking {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
 // guidance is the one sentence a client shows above the wizard's buttons.
 func guidance(r Readiness) string {
 	switch {
@@ -169,4 +233,20 @@ func guidance(r Readiness) string {
 		}
 	}
 	return ""
+}
+
+// unknownTarget closes the target gate of r when the target's state could
+// not be read.
+func unknownTarget(r Readiness) Readiness {
+	gates := slices.Clone(r.Gates)
+	for i, g := range gates {
+		if g.Code == GateTechnicallyAble {
+			gates[i] = Gate{Code: g.Code, Message: "The target's state could not be read: reload the run."}
+		}
+	}
+	out := Readiness{Gates: gates}
+	out.CanProceedToConfirmation = len(out.Open(confirmationGates...)) == 0
+	out.CanExecute = len(out.Open()) == 0
+	out.Guidance = guidance(out)
+	return out
 }

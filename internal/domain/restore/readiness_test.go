@@ -40,15 +40,33 @@ func readyRun() *ent.RestoreRun {
 		DryRun:       false,
 		Acknowledged: true,
 		ConfirmedAt:  &confirmed,
+		ConfirmedBy:  &ownerUser.ID,
 	}
 	fp := scopeFingerprint(r)
 	r.ScopeFingerprint, r.CheckFingerprint, r.PreviewFingerprint = fp, fp, fp
+	reconfirm(r)
 	return r
 }
 
+// liveEnv is readyRun's target as it is now: writable, its credentials
+// set before the checks ran.
+func liveEnv() *ent.Environment {
+	set := readinessNow.Add(-48 * time.Hour)
+	return &ent.Environment{ID: "env1", DisplayName: "Contoso", WriteEnabled: true,
+		CredentialsSetAt: &set, ClientSecretEncrypted: []byte("sealed")}
+}
+
+// ownerUser confirmed readyRun.
+var ownerUser = &ent.User{ID: "user-owner"}
+
+// reconfirm binds run's confirmation to its present scope, checks and
+// preview, as Confirm would.
+func reconfirm(r *ent.RestoreRun) { r.ConfirmedFingerprint = confirmationFingerprint(r) }
+
 func TestReadiness(t *testing.T) {
-	owner := &auth.Viewer{Role: access.Owner, WorkspaceID: "ws1"}
-	operator := &auth.Viewer{Role: access.Operator, WorkspaceID: "ws1"}
+	owner := &auth.Viewer{User: ownerUser, Role: access.Owner, WorkspaceID: "ws1"}
+	secondOwner := &auth.Viewer{User: &ent.User{ID: "user-owner2"}, Role: access.Owner, WorkspaceID: "ws1"}
+	operator := &auth.Viewer{User: &ent.User{ID: "user-operator"}, Role: access.Operator, WorkspaceID: "ws1"}
 	auditor := &auth.Viewer{Role: access.Auditor, WorkspaceID: "ws1"}
 	otherOwner := &auth.Viewer{Role: access.Owner, WorkspaceID: "ws2"}
 	at := func(d time.Duration) *time.Time { t := readinessNow.Add(d); return &t }
@@ -114,7 +132,7 @@ func TestReadiness(t *testing.T) {
 			name:     "checks for another scope",
 			mutate:   func(r *ent.RestoreRun) { r.CheckFingerprint = "0123456789abcdef" },
 			viewer:   owner,
-			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble},
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Run the safety checks (step 3): stale: the scope changed after they ran.",
 			gateMsg:  map[string]string{GateNoBlockers: "Unknown until", GateTechnicallyAble: "Unknown until"},
 		},
@@ -124,7 +142,7 @@ func TestReadiness(t *testing.T) {
 			name:     "scope changed after checks and preview",
 			mutate:   func(r *ent.RestoreRun) { r.GroupMapping["g2"] = "t2" },
 			viewer:   owner,
-			open:     []string{GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble},
+			open:     []string{GateChecksCurrent, GatePreviewCurrent, GateNoBlockers, GateTechnicallyAble, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Run the safety checks (step 3): stale: the scope changed after they ran.",
 			gateMsg:  map[string]string{GatePreviewCurrent: "scope changed"},
 		},
@@ -132,12 +150,12 @@ func TestReadiness(t *testing.T) {
 			name:     "checks older than MaxResultAge",
 			mutate:   func(r *ent.RestoreRun) { r.CheckedAt = at(-time.Hour - time.Second) },
 			viewer:   owner,
-			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble},
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Run the safety checks (step 3): stale: older than 1h0m0s.",
 		},
 		{
 			name:     "checks exactly MaxResultAge old are current",
-			mutate:   func(r *ent.RestoreRun) { r.CheckedAt = at(-time.Hour) },
+			mutate:   func(r *ent.RestoreRun) { r.CheckedAt = at(-time.Hour); reconfirm(r) },
 			viewer:   owner,
 			proceed:  true,
 			execute:  true,
@@ -147,28 +165,28 @@ func TestReadiness(t *testing.T) {
 			name:     "checks without a fingerprint",
 			mutate:   func(r *ent.RestoreRun) { r.CheckFingerprint = "" },
 			viewer:   owner,
-			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble},
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Run the safety checks (step 3): not run yet.",
 		},
 		{
 			name:     "no preview",
 			mutate:   func(r *ent.RestoreRun) { r.PreviewFingerprint, r.PreviewedAt = "", nil },
 			viewer:   owner,
-			open:     []string{GatePreviewCurrent},
+			open:     []string{GatePreviewCurrent, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Generate the preview (step 4): not run yet.",
 		},
 		{
 			name:     "preview for another scope",
 			mutate:   func(r *ent.RestoreRun) { r.PreviewFingerprint = "0123456789abcdef" },
 			viewer:   owner,
-			open:     []string{GatePreviewCurrent},
+			open:     []string{GatePreviewCurrent, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Generate the preview (step 4): stale: the scope changed after they ran.",
 		},
 		{
 			name:     "preview older than MaxResultAge",
 			mutate:   func(r *ent.RestoreRun) { r.PreviewedAt = at(-2 * time.Hour) },
 			viewer:   owner,
-			open:     []string{GatePreviewCurrent},
+			open:     []string{GatePreviewCurrent, GateAcknowledged, GateTenantConfirmed},
 			guidance: "Generate the preview (step 4): stale: older than 1h0m0s.",
 		},
 		{
@@ -257,26 +275,179 @@ func TestReadiness(t *testing.T) {
 			name:     "operator of a confirmed run",
 			viewer:   operator,
 			proceed:  true,
-			open:     []string{GateExecuteCapability},
+			open:     []string{GateExecuteCapability, GateConfirmedByViewer},
 			guidance: "Your role cannot execute restores; an owner must.",
 		},
 		{
 			name:     "auditor",
 			viewer:   auditor,
-			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			open:     []string{GatePrepareCapability, GateExecuteCapability, GateConfirmedByViewer},
 			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
 		},
 		{
 			name:     "owner of another workspace",
 			viewer:   otherOwner,
-			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			open:     []string{GatePrepareCapability, GateExecuteCapability, GateConfirmedByViewer},
 			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
 		},
 		{
 			name:     "no viewer",
 			viewer:   nil,
-			open:     []string{GatePrepareCapability, GateExecuteCapability},
+			open:     []string{GatePrepareCapability, GateExecuteCapability, GateConfirmedByViewer},
 			guidance: "Your role can only read restore runs; an operator or an owner prepares them.",
+		},
+		{
+			// Spec 011 step 5: the one who confirms is the one who executes.
+			name:     "confirmed by another owner",
+			viewer:   secondOwner,
+			proceed:  true,
+			open:     []string{GateConfirmedByViewer},
+			guidance: "Another member confirmed this run: whoever executes it confirms it themselves (step 5).",
+		},
+		{
+			name:     "confirmation without a fingerprint (given before it was bound)",
+			mutate:   func(r *ent.RestoreRun) { r.ConfirmedFingerprint = "" },
+			viewer:   owner,
+			proceed:  true,
+			open:     []string{GateAcknowledged, GateTenantConfirmed},
+			guidance: guidanceConfirm,
+			gateMsg:  map[string]string{GateTenantConfirmed: "confirm again", GateAcknowledged: "confirm again"},
+		},
+		{
+			name: "checks run again after the confirmation",
+			mutate: func(r *ent.RestoreRun) {
+				r.CheckedAt = at(-30 * time.Second)
+			},
+			viewer:   owner,
+			proceed:  true,
+			open:     []string{GateAcknowledged, GateTenantConfirmed},
+			guidance: guidanceConfirm,
+		},
+		{
+			name: "preview generated again after the confirmation",
+			mutate: func(r *ent.RestoreRun) {
+				r.PreviewedAt = at(-30 * time.Second)
+			},
+			viewer:   owner,
+			proceed:  true,
+			open:     []string{GateAcknowledged, GateTenantConfirmed},
+			guidance: guidanceConfirm,
+		},
+		{
+			name:     "confirmer changed without a new confirmation",
+			mutate:   func(r *ent.RestoreRun) { r.ConfirmedBy = &secondOwner.User.ID },
+			viewer:   secondOwner,
+			proceed:  true,
+			open:     []string{GateAcknowledged, GateTenantConfirmed},
+			guidance: guidanceConfirm,
+		},
+		{
+			name: "preview expired: the confirmation expires with it",
+			mutate: func(r *ent.RestoreRun) {
+				r.PreviewedAt = at(-time.Hour - time.Minute)
+				reconfirm(r)
+			},
+			viewer:   owner,
+			open:     []string{GatePreviewCurrent, GateAcknowledged, GateTenantConfirmed},
+			guidance: "Generate the preview (step 4): stale: older than 1h0m0s.",
+		},
+		{
+			name:     "live target: writable",
+			mutate:   func(r *ent.RestoreRun) { r.Edges.Environment = liveEnv() },
+			viewer:   owner,
+			proceed:  true,
+			execute:  true,
+			guidance: guidanceExecute,
+		},
+		{
+			name: "live target: writes turned off after the checks",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.WriteEnabled = false
+			},
+			viewer:   owner,
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: Writes are disabled for Contoso: enable them on the environment to execute.",
+		},
+		{
+			name: "live target: writes off, seen by the checks too, said once",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.WriteEnabled = false
+				r.CheckResults = append(r.CheckResults, map[string]any{"code": CheckWritesDisabled, "severity": SeverityBlocking,
+					"message": "Writes are disabled for Contoso: enable them on the environment to execute.", "technical": true})
+			},
+			viewer:   owner,
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: Writes are disabled for Contoso: enable them on the environment to execute.",
+		},
+		{
+			name: "live target: archived",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.ArchivedAt, r.Edges.Environment.WriteEnabled = at(-time.Second), false
+			},
+			viewer:  owner,
+			open:    []string{GateTechnicallyAble},
+			gateMsg: map[string]string{GateTechnicallyAble: "is archived"},
+			guidance: "The target cannot be written: The environment Contoso is archived. " +
+				"Writes are disabled for Contoso: enable them on the environment to execute.",
+		},
+		{
+			name: "live target: credentials replaced after the checks",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.CredentialsSetAt = at(-5 * time.Minute)
+			},
+			viewer:   owner,
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: The environment's credentials changed after the safety checks ran: run them again.",
+		},
+		{
+			name: "live target: credentials set before the checks",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.CredentialsSetAt = r.CheckedAt
+			},
+			viewer:   owner,
+			proceed:  true,
+			execute:  true,
+			guidance: guidanceExecute,
+		},
+		{
+			name: "live target: credentials removed",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.ClientSecretEncrypted = nil
+			},
+			viewer:   owner,
+			open:     []string{GateTechnicallyAble},
+			guidance: "The target cannot be written: The environment has no credentials: set them and run the checks again.",
+		},
+		{
+			name: "live target: write permission lost",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.PermissionsCheckedAt = at(-time.Minute)
+			},
+			viewer:  owner,
+			open:    []string{GateTechnicallyAble},
+			gateMsg: map[string]string{GateTechnicallyAble: "The app cannot write"},
+			guidance: "The target cannot be written: The app cannot write: it lacks DeviceManagementConfiguration.ReadWrite.All, " +
+				"DeviceManagementServiceConfig.ReadWrite.All, DeviceManagementRBAC.ReadWrite.All, DeviceManagementApps.ReadWrite.All, Group.Read.All.",
+		},
+		{
+			// The live state is known even when the checks are not current.
+			name: "live target: archived, checks stale",
+			mutate: func(r *ent.RestoreRun) {
+				r.Edges.Environment = liveEnv()
+				r.Edges.Environment.ArchivedAt = at(-time.Second)
+				r.CheckFingerprint = ""
+			},
+			viewer:   owner,
+			open:     []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble, GateAcknowledged, GateTenantConfirmed},
+			guidance: "Run the safety checks (step 3): not run yet.",
+			gateMsg:  map[string]string{GateTechnicallyAble: "The environment Contoso is archived."},
 		},
 		{
 			name:     "queued",
@@ -300,7 +471,7 @@ func TestReadiness(t *testing.T) {
 				r.DryRun = true
 			},
 			viewer:   operator,
-			open:     []string{GatePreviewCurrent, GateNoBlockers, GateDryRunOff, GateTenantConfirmed, GateExecuteCapability},
+			open:     []string{GatePreviewCurrent, GateNoBlockers, GateDryRunOff, GateAcknowledged, GateTenantConfirmed, GateExecuteCapability},
 			guidance: "Generate the preview (step 4): stale: older than 1h0m0s.",
 		},
 	}
@@ -330,7 +501,7 @@ func TestReadiness(t *testing.T) {
 				}
 			}
 			wantCodes := []string{GateRunEditable, GatePrepareCapability, GateScopeDefined, GateChecksCurrent, GatePreviewCurrent, GateNoBlockers,
-				GateTechnicallyAble, GateDryRunOff, GateAcknowledged, GateTenantConfirmed, GateExecuteCapability}
+				GateTechnicallyAble, GateDryRunOff, GateAcknowledged, GateTenantConfirmed, GateExecuteCapability, GateConfirmedByViewer}
 			if diff := cmp.Diff(wantCodes, codes); diff != "" {
 				t.Errorf("gates (-want +got):\n%s", diff)
 			}
@@ -370,20 +541,21 @@ func TestReadinessOpenFilter(t *testing.T) {
 
 // TestReadinessDefaultMaxAge: a zero MaxResultAge means one hour.
 func TestReadinessDefaultMaxAge(t *testing.T) {
-	owner := &auth.Viewer{Role: access.Owner, WorkspaceID: "ws1"}
+	owner := &auth.Viewer{User: ownerUser, Role: access.Owner, WorkspaceID: "ws1"}
 	tests := []struct {
 		name string
 		age  time.Duration
 		want []string
 	}{
 		{"59m", 59 * time.Minute, nil},
-		{"61m", 61 * time.Minute, []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble}},
+		{"61m", 61 * time.Minute, []string{GateChecksCurrent, GateNoBlockers, GateTechnicallyAble, GateAcknowledged, GateTenantConfirmed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			run := readyRun()
 			checked := readinessNow.Add(-tt.age)
 			run.CheckedAt = &checked
+			reconfirm(run)
 			got := (&Service{}).Readiness(run, owner, readinessNow)
 			if diff := cmp.Diff(tt.want, got.Open()); diff != "" {
 				t.Errorf("open gates (-want +got):\n%s", diff)
@@ -444,7 +616,7 @@ func TestReadinessStoredTechnicalResults(t *testing.T) {
 			if err := json.Unmarshal(b, &run.CheckResults); err != nil {
 				t.Fatal(err)
 			}
-			got := (&Service{MaxResultAge: time.Hour}).Readiness(run, &auth.Viewer{Role: access.Owner, WorkspaceID: "ws1"}, readinessNow)
+			got := (&Service{MaxResultAge: time.Hour}).Readiness(run, &auth.Viewer{User: ownerUser, Role: access.Owner, WorkspaceID: "ws1"}, readinessNow)
 			if diff := cmp.Diff(tt.open, got.Open()); diff != "" {
 				t.Errorf("open gates (-want +got):\n%s", diff)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/store"
 )
 
 // TenantReader gives a read-only Microsoft Graph reader for an environment. Checks and
@@ -56,7 +57,13 @@ func (s *Service) maxAge() time.Duration {
 
 // load returns a run the viewer may act on with capability c.
 func (s *Service) load(ctx context.Context, id string, c access.Capability) (*ent.RestoreRun, *auth.Viewer, error) {
-	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(id), restorerun.DeletedAtIsNil()).
+	return loadWith(ctx, s.Client, id, c)
+}
+
+// loadWith is load through client, which may be a transaction's: a step
+// reads the run it checks in the transaction it writes in.
+func loadWith(ctx context.Context, client *ent.Client, id string, c access.Capability) (*ent.RestoreRun, *auth.Viewer, error) {
+	run, err := client.RestoreRun.Query().Where(restorerun.ID(id), restorerun.DeletedAtIsNil()).
 		WithEnvironment().WithBackupSet().Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil, apperr.New(apperr.NotFound, "no restore run %q", id)
@@ -71,12 +78,72 @@ func (s *Service) load(ctx context.Context, id string, c access.Capability) (*en
 	return run, v, nil
 }
 
-// audit records and announces an entry about a run.
-func (s *Service) audit(ctx context.Context, run *ent.RestoreRun, action string, meta map[string]any) {
-	entry, err := s.Audit.Record(ctx, s.Client, audit.Entry{
+// step runs one wizard step: in a single transaction it loads the run,
+// lets fn check it and write it (with a guarded update, see update) and
+// records fn's audit entry, which is announced once committed. It returns
+// the run as it is after the commit.
+func (s *Service) step(ctx context.Context, runID string, c access.Capability,
+	fn func(tx *ent.Client, run *ent.RestoreRun, v *auth.Viewer) (action string, meta map[string]any, err error)) (*ent.RestoreRun, error) {
+	var entry *ent.AuditLog
+	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
+		run, v, err := loadWith(ctx, tx, runID, c)
+		if err != nil {
+			return err
+		}
+		action, meta, err := fn(tx, run, v)
+		if err != nil {
+			return err
+		}
+		entry, err = s.record(ctx, tx, run, action, meta)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Audit.Announce(ctx, entry)
+	return s.Client.RestoreRun.Get(ctx, runID)
+}
+
+// update writes run only if it is still in the state it was read in: the
+// same status, backup set, scope, checks, preview and confirmation. The
+// WHERE carries that state, so of two steps that read the same run and
+// both write, the second matches no row and gets a CONFLICT instead of
+// overwriting the first (PostgreSQL re-evaluates the WHERE on the row the
+// first one committed; SQLite runs writing transactions one at a time).
+func update(ctx context.Context, tx *ent.Client, run *ent.RestoreRun, set func(u *ent.RestoreRunUpdate)) error {
+	u := tx.RestoreRun.Update().Where(
+		restorerun.ID(run.ID), restorerun.StatusEQ(run.Status), restorerun.BackupSetID(run.BackupSetID),
+		restorerun.ScopeFingerprint(run.ScopeFingerprint), restorerun.CheckFingerprint(run.CheckFingerprint),
+		restorerun.PreviewFingerprint(run.PreviewFingerprint), restorerun.ConfirmedFingerprint(run.ConfirmedFingerprint))
+	set(u)
+	n, err := u.Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return changedMeanwhile()
+	}
+	return nil
+}
+
+// changedMeanwhile is the error of a step whose run another step changed
+// between its read and its write.
+func changedMeanwhile() error {
+	return apperr.New(apperr.Conflict, "the run changed meanwhile: reload it")
+}
+
+// record writes an audit entry about a run through client (a transaction's,
+// so the entry commits with the change it describes).
+func (s *Service) record(ctx context.Context, client *ent.Client, run *ent.RestoreRun, action string, meta map[string]any) (*ent.AuditLog, error) {
+	return s.Audit.Record(ctx, client, audit.Entry{
 		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Action: action,
 		ObjectType: "RestoreRun", ObjectID: run.ID, Metadata: meta,
 	})
+}
+
+// audit records and announces an entry about a run.
+func (s *Service) audit(ctx context.Context, run *ent.RestoreRun, action string, meta map[string]any) {
+	entry, err := s.record(ctx, s.Client, run, action, meta)
 	if err != nil {
 		s.Log.Error("audit", "action", action, "err", err)
 		return

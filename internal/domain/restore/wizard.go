@@ -11,6 +11,7 @@ import (
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/store"
 )
@@ -19,42 +20,51 @@ import (
 // environmentID. The environment's badge and the tenant label a user must
 // type to confirm are frozen now, for audit.
 func (s *Service) CreateRun(ctx context.Context, environmentID, backupSetID string) (*ent.RestoreRun, error) {
-	env, err := s.Client.Environment.Get(ctx, environmentID)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no environment %q", environmentID)
-	}
+	var run *ent.RestoreRun
+	var entry *ent.AuditLog
+	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
+		env, err := tx.Environment.Get(ctx, environmentID)
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "no environment %q", environmentID)
+		}
+		if err != nil {
+			return err
+		}
+		v, err := requireIn(ctx, env.WorkspaceID, access.RestorePrepare)
+		if err != nil {
+			return err
+		}
+		if env.ArchivedAt != nil {
+			return apperr.New(apperr.InvalidTransition, "environment %q is archived: no new restore runs", env.DisplayName)
+		}
+		bs, err := readyBackupSet(ctx, tx, env.WorkspaceID, backupSetID)
+		if err != nil {
+			return err
+		}
+		run, err = tx.RestoreRun.Create().
+			SetWorkspaceID(env.WorkspaceID).
+			SetEnvironmentID(env.ID).
+			SetBackupSetID(bs.ID).
+			SetInitiatorID(v.User.ID).
+			SetEnvironmentBadge(string(env.Kind)).
+			SetTenantLabel(env.DisplayName).
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		entry, err = s.record(ctx, tx, run, "restore_run.create", map[string]any{"backupSetId": bs.ID, "environmentBadge": run.EnvironmentBadge})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	v, err := requireIn(ctx, env.WorkspaceID, access.RestorePrepare)
-	if err != nil {
-		return nil, err
-	}
-	if env.ArchivedAt != nil {
-		return nil, apperr.New(apperr.InvalidTransition, "environment %q is archived: no new restore runs", env.DisplayName)
-	}
-	bs, err := s.readyBackupSet(ctx, env.WorkspaceID, backupSetID)
-	if err != nil {
-		return nil, err
-	}
-	run, err := s.Client.RestoreRun.Create().
-		SetWorkspaceID(env.WorkspaceID).
-		SetEnvironmentID(env.ID).
-		SetBackupSetID(bs.ID).
-		SetInitiatorID(v.User.ID).
-		SetEnvironmentBadge(string(env.Kind)).
-		SetTenantLabel(env.DisplayName).
-		Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, run, "restore_run.create", map[string]any{"backupSetId": bs.ID, "environmentBadge": run.EnvironmentBadge})
+	s.Audit.Announce(ctx, entry)
 	return run, nil
 }
 
-// readyBackupSet loads a READY backup set of the workspace.
-func (s *Service) readyBackupSet(ctx context.Context, workspaceID, id string) (*ent.BackupSet, error) {
-	bs, err := s.Client.BackupSet.Get(ctx, id)
+// readyBackupSet loads a READY backup set of the workspace through client.
+func readyBackupSet(ctx context.Context, client *ent.Client, workspaceID, id string) (*ent.BackupSet, error) {
+	bs, err := client.BackupSet.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return nil, apperr.Invalid("backupSetId", "no backup set %q", id)
 	}
@@ -73,37 +83,34 @@ func (s *Service) readyBackupSet(ctx context.Context, workspaceID, id string) (*
 // SelectBackupSet changes a run's backup set (step 1 again). Everything
 // downstream is reset: scope, mappings, checks, preview and confirmation.
 func (s *Service) SelectBackupSet(ctx context.Context, runID, backupSetID string) (*ent.RestoreRun, error) {
-	run, _, err := s.load(ctx, runID, access.RestorePrepare)
-	if err != nil {
-		return nil, err
-	}
-	if !isEditable(run.Status) {
-		return nil, notEditable(run)
-	}
-	bs, err := s.readyBackupSet(ctx, run.WorkspaceID, backupSetID)
-	if err != nil {
-		return nil, err
-	}
-	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
-		if _, err := tx.RestoreRunItem.Delete().Where(restorerunitem.RunID(run.ID)).Exec(ctx); err != nil {
-			return err
+	return s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, _ *auth.Viewer) (string, map[string]any, error) {
+		if !isEditable(run.Status) {
+			return "", nil, notEditable(run)
 		}
-		return resetDownstream(tx.RestoreRun.UpdateOneID(run.ID).SetBackupSetID(bs.ID).
-			SetScopeMode(restorerun.ScopeModeALL).ClearSelectedItemIds().ClearGroupMapping().ClearScopeTagMapping().
-			SetCreateMissing(false).SetScopeFingerprint("").SetStatus(restorerun.StatusDRAFT)).Exec(ctx)
+		bs, err := readyBackupSet(ctx, tx, run.WorkspaceID, backupSetID)
+		if err != nil {
+			return "", nil, err
+		}
+		// The guarded update first: a step that lost the race touches nothing.
+		err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
+			resetDownstream(u.SetBackupSetID(bs.ID).
+				SetScopeMode(restorerun.ScopeModeALL).ClearSelectedItemIds().ClearGroupMapping().ClearScopeTagMapping().
+				SetCreateMissing(false).SetScopeFingerprint("").SetStatus(restorerun.StatusDRAFT))
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		if _, err := tx.RestoreRunItem.Delete().Where(restorerunitem.RunID(run.ID)).Exec(ctx); err != nil {
+			return "", nil, err
+		}
+		return "restore_run.select_backup_set", map[string]any{"backupSetId": bs.ID}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, run, "restore_run.select_backup_set", map[string]any{"backupSetId": bs.ID})
-	return s.Client.RestoreRun.Get(ctx, run.ID)
 }
 
 // resetDownstream clears checks, preview and confirmation.
-func resetDownstream(u *ent.RestoreRunUpdateOne) *ent.RestoreRunUpdateOne {
-	return u.ClearCheckSummary().ClearCheckResults().SetCheckFingerprint("").ClearCheckedAt().
-		ClearPreviewSummary().SetPreviewFingerprint("").ClearPreviewedAt().
-		SetDryRun(true).SetAcknowledged(false).ClearConfirmedAt().ClearConfirmedBy()
+func resetDownstream(u *ent.RestoreRunUpdate) *ent.RestoreRunUpdate {
+	return resetConfirmation(u.ClearCheckSummary().ClearCheckResults().SetCheckFingerprint("").ClearCheckedAt().
+		ClearPreviewSummary().SetPreviewFingerprint("").ClearPreviewedAt())
 }
 
 // ScopeInput is step 2.
@@ -122,13 +129,6 @@ const maxScopeItems = 20000
 // the SELECTED ones (an empty selection is an error, never "all"), with the
 // group and scope tag mappings. Any change invalidates checks and preview.
 func (s *Service) DefineScope(ctx context.Context, runID string, in ScopeInput) (*ent.RestoreRun, error) {
-	run, _, err := s.load(ctx, runID, access.RestorePrepare)
-	if err != nil {
-		return nil, err
-	}
-	if !isEditable(run.Status) {
-		return nil, notEditable(run)
-	}
 	ids := slices.Clone(in.ItemIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -153,56 +153,61 @@ func (s *Service) DefineScope(ctx context.Context, runID string, in ScopeInput) 
 	if err := validMapping("scopeTagMapping", in.ScopeTagMapping); err != nil {
 		return nil, err
 	}
-	if in.Mode == restorerun.ScopeModeSELECTED {
-		n := 0
-		for chunk := range slices.Chunk(ids, 1000) {
-			c, err := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(run.BackupSetID), backupitem.IDIn(chunk...)).Count(ctx)
-			if err != nil {
-				return nil, err
+	return s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, _ *auth.Viewer) (string, map[string]any, error) {
+		if !isEditable(run.Status) {
+			return "", nil, notEditable(run)
+		}
+		if in.Mode == restorerun.ScopeModeSELECTED {
+			n := 0
+			for chunk := range slices.Chunk(ids, 1000) {
+				c, err := tx.BackupItem.Query().Where(backupitem.BackupSetID(run.BackupSetID), backupitem.IDIn(chunk...)).Count(ctx)
+				if err != nil {
+					return "", nil, err
+				}
+				n += c
 			}
-			n += c
+			if n != len(ids) {
+				return "", nil, apperr.Invalid("itemIds", "%d of the selected items are not in the run's backup set", len(ids)-n)
+			}
 		}
-		if n != len(ids) {
-			return nil, apperr.Invalid("itemIds", "%d of the selected items are not in the run's backup set", len(ids)-n)
+		next := *run
+		next.ScopeMode, next.SelectedItemIds, next.CreateMissing = in.Mode, ids, in.CreateMissing
+		next.GroupMapping, next.ScopeTagMapping = in.GroupMapping, in.ScopeTagMapping
+		fp := scopeFingerprint(&next)
+		// The guarded update first: a step that lost the race touches nothing.
+		err := update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
+			u.SetScopeMode(in.Mode).SetCreateMissing(in.CreateMissing).
+				SetScopeFingerprint(fp).SetStatus(restorerun.StatusSCOPED)
+			if len(ids) > 0 {
+				u.SetSelectedItemIds(ids)
+			} else {
+				u.ClearSelectedItemIds()
+			}
+			if len(in.GroupMapping) > 0 {
+				u.SetGroupMapping(in.GroupMapping)
+			} else {
+				u.ClearGroupMapping()
+			}
+			if len(in.ScopeTagMapping) > 0 {
+				u.SetScopeTagMapping(in.ScopeTagMapping)
+			} else {
+				u.ClearScopeTagMapping()
+			}
+			resetDownstream(u)
+		})
+		if err != nil {
+			return "", nil, err
 		}
-	}
-	next := *run
-	next.ScopeMode, next.SelectedItemIds, next.CreateMissing = in.Mode, ids, in.CreateMissing
-	next.GroupMapping, next.ScopeTagMapping = in.GroupMapping, in.ScopeTagMapping
-	fp := scopeFingerprint(&next)
-	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		if _, err := tx.RestoreRunItem.Delete().Where(restorerunitem.RunID(run.ID)).Exec(ctx); err != nil {
-			return err
+			return "", nil, err
 		}
 		if err := s.materialize(ctx, tx, run, in.Mode, ids); err != nil {
-			return err
+			return "", nil, err
 		}
-		u := tx.RestoreRun.UpdateOneID(run.ID).SetScopeMode(in.Mode).SetCreateMissing(in.CreateMissing).
-			SetScopeFingerprint(fp).SetStatus(restorerun.StatusSCOPED)
-		if len(ids) > 0 {
-			u.SetSelectedItemIds(ids)
-		} else {
-			u.ClearSelectedItemIds()
-		}
-		if len(in.GroupMapping) > 0 {
-			u.SetGroupMapping(in.GroupMapping)
-		} else {
-			u.ClearGroupMapping()
-		}
-		if len(in.ScopeTagMapping) > 0 {
-			u.SetScopeTagMapping(in.ScopeTagMapping)
-		} else {
-			u.ClearScopeTagMapping()
-		}
-		return resetDownstream(u).Exec(ctx)
+		return "restore_run.define_scope", map[string]any{
+			"mode": string(in.Mode), "selected": len(ids), "mappedGroups": len(in.GroupMapping),
+			"mappedScopeTags": len(in.ScopeTagMapping), "createMissing": in.CreateMissing}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, run, "restore_run.define_scope", map[string]any{
-		"mode": string(in.Mode), "selected": len(ids), "mappedGroups": len(in.GroupMapping),
-		"mappedScopeTags": len(in.ScopeTagMapping), "createMissing": in.CreateMissing})
-	return s.Client.RestoreRun.Get(ctx, run.ID)
 }
 
 // materialize creates one RestoreRunItem per scoped backup item, in
@@ -285,47 +290,50 @@ type ConfirmInput struct {
 
 // Confirm records step 5. Turning dry run off needs the acknowledgement and
 // the exact frozen tenant label, and is refused while any gate before
-// confirmation is open (GATE_BLOCKED names them).
+// confirmation is open (GATE_BLOCKED names them), the target's state read
+// now, not when the checks ran. The confirmation is the confirmer's own and
+// holds only for the scope, checks and preview it was given for
+// (confirmationFingerprint): any change to them voids it.
 func (s *Service) Confirm(ctx context.Context, runID string, in ConfirmInput) (*ent.RestoreRun, error) {
-	run, v, err := s.load(ctx, runID, access.RestorePrepare)
-	if err != nil {
-		return nil, err
-	}
-	if !isEditable(run.Status) {
-		return nil, notEditable(run)
-	}
-	if in.DryRun {
-		// Back to a dry run is always allowed: it only closes gates.
-		err := resetConfirmation(s.Client.RestoreRun.UpdateOneID(run.ID)).Exec(ctx)
-		if err != nil {
-			return nil, err
+	return s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, v *auth.Viewer) (string, map[string]any, error) {
+		if !isEditable(run.Status) {
+			return "", nil, notEditable(run)
 		}
-		s.audit(ctx, run, "restore_run.confirm", map[string]any{"dryRun": true})
-		return s.Client.RestoreRun.Get(ctx, run.ID)
-	}
-	r := s.Readiness(run, v, s.now())
-	if open := r.Open(confirmationGates...); len(open) > 0 {
-		return nil, &apperr.Error{Code: apperr.GateBlocked, Gates: open,
-			Message: "the run cannot be confirmed yet: " + firstOpenMessage(r, open)}
-	}
-	if !in.Acknowledged {
-		return nil, apperr.Invalid("acknowledged", "acknowledge that you reviewed the impact")
-	}
-	if in.TenantConfirmation != run.TenantLabel {
-		return nil, apperr.Invalid("tenantConfirmation", "the tenant confirmation does not match: type %q exactly", run.TenantLabel)
-	}
-	now := s.now()
-	err = s.Client.RestoreRun.UpdateOneID(run.ID).SetDryRun(false).SetAcknowledged(true).
-		SetConfirmedAt(now).SetConfirmedBy(v.User.ID).Exec(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, run, "restore_run.confirm", map[string]any{"dryRun": false, "acknowledged": true})
-	return s.Client.RestoreRun.Get(ctx, run.ID)
+		if in.DryRun {
+			// Back to a dry run is always allowed: it only closes gates.
+			if err := update(ctx, tx, run, func(u *ent.RestoreRunUpdate) { resetConfirmation(u) }); err != nil {
+				return "", nil, err
+			}
+			return "restore_run.confirm", map[string]any{"dryRun": true}, nil
+		}
+		now := s.now()
+		r := s.Readiness(run, v, now)
+		if open := r.Open(confirmationGates...); len(open) > 0 {
+			return "", nil, &apperr.Error{Code: apperr.GateBlocked, Gates: open,
+				Message: "the run cannot be confirmed yet: " + firstOpenMessage(r, open)}
+		}
+		if !in.Acknowledged {
+			return "", nil, apperr.Invalid("acknowledged", "acknowledge that you reviewed the impact")
+		}
+		if in.TenantConfirmation != run.TenantLabel {
+			return "", nil, apperr.Invalid("tenantConfirmation", "the tenant confirmation does not match: type %q exactly", run.TenantLabel)
+		}
+		confirmed := *run
+		confirmed.ConfirmedBy = &v.User.ID
+		err := update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
+			u.SetDryRun(false).SetAcknowledged(true).SetConfirmedAt(now).SetConfirmedBy(v.User.ID).
+				SetConfirmedFingerprint(confirmationFingerprint(&confirmed))
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		return "restore_run.confirm", map[string]any{"dryRun": false, "acknowledged": true}, nil
+	})
 }
 
-func resetConfirmation(u *ent.RestoreRunUpdateOne) *ent.RestoreRunUpdateOne {
-	return u.SetDryRun(true).SetAcknowledged(false).ClearConfirmedAt().ClearConfirmedBy()
+// resetConfirmation puts a run back to a dry run without confirmation.
+func resetConfirmation(u *ent.RestoreRunUpdate) *ent.RestoreRunUpdate {
+	return u.SetDryRun(true).SetAcknowledged(false).ClearConfirmedAt().ClearConfirmedBy().SetConfirmedFingerprint("")
 }
 
 func firstOpenMessage(r Readiness, open []string) string {
@@ -338,6 +346,21 @@ func firstOpenMessage(r Readiness, open []string) string {
 }
 
 // ReadinessOf returns the readiness of a run for the viewer of ctx.
+// The target's live state is part of it: the run's environment is loaded
+// if the caller did not.
 func (s *Service) ReadinessOf(ctx context.Context, run *ent.RestoreRun) Readiness {
+	if run.Edges.Environment == nil {
+		if env, err := s.Client.Environment.Get(ctx, run.EnvironmentID); err == nil {
+			withEnv := *run
+			withEnv.Edges.Environment = env
+			run = &withEnv
+		} else {
+			// Without it the target gate cannot be judged: say so rather
+			// than call it open.
+			s.Log.Error("readiness: load environment", "run", run.ID, "err", err)
+			r := s.Readiness(run, viewerOf(ctx), s.now())
+			return unknownTarget(r)
+		}
+	}
 	return s.Readiness(run, viewerOf(ctx), s.now())
 }
