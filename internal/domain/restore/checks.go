@@ -109,12 +109,6 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 		return staleEnd(), nil
 	}
 	env := run.Edges.Environment
-	var runResults []result
-	if !env.WriteEnabled {
-		runResults = append(runResults, result{CheckWritesDisabled, SeverityBlocking,
-			"Writes are disabled for " + env.DisplayName + ": enable them on the environment to execute.", true})
-	}
-	runResults = append(runResults, permissionResults(env)...)
 	g, gerr := s.Tenants.Reader(ctx, env)
 	var index *targetIndex
 	if gerr == nil {
@@ -127,13 +121,10 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 			}
 		}
 	}
-	if gerr != nil {
-		if ctx.Err() != nil {
-			return operations.End{}, ctx.Err()
-		}
-		runResults = append(runResults, result{CheckUnreachable, SeverityBlocking,
-			"The target tenant could not be read (" + apperr.SafeCode(gerr) + "): check its credentials and permissions.", true})
+	if gerr != nil && ctx.Err() != nil {
+		return operations.End{}, ctx.Err()
 	}
+	runResults := targetResults(env, gerr)
 	summary := map[string]int{"blocking": 0, "warning": 0, "safe": 0, "items": 0}
 	for _, r := range runResults {
 		summary[strings.ToLower(r.Severity)]++
@@ -337,6 +328,22 @@ func (s *Service) mappedRefCheck(ctx context.Context, index *targetIndex, rt *in
 			"Scope tag " + target + " does not exist in the target: map it to an existing scope tag.", false}, true
 	}
 	return result{}, false
+}
+
+// targetResults are the run-level results: whether the target env may be
+// written and, when readErr is set, that it could not be read.
+func targetResults(env *ent.Environment, readErr error) []result {
+	var out []result
+	if !env.WriteEnabled {
+		out = append(out, result{CheckWritesDisabled, SeverityBlocking,
+			"Writes are disabled for " + env.DisplayName + ": enable them on the environment to execute.", true})
+	}
+	out = append(out, permissionResults(env)...)
+	if readErr != nil {
+		out = append(out, result{CheckUnreachable, SeverityBlocking,
+			"The target tenant could not be read (" + apperr.SafeCode(readErr) + "): check its credentials and permissions.", true})
+	}
+	return out
 }
 
 // permissionResults judges the permissions last verified on env: missing

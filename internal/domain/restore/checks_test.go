@@ -1,0 +1,227 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/internal/intune"
+)
+
+// writeAll is every permission a restore needs.
+var writeAll = []string{"DeviceManagementConfiguration.ReadWrite.All", "DeviceManagementServiceConfig.ReadWrite.All",
+	"DeviceManagementRBAC.ReadWrite.All", "DeviceManagementApps.ReadWrite.All", "Group.Read.All"}
+
+// checkTarget is a target tenant as the checks see it, already listed: a
+// device configuration "Wi-Fi" (id b-src, modified at modified; an
+// enrollment configuration alike), scope tags
+// "0" and "5", assignment filter "f1", and groups g1 (present) and g9
+// (absent). Prefilling the index means no Graph read happens: the checks
+// judge exactly this.
+func checkTarget(sameTenant bool, modified time.Time) *targetIndex {
+	x := newTargetIndex(nil, sameTenant)
+	obj := func(id, name string, lm *time.Time) targetObject {
+		return targetObject{ID: id, DisplayName: name, LastModified: lm}
+	}
+	index := func(objs ...targetObject) *typeIndex {
+		ti := &typeIndex{byID: map[string]targetObject{}, byName: map[string][]targetObject{}}
+		for _, o := range objs {
+			ti.byID[o.ID] = o
+			ti.byName[lower(o.DisplayName)] = append(ti.byName[lower(o.DisplayName)], o)
+		}
+		return ti
+	}
+	x.byType["deviceConfiguration"] = index(obj("b-src", "Wi-Fi", &modified))
+	x.byType["enrollmentConfiguration"] = index(obj("b-src", "Wi-Fi", &modified))
+	x.byType["roleScopeTag"] = index(obj("0", "Default", nil), obj("5", "Paris", nil))
+	x.byType["assignmentFilter"] = index(obj("f1", "Corp devices", nil))
+	x.groups["g1"], x.groups["g9"] = true, false
+	return x
+}
+
+// TestCheckCodes: every check code, with the severity it is reported at.
+// Item-level codes come from checkItem, run-level ones from targetResults.
+func TestCheckCodes(t *testing.T) {
+	captured := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	older, newer := captured.Add(-time.Hour), captured.Add(time.Hour)
+	verified := captured
+	// item is the backed-up "Wi-Fi" device configuration, assigned to g1
+	// with filter f1 and tagged with scope tags 0 and 5.
+	item := func() *ent.BackupItem {
+		return &ent.BackupItem{
+			ID: "item1", PolicyType: "deviceConfiguration", DisplayName: "Wi-Fi", SourceGraphID: "b-src",
+			Payload:            map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": "Wi-Fi"},
+			SourceLastModified: &captured,
+			Assignments: []map[string]any{{"target": map[string]any{
+				"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "g1",
+				"deviceAndAppManagementAssignmentFilterId": "f1"}}},
+			ScopeTagIds: []string{"0", "5"},
+		}
+	}
+	type itemCase struct {
+		sameTenant bool
+		unreadable bool // the target could not be read at all
+		mutateRun  func(*ent.RestoreRun)
+		mutateItem func(*ent.BackupItem)
+		mutateIdx  func(*targetIndex)
+		inScope    scopeSet
+	}
+	tests := []struct {
+		name string
+		item *itemCase
+		// run-level: the target environment and the error reading it
+		env     *ent.Environment
+		readErr error
+		// want: a result with this code and severity (and whether it is
+		// technical, for run-level results)
+		code, severity string
+		technical      bool
+	}{
+		{name: "target missing, creating off", code: CheckTargetMissing, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.SourceGraphID = "gone" }}},
+		{name: "target missing, creating on", code: CheckTargetMissing, severity: SeverityWarning,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.SourceGraphID = "gone" },
+				mutateRun: func(r *ent.RestoreRun) { r.CreateMissing = true }}},
+		{name: "target newer than backup", code: CheckTargetNewer, severity: SeverityWarning,
+			item: &itemCase{sameTenant: true, mutateIdx: func(x *targetIndex) {
+				o := x.byType["deviceConfiguration"].byID["b-src"]
+				o.LastModified = &newer
+				x.byType["deviceConfiguration"].byID["b-src"] = o
+			}}},
+		{name: "target ambiguous across tenants", code: CheckTargetAmbiguous, severity: SeverityBlocking,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.GroupMapping = map[string]string{"g1": "g1"} },
+				mutateIdx: func(x *targetIndex) {
+					ti := x.byType["deviceConfiguration"]
+					ti.byName["wi-fi"] = append(ti.byName["wi-fi"], targetObject{ID: "other", DisplayName: "Wi-Fi"})
+				}}},
+		{name: "group unmapped across tenants", code: CheckGroupUnmapped, severity: SeverityBlocking,
+			item: &itemCase{}},
+		{name: "group orphaned", code: CheckGroupOrphaned, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.GroupMapping = map[string]string{"g1": "g9"} }}},
+		{name: "scope tag missing", code: CheckScopeTagMissing, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.ScopeTagIds = []string{"7"} }}},
+		{name: "scope tag mapped to a tag the target lacks", code: CheckScopeTagOrphaned, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"5": "404"} }}},
+		{name: "assignment filter missing", code: CheckFilterMissing, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateIdx: func(x *targetIndex) { delete(x.byType["assignmentFilter"].byID, "f1") }}},
+		{name: "preview only", code: CheckPreviewOnly, severity: SeverityWarning,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType = "enrollmentConfiguration"
+				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.deviceEnrollmentLimitConfiguration"}
+			}}},
+		{name: "unsupported type", code: CheckInvalidPayload, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.PolicyType = "nope" }}},
+		{name: "payload of another type", code: CheckInvalidPayload, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) {
+				b.Payload["@odata.type"] = "#microsoft.graph.deviceCompliancePolicy"
+			}}},
+		{name: "target not readable at all", code: CheckTargetUnreadable, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, unreadable: true}},
+		{name: "target type not readable", code: CheckTargetUnreadable, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateIdx: func(x *targetIndex) {
+				x.byType["deviceConfiguration"].err = errors.New("throttled")
+			}}},
+		{name: "mapped scope tags not readable", code: CheckTargetUnreadable, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"5": "6"} },
+				mutateIdx: func(x *targetIndex) { x.byType["roleScopeTag"].err = errors.New("throttled") }}},
+		{name: "everything in place", code: CheckOK, severity: SeveritySafe,
+			item: &itemCase{sameTenant: true}},
+		{name: "scope tag mapped to an existing tag", code: CheckOK, severity: SeveritySafe,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"5": "5"} }}},
+		{name: "scope tag mapped to the Default tag", code: CheckOK, severity: SeveritySafe,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.ScopeTagIds = []string{"7"} },
+				mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"7": "0"} }}},
+		{name: "older target, missing tag restored with the scope", code: CheckOK, severity: SeveritySafe,
+			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.ScopeTagIds = []string{"7"} },
+				inScope: scopeSet{"roleScopeTag/7": true},
+				mutateIdx: func(x *targetIndex) {
+					o := x.byType["deviceConfiguration"].byID["b-src"]
+					o.LastModified = &older
+					x.byType["deviceConfiguration"].byID["b-src"] = o
+				}}},
+
+		{name: "target unreachable", code: CheckUnreachable, severity: SeverityBlocking, technical: true,
+			env: &ent.Environment{WriteEnabled: true, GrantedPermissions: writeAll, PermissionsCheckedAt: &verified}, readErr: errors.New("401")},
+		{name: "writes disabled", code: CheckWritesDisabled, severity: SeverityBlocking, technical: true,
+			env: &ent.Environment{DisplayName: "Contoso", GrantedPermissions: writeAll, PermissionsCheckedAt: &verified}},
+		{name: "write permission missing", code: CheckWritePermission, severity: SeverityBlocking, technical: true,
+			env: &ent.Environment{WriteEnabled: true, GrantedPermissions: []string{"DeviceManagementConfiguration.Read.All"}, PermissionsCheckedAt: &verified}},
+		{name: "read permission missing", code: CheckReadPermission, severity: SeverityWarning,
+			env: &ent.Environment{WriteEnabled: true, GrantedPermissions: []string{"Group.Read.All"}, PermissionsCheckedAt: &verified}},
+		{name: "permissions never verified", code: CheckPermissionUnknown, severity: SeverityWarning,
+			env: &ent.Environment{WriteEnabled: true}},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []result
+			if c := tt.item; c != nil {
+				run := &ent.RestoreRun{ID: "run1"}
+				if c.mutateRun != nil {
+					c.mutateRun(run)
+				}
+				b := item()
+				if c.mutateItem != nil {
+					c.mutateItem(b)
+				}
+				var index *targetIndex
+				if !c.unreadable {
+					index = checkTarget(c.sameTenant, captured)
+					if c.mutateIdx != nil {
+						c.mutateIdx(index)
+					}
+				}
+				got, _, _ = (&Service{}).checkItem(context.Background(), run, index, c.inScope, b)
+			} else {
+				got = targetResults(tt.env, tt.readErr)
+			}
+			found := false
+			for _, r := range got {
+				if r.Code == tt.code {
+					found = true
+					if r.Severity != tt.severity || r.Technical != tt.technical || r.Message == "" {
+						t.Errorf("%s: severity %s, technical %v, message %q; want %s, %v and a message",
+							r.Code, r.Severity, r.Technical, r.Message, tt.severity, tt.technical)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no %s result in %+v", tt.code, got)
+			}
+			if tt.code == CheckOK && len(got) != 1 {
+				t.Errorf("OK beside other results: %+v", got)
+			}
+		})
+		covered[tt.code] = true
+	}
+	all := []string{CheckTargetMissing, CheckTargetNewer, CheckTargetAmbiguous, CheckGroupUnmapped, CheckGroupOrphaned,
+		CheckScopeTagMissing, CheckScopeTagOrphaned, CheckFilterMissing, CheckPreviewOnly, CheckInvalidPayload,
+		CheckTargetUnreadable, CheckOK, CheckUnreachable, CheckWritesDisabled, CheckWritePermission, CheckReadPermission,
+		CheckPermissionUnknown}
+	for _, code := range all {
+		if !covered[code] {
+			t.Errorf("check code %s has no case", code)
+		}
+	}
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// The catalog types the cases rely on exist.
+func TestCheckCodesCatalog(t *testing.T) {
+	for _, key := range []string{"deviceConfiguration", "roleScopeTag", "assignmentFilter", "enrollmentConfiguration"} {
+		if _, ok := intune.Lookup(key); !ok {
+			t.Errorf("no catalog type %q", key)
+		}
+	}
+}
