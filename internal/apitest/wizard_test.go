@@ -207,9 +207,11 @@ func TestWizardHappyPath(t *testing.T) {
 	if !v.Readiness.CanExecute {
 		t.Fatalf("confirmed readiness %+v", v.Readiness)
 	}
-	// The operator sees the last gate: the capability.
+	// The operator sees the capability first; and the confirmation is not
+	// theirs.
 	op := &wizard{e: e, t: t, token: e.operator, id: w.id}
-	if ov := op.get(); ov.Readiness.CanExecute || !slices.Equal(ov.open(), []string{"EXECUTE_CAPABILITY"}) {
+	if ov := op.get(); ov.Readiness.CanExecute || !slices.Equal(ov.open(), []string{"EXECUTE_CAPABILITY", "CONFIRMED_BY_VIEWER"}) ||
+		ov.Readiness.Guidance != "Your role cannot execute restores; an owner must." {
 		t.Fatalf("operator readiness %+v", ov.Readiness)
 	}
 	// The auditor reads the run but can neither confirm nor execute.
@@ -494,5 +496,140 @@ func TestRestoreFromPolicyVersionAndScopeListing(t *testing.T) {
 	v = w.checked()
 	if v.CheckSummary.Items != 1 || v.CheckSummary.Blocking != 0 {
 		t.Fatalf("checks of the version run %+v", v.CheckSummary)
+	}
+}
+
+// gateMessage is the message of a gate of v.
+func (v runView) gateMessage(code string) string {
+	for _, g := range v.Readiness.Gates {
+		if g.Code == code {
+			return g.Message
+		}
+	}
+	return ""
+}
+
+// blocked asserts r is GATE_BLOCKED with gate among extensions.gates.
+func blocked(t testing.TB, r *response, gate string) {
+	t.Helper()
+	if r.code() != "GATE_BLOCKED" {
+		t.Fatalf("want GATE_BLOCKED on %s: %s", gate, r.Raw)
+	}
+	gates, _ := r.Errors[0].Extensions["gates"].([]any)
+	if !slices.Contains(gates, any(gate)) {
+		t.Fatalf("gates %v, want %s among them", gates, gate)
+	}
+}
+
+// TestWizardConfirmationIsPersonalAndTargetLive: the member who confirms is
+// the one who executes (spec 011 step 5); and the target's state is judged
+// when confirming and executing, not only when the checks ran: writes
+// turned off, credentials replaced or the environment archived block at
+// once, and readiness says so.
+func TestWizardConfirmationIsPersonalAndTargetLive(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	_, envRow := e.tenantEnv(s, "live", wizardGen)
+	bs := e.backupOf(envRow.ID, "b")
+	opw := &wizard{e: e, t: t, token: e.operator}
+	opw.must("createRestoreRun", map[string]any{"environmentId": envRow.ID, "backupSetId": bs})
+	opw.must("defineRestoreScope", map[string]any{"runId": opw.id, "mode": "SELECTED", "itemIds": e.itemsOf(bs, "deviceConfiguration")})
+	opw.checked()
+	opw.previewed()
+	confirm := map[string]any{"runId": opw.id, "dryRun": false, "acknowledged": true, "tenantConfirmation": envRow.DisplayName}
+	opw.must("confirmRestoreRun", confirm)
+
+	// The operator confirmed: the owner may execute only once they confirm
+	// themselves.
+	owner := &wizard{e: e, t: t, token: e.owner, id: opw.id}
+	v := owner.get()
+	if v.Readiness.CanExecute || !slices.Equal(v.open(), []string{"CONFIRMED_BY_VIEWER"}) ||
+		!strings.Contains(v.Readiness.Guidance, "confirms it themselves") {
+		t.Fatalf("owner readiness of the operator's confirmation %+v", v.Readiness)
+	}
+	r, _ := owner.call("", "executeRestoreRun", map[string]any{"runId": owner.id})
+	blocked(t, r, "CONFIRMED_BY_VIEWER")
+	if v = owner.must("confirmRestoreRun", confirm); !v.Readiness.CanExecute {
+		t.Fatalf("owner readiness after confirming %+v", v.Readiness)
+	}
+
+	setWrites := func(on bool) {
+		e.post(e.owner, `mutation($id: ID!, $on: Boolean!) { updateEnvironment(input: {environmentId: $id, writeEnabled: $on}) { id } }`,
+			map[string]any{"id": envRow.ID, "on": on}).decode(t, &struct{}{})
+	}
+	// Writes turned off after the checks: blocked at once.
+	setWrites(false)
+	if v = owner.get(); v.Readiness.CanExecute || v.Readiness.CanProceedToConfirmation ||
+		!strings.Contains(v.gateMessage("TECHNICALLY_ALLOWED"), "Writes are disabled") {
+		t.Fatalf("readiness with writes off %+v", v.Readiness)
+	}
+	r, _ = owner.call("", "executeRestoreRun", map[string]any{"runId": owner.id})
+	blocked(t, r, "TECHNICALLY_ALLOWED")
+	r, _ = owner.call("", "confirmRestoreRun", confirm)
+	blocked(t, r, "TECHNICALLY_ALLOWED")
+	// And back on: the confirmation given for these checks still holds.
+	setWrites(true)
+	if v = owner.get(); !v.Readiness.CanExecute {
+		t.Fatalf("readiness with writes on again %+v", v.Readiness)
+	}
+
+	// Credentials replaced after the checks: what the checks proved is gone.
+	e.post(e.owner, `mutation($id: ID!) { rotateEnvironmentCredentials(input: {environmentId: $id, clientId: "sim-client-live", clientSecret: "sim-secret-live"}) { id } }`,
+		map[string]any{"id": envRow.ID}).decode(t, &struct{}{})
+	if v = owner.get(); v.Readiness.CanExecute || !strings.Contains(v.gateMessage("TECHNICALLY_ALLOWED"), "credentials changed") {
+		t.Fatalf("readiness after new credentials %+v", v.Readiness)
+	}
+	r, _ = owner.call("", "executeRestoreRun", map[string]any{"runId": owner.id})
+	blocked(t, r, "TECHNICALLY_ALLOWED")
+
+	// Archived: blocked too.
+	e.post(e.owner, `mutation($id: ID!) { archiveEnvironment(environmentId: $id) { id } }`, map[string]any{"id": envRow.ID}).decode(t, &struct{}{})
+	if v = owner.get(); v.Readiness.CanExecute || !strings.Contains(v.gateMessage("TECHNICALLY_ALLOWED"), "is archived") {
+		t.Fatalf("readiness of an archived target %+v", v.Readiness)
+	}
+	r, _ = owner.call("", "executeRestoreRun", map[string]any{"runId": owner.id})
+	blocked(t, r, "TECHNICALLY_ALLOWED")
+	if v = owner.get(); v.Status != "PREVIEWED" {
+		t.Fatalf("run %s after refused executions", v.Status)
+	}
+}
+
+// TestWizardScopeTagMappingChecked: a scope tag mapped to an id the target
+// does not have blocks, like an orphaned group mapping; mapped to one it
+// has, it passes.
+func TestWizardScopeTagMappingChecked(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	_, envRow := e.tenantEnv(s, "tags", wizardGen)
+	bs := e.backupOf(envRow.ID, "b")
+	// An item with a scope tag other than the built-in Default.
+	var itemID, tag string
+	for _, b := range e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(bs), backupitem.Foundation(false)).AllX(context.Background()) {
+		for _, id := range b.ScopeTagIds {
+			if id != "0" && itemID == "" {
+				itemID, tag = b.ID, id
+			}
+		}
+	}
+	if itemID == "" {
+		t.Fatal("no backed up item has a scope tag")
+	}
+	w := &wizard{e: e, t: t, token: e.operator}
+	w.must("createRestoreRun", map[string]any{"environmentId": envRow.ID, "backupSetId": bs})
+	scope := func(target string) runView {
+		w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "SELECTED", "itemIds": []string{itemID},
+			"scopeTagMapping": []map[string]any{{"sourceId": tag, "targetId": target}}})
+		return w.checked()
+	}
+	v := scope("no-such-tag")
+	if codes := e.itemCheckCodes(w.id); !codes["SCOPE_TAG_ORPHANED"] || v.CheckSummary.Blocking == 0 || !slices.Contains(v.open(), "NO_BLOCKING_CHECKS") {
+		t.Fatalf("a mapping to a missing tag: codes %v, summary %+v, open %v", codes, v.CheckSummary, v.open())
+	}
+	owner := &wizard{e: e, t: t, token: e.owner, id: w.id}
+	r, _ := owner.call("", "executeRestoreRun", map[string]any{"runId": w.id})
+	blocked(t, r, "NO_BLOCKING_CHECKS")
+	v = scope(tag)
+	if codes := e.itemCheckCodes(w.id); codes["SCOPE_TAG_ORPHANED"] || codes["SCOPE_TAG_MISSING"] || v.CheckSummary.Blocking != 0 {
+		t.Fatalf("a mapping to an existing tag: codes %v, summary %+v", codes, v.CheckSummary)
 	}
 }
