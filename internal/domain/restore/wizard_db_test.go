@@ -6,6 +6,7 @@ package restore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -561,5 +562,35 @@ func TestLiveTargetGates(t *testing.T) {
 				t.Fatalf("run %s", got.Status)
 			}
 		})
+	}
+}
+
+// TestCreateFromPolicyVersionItemSaveFails: when the one-item backup set's
+// item cannot be saved, CreateFromPolicyVersion returns the error, creates
+// nothing, and does not touch the item it failed to make.
+func TestCreateFromPolicyVersionItemSaveFails(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := f.env.WorkspaceID
+	p := f.db.IntunePolicy.Create().SetWorkspaceID(ws).SetEnvironmentID(f.env.ID).SetPolicyType("deviceConfiguration").
+		SetGraphID("g-1").SetDisplayName("Wi-Fi").SetSyncedAt(f.clock.Now()).SaveX(ctx)
+	pv := f.db.PolicyVersion.Create().SetWorkspaceID(ws).SetPolicyID(p.ID).SetVersion(1).
+		SetPayload(map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration"}).
+		SetContentHash("h").SetCapturedAt(f.clock.Now()).SaveX(ctx)
+	failed := errors.New("disk full")
+	f.db.Client.BackupItem.Use(func(next ent.Mutator) ent.Mutator {
+		return hook.BackupItemFunc(func(ctx context.Context, m *ent.BackupItemMutation) (ent.Value, error) {
+			if m.Op().Is(ent.OpCreate) {
+				return nil, failed
+			}
+			return next.Mutate(ctx, m)
+		})
+	})
+	sets := f.db.BackupSet.Query().CountX(ctx)
+	if _, err := f.svc.CreateFromPolicyVersion(f.owner, pv.ID, f.env.ID); !errors.Is(err, failed) {
+		t.Fatalf("error %v, want %v", err, failed)
+	}
+	if n := f.db.BackupSet.Query().CountX(ctx); n != sets {
+		t.Fatalf("%d backup sets after the failure, want %d", n, sets)
 	}
 }
