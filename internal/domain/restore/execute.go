@@ -7,6 +7,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupset"
+	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/internal/domain/access"
@@ -73,8 +74,10 @@ func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*e
 			return err
 		}
 		err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
-			// The confirmer too: Readiness judged this viewer's confirmation.
-			u.Where(restorerun.ConfirmedBy(v.User.ID)).
+			// The confirmer and the target's live state too: Readiness judged
+			// this viewer's confirmation, on a writable target.
+			u.Where(restorerun.ConfirmedBy(v.User.ID),
+				restorerun.HasEnvironmentWith(environment.WriteEnabled(true), environment.ArchivedAtIsNil())).
 				SetStatus(restorerun.StatusQUEUED).SetActiveExecutionKey(run.EnvironmentID)
 			if idempotencyKey != "" {
 				u.SetIdempotencyKey(idempotencyKey)

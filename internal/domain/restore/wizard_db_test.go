@@ -444,6 +444,15 @@ func TestGuardedStepsRefuseAChangedRun(t *testing.T) {
 			_, err := f.svc.Execute(f.owner, id, "key-1")
 			return err
 		}, "restore_run.execute.queued"},
+		{"execute while writes are turned off", (*fixture).confirmedRun, func(id string) func(ctx context.Context, tx *ent.Client) error {
+			return func(ctx context.Context, tx *ent.Client) error {
+				run := tx.RestoreRun.GetX(ctx, id)
+				return tx.Environment.UpdateOneID(run.EnvironmentID).SetWriteEnabled(false).Exec(ctx)
+			}
+		}, func(f *fixture, id string) error {
+			_, err := f.svc.Execute(f.owner, id, "")
+			return err
+		}, "restore_run.execute.queued"},
 		{"execute after another confirmation", (*fixture).confirmedRun, func(id string) func(ctx context.Context, tx *ent.Client) error {
 			return func(ctx context.Context, tx *ent.Client) error {
 				return tx.RestoreRun.UpdateOneID(id).SetConfirmedFingerprint("confirmed by someone else").Exec(ctx)
