@@ -18,14 +18,16 @@ import (
 
 // Queue enqueues tasks on this deployment's queue.
 type Queue struct {
-	client  *asynq.Client
-	queue   string
-	execute string
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	queue     string
+	execute   string
 }
 
 // NewQueue returns a queue over conn.
 func NewQueue(conn *redisconn.Conn) *Queue {
-	return &Queue{client: asynq.NewClient(conn.Asynq), queue: conn.Queue(), execute: conn.ExecuteQueue()}
+	return &Queue{client: asynq.NewClient(conn.Asynq), inspector: asynq.NewInspector(conn.Asynq),
+		queue: conn.Queue(), execute: conn.ExecuteQueue()}
 }
 
 // Enqueue puts t on the queue. Options may add a task id (asynq.TaskID) for
@@ -37,7 +39,10 @@ func (q *Queue) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option
 }
 
 // Close releases the queue's connections.
-func (q *Queue) Close() error { return q.client.Close() }
+func (q *Queue) Close() error {
+	q.inspector.Close()
+	return q.client.Close()
+}
 
 // Worker processes tasks of this deployment's queue.
 type Worker struct {

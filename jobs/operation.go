@@ -31,13 +31,28 @@ func (q *Queue) Submit(ctx context.Context, taskType, runID string) error {
 	if err != nil {
 		return err
 	}
-	queue := q.queue
-	if taskType == operations.TypeRestoreExecute {
-		queue = q.execute // see redisconn.Conn.ExecuteQueue
-	}
+	queue := q.queueOf(taskType)
 	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(taskType, payload), asynq.Queue(queue),
 		asynq.TaskID(runID), asynq.MaxRetry(maxRetry), asynq.Timeout(2*time.Hour), asynq.Retention(24*time.Hour))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
+}
+
+func (q *Queue) queueOf(taskType string) string {
+	if taskType == operations.TypeRestoreExecute {
+		return q.execute // see redisconn.Conn.ExecuteQueue
+	}
+	return q.queue
+}
+
+// Remove deletes the task of a run that has not started (operations.Enqueuer):
+// a cancelled queued run leaves nothing behind to be resubmitted. A task
+// already running, or already gone, is left alone.
+func (q *Queue) Remove(ctx context.Context, taskType, runID string) error {
+	err := q.inspector.DeleteTask(q.queueOf(taskType), runID)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 		return nil
 	}
 	return err

@@ -3,6 +3,7 @@ package apitest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -256,6 +257,18 @@ func TestWizardHappyPath(t *testing.T) {
 	// Once queued, the wizard's steps are closed.
 	if r, _ := w.call("", "defineRestoreScope", map[string]any{"runId": w.id, "mode": "ALL"}); r.code() != "INVALID_TRANSITION" {
 		t.Fatalf("scope after execute: %s", r.Raw)
+	}
+	// Cancelling the queued run cancels its execution and removes its task:
+	// nothing is left for a worker or the resubmitter to pick up.
+	if v := w.must("cancelRestoreRun", map[string]any{"runId": w.id}); v.Status != "CANCELLED" {
+		t.Fatalf("cancelled run %+v", v)
+	}
+	execID := ops.OperationRuns.Edges[0].Node.ID
+	if done := e.waitOp(e.owner, execID, 10*time.Second); done.Outcome != "CANCELLED" {
+		t.Fatalf("execution run after cancel: %+v", done)
+	}
+	if _, err := inspector.GetTaskInfo(e.app.Redis.ExecuteQueue(), execID); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Fatalf("the cancelled run's task is still queued: %v", err)
 	}
 }
 

@@ -37,6 +37,8 @@ const (
 // so the same run is never queued twice.
 type Enqueuer interface {
 	Submit(ctx context.Context, taskType, runID string) error
+	// Remove deletes the task of a run that has not started, if any.
+	Remove(ctx context.Context, taskType, runID string) error
 }
 
 // Service manages operation runs.
@@ -337,5 +339,24 @@ func (s *Service) Interrupt(ctx context.Context, id string) error {
 		return err
 	}
 	s.publish(ctx, run)
+	return nil
+}
+
+// CancelQueued ends a run that has not started as CANCELLED and removes its
+// task, so nothing resubmits or runs it later. A run already running or
+// finished is left to its job (which stops at its next item boundary).
+func (s *Service) CancelQueued(ctx context.Context, dedupeKey string) error {
+	run, err := s.active(ctx, dedupeKey)
+	if err != nil || run == nil || run.Status != operationrun.StatusQUEUED {
+		return err
+	}
+	if _, err := s.Complete(ctx, run.ID, End{Outcome: operationrun.OutcomeCANCELLED,
+		ErrorCode: "cancelled", ErrorMessage: "cancelled before it started"}); err != nil {
+		return err
+	}
+	if err := s.Queue.Remove(ctx, run.Type, run.ID); err != nil {
+		// The run is already CANCELLED: a leftover task finds it finished.
+		s.log().Warn("remove cancelled run's task", "run", run.ID, "err", err)
+	}
 	return nil
 }

@@ -40,9 +40,10 @@ type submission struct {
 // fakeQueue is an operations.Enqueuer that records what it is given and
 // fails with err when err is set.
 type fakeQueue struct {
-	mu    sync.Mutex
-	calls []submission
-	err   error
+	mu      sync.Mutex
+	calls   []submission
+	removed []submission
+	err     error
 }
 
 func (q *fakeQueue) Submit(_ context.Context, taskType, runID string) error {
@@ -50,6 +51,13 @@ func (q *fakeQueue) Submit(_ context.Context, taskType, runID string) error {
 	defer q.mu.Unlock()
 	q.calls = append(q.calls, submission{taskType, runID})
 	return q.err
+}
+
+func (q *fakeQueue) Remove(_ context.Context, taskType, runID string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.removed = append(q.removed, submission{taskType, runID})
+	return nil
 }
 
 func (q *fakeQueue) fail(err error) {

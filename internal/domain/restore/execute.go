@@ -139,7 +139,7 @@ func sameOrConflict(run, active *ent.RestoreRun) (*ent.RestoreRun, error) {
 // running one stops before its next item. A run that changed meanwhile (say
 // queued by a concurrent execute) is a CONFLICT: cancel it again.
 func (s *Service) Cancel(ctx context.Context, runID string) (*ent.RestoreRun, error) {
-	return s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, _ *auth.Viewer) (string, map[string]any, error) {
+	run, err := s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, _ *auth.Viewer) (string, map[string]any, error) {
 		var err error
 		switch {
 		case run.Status == restorerun.StatusRUNNING:
@@ -157,6 +157,15 @@ func (s *Service) Cancel(ctx context.Context, runID string) (*ent.RestoreRun, er
 		}
 		return "restore_run.cancel", map[string]any{"status": string(run.Status)}, nil
 	})
+	if err != nil || run.Status != restorerun.StatusCANCELLED {
+		return run, err
+	}
+	// A queued execution's operation run and task go too: nothing may pick
+	// the cancelled run up later.
+	if err := s.Ops.CancelQueued(ctx, operations.TypeRestoreExecute+":"+run.ID); err != nil {
+		return nil, fmt.Errorf("cancel the execution of run %s: %w", run.ID, err)
+	}
+	return run, nil
 }
 
 // CreateFromPolicyVersion starts a wizard that restores one captured policy
