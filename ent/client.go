@@ -26,6 +26,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunevent"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
@@ -60,6 +61,8 @@ type Client struct {
 	PolicyVersion *PolicyVersionClient
 	// RestoreRun is the client for interacting with the RestoreRun builders.
 	RestoreRun *RestoreRunClient
+	// RestoreRunEvent is the client for interacting with the RestoreRunEvent builders.
+	RestoreRunEvent *RestoreRunEventClient
 	// RestoreRunItem is the client for interacting with the RestoreRunItem builders.
 	RestoreRunItem *RestoreRunItemClient
 	// User is the client for interacting with the User builders.
@@ -88,6 +91,7 @@ func (c *Client) init() {
 	c.OperationRun = NewOperationRunClient(c.config)
 	c.PolicyVersion = NewPolicyVersionClient(c.config)
 	c.RestoreRun = NewRestoreRunClient(c.config)
+	c.RestoreRunEvent = NewRestoreRunEventClient(c.config)
 	c.RestoreRunItem = NewRestoreRunItemClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.Workspace = NewWorkspaceClient(c.config)
@@ -181,22 +185,23 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		APIToken:       NewAPITokenClient(cfg),
-		AuditLog:       NewAuditLogClient(cfg),
-		BackupItem:     NewBackupItemClient(cfg),
-		BackupSet:      NewBackupSetClient(cfg),
-		Environment:    NewEnvironmentClient(cfg),
-		IntunePolicy:   NewIntunePolicyClient(cfg),
-		Membership:     NewMembershipClient(cfg),
-		Notification:   NewNotificationClient(cfg),
-		OperationRun:   NewOperationRunClient(cfg),
-		PolicyVersion:  NewPolicyVersionClient(cfg),
-		RestoreRun:     NewRestoreRunClient(cfg),
-		RestoreRunItem: NewRestoreRunItemClient(cfg),
-		User:           NewUserClient(cfg),
-		Workspace:      NewWorkspaceClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		APIToken:        NewAPITokenClient(cfg),
+		AuditLog:        NewAuditLogClient(cfg),
+		BackupItem:      NewBackupItemClient(cfg),
+		BackupSet:       NewBackupSetClient(cfg),
+		Environment:     NewEnvironmentClient(cfg),
+		IntunePolicy:    NewIntunePolicyClient(cfg),
+		Membership:      NewMembershipClient(cfg),
+		Notification:    NewNotificationClient(cfg),
+		OperationRun:    NewOperationRunClient(cfg),
+		PolicyVersion:   NewPolicyVersionClient(cfg),
+		RestoreRun:      NewRestoreRunClient(cfg),
+		RestoreRunEvent: NewRestoreRunEventClient(cfg),
+		RestoreRunItem:  NewRestoreRunItemClient(cfg),
+		User:            NewUserClient(cfg),
+		Workspace:       NewWorkspaceClient(cfg),
 	}, nil
 }
 
@@ -214,22 +219,23 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:            ctx,
-		config:         cfg,
-		APIToken:       NewAPITokenClient(cfg),
-		AuditLog:       NewAuditLogClient(cfg),
-		BackupItem:     NewBackupItemClient(cfg),
-		BackupSet:      NewBackupSetClient(cfg),
-		Environment:    NewEnvironmentClient(cfg),
-		IntunePolicy:   NewIntunePolicyClient(cfg),
-		Membership:     NewMembershipClient(cfg),
-		Notification:   NewNotificationClient(cfg),
-		OperationRun:   NewOperationRunClient(cfg),
-		PolicyVersion:  NewPolicyVersionClient(cfg),
-		RestoreRun:     NewRestoreRunClient(cfg),
-		RestoreRunItem: NewRestoreRunItemClient(cfg),
-		User:           NewUserClient(cfg),
-		Workspace:      NewWorkspaceClient(cfg),
+		ctx:             ctx,
+		config:          cfg,
+		APIToken:        NewAPITokenClient(cfg),
+		AuditLog:        NewAuditLogClient(cfg),
+		BackupItem:      NewBackupItemClient(cfg),
+		BackupSet:       NewBackupSetClient(cfg),
+		Environment:     NewEnvironmentClient(cfg),
+		IntunePolicy:    NewIntunePolicyClient(cfg),
+		Membership:      NewMembershipClient(cfg),
+		Notification:    NewNotificationClient(cfg),
+		OperationRun:    NewOperationRunClient(cfg),
+		PolicyVersion:   NewPolicyVersionClient(cfg),
+		RestoreRun:      NewRestoreRunClient(cfg),
+		RestoreRunEvent: NewRestoreRunEventClient(cfg),
+		RestoreRunItem:  NewRestoreRunItemClient(cfg),
+		User:            NewUserClient(cfg),
+		Workspace:       NewWorkspaceClient(cfg),
 	}, nil
 }
 
@@ -261,7 +267,7 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIToken, c.AuditLog, c.BackupItem, c.BackupSet, c.Environment,
 		c.IntunePolicy, c.Membership, c.Notification, c.OperationRun, c.PolicyVersion,
-		c.RestoreRun, c.RestoreRunItem, c.User, c.Workspace,
+		c.RestoreRun, c.RestoreRunEvent, c.RestoreRunItem, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -273,7 +279,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIToken, c.AuditLog, c.BackupItem, c.BackupSet, c.Environment,
 		c.IntunePolicy, c.Membership, c.Notification, c.OperationRun, c.PolicyVersion,
-		c.RestoreRun, c.RestoreRunItem, c.User, c.Workspace,
+		c.RestoreRun, c.RestoreRunEvent, c.RestoreRunItem, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -304,6 +310,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PolicyVersion.mutate(ctx, m)
 	case *RestoreRunMutation:
 		return c.RestoreRun.mutate(ctx, m)
+	case *RestoreRunEventMutation:
+		return c.RestoreRunEvent.mutate(ctx, m)
 	case *RestoreRunItemMutation:
 		return c.RestoreRunItem.mutate(ctx, m)
 	case *UserMutation:
@@ -1955,6 +1963,139 @@ func (c *RestoreRunClient) mutate(ctx context.Context, m *RestoreRunMutation) (V
 	}
 }
 
+// RestoreRunEventClient is a client for the RestoreRunEvent schema.
+type RestoreRunEventClient struct {
+	config
+}
+
+// NewRestoreRunEventClient returns a client for the RestoreRunEvent from the given config.
+func NewRestoreRunEventClient(c config) *RestoreRunEventClient {
+	return &RestoreRunEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `restorerunevent.Hooks(f(g(h())))`.
+func (c *RestoreRunEventClient) Use(hooks ...Hook) {
+	c.hooks.RestoreRunEvent = append(c.hooks.RestoreRunEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `restorerunevent.Intercept(f(g(h())))`.
+func (c *RestoreRunEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RestoreRunEvent = append(c.inters.RestoreRunEvent, interceptors...)
+}
+
+// Create returns a builder for creating a RestoreRunEvent entity.
+func (c *RestoreRunEventClient) Create() *RestoreRunEventCreate {
+	mutation := newRestoreRunEventMutation(c.config, OpCreate)
+	return &RestoreRunEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RestoreRunEvent entities.
+func (c *RestoreRunEventClient) CreateBulk(builders ...*RestoreRunEventCreate) *RestoreRunEventCreateBulk {
+	return &RestoreRunEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RestoreRunEventClient) MapCreateBulk(slice any, setFunc func(*RestoreRunEventCreate, int)) *RestoreRunEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RestoreRunEventCreateBulk{err: fmt.Errorf("calling to RestoreRunEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RestoreRunEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RestoreRunEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RestoreRunEvent.
+func (c *RestoreRunEventClient) Update() *RestoreRunEventUpdate {
+	mutation := newRestoreRunEventMutation(c.config, OpUpdate)
+	return &RestoreRunEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RestoreRunEventClient) UpdateOne(_m *RestoreRunEvent) *RestoreRunEventUpdateOne {
+	mutation := newRestoreRunEventMutation(c.config, OpUpdateOne, withRestoreRunEvent(_m))
+	return &RestoreRunEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RestoreRunEventClient) UpdateOneID(id int) *RestoreRunEventUpdateOne {
+	mutation := newRestoreRunEventMutation(c.config, OpUpdateOne, withRestoreRunEventID(id))
+	return &RestoreRunEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RestoreRunEvent.
+func (c *RestoreRunEventClient) Delete() *RestoreRunEventDelete {
+	mutation := newRestoreRunEventMutation(c.config, OpDelete)
+	return &RestoreRunEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RestoreRunEventClient) DeleteOne(_m *RestoreRunEvent) *RestoreRunEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RestoreRunEventClient) DeleteOneID(id int) *RestoreRunEventDeleteOne {
+	builder := c.Delete().Where(restorerunevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RestoreRunEventDeleteOne{builder}
+}
+
+// Query returns a query builder for RestoreRunEvent.
+func (c *RestoreRunEventClient) Query() *RestoreRunEventQuery {
+	return &RestoreRunEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRestoreRunEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RestoreRunEvent entity by its id.
+func (c *RestoreRunEventClient) Get(ctx context.Context, id int) (*RestoreRunEvent, error) {
+	return c.Query().Where(restorerunevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RestoreRunEventClient) GetX(ctx context.Context, id int) *RestoreRunEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RestoreRunEventClient) Hooks() []Hook {
+	return c.hooks.RestoreRunEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *RestoreRunEventClient) Interceptors() []Interceptor {
+	return c.inters.RestoreRunEvent
+}
+
+func (c *RestoreRunEventClient) mutate(ctx context.Context, m *RestoreRunEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RestoreRunEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RestoreRunEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RestoreRunEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RestoreRunEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RestoreRunEvent mutation op: %q", m.Op())
+	}
+}
+
 // RestoreRunItemClient is a client for the RestoreRunItem schema.
 type RestoreRunItemClient struct {
 	config
@@ -2455,12 +2596,12 @@ type (
 	hooks struct {
 		APIToken, AuditLog, BackupItem, BackupSet, Environment, IntunePolicy,
 		Membership, Notification, OperationRun, PolicyVersion, RestoreRun,
-		RestoreRunItem, User, Workspace []ent.Hook
+		RestoreRunEvent, RestoreRunItem, User, Workspace []ent.Hook
 	}
 	inters struct {
 		APIToken, AuditLog, BackupItem, BackupSet, Environment, IntunePolicy,
 		Membership, Notification, OperationRun, PolicyVersion, RestoreRun,
-		RestoreRunItem, User, Workspace []ent.Interceptor
+		RestoreRunEvent, RestoreRunItem, User, Workspace []ent.Interceptor
 	}
 )
 

@@ -23,6 +23,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunevent"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
@@ -86,20 +87,21 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apitoken.Table:       apitoken.ValidColumn,
-			auditlog.Table:       auditlog.ValidColumn,
-			backupitem.Table:     backupitem.ValidColumn,
-			backupset.Table:      backupset.ValidColumn,
-			environment.Table:    environment.ValidColumn,
-			intunepolicy.Table:   intunepolicy.ValidColumn,
-			membership.Table:     membership.ValidColumn,
-			notification.Table:   notification.ValidColumn,
-			operationrun.Table:   operationrun.ValidColumn,
-			policyversion.Table:  policyversion.ValidColumn,
-			restorerun.Table:     restorerun.ValidColumn,
-			restorerunitem.Table: restorerunitem.ValidColumn,
-			user.Table:           user.ValidColumn,
-			workspace.Table:      workspace.ValidColumn,
+			apitoken.Table:        apitoken.ValidColumn,
+			auditlog.Table:        auditlog.ValidColumn,
+			backupitem.Table:      backupitem.ValidColumn,
+			backupset.Table:       backupset.ValidColumn,
+			environment.Table:     environment.ValidColumn,
+			intunepolicy.Table:    intunepolicy.ValidColumn,
+			membership.Table:      membership.ValidColumn,
+			notification.Table:    notification.ValidColumn,
+			operationrun.Table:    operationrun.ValidColumn,
+			policyversion.Table:   policyversion.ValidColumn,
+			restorerun.Table:      restorerun.ValidColumn,
+			restorerunevent.Table: restorerunevent.ValidColumn,
+			restorerunitem.Table:  restorerunitem.ValidColumn,
+			user.Table:            user.ValidColumn,
+			workspace.Table:       workspace.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

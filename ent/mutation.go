@@ -23,6 +23,7 @@ import (
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/predicate"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunevent"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
@@ -38,20 +39,21 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIToken       = "APIToken"
-	TypeAuditLog       = "AuditLog"
-	TypeBackupItem     = "BackupItem"
-	TypeBackupSet      = "BackupSet"
-	TypeEnvironment    = "Environment"
-	TypeIntunePolicy   = "IntunePolicy"
-	TypeMembership     = "Membership"
-	TypeNotification   = "Notification"
-	TypeOperationRun   = "OperationRun"
-	TypePolicyVersion  = "PolicyVersion"
-	TypeRestoreRun     = "RestoreRun"
-	TypeRestoreRunItem = "RestoreRunItem"
-	TypeUser           = "User"
-	TypeWorkspace      = "Workspace"
+	TypeAPIToken        = "APIToken"
+	TypeAuditLog        = "AuditLog"
+	TypeBackupItem      = "BackupItem"
+	TypeBackupSet       = "BackupSet"
+	TypeEnvironment     = "Environment"
+	TypeIntunePolicy    = "IntunePolicy"
+	TypeMembership      = "Membership"
+	TypeNotification    = "Notification"
+	TypeOperationRun    = "OperationRun"
+	TypePolicyVersion   = "PolicyVersion"
+	TypeRestoreRun      = "RestoreRun"
+	TypeRestoreRunEvent = "RestoreRunEvent"
+	TypeRestoreRunItem  = "RestoreRunItem"
+	TypeUser            = "User"
+	TypeWorkspace       = "Workspace"
 )
 
 // APITokenMutation represents an operation that mutates the APIToken nodes in the graph.
@@ -10370,6 +10372,8 @@ type RestoreRunMutation struct {
 	group_mapping           *map[string]string
 	scope_tag_mapping       *map[string]string
 	create_missing          *bool
+	event_sequence          *int
+	addevent_sequence       *int
 	dry_run                 *bool
 	environment_badge       *string
 	tenant_label            *string
@@ -11005,6 +11009,62 @@ func (m *RestoreRunMutation) OldCreateMissing(ctx context.Context) (v bool, err 
 // ResetCreateMissing resets all changes to the "create_missing" field.
 func (m *RestoreRunMutation) ResetCreateMissing() {
 	m.create_missing = nil
+}
+
+// SetEventSequence sets the "event_sequence" field.
+func (m *RestoreRunMutation) SetEventSequence(i int) {
+	m.event_sequence = &i
+	m.addevent_sequence = nil
+}
+
+// EventSequence returns the value of the "event_sequence" field in the mutation.
+func (m *RestoreRunMutation) EventSequence() (r int, exists bool) {
+	v := m.event_sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventSequence returns the old "event_sequence" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldEventSequence(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventSequence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventSequence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventSequence: %w", err)
+	}
+	return oldValue.EventSequence, nil
+}
+
+// AddEventSequence adds i to the "event_sequence" field.
+func (m *RestoreRunMutation) AddEventSequence(i int) {
+	if m.addevent_sequence != nil {
+		*m.addevent_sequence += i
+	} else {
+		m.addevent_sequence = &i
+	}
+}
+
+// AddedEventSequence returns the value that was added to the "event_sequence" field in this mutation.
+func (m *RestoreRunMutation) AddedEventSequence() (r int, exists bool) {
+	v := m.addevent_sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEventSequence resets all changes to the "event_sequence" field.
+func (m *RestoreRunMutation) ResetEventSequence() {
+	m.event_sequence = nil
+	m.addevent_sequence = nil
 }
 
 // SetDryRun sets the "dry_run" field.
@@ -12072,7 +12132,7 @@ func (m *RestoreRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RestoreRunMutation) Fields() []string {
-	fields := make([]string, 0, 34)
+	fields := make([]string, 0, 35)
 	if m.created_at != nil {
 		fields = append(fields, restorerun.FieldCreatedAt)
 	}
@@ -12108,6 +12168,9 @@ func (m *RestoreRunMutation) Fields() []string {
 	}
 	if m.create_missing != nil {
 		fields = append(fields, restorerun.FieldCreateMissing)
+	}
+	if m.event_sequence != nil {
+		fields = append(fields, restorerun.FieldEventSequence)
 	}
 	if m.dry_run != nil {
 		fields = append(fields, restorerun.FieldDryRun)
@@ -12207,6 +12270,8 @@ func (m *RestoreRunMutation) Field(name string) (ent.Value, bool) {
 		return m.ScopeTagMapping()
 	case restorerun.FieldCreateMissing:
 		return m.CreateMissing()
+	case restorerun.FieldEventSequence:
+		return m.EventSequence()
 	case restorerun.FieldDryRun:
 		return m.DryRun()
 	case restorerun.FieldEnvironmentBadge:
@@ -12284,6 +12349,8 @@ func (m *RestoreRunMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldScopeTagMapping(ctx)
 	case restorerun.FieldCreateMissing:
 		return m.OldCreateMissing(ctx)
+	case restorerun.FieldEventSequence:
+		return m.OldEventSequence(ctx)
 	case restorerun.FieldDryRun:
 		return m.OldDryRun(ctx)
 	case restorerun.FieldEnvironmentBadge:
@@ -12420,6 +12487,13 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCreateMissing(v)
+		return nil
+	case restorerun.FieldEventSequence:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventSequence(v)
 		return nil
 	case restorerun.FieldDryRun:
 		v, ok := value.(bool)
@@ -12582,13 +12656,21 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *RestoreRunMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addevent_sequence != nil {
+		fields = append(fields, restorerun.FieldEventSequence)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *RestoreRunMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case restorerun.FieldEventSequence:
+		return m.AddedEventSequence()
+	}
 	return nil, false
 }
 
@@ -12597,6 +12679,13 @@ func (m *RestoreRunMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *RestoreRunMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case restorerun.FieldEventSequence:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEventSequence(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RestoreRun numeric field %s", name)
 }
@@ -12765,6 +12854,9 @@ func (m *RestoreRunMutation) ResetField(name string) error {
 	case restorerun.FieldCreateMissing:
 		m.ResetCreateMissing()
 		return nil
+	case restorerun.FieldEventSequence:
+		m.ResetEventSequence()
+		return nil
 	case restorerun.FieldDryRun:
 		m.ResetDryRun()
 		return nil
@@ -12925,6 +13017,822 @@ func (m *RestoreRunMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown RestoreRun edge %s", name)
+}
+
+// RestoreRunEventMutation represents an operation that mutates the RestoreRunEvent nodes in the graph.
+type RestoreRunEventMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	workspace_id  *string
+	run_id        *string
+	sequence      *int
+	addsequence   *int
+	kind          *string
+	action        *string
+	status        *string
+	item_id       *string
+	counts        *map[string]int
+	at            *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RestoreRunEvent, error)
+	predicates    []predicate.RestoreRunEvent
+}
+
+var _ ent.Mutation = (*RestoreRunEventMutation)(nil)
+
+// restoreruneventOption allows management of the mutation configuration using functional options.
+type restoreruneventOption func(*RestoreRunEventMutation)
+
+// newRestoreRunEventMutation creates new mutation for the RestoreRunEvent entity.
+func newRestoreRunEventMutation(c config, op Op, opts ...restoreruneventOption) *RestoreRunEventMutation {
+	m := &RestoreRunEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRestoreRunEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRestoreRunEventID sets the ID field of the mutation.
+func withRestoreRunEventID(id int) restoreruneventOption {
+	return func(m *RestoreRunEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RestoreRunEvent
+		)
+		m.oldValue = func(ctx context.Context) (*RestoreRunEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RestoreRunEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRestoreRunEvent sets the old RestoreRunEvent of the mutation.
+func withRestoreRunEvent(node *RestoreRunEvent) restoreruneventOption {
+	return func(m *RestoreRunEventMutation) {
+		m.oldValue = func(context.Context) (*RestoreRunEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RestoreRunEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RestoreRunEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RestoreRunEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RestoreRunEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RestoreRunEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *RestoreRunEventMutation) SetWorkspaceID(s string) {
+	m.workspace_id = &s
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *RestoreRunEventMutation) WorkspaceID() (r string, exists bool) {
+	v := m.workspace_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldWorkspaceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *RestoreRunEventMutation) ResetWorkspaceID() {
+	m.workspace_id = nil
+}
+
+// SetRunID sets the "run_id" field.
+func (m *RestoreRunEventMutation) SetRunID(s string) {
+	m.run_id = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *RestoreRunEventMutation) RunID() (r string, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldRunID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *RestoreRunEventMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// SetSequence sets the "sequence" field.
+func (m *RestoreRunEventMutation) SetSequence(i int) {
+	m.sequence = &i
+	m.addsequence = nil
+}
+
+// Sequence returns the value of the "sequence" field in the mutation.
+func (m *RestoreRunEventMutation) Sequence() (r int, exists bool) {
+	v := m.sequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSequence returns the old "sequence" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldSequence(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSequence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSequence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSequence: %w", err)
+	}
+	return oldValue.Sequence, nil
+}
+
+// AddSequence adds i to the "sequence" field.
+func (m *RestoreRunEventMutation) AddSequence(i int) {
+	if m.addsequence != nil {
+		*m.addsequence += i
+	} else {
+		m.addsequence = &i
+	}
+}
+
+// AddedSequence returns the value that was added to the "sequence" field in this mutation.
+func (m *RestoreRunEventMutation) AddedSequence() (r int, exists bool) {
+	v := m.addsequence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSequence resets all changes to the "sequence" field.
+func (m *RestoreRunEventMutation) ResetSequence() {
+	m.sequence = nil
+	m.addsequence = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *RestoreRunEventMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RestoreRunEventMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RestoreRunEventMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetAction sets the "action" field.
+func (m *RestoreRunEventMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *RestoreRunEventMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *RestoreRunEventMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *RestoreRunEventMutation) SetStatus(s string) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *RestoreRunEventMutation) Status() (r string, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *RestoreRunEventMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetItemID sets the "item_id" field.
+func (m *RestoreRunEventMutation) SetItemID(s string) {
+	m.item_id = &s
+}
+
+// ItemID returns the value of the "item_id" field in the mutation.
+func (m *RestoreRunEventMutation) ItemID() (r string, exists bool) {
+	v := m.item_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemID returns the old "item_id" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldItemID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemID: %w", err)
+	}
+	return oldValue.ItemID, nil
+}
+
+// ResetItemID resets all changes to the "item_id" field.
+func (m *RestoreRunEventMutation) ResetItemID() {
+	m.item_id = nil
+}
+
+// SetCounts sets the "counts" field.
+func (m *RestoreRunEventMutation) SetCounts(value map[string]int) {
+	m.counts = &value
+}
+
+// Counts returns the value of the "counts" field in the mutation.
+func (m *RestoreRunEventMutation) Counts() (r map[string]int, exists bool) {
+	v := m.counts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCounts returns the old "counts" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldCounts(ctx context.Context) (v map[string]int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCounts: %w", err)
+	}
+	return oldValue.Counts, nil
+}
+
+// ClearCounts clears the value of the "counts" field.
+func (m *RestoreRunEventMutation) ClearCounts() {
+	m.counts = nil
+	m.clearedFields[restorerunevent.FieldCounts] = struct{}{}
+}
+
+// CountsCleared returns if the "counts" field was cleared in this mutation.
+func (m *RestoreRunEventMutation) CountsCleared() bool {
+	_, ok := m.clearedFields[restorerunevent.FieldCounts]
+	return ok
+}
+
+// ResetCounts resets all changes to the "counts" field.
+func (m *RestoreRunEventMutation) ResetCounts() {
+	m.counts = nil
+	delete(m.clearedFields, restorerunevent.FieldCounts)
+}
+
+// SetAt sets the "at" field.
+func (m *RestoreRunEventMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *RestoreRunEventMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the RestoreRunEvent entity.
+// If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunEventMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *RestoreRunEventMutation) ResetAt() {
+	m.at = nil
+}
+
+// Where appends a list predicates to the RestoreRunEventMutation builder.
+func (m *RestoreRunEventMutation) Where(ps ...predicate.RestoreRunEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RestoreRunEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RestoreRunEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RestoreRunEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RestoreRunEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RestoreRunEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RestoreRunEvent).
+func (m *RestoreRunEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RestoreRunEventMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.workspace_id != nil {
+		fields = append(fields, restorerunevent.FieldWorkspaceID)
+	}
+	if m.run_id != nil {
+		fields = append(fields, restorerunevent.FieldRunID)
+	}
+	if m.sequence != nil {
+		fields = append(fields, restorerunevent.FieldSequence)
+	}
+	if m.kind != nil {
+		fields = append(fields, restorerunevent.FieldKind)
+	}
+	if m.action != nil {
+		fields = append(fields, restorerunevent.FieldAction)
+	}
+	if m.status != nil {
+		fields = append(fields, restorerunevent.FieldStatus)
+	}
+	if m.item_id != nil {
+		fields = append(fields, restorerunevent.FieldItemID)
+	}
+	if m.counts != nil {
+		fields = append(fields, restorerunevent.FieldCounts)
+	}
+	if m.at != nil {
+		fields = append(fields, restorerunevent.FieldAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RestoreRunEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case restorerunevent.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case restorerunevent.FieldRunID:
+		return m.RunID()
+	case restorerunevent.FieldSequence:
+		return m.Sequence()
+	case restorerunevent.FieldKind:
+		return m.Kind()
+	case restorerunevent.FieldAction:
+		return m.Action()
+	case restorerunevent.FieldStatus:
+		return m.Status()
+	case restorerunevent.FieldItemID:
+		return m.ItemID()
+	case restorerunevent.FieldCounts:
+		return m.Counts()
+	case restorerunevent.FieldAt:
+		return m.At()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RestoreRunEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case restorerunevent.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case restorerunevent.FieldRunID:
+		return m.OldRunID(ctx)
+	case restorerunevent.FieldSequence:
+		return m.OldSequence(ctx)
+	case restorerunevent.FieldKind:
+		return m.OldKind(ctx)
+	case restorerunevent.FieldAction:
+		return m.OldAction(ctx)
+	case restorerunevent.FieldStatus:
+		return m.OldStatus(ctx)
+	case restorerunevent.FieldItemID:
+		return m.OldItemID(ctx)
+	case restorerunevent.FieldCounts:
+		return m.OldCounts(ctx)
+	case restorerunevent.FieldAt:
+		return m.OldAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown RestoreRunEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RestoreRunEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case restorerunevent.FieldWorkspaceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case restorerunevent.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case restorerunevent.FieldSequence:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSequence(v)
+		return nil
+	case restorerunevent.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case restorerunevent.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case restorerunevent.FieldStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case restorerunevent.FieldItemID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemID(v)
+		return nil
+	case restorerunevent.FieldCounts:
+		v, ok := value.(map[string]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCounts(v)
+		return nil
+	case restorerunevent.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RestoreRunEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RestoreRunEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addsequence != nil {
+		fields = append(fields, restorerunevent.FieldSequence)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RestoreRunEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case restorerunevent.FieldSequence:
+		return m.AddedSequence()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RestoreRunEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case restorerunevent.FieldSequence:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSequence(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RestoreRunEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RestoreRunEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(restorerunevent.FieldCounts) {
+		fields = append(fields, restorerunevent.FieldCounts)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RestoreRunEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RestoreRunEventMutation) ClearField(name string) error {
+	switch name {
+	case restorerunevent.FieldCounts:
+		m.ClearCounts()
+		return nil
+	}
+	return fmt.Errorf("unknown RestoreRunEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RestoreRunEventMutation) ResetField(name string) error {
+	switch name {
+	case restorerunevent.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case restorerunevent.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case restorerunevent.FieldSequence:
+		m.ResetSequence()
+		return nil
+	case restorerunevent.FieldKind:
+		m.ResetKind()
+		return nil
+	case restorerunevent.FieldAction:
+		m.ResetAction()
+		return nil
+	case restorerunevent.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case restorerunevent.FieldItemID:
+		m.ResetItemID()
+		return nil
+	case restorerunevent.FieldCounts:
+		m.ResetCounts()
+		return nil
+	case restorerunevent.FieldAt:
+		m.ResetAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RestoreRunEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RestoreRunEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RestoreRunEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RestoreRunEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RestoreRunEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RestoreRunEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RestoreRunEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RestoreRunEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RestoreRunEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RestoreRunEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RestoreRunEvent edge %s", name)
 }
 
 // RestoreRunItemMutation represents an operation that mutates the RestoreRunItem nodes in the graph.

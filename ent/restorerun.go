@@ -44,6 +44,8 @@ type RestoreRun struct {
 	ScopeTagMapping map[string]string `json:"scope_tag_mapping,omitempty"`
 	// CreateMissing holds the value of the "create_missing" field.
 	CreateMissing bool `json:"create_missing,omitempty"`
+	// EventSequence holds the value of the "event_sequence" field.
+	EventSequence int `json:"event_sequence,omitempty"`
 	// DryRun holds the value of the "dry_run" field.
 	DryRun bool `json:"dry_run,omitempty"`
 	// EnvironmentBadge holds the value of the "environment_badge" field.
@@ -138,6 +140,8 @@ func (*RestoreRun) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case restorerun.FieldCreateMissing, restorerun.FieldDryRun, restorerun.FieldAcknowledged, restorerun.FieldCancelRequested:
 			values[i] = new(sql.NullBool)
+		case restorerun.FieldEventSequence:
+			values[i] = new(sql.NullInt64)
 		case restorerun.FieldID, restorerun.FieldWorkspaceID, restorerun.FieldEnvironmentID, restorerun.FieldBackupSetID, restorerun.FieldInitiatorID, restorerun.FieldStatus, restorerun.FieldScopeMode, restorerun.FieldEnvironmentBadge, restorerun.FieldTenantLabel, restorerun.FieldScopeFingerprint, restorerun.FieldCheckFingerprint, restorerun.FieldPreviewFingerprint, restorerun.FieldConfirmedBy, restorerun.FieldConfirmedFingerprint, restorerun.FieldIdempotencyKey, restorerun.FieldActiveExecutionKey:
 			values[i] = new(sql.NullString)
 		case restorerun.FieldCreatedAt, restorerun.FieldUpdatedAt, restorerun.FieldCheckedAt, restorerun.FieldPreviewedAt, restorerun.FieldConfirmedAt, restorerun.FieldStartedAt, restorerun.FieldFinishedAt, restorerun.FieldDeletedAt:
@@ -241,6 +245,12 @@ func (_m *RestoreRun) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field create_missing", values[i])
 			} else if value.Valid {
 				_m.CreateMissing = value.Bool
+			}
+		case restorerun.FieldEventSequence:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field event_sequence", values[i])
+			} else if value.Valid {
+				_m.EventSequence = int(value.Int64)
 			}
 		case restorerun.FieldDryRun:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -474,6 +484,9 @@ func (_m *RestoreRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("create_missing=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CreateMissing))
+	builder.WriteString(", ")
+	builder.WriteString("event_sequence=")
+	builder.WriteString(fmt.Sprintf("%v", _m.EventSequence))
 	builder.WriteString(", ")
 	builder.WriteString("dry_run=")
 	builder.WriteString(fmt.Sprintf("%v", _m.DryRun))

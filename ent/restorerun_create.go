@@ -145,6 +145,20 @@ func (_c *RestoreRunCreate) SetNillableCreateMissing(v *bool) *RestoreRunCreate 
 	return _c
 }
 
+// SetEventSequence sets the "event_sequence" field.
+func (_c *RestoreRunCreate) SetEventSequence(v int) *RestoreRunCreate {
+	_c.mutation.SetEventSequence(v)
+	return _c
+}
+
+// SetNillableEventSequence sets the "event_sequence" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableEventSequence(v *int) *RestoreRunCreate {
+	if v != nil {
+		_c.SetEventSequence(*v)
+	}
+	return _c
+}
+
 // SetDryRun sets the "dry_run" field.
 func (_c *RestoreRunCreate) SetDryRun(v bool) *RestoreRunCreate {
 	_c.mutation.SetDryRun(v)
@@ -484,6 +498,10 @@ func (_c *RestoreRunCreate) defaults() {
 		v := restorerun.DefaultCreateMissing
 		_c.mutation.SetCreateMissing(v)
 	}
+	if _, ok := _c.mutation.EventSequence(); !ok {
+		v := restorerun.DefaultEventSequence
+		_c.mutation.SetEventSequence(v)
+	}
 	if _, ok := _c.mutation.DryRun(); !ok {
 		v := restorerun.DefaultDryRun
 		_c.mutation.SetDryRun(v)
@@ -558,6 +576,9 @@ func (_c *RestoreRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreateMissing(); !ok {
 		return &ValidationError{Name: "create_missing", err: errors.New(`ent: missing required field "RestoreRun.create_missing"`)}
+	}
+	if _, ok := _c.mutation.EventSequence(); !ok {
+		return &ValidationError{Name: "event_sequence", err: errors.New(`ent: missing required field "RestoreRun.event_sequence"`)}
 	}
 	if _, ok := _c.mutation.DryRun(); !ok {
 		return &ValidationError{Name: "dry_run", err: errors.New(`ent: missing required field "RestoreRun.dry_run"`)}
@@ -672,6 +693,10 @@ func (_c *RestoreRunCreate) createSpec() (*RestoreRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreateMissing(); ok {
 		_spec.SetField(restorerun.FieldCreateMissing, field.TypeBool, value)
 		_node.CreateMissing = value
+	}
+	if value, ok := _c.mutation.EventSequence(); ok {
+		_spec.SetField(restorerun.FieldEventSequence, field.TypeInt, value)
+		_node.EventSequence = value
 	}
 	if value, ok := _c.mutation.DryRun(); ok {
 		_spec.SetField(restorerun.FieldDryRun, field.TypeBool, value)
@@ -976,6 +1001,24 @@ func (u *RestoreRunUpsert) SetCreateMissing(v bool) *RestoreRunUpsert {
 // UpdateCreateMissing sets the "create_missing" field to the value that was provided on create.
 func (u *RestoreRunUpsert) UpdateCreateMissing() *RestoreRunUpsert {
 	u.SetExcluded(restorerun.FieldCreateMissing)
+	return u
+}
+
+// SetEventSequence sets the "event_sequence" field.
+func (u *RestoreRunUpsert) SetEventSequence(v int) *RestoreRunUpsert {
+	u.Set(restorerun.FieldEventSequence, v)
+	return u
+}
+
+// UpdateEventSequence sets the "event_sequence" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateEventSequence() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldEventSequence)
+	return u
+}
+
+// AddEventSequence adds v to the "event_sequence" field.
+func (u *RestoreRunUpsert) AddEventSequence(v int) *RestoreRunUpsert {
+	u.Add(restorerun.FieldEventSequence, v)
 	return u
 }
 
@@ -1511,6 +1554,27 @@ func (u *RestoreRunUpsertOne) SetCreateMissing(v bool) *RestoreRunUpsertOne {
 func (u *RestoreRunUpsertOne) UpdateCreateMissing() *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.UpdateCreateMissing()
+	})
+}
+
+// SetEventSequence sets the "event_sequence" field.
+func (u *RestoreRunUpsertOne) SetEventSequence(v int) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetEventSequence(v)
+	})
+}
+
+// AddEventSequence adds v to the "event_sequence" field.
+func (u *RestoreRunUpsertOne) AddEventSequence(v int) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.AddEventSequence(v)
+	})
+}
+
+// UpdateEventSequence sets the "event_sequence" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateEventSequence() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateEventSequence()
 	})
 }
 
@@ -2266,6 +2330,27 @@ func (u *RestoreRunUpsertBulk) SetCreateMissing(v bool) *RestoreRunUpsertBulk {
 func (u *RestoreRunUpsertBulk) UpdateCreateMissing() *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.UpdateCreateMissing()
+	})
+}
+
+// SetEventSequence sets the "event_sequence" field.
+func (u *RestoreRunUpsertBulk) SetEventSequence(v int) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetEventSequence(v)
+	})
+}
+
+// AddEventSequence adds v to the "event_sequence" field.
+func (u *RestoreRunUpsertBulk) AddEventSequence(v int) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.AddEventSequence(v)
+	})
+}
+
+// UpdateEventSequence sets the "event_sequence" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateEventSequence() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateEventSequence()
 	})
 }
 

@@ -155,6 +155,27 @@ func (_u *RestoreRunUpdate) SetNillableCreateMissing(v *bool) *RestoreRunUpdate 
 	return _u
 }
 
+// SetEventSequence sets the "event_sequence" field.
+func (_u *RestoreRunUpdate) SetEventSequence(v int) *RestoreRunUpdate {
+	_u.mutation.ResetEventSequence()
+	_u.mutation.SetEventSequence(v)
+	return _u
+}
+
+// SetNillableEventSequence sets the "event_sequence" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableEventSequence(v *int) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetEventSequence(*v)
+	}
+	return _u
+}
+
+// AddEventSequence adds value to the "event_sequence" field.
+func (_u *RestoreRunUpdate) AddEventSequence(v int) *RestoreRunUpdate {
+	_u.mutation.AddEventSequence(v)
+	return _u
+}
+
 // SetDryRun sets the "dry_run" field.
 func (_u *RestoreRunUpdate) SetDryRun(v bool) *RestoreRunUpdate {
 	_u.mutation.SetDryRun(v)
@@ -619,6 +640,12 @@ func (_u *RestoreRunUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.CreateMissing(); ok {
 		_spec.SetField(restorerun.FieldCreateMissing, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.EventSequence(); ok {
+		_spec.SetField(restorerun.FieldEventSequence, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedEventSequence(); ok {
+		_spec.AddField(restorerun.FieldEventSequence, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.DryRun(); ok {
 		_spec.SetField(restorerun.FieldDryRun, field.TypeBool, value)
 	}
@@ -895,6 +922,27 @@ func (_u *RestoreRunUpdateOne) SetNillableCreateMissing(v *bool) *RestoreRunUpda
 	if v != nil {
 		_u.SetCreateMissing(*v)
 	}
+	return _u
+}
+
+// SetEventSequence sets the "event_sequence" field.
+func (_u *RestoreRunUpdateOne) SetEventSequence(v int) *RestoreRunUpdateOne {
+	_u.mutation.ResetEventSequence()
+	_u.mutation.SetEventSequence(v)
+	return _u
+}
+
+// SetNillableEventSequence sets the "event_sequence" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableEventSequence(v *int) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetEventSequence(*v)
+	}
+	return _u
+}
+
+// AddEventSequence adds value to the "event_sequence" field.
+func (_u *RestoreRunUpdateOne) AddEventSequence(v int) *RestoreRunUpdateOne {
+	_u.mutation.AddEventSequence(v)
 	return _u
 }
 
@@ -1391,6 +1439,12 @@ func (_u *RestoreRunUpdateOne) sqlSave(ctx context.Context) (_node *RestoreRun, 
 	}
 	if value, ok := _u.mutation.CreateMissing(); ok {
 		_spec.SetField(restorerun.FieldCreateMissing, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.EventSequence(); ok {
+		_spec.SetField(restorerun.FieldEventSequence, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedEventSequence(); ok {
+		_spec.AddField(restorerun.FieldEventSequence, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.DryRun(); ok {
 		_spec.SetField(restorerun.FieldDryRun, field.TypeBool, value)

@@ -36,6 +36,8 @@ type Tx struct {
 	PolicyVersion *PolicyVersionClient
 	// RestoreRun is the client for interacting with the RestoreRun builders.
 	RestoreRun *RestoreRunClient
+	// RestoreRunEvent is the client for interacting with the RestoreRunEvent builders.
+	RestoreRunEvent *RestoreRunEventClient
 	// RestoreRunItem is the client for interacting with the RestoreRunItem builders.
 	RestoreRunItem *RestoreRunItemClient
 	// User is the client for interacting with the User builders.
@@ -184,6 +186,7 @@ func (tx *Tx) init() {
 	tx.OperationRun = NewOperationRunClient(tx.config)
 	tx.PolicyVersion = NewPolicyVersionClient(tx.config)
 	tx.RestoreRun = NewRestoreRunClient(tx.config)
+	tx.RestoreRunEvent = NewRestoreRunEventClient(tx.config)
 	tx.RestoreRunItem = NewRestoreRunItemClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)

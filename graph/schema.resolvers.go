@@ -558,6 +558,47 @@ func (r *restoreRunResolver) ExecutionRun(ctx context.Context, obj *ent.RestoreR
 	return r.latestOperation(ctx, obj.ID, operations.TypeRestoreExecute)
 }
 
+// Kind is the resolver for the kind field.
+func (r *restoreRunEventResolver) Kind(ctx context.Context, obj *restore.RunEvent) (model.RestoreRunEventKind, error) {
+	return model.RestoreRunEventKind(obj.Kind), nil
+}
+
+// Action is the resolver for the action field.
+func (r *restoreRunEventResolver) Action(ctx context.Context, obj *restore.RunEvent) (*string, error) {
+	if obj.Action == "" {
+		return nil, nil
+	}
+	return &obj.Action, nil
+}
+
+// Status is the resolver for the status field.
+func (r *restoreRunEventResolver) Status(ctx context.Context, obj *restore.RunEvent) (restorerun.Status, error) {
+	return restorerun.Status(obj.Status), nil
+}
+
+// Run is the resolver for the run field.
+func (r *restoreRunEventResolver) Run(ctx context.Context, obj *restore.RunEvent) (*ent.RestoreRun, error) {
+	// The subscription checked the viewer may see this run.
+	return r.Client.RestoreRun.Get(ctx, obj.RunID)
+}
+
+// Item is the resolver for the item field.
+func (r *restoreRunEventResolver) Item(ctx context.Context, obj *restore.RunEvent) (*ent.RestoreRunItem, error) {
+	if obj.ItemID == "" {
+		return nil, nil
+	}
+	return r.Client.RestoreRunItem.Get(ctx, obj.ItemID)
+}
+
+// Counts is the resolver for the counts field.
+func (r *restoreRunEventResolver) Counts(ctx context.Context, obj *restore.RunEvent) (*model.RestoreRunEventCounts, error) {
+	if obj.Counts == nil {
+		return nil, nil
+	}
+	return &model.RestoreRunEventCounts{Total: obj.Counts["total"], Succeeded: obj.Counts["succeeded"],
+		Failed: obj.Counts["failed"], Skipped: obj.Counts["skipped"]}, nil
+}
+
 // CheckResults is the resolver for the checkResults field.
 func (r *restoreRunItemResolver) CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error) {
 	return checkResults(obj.CheckResults), nil
@@ -674,8 +715,22 @@ func (r *subscriptionResolver) AuditLogAdded(ctx context.Context, workspaceID st
 	return out, nil
 }
 
+// RestoreRunEvents is the resolver for the restoreRunEvents field.
+func (r *subscriptionResolver) RestoreRunEvents(ctx context.Context, runID string, afterSequence *int) (<-chan *restore.RunEvent, error) {
+	after := 0
+	if afterSequence != nil {
+		after = *afterSequence
+	}
+	return r.Restore.FollowEvents(ctx, runID, after)
+}
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
+
+// RestoreRunEvent returns generated.RestoreRunEventResolver implementation.
+func (r *Resolver) RestoreRunEvent() generated.RestoreRunEventResolver {
+	return &restoreRunEventResolver{r}
+}
 
 // RestoreScopeItems returns generated.RestoreScopeItemsResolver implementation.
 func (r *Resolver) RestoreScopeItems() generated.RestoreScopeItemsResolver {
@@ -687,6 +742,7 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 
 type (
 	mutationResolver          struct{ *Resolver }
+	restoreRunEventResolver   struct{ *Resolver }
 	restoreScopeItemsResolver struct{ *Resolver }
 	subscriptionResolver      struct{ *Resolver }
 )

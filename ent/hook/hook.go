@@ -141,6 +141,18 @@ func (f RestoreRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RestoreRunMutation", m)
 }
 
+// The RestoreRunEventFunc type is an adapter to allow the use of ordinary
+// function as RestoreRunEvent mutator.
+type RestoreRunEventFunc func(context.Context, *ent.RestoreRunEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RestoreRunEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RestoreRunEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RestoreRunEventMutation", m)
+}
+
 // The RestoreRunItemFunc type is an adapter to allow the use of ordinary
 // function as RestoreRunItem mutator.
 type RestoreRunItemFunc func(context.Context, *ent.RestoreRunItemMutation) (ent.Value, error)

@@ -445,6 +445,7 @@ var (
 		{Name: "group_mapping", Type: field.TypeJSON, Nullable: true},
 		{Name: "scope_tag_mapping", Type: field.TypeJSON, Nullable: true},
 		{Name: "create_missing", Type: field.TypeBool, Default: false},
+		{Name: "event_sequence", Type: field.TypeInt, Default: 0},
 		{Name: "dry_run", Type: field.TypeBool, Default: true},
 		{Name: "environment_badge", Type: field.TypeString},
 		{Name: "tenant_label", Type: field.TypeString},
@@ -478,13 +479,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "restore_runs_environments_environment",
-				Columns:    []*schema.Column{RestoreRunsColumns[33]},
+				Columns:    []*schema.Column{RestoreRunsColumns[34]},
 				RefColumns: []*schema.Column{EnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "restore_runs_backup_sets_backup_set",
-				Columns:    []*schema.Column{RestoreRunsColumns[34]},
+				Columns:    []*schema.Column{RestoreRunsColumns[35]},
 				RefColumns: []*schema.Column{BackupSetsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -498,17 +499,48 @@ var (
 			{
 				Name:    "restorerun_environment_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunsColumns[33], RestoreRunsColumns[5]},
+				Columns: []*schema.Column{RestoreRunsColumns[34], RestoreRunsColumns[5]},
 			},
 			{
 				Name:    "restorerun_active_execution_key",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunsColumns[27]},
+				Columns: []*schema.Column{RestoreRunsColumns[28]},
 			},
 			{
 				Name:    "restorerun_workspace_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunsColumns[3], RestoreRunsColumns[26]},
+				Columns: []*schema.Column{RestoreRunsColumns[3], RestoreRunsColumns[27]},
+			},
+		},
+	}
+	// RestoreRunEventsColumns holds the columns for the "restore_run_events" table.
+	RestoreRunEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "workspace_id", Type: field.TypeString},
+		{Name: "run_id", Type: field.TypeString},
+		{Name: "sequence", Type: field.TypeInt},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "action", Type: field.TypeString, Default: ""},
+		{Name: "status", Type: field.TypeString},
+		{Name: "item_id", Type: field.TypeString, Default: ""},
+		{Name: "counts", Type: field.TypeJSON, Nullable: true},
+		{Name: "at", Type: field.TypeTime},
+	}
+	// RestoreRunEventsTable holds the schema information for the "restore_run_events" table.
+	RestoreRunEventsTable = &schema.Table{
+		Name:       "restore_run_events",
+		Columns:    RestoreRunEventsColumns,
+		PrimaryKey: []*schema.Column{RestoreRunEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "restorerunevent_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{RestoreRunEventsColumns[1]},
+			},
+			{
+				Name:    "restorerunevent_run_id_sequence",
+				Unique:  true,
+				Columns: []*schema.Column{RestoreRunEventsColumns[2], RestoreRunEventsColumns[3]},
 			},
 		},
 	}
@@ -614,6 +646,7 @@ var (
 		OperationRunsTable,
 		PolicyVersionsTable,
 		RestoreRunsTable,
+		RestoreRunEventsTable,
 		RestoreRunItemsTable,
 		UsersTable,
 		WorkspacesTable,

@@ -39,6 +39,9 @@ type PolicyVersion func(*sql.Selector)
 // RestoreRun is the predicate function for restorerun builders.
 type RestoreRun func(*sql.Selector)
 
+// RestoreRunEvent is the predicate function for restorerunevent builders.
+type RestoreRunEvent func(*sql.Selector)
+
 // RestoreRunItem is the predicate function for restorerunitem builders.
 type RestoreRunItem func(*sql.Selector)
 

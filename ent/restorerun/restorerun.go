@@ -41,6 +41,8 @@ const (
 	FieldScopeTagMapping = "scope_tag_mapping"
 	// FieldCreateMissing holds the string denoting the create_missing field in the database.
 	FieldCreateMissing = "create_missing"
+	// FieldEventSequence holds the string denoting the event_sequence field in the database.
+	FieldEventSequence = "event_sequence"
 	// FieldDryRun holds the string denoting the dry_run field in the database.
 	FieldDryRun = "dry_run"
 	// FieldEnvironmentBadge holds the string denoting the environment_badge field in the database.
@@ -122,6 +124,7 @@ var Columns = []string{
 	FieldGroupMapping,
 	FieldScopeTagMapping,
 	FieldCreateMissing,
+	FieldEventSequence,
 	FieldDryRun,
 	FieldEnvironmentBadge,
 	FieldTenantLabel,
@@ -167,6 +170,8 @@ var (
 	WorkspaceIDValidator func(string) error
 	// DefaultCreateMissing holds the default value on creation for the "create_missing" field.
 	DefaultCreateMissing bool
+	// DefaultEventSequence holds the default value on creation for the "event_sequence" field.
+	DefaultEventSequence int
 	// DefaultDryRun holds the default value on creation for the "dry_run" field.
 	DefaultDryRun bool
 	// DefaultScopeFingerprint holds the default value on creation for the "scope_fingerprint" field.
@@ -298,6 +303,11 @@ func ByScopeMode(opts ...sql.OrderTermOption) OrderOption {
 // ByCreateMissing orders the results by the create_missing field.
 func ByCreateMissing(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreateMissing, opts...).ToFunc()
+}
+
+// ByEventSequence orders the results by the event_sequence field.
+func ByEventSequence(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEventSequence, opts...).ToFunc()
 }
 
 // ByDryRun orders the results by the dry_run field.

@@ -100,6 +100,11 @@ func CreateMissing(v bool) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldCreateMissing, v))
 }
 
+// EventSequence applies equality check predicate on the "event_sequence" field. It's identical to EventSequenceEQ.
+func EventSequence(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldEventSequence, v))
+}
+
 // DryRun applies equality check predicate on the "dry_run" field. It's identical to DryRunEQ.
 func DryRun(v bool) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldDryRun, v))
@@ -618,6 +623,46 @@ func CreateMissingEQ(v bool) predicate.RestoreRun {
 // CreateMissingNEQ applies the NEQ predicate on the "create_missing" field.
 func CreateMissingNEQ(v bool) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldNEQ(FieldCreateMissing, v))
+}
+
+// EventSequenceEQ applies the EQ predicate on the "event_sequence" field.
+func EventSequenceEQ(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldEventSequence, v))
+}
+
+// EventSequenceNEQ applies the NEQ predicate on the "event_sequence" field.
+func EventSequenceNEQ(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldEventSequence, v))
+}
+
+// EventSequenceIn applies the In predicate on the "event_sequence" field.
+func EventSequenceIn(vs ...int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldEventSequence, vs...))
+}
+
+// EventSequenceNotIn applies the NotIn predicate on the "event_sequence" field.
+func EventSequenceNotIn(vs ...int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldEventSequence, vs...))
+}
+
+// EventSequenceGT applies the GT predicate on the "event_sequence" field.
+func EventSequenceGT(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldEventSequence, v))
+}
+
+// EventSequenceGTE applies the GTE predicate on the "event_sequence" field.
+func EventSequenceGTE(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldEventSequence, v))
+}
+
+// EventSequenceLT applies the LT predicate on the "event_sequence" field.
+func EventSequenceLT(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldEventSequence, v))
+}
+
+// EventSequenceLTE applies the LTE predicate on the "event_sequence" field.
+func EventSequenceLTE(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldEventSequence, v))
 }
 
 // DryRunEQ applies the EQ predicate on the "dry_run" field.

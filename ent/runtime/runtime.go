@@ -16,6 +16,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/ent/restorerunevent"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/ent/schema"
 	"github.com/restored/restored/ent/user"
@@ -629,32 +630,36 @@ func init() {
 	restorerunDescCreateMissing := restorerunFields[8].Descriptor()
 	// restorerun.DefaultCreateMissing holds the default value on creation for the create_missing field.
 	restorerun.DefaultCreateMissing = restorerunDescCreateMissing.Default.(bool)
+	// restorerunDescEventSequence is the schema descriptor for event_sequence field.
+	restorerunDescEventSequence := restorerunFields[9].Descriptor()
+	// restorerun.DefaultEventSequence holds the default value on creation for the event_sequence field.
+	restorerun.DefaultEventSequence = restorerunDescEventSequence.Default.(int)
 	// restorerunDescDryRun is the schema descriptor for dry_run field.
-	restorerunDescDryRun := restorerunFields[9].Descriptor()
+	restorerunDescDryRun := restorerunFields[10].Descriptor()
 	// restorerun.DefaultDryRun holds the default value on creation for the dry_run field.
 	restorerun.DefaultDryRun = restorerunDescDryRun.Default.(bool)
 	// restorerunDescScopeFingerprint is the schema descriptor for scope_fingerprint field.
-	restorerunDescScopeFingerprint := restorerunFields[12].Descriptor()
+	restorerunDescScopeFingerprint := restorerunFields[13].Descriptor()
 	// restorerun.DefaultScopeFingerprint holds the default value on creation for the scope_fingerprint field.
 	restorerun.DefaultScopeFingerprint = restorerunDescScopeFingerprint.Default.(string)
 	// restorerunDescCheckFingerprint is the schema descriptor for check_fingerprint field.
-	restorerunDescCheckFingerprint := restorerunFields[15].Descriptor()
+	restorerunDescCheckFingerprint := restorerunFields[16].Descriptor()
 	// restorerun.DefaultCheckFingerprint holds the default value on creation for the check_fingerprint field.
 	restorerun.DefaultCheckFingerprint = restorerunDescCheckFingerprint.Default.(string)
 	// restorerunDescPreviewFingerprint is the schema descriptor for preview_fingerprint field.
-	restorerunDescPreviewFingerprint := restorerunFields[18].Descriptor()
+	restorerunDescPreviewFingerprint := restorerunFields[19].Descriptor()
 	// restorerun.DefaultPreviewFingerprint holds the default value on creation for the preview_fingerprint field.
 	restorerun.DefaultPreviewFingerprint = restorerunDescPreviewFingerprint.Default.(string)
 	// restorerunDescAcknowledged is the schema descriptor for acknowledged field.
-	restorerunDescAcknowledged := restorerunFields[20].Descriptor()
+	restorerunDescAcknowledged := restorerunFields[21].Descriptor()
 	// restorerun.DefaultAcknowledged holds the default value on creation for the acknowledged field.
 	restorerun.DefaultAcknowledged = restorerunDescAcknowledged.Default.(bool)
 	// restorerunDescConfirmedFingerprint is the schema descriptor for confirmed_fingerprint field.
-	restorerunDescConfirmedFingerprint := restorerunFields[23].Descriptor()
+	restorerunDescConfirmedFingerprint := restorerunFields[24].Descriptor()
 	// restorerun.DefaultConfirmedFingerprint holds the default value on creation for the confirmed_fingerprint field.
 	restorerun.DefaultConfirmedFingerprint = restorerunDescConfirmedFingerprint.Default.(string)
 	// restorerunDescCancelRequested is the schema descriptor for cancel_requested field.
-	restorerunDescCancelRequested := restorerunFields[26].Descriptor()
+	restorerunDescCancelRequested := restorerunFields[27].Descriptor()
 	// restorerun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
 	restorerun.DefaultCancelRequested = restorerunDescCancelRequested.Default.(bool)
 	// restorerunDescID is the schema descriptor for id field.
@@ -677,6 +682,31 @@ func init() {
 			return nil
 		}
 	}()
+	restoreruneventMixin := schema.RestoreRunEvent{}.Mixin()
+	restoreruneventMixinFields0 := restoreruneventMixin[0].Fields()
+	_ = restoreruneventMixinFields0
+	restoreruneventFields := schema.RestoreRunEvent{}.Fields()
+	_ = restoreruneventFields
+	// restoreruneventDescWorkspaceID is the schema descriptor for workspace_id field.
+	restoreruneventDescWorkspaceID := restoreruneventMixinFields0[0].Descriptor()
+	// restorerunevent.WorkspaceIDValidator is a validator for the "workspace_id" field. It is called by the builders before save.
+	restorerunevent.WorkspaceIDValidator = restoreruneventDescWorkspaceID.Validators[0].(func(string) error)
+	// restoreruneventDescKind is the schema descriptor for kind field.
+	restoreruneventDescKind := restoreruneventFields[2].Descriptor()
+	// restorerunevent.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	restorerunevent.KindValidator = restoreruneventDescKind.Validators[0].(func(string) error)
+	// restoreruneventDescAction is the schema descriptor for action field.
+	restoreruneventDescAction := restoreruneventFields[3].Descriptor()
+	// restorerunevent.DefaultAction holds the default value on creation for the action field.
+	restorerunevent.DefaultAction = restoreruneventDescAction.Default.(string)
+	// restoreruneventDescStatus is the schema descriptor for status field.
+	restoreruneventDescStatus := restoreruneventFields[4].Descriptor()
+	// restorerunevent.StatusValidator is a validator for the "status" field. It is called by the builders before save.
+	restorerunevent.StatusValidator = restoreruneventDescStatus.Validators[0].(func(string) error)
+	// restoreruneventDescItemID is the schema descriptor for item_id field.
+	restoreruneventDescItemID := restoreruneventFields[5].Descriptor()
+	// restorerunevent.DefaultItemID holds the default value on creation for the item_id field.
+	restorerunevent.DefaultItemID = restoreruneventDescItemID.Default.(string)
 	restorerunitemMixin := schema.RestoreRunItem{}.Mixin()
 	restorerunitemMixinFields0 := restorerunitemMixin[0].Fields()
 	_ = restorerunitemMixinFields0

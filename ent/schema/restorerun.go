@@ -36,6 +36,9 @@ func (RestoreRun) Fields() []ent.Field {
 		field.JSON("group_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("scope_tag_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("create_missing").Default(false),
+		// The sequence of the run's last event (RestoreRunEvent); incremented
+		// in the transaction that appends the event.
+		field.Int("event_sequence").Default(0).Annotations(entgql.Skip()),
 		field.Bool("dry_run").Default(true),
 		// Frozen at step 1 for audit: what the user saw and must type to confirm.
 		field.String("environment_badge").Immutable(),

@@ -23,6 +23,7 @@ import (
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/graph/model"
 	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/restore"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -44,6 +45,7 @@ type ResolverRoot interface {
 	OperationRun() OperationRunResolver
 	Query() QueryResolver
 	RestoreRun() RestoreRunResolver
+	RestoreRunEvent() RestoreRunEventResolver
 	RestoreRunItem() RestoreRunItemResolver
 	RestoreScopeItems() RestoreScopeItemsResolver
 	Subscription() SubscriptionResolver
@@ -504,6 +506,24 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	RestoreRunEvent struct {
+		Action   func(childComplexity int) int
+		At       func(childComplexity int) int
+		Counts   func(childComplexity int) int
+		Item     func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Run      func(childComplexity int) int
+		Sequence func(childComplexity int) int
+		Status   func(childComplexity int) int
+	}
+
+	RestoreRunEventCounts struct {
+		Failed    func(childComplexity int) int
+		Skipped   func(childComplexity int) int
+		Succeeded func(childComplexity int) int
+		Total     func(childComplexity int) int
+	}
+
 	RestoreRunItem struct {
 		Attempts      func(childComplexity int) int
 		BackupItem    func(childComplexity int) int
@@ -558,6 +578,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		AuditLogAdded       func(childComplexity int, workspaceID string) int
 		OperationRunUpdated func(childComplexity int, id string) int
+		RestoreRunEvents    func(childComplexity int, runID string, afterSequence *int) int
 	}
 
 	User struct {
@@ -683,6 +704,14 @@ type RestoreRunResolver interface {
 	PreviewRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
 	ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
 }
+type RestoreRunEventResolver interface {
+	Kind(ctx context.Context, obj *restore.RunEvent) (model.RestoreRunEventKind, error)
+	Action(ctx context.Context, obj *restore.RunEvent) (*string, error)
+	Status(ctx context.Context, obj *restore.RunEvent) (restorerun.Status, error)
+	Run(ctx context.Context, obj *restore.RunEvent) (*ent.RestoreRun, error)
+	Item(ctx context.Context, obj *restore.RunEvent) (*ent.RestoreRunItem, error)
+	Counts(ctx context.Context, obj *restore.RunEvent) (*model.RestoreRunEventCounts, error)
+}
 type RestoreRunItemResolver interface {
 	CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error)
 
@@ -695,6 +724,7 @@ type RestoreScopeItemsResolver interface {
 type SubscriptionResolver interface {
 	OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error)
 	AuditLogAdded(ctx context.Context, workspaceID string) (<-chan *ent.AuditLog, error)
+	RestoreRunEvents(ctx context.Context, runID string, afterSequence *int) (<-chan *restore.RunEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2840,6 +2870,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreRunEdge.Node(childComplexity), true
 
+	case "RestoreRunEvent.action":
+		if e.ComplexityRoot.RestoreRunEvent.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Action(childComplexity), true
+	case "RestoreRunEvent.at":
+		if e.ComplexityRoot.RestoreRunEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.At(childComplexity), true
+	case "RestoreRunEvent.counts":
+		if e.ComplexityRoot.RestoreRunEvent.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Counts(childComplexity), true
+	case "RestoreRunEvent.item":
+		if e.ComplexityRoot.RestoreRunEvent.Item == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Item(childComplexity), true
+	case "RestoreRunEvent.kind":
+		if e.ComplexityRoot.RestoreRunEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Kind(childComplexity), true
+	case "RestoreRunEvent.run":
+		if e.ComplexityRoot.RestoreRunEvent.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Run(childComplexity), true
+	case "RestoreRunEvent.sequence":
+		if e.ComplexityRoot.RestoreRunEvent.Sequence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Sequence(childComplexity), true
+	case "RestoreRunEvent.status":
+		if e.ComplexityRoot.RestoreRunEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEvent.Status(childComplexity), true
+
+	case "RestoreRunEventCounts.failed":
+		if e.ComplexityRoot.RestoreRunEventCounts.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEventCounts.Failed(childComplexity), true
+	case "RestoreRunEventCounts.skipped":
+		if e.ComplexityRoot.RestoreRunEventCounts.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEventCounts.Skipped(childComplexity), true
+	case "RestoreRunEventCounts.succeeded":
+		if e.ComplexityRoot.RestoreRunEventCounts.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEventCounts.Succeeded(childComplexity), true
+	case "RestoreRunEventCounts.total":
+		if e.ComplexityRoot.RestoreRunEventCounts.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunEventCounts.Total(childComplexity), true
+
 	case "RestoreRunItem.attempts":
 		if e.ComplexityRoot.RestoreRunItem.Attempts == nil {
 			break
@@ -3088,6 +3192,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.OperationRunUpdated(childComplexity, args["id"].(string)), true
+	case "Subscription.restoreRunEvents":
+		if e.ComplexityRoot.Subscription.RestoreRunEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_restoreRunEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RestoreRunEvents(childComplexity, args["runId"].(string), args["afterSequence"].(*int)), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -5041,6 +5156,53 @@ type Subscription {
   Audit entries of a workspace as they are written (audit.view).
   """
   auditLogAdded(workspaceId: ID!): AuditLog!
+  """
+  A restore run's events (runs.view): wizard steps and status changes,
+  checks and preview completion, per-item progress during execution. Every
+  event carries the run's sequence number: with afterSequence (the last one
+  a client saw) the events it missed are replayed from the run's log first,
+  then live ones follow, with no gap and no duplicate. Without it, the whole
+  log is replayed.
+  """
+  restoreRunEvents(runId: ID!, afterSequence: Int): RestoreRunEvent!
+}
+
+enum RestoreRunEventKind {
+  "A wizard step or a status change; action names it (e.g. restore_run.define_scope)."
+  STEP
+  "The safety checks finished."
+  CHECKS_COMPLETED
+  "The preview finished."
+  PREVIEW_COMPLETED
+  "One item's progress during execution."
+  ITEM
+}
+
+"""
+One entry of a restore run's event log.
+"""
+type RestoreRunEvent {
+  "Numbers the run's events from 1, without gaps."
+  sequence: Int!
+  kind: RestoreRunEventKind!
+  "For STEP events, the audited action."
+  action: String
+  "The run's status right after the event."
+  status: RestoreRunStatus!
+  "The run as it is now (read when asked)."
+  run: RestoreRun!
+  "For ITEM events, the item."
+  item: RestoreRunItem
+  "Counts so far (ITEM events: total, succeeded, failed, skipped)."
+  counts: RestoreRunEventCounts
+  at: Time!
+}
+
+type RestoreRunEventCounts {
+  total: Int!
+  succeeded: Int!
+  failed: Int!
+  skipped: Int!
 }
 `, BuiltIn: false},
 }
@@ -5846,6 +6008,42 @@ func (ec *executionContext) childFields_RestoreRunEdge(ctx context.Context, fiel
 		return ec.fieldContext_RestoreRunEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreRunEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sequence":
+		return ec.fieldContext_RestoreRunEvent_sequence(ctx, field)
+	case "kind":
+		return ec.fieldContext_RestoreRunEvent_kind(ctx, field)
+	case "action":
+		return ec.fieldContext_RestoreRunEvent_action(ctx, field)
+	case "status":
+		return ec.fieldContext_RestoreRunEvent_status(ctx, field)
+	case "run":
+		return ec.fieldContext_RestoreRunEvent_run(ctx, field)
+	case "item":
+		return ec.fieldContext_RestoreRunEvent_item(ctx, field)
+	case "counts":
+		return ec.fieldContext_RestoreRunEvent_counts(ctx, field)
+	case "at":
+		return ec.fieldContext_RestoreRunEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreRunEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreRunEventCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_RestoreRunEventCounts_total(ctx, field)
+	case "succeeded":
+		return ec.fieldContext_RestoreRunEventCounts_succeeded(ctx, field)
+	case "failed":
+		return ec.fieldContext_RestoreRunEventCounts_failed(ctx, field)
+	case "skipped":
+		return ec.fieldContext_RestoreRunEventCounts_skipped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreRunEventCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7353,6 +7551,28 @@ func (ec *executionContext) field_Subscription_operationRunUpdated_args(ctx cont
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_restoreRunEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "runId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg1
 	return args, nil
 }
 
@@ -16067,6 +16287,309 @@ func (ec *executionContext) fieldContext_RestoreRunEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("RestoreRunEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _RestoreRunEvent_sequence(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_sequence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sequence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreRunEvent_kind(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunEvent().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreRunEventKind) graphql.Marshaler {
+			return ec.marshalNRestoreRunEventKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEvent", field, true, true, "RestoreRunEventKind")
+}
+
+func (ec *executionContext) _RestoreRunEvent_action(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunEvent().Action(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEvent", field, true, true, "String")
+}
+
+func (ec *executionContext) _RestoreRunEvent_status(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunEvent().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v restorerun.Status) graphql.Marshaler {
+			return ec.marshalNRestoreRunStatus2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEvent", field, true, true, "RestoreRunStatus")
+}
+
+func (ec *executionContext) _RestoreRunEvent_run(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunEvent().Run(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRunEvent_item(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_item(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunEvent().Item(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRunItem) graphql.Marshaler {
+			return ec.marshalORestoreRunItem2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_item(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRunItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRunEvent_counts(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRunEvent().Counts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreRunEventCounts) graphql.Marshaler {
+			return ec.marshalORestoreRunEventCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventCounts(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRunEventCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRunEvent_at(ctx context.Context, field graphql.CollectedField, obj *restore.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RestoreRunEventCounts_total(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEventCounts_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEventCounts_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreRunEventCounts_succeeded(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEventCounts_succeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEventCounts_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreRunEventCounts_failed(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEventCounts_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEventCounts_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreRunEventCounts_skipped(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunEventCounts_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunEventCounts_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
+}
+
 func (ec *executionContext) _RestoreRunItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17061,6 +17584,50 @@ func (ec *executionContext) fieldContext_Subscription_auditLogAdded(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_auditLogAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_restoreRunEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_restoreRunEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RestoreRunEvents(ctx, fc.Args["runId"].(string), fc.Args["afterSequence"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *restore.RunEvent) graphql.Marshaler {
+			return ec.marshalNRestoreRunEvent2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋrestoreᚐRunEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_restoreRunEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRunEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_restoreRunEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -23658,6 +24225,128 @@ func (ec *executionContext) _RestoreRunEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var restoreRunEventImplementors = []string{"RestoreRunEvent"}
+
+func (ec *executionContext) _RestoreRunEvent(ctx context.Context, sel ast.SelectionSet, obj *restore.RunEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreRunEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreRunEvent")
+		case "sequence":
+			out.Values[i] = ec._RestoreRunEvent_sequence(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunEvent_kind(ctx, field, obj)
+				})
+		case "action":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunEvent_action(ctx, field, obj)
+				})
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunEvent_status(ctx, field, obj)
+				})
+		case "run":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunEvent_run(ctx, field, obj)
+				})
+		case "item":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunEvent_item(ctx, field, obj)
+				})
+		case "counts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRunEvent_counts(ctx, field, obj)
+				})
+		case "at":
+			out.Values[i] = ec._RestoreRunEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreRunEventCountsImplementors = []string{"RestoreRunEventCounts"}
+
+func (ec *executionContext) _RestoreRunEventCounts(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreRunEventCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreRunEventCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreRunEventCounts")
+		case "total":
+			out.Values[i] = ec._RestoreRunEventCounts_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "succeeded":
+			out.Values[i] = ec._RestoreRunEventCounts_succeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._RestoreRunEventCounts_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._RestoreRunEventCounts_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var restoreRunItemImplementors = []string{"RestoreRunItem", "Node"}
 
 func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.SelectionSet, obj *ent.RestoreRunItem) graphql.Marshaler {
@@ -24000,6 +24689,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_operationRunUpdated(ctx, fields[0])
 	case "auditLogAdded":
 		return ec._Subscription_auditLogAdded(ctx, fields[0])
+	case "restoreRunEvents":
+		return ec._Subscription_restoreRunEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -25426,6 +26117,24 @@ func (ec *executionContext) marshalNRestoreRunConnection2ᚖgithubᚗcomᚋresto
 	return ec._RestoreRunConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRestoreRunEvent2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋrestoreᚐRunEvent(ctx context.Context, sel ast.SelectionSet, v *restore.RunEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreRunEvent!")
+		return graphql.Null
+	}
+	return ec._RestoreRunEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreRunEventKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventKind(ctx context.Context, v any) (model.RestoreRunEventKind, error) {
+	var res model.RestoreRunEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreRunEventKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventKind(ctx context.Context, sel ast.SelectionSet, v model.RestoreRunEventKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNRestoreRunItemConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItemConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRunItemConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreRunItemConnection!")
@@ -26424,6 +27133,13 @@ func (ec *executionContext) marshalORestoreRunEdge2ᚖgithubᚗcomᚋrestoredᚋ
 		return graphql.Null
 	}
 	return ec._RestoreRunEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORestoreRunEventCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventCounts(ctx context.Context, sel ast.SelectionSet, v *model.RestoreRunEventCounts) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreRunEventCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORestoreRunItem2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItem(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRunItem) graphql.Marshaler {

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/restored/restored/ent"
@@ -186,6 +190,13 @@ type RestoreReadiness struct {
 	Guidance string `json:"guidance"`
 }
 
+type RestoreRunEventCounts struct {
+	Total     int `json:"total"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Skipped   int `json:"skipped"`
+}
+
 type RestoreScopeGroup struct {
 	PolicyType  string `json:"policyType"`
 	Label       string `json:"label"`
@@ -237,4 +248,67 @@ type Viewer struct {
 	Memberships []*ent.Membership `json:"memberships"`
 	// The API token of this request.
 	Token *ent.APIToken `json:"token"`
+}
+
+type RestoreRunEventKind string
+
+const (
+	// A wizard step or a status change; action names it (e.g. restore_run.define_scope).
+	RestoreRunEventKindStep RestoreRunEventKind = "STEP"
+	// The safety checks finished.
+	RestoreRunEventKindChecksCompleted RestoreRunEventKind = "CHECKS_COMPLETED"
+	// The preview finished.
+	RestoreRunEventKindPreviewCompleted RestoreRunEventKind = "PREVIEW_COMPLETED"
+	// One item's progress during execution.
+	RestoreRunEventKindItem RestoreRunEventKind = "ITEM"
+)
+
+var AllRestoreRunEventKind = []RestoreRunEventKind{
+	RestoreRunEventKindStep,
+	RestoreRunEventKindChecksCompleted,
+	RestoreRunEventKindPreviewCompleted,
+	RestoreRunEventKindItem,
+}
+
+func (e RestoreRunEventKind) IsValid() bool {
+	switch e {
+	case RestoreRunEventKindStep, RestoreRunEventKindChecksCompleted, RestoreRunEventKindPreviewCompleted, RestoreRunEventKindItem:
+		return true
+	}
+	return false
+}
+
+func (e RestoreRunEventKind) String() string {
+	return string(e)
+}
+
+func (e *RestoreRunEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreRunEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreRunEventKind", str)
+	}
+	return nil
+}
+
+func (e RestoreRunEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreRunEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreRunEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -322,6 +322,17 @@ func TestAuthMatrixSubscriptions(t *testing.T) {
 		field: "operationRunUpdated", query: `subscription($id: ID!) { operationRunUpdated(id: $id) { id status } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"id": e.opRunID} },
 		allowed: demoRoles,
+	}, {
+		field: "restoreRunEvents", query: `subscription($id: ID!) { restoreRunEvents(runId: $id) { sequence kind } }`,
+		// A run made through the API has its creation in its event log, so an
+		// allowed subscriber gets it at once.
+		vars: func(e *env) map[string]any {
+			var d struct{ CreateRestoreRun struct{ ID string } }
+			e.post(e.owner, `mutation($env: ID!, $bs: ID!) { createRestoreRun(input: {environmentId: $env, backupSetId: $bs}) { id } }`,
+				map[string]any{"env": e.prodEnvID, "bs": e.backupSetID}).decode(e.t, &d)
+			return map[string]any{"id": d.CreateRestoreRun.ID}
+		},
+		allowed: demoRoles,
 	}}
 	for _, op := range subs {
 		t.Run(op.field, func(t *testing.T) {
@@ -367,7 +378,7 @@ func TestAuthMatrixCoversSchema(t *testing.T) {
 		} `json:"__schema"`
 	}
 	r.decode(t, &s)
-	covered := map[string]bool{"auditLogAdded": true, "operationRunUpdated": true}
+	covered := map[string]bool{"auditLogAdded": true, "operationRunUpdated": true, "restoreRunEvents": true}
 	for _, op := range apiOperations {
 		covered[op.field] = true
 	}

@@ -333,3 +333,89 @@ func TestExpiringTokenClosesSocket(t *testing.T) {
 		t.Fatal("closed before the token expired")
 	}
 }
+
+const runEventsSub = `subscription($id: ID!, $after: Int) { restoreRunEvents(runId: $id, afterSequence: $after) {
+	sequence kind action status run { id status } at } }`
+
+// runEvent is one restoreRunEvents event as a client receives it.
+type runEvent struct {
+	Sequence     int
+	Kind, Action string
+	Status       string
+	Run          struct{ ID, Status string }
+}
+
+// nextRunEvent reads c's next event of subscription id.
+func nextRunEvent(t *testing.T, c *wsClient, id string) runEvent {
+	t.Helper()
+	m := nextFor(t, c, id)
+	var p struct {
+		Data   struct{ RestoreRunEvents runEvent }
+		Errors []json.RawMessage
+	}
+	if m.Type != c.dataType() || json.Unmarshal(m.Payload, &p) != nil || len(p.Errors) > 0 {
+		t.Fatalf("subscription %s: got %s %s, want an event", id, m.Type, m.Payload)
+	}
+	return p.Data.RestoreRunEvents
+}
+
+// TestRestoreRunEventsReplayLiveAndResume: a subscriber gets the run's log
+// from the start, then live events (the checks job's, from the worker) in
+// sequence; a client reconnecting with the last sequence it saw gets
+// exactly the rest: no gap, no duplicate. Both websocket protocols.
+func TestRestoreRunEventsReplayLiveAndResume(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	_, envRow := e.tenantEnv(s, "events", wizardGen)
+	bs := e.backupOf(envRow.ID, "events")
+	w := &wizard{e: e, t: t, token: e.owner}
+	w.must("createRestoreRun", map[string]any{"environmentId": envRow.ID, "backupSetId": bs})
+	w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "ALL"})
+
+	auth := map[string]any{"Authorization": "Bearer " + e.auditor} // runs.view is enough
+	var live *wsClient
+	for _, proto := range []string{"graphql-ws", "graphql-transport-ws"} {
+		c := e.dial(proto, auth)
+		if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+			t.Fatalf("%s: got %s", proto, m.Type)
+		}
+		c.subscribe("ev", runEventsSub, map[string]any{"id": w.id})
+		first, second := nextRunEvent(t, c, "ev"), nextRunEvent(t, c, "ev")
+		if first.Sequence != 1 || first.Kind != "STEP" || first.Action != "restore_run.create" || first.Status != "DRAFT" ||
+			second.Sequence != 2 || second.Action != "restore_run.define_scope" || second.Status != "SCOPED" || second.Run.ID != w.id {
+			t.Fatalf("%s: replayed log %+v %+v, want create (1, DRAFT) then define_scope (2, SCOPED)", proto, first, second)
+		}
+		live = c
+	}
+
+	// Live: the checks job runs in the worker and its events arrive in order.
+	w.checked()
+	seq := 2
+	var last runEvent
+	for last.Kind != "CHECKS_COMPLETED" {
+		last = nextRunEvent(t, live, "ev")
+		if last.Sequence != seq+1 {
+			t.Fatalf("live event %+v after sequence %d: a gap or a duplicate", last, seq)
+		}
+		seq = last.Sequence
+	}
+	if last.Status != "CHECKED" {
+		t.Errorf("checks completed with the run %s, want CHECKED", last.Status)
+	}
+
+	// Resume after sequence 2: exactly 3..seq, then live again.
+	c := e.dial("graphql-transport-ws", auth)
+	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	c.subscribe("again", runEventsSub, map[string]any{"id": w.id, "after": 2})
+	for want := 3; want <= seq; want++ {
+		if ev := nextRunEvent(t, c, "again"); ev.Sequence != want {
+			t.Fatalf("resumed subscription got sequence %d, want %d", ev.Sequence, want)
+		}
+	}
+	w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "ALL"}) // a new live event
+	if ev := nextRunEvent(t, c, "again"); ev.Sequence != seq+1 || ev.Action != "restore_run.define_scope" {
+		t.Fatalf("after the replay got %+v, want the live define_scope as %d", ev, seq+1)
+	}
+}

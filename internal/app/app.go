@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log}
 	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit}
-	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log, MaxResultAge: cfg.RestoreMaxAge}
+	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge}
 	return a, nil
 }
 

@@ -165,6 +165,7 @@ func TestAnnounce(t *testing.T) {
 	logs := &testenv.LockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	bus := events.NewBus(testenv.RedisConn(t), logger)
+	t.Cleanup(bus.Close)
 	r := &audit.Recorder{Bus: bus, Log: logger}
 
 	mine := testenv.Subscribe(t, ctx, bus, events.AuditTopic("wks_1"))
@@ -195,6 +196,7 @@ func TestAnnounce(t *testing.T) {
 func TestAnnounceNothing(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	bus := events.NewBus(testenv.RedisConn(t), slog.New(slog.DiscardHandler))
+	t.Cleanup(bus.Close)
 	sub := testenv.Subscribe(t, ctx, bus, events.AuditTopic("wks_1"))
 	entry := &ent.AuditLog{ID: "aud_1", WorkspaceID: "wks_1"}
 

@@ -94,6 +94,7 @@ func newFixture(tb testing.TB) *fixture {
 	}
 	logger := slog.New(slog.NewTextHandler(f.log, nil))
 	f.bus = events.NewBus(testenv.RedisConn(tb), logger)
+	tb.Cleanup(f.bus.Close)
 	f.svc = &operations.Service{Client: f.db.Client, Queue: f.queue, Bus: f.bus, Log: logger, Now: f.clock.Now}
 	return f
 }

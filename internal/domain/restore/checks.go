@@ -185,6 +185,7 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 	if err := s.refreshStatus(ctx, run.ID); err != nil {
 		return operations.End{}, err
 	}
+	s.recordEvent(ctx, run.ID, EventChecksCompleted, "")
 	outcome := operationrun.OutcomeSUCCEEDED
 	if summary["blocking"] > 0 {
 		outcome = operationrun.OutcomeBLOCKED

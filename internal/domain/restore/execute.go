@@ -36,7 +36,7 @@ func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*e
 	var (
 		run, result *ent.RestoreRun
 		v           *auth.Viewer
-		entry       *ent.AuditLog
+		entry       *recorded
 	)
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
 		run, v, err = loadWith(ctx, tx, runID, access.RestoreExecute)
@@ -108,7 +108,7 @@ func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*e
 	if result != nil {
 		return result, nil
 	}
-	s.Audit.Announce(ctx, entry)
+	s.announce(ctx, entry)
 	_, _, err = s.Ops.StartRun(ctx, operations.Start{
 		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: operations.TypeRestoreExecute,
 		DedupeKey: operations.TypeRestoreExecute + ":" + run.ID, SubjectID: run.ID, InitiatorID: v.User.ID,

@@ -117,6 +117,7 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 	if err := s.refreshStatus(ctx, run.ID); err != nil {
 		return operations.End{}, err
 	}
+	s.recordEvent(ctx, run.ID, EventPreviewCompleted, "")
 	outcome := operationrun.OutcomeSUCCEEDED
 	if summary["failed"] > 0 {
 		outcome = operationrun.OutcomePARTIALLY_SUCCEEDED

@@ -20,6 +20,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
 )
 
@@ -36,6 +37,8 @@ type Service struct {
 	Tenants TenantReader
 	Audit   *audit.Recorder
 	Log     *slog.Logger
+	// Bus carries run events to live subscribers (restoreRunEvents).
+	Bus *events.Bus
 	// MaxResultAge is how long checks and preview stay current (default 1h).
 	MaxResultAge time.Duration
 	Now          func() time.Time
@@ -84,7 +87,7 @@ func loadWith(ctx context.Context, client *ent.Client, id string, c access.Capab
 // the run as it is after the commit.
 func (s *Service) step(ctx context.Context, runID string, c access.Capability,
 	fn func(tx *ent.Client, run *ent.RestoreRun, v *auth.Viewer) (action string, meta map[string]any, err error)) (*ent.RestoreRun, error) {
-	var entry *ent.AuditLog
+	var entry *recorded
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		run, v, err := loadWith(ctx, tx, runID, c)
 		if err != nil {
@@ -100,7 +103,7 @@ func (s *Service) step(ctx context.Context, runID string, c access.Capability,
 	if err != nil {
 		return nil, err
 	}
-	s.Audit.Announce(ctx, entry)
+	s.announce(ctx, entry)
 	return s.Client.RestoreRun.Get(ctx, runID)
 }
 
@@ -134,21 +137,49 @@ func changedMeanwhile() error {
 
 // record writes an audit entry about a run through client (a transaction's,
 // so the entry commits with the change it describes).
-func (s *Service) record(ctx context.Context, client *ent.Client, run *ent.RestoreRun, action string, meta map[string]any) (*ent.AuditLog, error) {
-	return s.Audit.Record(ctx, client, audit.Entry{
+func (s *Service) record(ctx context.Context, client *ent.Client, run *ent.RestoreRun, action string, meta map[string]any) (*recorded, error) {
+	entry, err := s.Audit.Record(ctx, client, audit.Entry{
 		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Action: action,
 		ObjectType: "RestoreRun", ObjectID: run.ID, Metadata: meta,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Every recorded step is also an event of the run's live log.
+	ev, err := appendEvent(ctx, client, run.ID, EventStep, action, "", nil, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return &recorded{entry: entry, event: ev}, nil
+}
+
+// recorded is what a step wrote beside its change: its audit entry and its
+// run event, both announced once the step's transaction has committed.
+type recorded struct {
+	entry *ent.AuditLog
+	event *RunEvent
+}
+
+func (s *Service) announce(ctx context.Context, r *recorded) {
+	if r == nil {
+		return
+	}
+	s.Audit.Announce(ctx, r.entry)
+	s.publishEvent(ctx, r.event)
 }
 
 // audit records and announces an entry about a run.
 func (s *Service) audit(ctx context.Context, run *ent.RestoreRun, action string, meta map[string]any) {
-	entry, err := s.record(ctx, s.Client, run, action, meta)
+	var rec *recorded
+	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
+		rec, err = s.record(ctx, tx, run, action, meta)
+		return err
+	})
 	if err != nil {
 		s.Log.Error("audit", "action", action, "err", err)
 		return
 	}
-	s.Audit.Announce(ctx, entry)
+	s.announce(ctx, rec)
 }
 
 // editable are the statuses in which the wizard's steps 1–5 may change a run.

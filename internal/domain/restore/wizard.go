@@ -21,7 +21,7 @@ import (
 // type to confirm are frozen now, for audit.
 func (s *Service) CreateRun(ctx context.Context, environmentID, backupSetID string) (*ent.RestoreRun, error) {
 	var run *ent.RestoreRun
-	var entry *ent.AuditLog
+	var entry *recorded
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		env, err := tx.Environment.Get(ctx, environmentID)
 		if ent.IsNotFound(err) {
@@ -58,7 +58,7 @@ func (s *Service) CreateRun(ctx context.Context, environmentID, backupSetID stri
 	if err != nil {
 		return nil, err
 	}
-	s.Audit.Announce(ctx, entry)
+	s.announce(ctx, entry)
 	return run, nil
 }
 

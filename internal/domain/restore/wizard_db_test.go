@@ -38,6 +38,7 @@ import (
 // device configurations each, and the restore service over them.
 type fixture struct {
 	db    *store.DB
+	bus   *events.Bus
 	svc   *restore.Service
 	clock *testenv.Clock
 	env   *ent.Environment
@@ -58,10 +59,12 @@ func newFixture(tb testing.TB) *fixture {
 	log := slog.New(slog.NewTextHandler(&testenv.LockedBuffer{}, nil))
 	conn := testenv.RedisConn(tb)
 	bus := events.NewBus(conn, log)
+	tb.Cleanup(bus.Close)
 	f := &fixture{db: db, clock: testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
 	rec := &audit.Recorder{Bus: bus, Log: log}
+	f.bus = bus
 	f.svc = &restore.Service{
-		Client: db.Client, Audit: rec, Log: log, Now: f.clock.Now, MaxResultAge: time.Hour,
+		Client: db.Client, Audit: rec, Bus: bus, Log: log, Now: f.clock.Now, MaxResultAge: time.Hour,
 		Ops: &operations.Service{Client: db.Client, Queue: jobs.NewQueue(conn), Bus: bus, Log: log, Now: f.clock.Now},
 	}
 	ws := db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx)
