@@ -354,38 +354,10 @@ func get(tb testing.TB, url string) (int, string) {
 // workspace slug.
 func viewerOf(tb testing.TB, base, token string) (role, slug string) {
 	tb.Helper()
-	body, _ := json.Marshal(map[string]string{"query": "{ viewer { role workspace { slug } } }"})
-	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		tb.Fatalf("POST /graphql: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out struct {
-		Data struct {
-			Viewer struct {
-				Role      string
-				Workspace struct{ Slug string }
-			}
-		}
-		Errors []json.RawMessage
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		tb.Fatalf("POST /graphql: status %d, undecodable body %q: %v", resp.StatusCode, raw, err)
-	}
-	if resp.StatusCode != http.StatusOK || len(out.Errors) > 0 {
-		tb.Fatalf("POST /graphql as %q: status %d, body %s", token, resp.StatusCode, raw)
-	}
-	return out.Data.Viewer.Role, out.Data.Viewer.Workspace.Slug
+	d := gqlData(tb, base, token, "{ viewer { role workspace { slug } } }", nil)
+	role, _ = dig(d, "viewer", "role").(string)
+	slug, _ = dig(d, "viewer", "workspace", "slug").(string)
+	return role, slug
 }
 
 // seededMember is one member line serve --dev prints.
