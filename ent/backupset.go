@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // BackupSet is the model entity for the BackupSet schema.
@@ -38,7 +39,7 @@ type BackupSet struct {
 	// ItemCount holds the value of the "item_count" field.
 	ItemCount int `json:"item_count,omitempty"`
 	// CountsByType holds the value of the "counts_by_type" field.
-	CountsByType map[string]int `json:"counts_by_type,omitempty"`
+	CountsByType results.TypeCounts `json:"counts_by_type,omitempty"`
 	// CreatedBy holds the value of the "created_by" field.
 	CreatedBy *string `json:"created_by,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.

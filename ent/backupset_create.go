@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // BackupSetCreate is the builder for creating a BackupSet entity.
@@ -127,7 +128,7 @@ func (_c *BackupSetCreate) SetNillableItemCount(v *int) *BackupSetCreate {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (_c *BackupSetCreate) SetCountsByType(v map[string]int) *BackupSetCreate {
+func (_c *BackupSetCreate) SetCountsByType(v results.TypeCounts) *BackupSetCreate {
 	_c.mutation.SetCountsByType(v)
 	return _c
 }
@@ -510,7 +511,7 @@ func (u *BackupSetUpsert) AddItemCount(v int) *BackupSetUpsert {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (u *BackupSetUpsert) SetCountsByType(v map[string]int) *BackupSetUpsert {
+func (u *BackupSetUpsert) SetCountsByType(v results.TypeCounts) *BackupSetUpsert {
 	u.Set(backupset.FieldCountsByType, v)
 	return u
 }
@@ -701,7 +702,7 @@ func (u *BackupSetUpsertOne) UpdateItemCount() *BackupSetUpsertOne {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (u *BackupSetUpsertOne) SetCountsByType(v map[string]int) *BackupSetUpsertOne {
+func (u *BackupSetUpsertOne) SetCountsByType(v results.TypeCounts) *BackupSetUpsertOne {
 	return u.Update(func(s *BackupSetUpsert) {
 		s.SetCountsByType(v)
 	})
@@ -1065,7 +1066,7 @@ func (u *BackupSetUpsertBulk) UpdateItemCount() *BackupSetUpsertBulk {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (u *BackupSetUpsertBulk) SetCountsByType(v map[string]int) *BackupSetUpsertBulk {
+func (u *BackupSetUpsertBulk) SetCountsByType(v results.TypeCounts) *BackupSetUpsertBulk {
 	return u.Update(func(s *BackupSetUpsert) {
 		s.SetCountsByType(v)
 	})

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/predicate"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // BackupSetUpdate is the builder for updating BackupSet entities.
@@ -119,7 +120,7 @@ func (_u *BackupSetUpdate) AddItemCount(v int) *BackupSetUpdate {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (_u *BackupSetUpdate) SetCountsByType(v map[string]int) *BackupSetUpdate {
+func (_u *BackupSetUpdate) SetCountsByType(v results.TypeCounts) *BackupSetUpdate {
 	_u.mutation.SetCountsByType(v)
 	return _u
 }
@@ -380,7 +381,7 @@ func (_u *BackupSetUpdateOne) AddItemCount(v int) *BackupSetUpdateOne {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (_u *BackupSetUpdateOne) SetCountsByType(v map[string]int) *BackupSetUpdateOne {
+func (_u *BackupSetUpdateOne) SetCountsByType(v results.TypeCounts) *BackupSetUpdateOne {
 	_u.mutation.SetCountsByType(v)
 	return _u
 }

@@ -1242,11 +1242,6 @@ func (_q *OperationRunQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, operationrun.FieldOutcome)
 				fieldSeen[operationrun.FieldOutcome] = struct{}{}
 			}
-		case "dedupeKey":
-			if _, ok := fieldSeen[operationrun.FieldDedupeKey]; !ok {
-				selectedFields = append(selectedFields, operationrun.FieldDedupeKey)
-				fieldSeen[operationrun.FieldDedupeKey] = struct{}{}
-			}
 		case "subjectId":
 			if _, ok := fieldSeen[operationrun.FieldSubjectID]; !ok {
 				selectedFields = append(selectedFields, operationrun.FieldSubjectID)
@@ -1648,11 +1643,6 @@ func (_q *RestoreRunQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[restorerun.FieldConfirmedAt]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldConfirmedAt)
 				fieldSeen[restorerun.FieldConfirmedAt] = struct{}{}
-			}
-		case "idempotencyKey":
-			if _, ok := fieldSeen[restorerun.FieldIdempotencyKey]; !ok {
-				selectedFields = append(selectedFields, restorerun.FieldIdempotencyKey)
-				fieldSeen[restorerun.FieldIdempotencyKey] = struct{}{}
 			}
 		case "cancelRequested":
 			if _, ok := fieldSeen[restorerun.FieldCancelRequested]; !ok {

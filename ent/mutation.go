@@ -28,6 +28,7 @@ import (
 	"github.com/restored/restored/ent/user"
 	"github.com/restored/restored/ent/workspace"
 	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 const (
@@ -3009,7 +3010,7 @@ type BackupSetMutation struct {
 	captured_at        *time.Time
 	item_count         *int
 	additem_count      *int
-	counts_by_type     *map[string]int
+	counts_by_type     *results.TypeCounts
 	created_by         *string
 	clearedFields      map[string]struct{}
 	environment        *string
@@ -3481,12 +3482,12 @@ func (m *BackupSetMutation) ResetItemCount() {
 }
 
 // SetCountsByType sets the "counts_by_type" field.
-func (m *BackupSetMutation) SetCountsByType(value map[string]int) {
-	m.counts_by_type = &value
+func (m *BackupSetMutation) SetCountsByType(rc results.TypeCounts) {
+	m.counts_by_type = &rc
 }
 
 // CountsByType returns the value of the "counts_by_type" field in the mutation.
-func (m *BackupSetMutation) CountsByType() (r map[string]int, exists bool) {
+func (m *BackupSetMutation) CountsByType() (r results.TypeCounts, exists bool) {
 	v := m.counts_by_type
 	if v == nil {
 		return
@@ -3497,7 +3498,7 @@ func (m *BackupSetMutation) CountsByType() (r map[string]int, exists bool) {
 // OldCountsByType returns the old "counts_by_type" field's value of the BackupSet entity.
 // If the BackupSet object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *BackupSetMutation) OldCountsByType(ctx context.Context) (v map[string]int, err error) {
+func (m *BackupSetMutation) OldCountsByType(ctx context.Context) (v results.TypeCounts, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCountsByType is only allowed on UpdateOne operations")
 	}
@@ -3807,7 +3808,7 @@ func (m *BackupSetMutation) SetField(name string, value ent.Value) error {
 		m.SetItemCount(v)
 		return nil
 	case backupset.FieldCountsByType:
-		v, ok := value.(map[string]int)
+		v, ok := value.(results.TypeCounts)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -7764,7 +7765,7 @@ type OperationRunMutation struct {
 	active_key     *string
 	subject_id     *string
 	initiator_id   *string
-	summary        *map[string]int
+	summary        *results.OperationSummary
 	context        *map[string]interface{}
 	error_code     *string
 	error_message  *string
@@ -8331,12 +8332,12 @@ func (m *OperationRunMutation) ResetInitiatorID() {
 }
 
 // SetSummary sets the "summary" field.
-func (m *OperationRunMutation) SetSummary(value map[string]int) {
-	m.summary = &value
+func (m *OperationRunMutation) SetSummary(rs results.OperationSummary) {
+	m.summary = &rs
 }
 
 // Summary returns the value of the "summary" field in the mutation.
-func (m *OperationRunMutation) Summary() (r map[string]int, exists bool) {
+func (m *OperationRunMutation) Summary() (r results.OperationSummary, exists bool) {
 	v := m.summary
 	if v == nil {
 		return
@@ -8347,7 +8348,7 @@ func (m *OperationRunMutation) Summary() (r map[string]int, exists bool) {
 // OldSummary returns the old "summary" field's value of the OperationRun entity.
 // If the OperationRun object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *OperationRunMutation) OldSummary(ctx context.Context) (v map[string]int, err error) {
+func (m *OperationRunMutation) OldSummary(ctx context.Context) (v results.OperationSummary, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSummary is only allowed on UpdateOne operations")
 	}
@@ -8945,7 +8946,7 @@ func (m *OperationRunMutation) SetField(name string, value ent.Value) error {
 		m.SetInitiatorID(v)
 		return nil
 	case operationrun.FieldSummary:
-		v, ok := value.(map[string]int)
+		v, ok := value.(results.OperationSummary)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -10378,12 +10379,12 @@ type RestoreRunMutation struct {
 	environment_badge       *string
 	tenant_label            *string
 	scope_fingerprint       *string
-	check_summary           *map[string]int
-	check_results           *[]map[string]interface{}
-	appendcheck_results     []map[string]interface{}
+	check_summary           **results.CheckSummary
+	check_results           *[]results.Check
+	appendcheck_results     []results.Check
 	check_fingerprint       *string
 	checked_at              *time.Time
-	preview_summary         *map[string]interface{}
+	preview_summary         **results.PreviewSummary
 	preview_fingerprint     *string
 	previewed_at            *time.Time
 	acknowledged            *bool
@@ -10395,7 +10396,7 @@ type RestoreRunMutation struct {
 	cancel_requested        *bool
 	started_at              *time.Time
 	finished_at             *time.Time
-	counts                  *map[string]int
+	counts                  **results.ItemCounts
 	deleted_at              *time.Time
 	clearedFields           map[string]struct{}
 	environment             *string
@@ -11212,12 +11213,12 @@ func (m *RestoreRunMutation) ResetScopeFingerprint() {
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (m *RestoreRunMutation) SetCheckSummary(value map[string]int) {
-	m.check_summary = &value
+func (m *RestoreRunMutation) SetCheckSummary(rs *results.CheckSummary) {
+	m.check_summary = &rs
 }
 
 // CheckSummary returns the value of the "check_summary" field in the mutation.
-func (m *RestoreRunMutation) CheckSummary() (r map[string]int, exists bool) {
+func (m *RestoreRunMutation) CheckSummary() (r *results.CheckSummary, exists bool) {
 	v := m.check_summary
 	if v == nil {
 		return
@@ -11228,7 +11229,7 @@ func (m *RestoreRunMutation) CheckSummary() (r map[string]int, exists bool) {
 // OldCheckSummary returns the old "check_summary" field's value of the RestoreRun entity.
 // If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunMutation) OldCheckSummary(ctx context.Context) (v map[string]int, err error) {
+func (m *RestoreRunMutation) OldCheckSummary(ctx context.Context) (v *results.CheckSummary, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCheckSummary is only allowed on UpdateOne operations")
 	}
@@ -11261,13 +11262,13 @@ func (m *RestoreRunMutation) ResetCheckSummary() {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (m *RestoreRunMutation) SetCheckResults(value []map[string]interface{}) {
-	m.check_results = &value
+func (m *RestoreRunMutation) SetCheckResults(r []results.Check) {
+	m.check_results = &r
 	m.appendcheck_results = nil
 }
 
 // CheckResults returns the value of the "check_results" field in the mutation.
-func (m *RestoreRunMutation) CheckResults() (r []map[string]interface{}, exists bool) {
+func (m *RestoreRunMutation) CheckResults() (r []results.Check, exists bool) {
 	v := m.check_results
 	if v == nil {
 		return
@@ -11278,7 +11279,7 @@ func (m *RestoreRunMutation) CheckResults() (r []map[string]interface{}, exists 
 // OldCheckResults returns the old "check_results" field's value of the RestoreRun entity.
 // If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunMutation) OldCheckResults(ctx context.Context) (v []map[string]interface{}, err error) {
+func (m *RestoreRunMutation) OldCheckResults(ctx context.Context) (v []results.Check, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCheckResults is only allowed on UpdateOne operations")
 	}
@@ -11292,13 +11293,13 @@ func (m *RestoreRunMutation) OldCheckResults(ctx context.Context) (v []map[strin
 	return oldValue.CheckResults, nil
 }
 
-// AppendCheckResults adds value to the "check_results" field.
-func (m *RestoreRunMutation) AppendCheckResults(value []map[string]interface{}) {
-	m.appendcheck_results = append(m.appendcheck_results, value...)
+// AppendCheckResults adds r to the "check_results" field.
+func (m *RestoreRunMutation) AppendCheckResults(r []results.Check) {
+	m.appendcheck_results = append(m.appendcheck_results, r...)
 }
 
 // AppendedCheckResults returns the list of values that were appended to the "check_results" field in this mutation.
-func (m *RestoreRunMutation) AppendedCheckResults() ([]map[string]interface{}, bool) {
+func (m *RestoreRunMutation) AppendedCheckResults() ([]results.Check, bool) {
 	if len(m.appendcheck_results) == 0 {
 		return nil, false
 	}
@@ -11411,12 +11412,12 @@ func (m *RestoreRunMutation) ResetCheckedAt() {
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (m *RestoreRunMutation) SetPreviewSummary(value map[string]interface{}) {
-	m.preview_summary = &value
+func (m *RestoreRunMutation) SetPreviewSummary(rs *results.PreviewSummary) {
+	m.preview_summary = &rs
 }
 
 // PreviewSummary returns the value of the "preview_summary" field in the mutation.
-func (m *RestoreRunMutation) PreviewSummary() (r map[string]interface{}, exists bool) {
+func (m *RestoreRunMutation) PreviewSummary() (r *results.PreviewSummary, exists bool) {
 	v := m.preview_summary
 	if v == nil {
 		return
@@ -11427,7 +11428,7 @@ func (m *RestoreRunMutation) PreviewSummary() (r map[string]interface{}, exists 
 // OldPreviewSummary returns the old "preview_summary" field's value of the RestoreRun entity.
 // If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunMutation) OldPreviewSummary(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *RestoreRunMutation) OldPreviewSummary(ctx context.Context) (v *results.PreviewSummary, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldPreviewSummary is only allowed on UpdateOne operations")
 	}
@@ -11947,12 +11948,12 @@ func (m *RestoreRunMutation) ResetFinishedAt() {
 }
 
 // SetCounts sets the "counts" field.
-func (m *RestoreRunMutation) SetCounts(value map[string]int) {
-	m.counts = &value
+func (m *RestoreRunMutation) SetCounts(rc *results.ItemCounts) {
+	m.counts = &rc
 }
 
 // Counts returns the value of the "counts" field in the mutation.
-func (m *RestoreRunMutation) Counts() (r map[string]int, exists bool) {
+func (m *RestoreRunMutation) Counts() (r *results.ItemCounts, exists bool) {
 	v := m.counts
 	if v == nil {
 		return
@@ -11963,7 +11964,7 @@ func (m *RestoreRunMutation) Counts() (r map[string]int, exists bool) {
 // OldCounts returns the old "counts" field's value of the RestoreRun entity.
 // If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunMutation) OldCounts(ctx context.Context) (v map[string]int, err error) {
+func (m *RestoreRunMutation) OldCounts(ctx context.Context) (v *results.ItemCounts, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCounts is only allowed on UpdateOne operations")
 	}
@@ -12524,14 +12525,14 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 		m.SetScopeFingerprint(v)
 		return nil
 	case restorerun.FieldCheckSummary:
-		v, ok := value.(map[string]int)
+		v, ok := value.(*results.CheckSummary)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCheckSummary(v)
 		return nil
 	case restorerun.FieldCheckResults:
-		v, ok := value.([]map[string]interface{})
+		v, ok := value.([]results.Check)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -12552,7 +12553,7 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 		m.SetCheckedAt(v)
 		return nil
 	case restorerun.FieldPreviewSummary:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(*results.PreviewSummary)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -12636,7 +12637,7 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 		m.SetFinishedAt(v)
 		return nil
 	case restorerun.FieldCounts:
-		v, ok := value.(map[string]int)
+		v, ok := value.(*results.ItemCounts)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -13856,13 +13857,13 @@ type RestoreRunItemMutation struct {
 	error_code          *string
 	error_message       *string
 	check_severity      *restorerunitem.CheckSeverity
-	check_results       *[]map[string]interface{}
-	appendcheck_results []map[string]interface{}
+	check_results       *[]results.Check
+	appendcheck_results []results.Check
 	preview_action      *restorerunitem.PreviewAction
-	preview_diff        *map[string]interface{}
+	preview_diff        **results.Diff
 	diff_truncated      *bool
 	verified            *bool
-	drift               *map[string]interface{}
+	drift               **results.Diff
 	clearedFields       map[string]struct{}
 	run                 *string
 	clearedrun          bool
@@ -14601,13 +14602,13 @@ func (m *RestoreRunItemMutation) ResetCheckSeverity() {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (m *RestoreRunItemMutation) SetCheckResults(value []map[string]interface{}) {
-	m.check_results = &value
+func (m *RestoreRunItemMutation) SetCheckResults(r []results.Check) {
+	m.check_results = &r
 	m.appendcheck_results = nil
 }
 
 // CheckResults returns the value of the "check_results" field in the mutation.
-func (m *RestoreRunItemMutation) CheckResults() (r []map[string]interface{}, exists bool) {
+func (m *RestoreRunItemMutation) CheckResults() (r []results.Check, exists bool) {
 	v := m.check_results
 	if v == nil {
 		return
@@ -14618,7 +14619,7 @@ func (m *RestoreRunItemMutation) CheckResults() (r []map[string]interface{}, exi
 // OldCheckResults returns the old "check_results" field's value of the RestoreRunItem entity.
 // If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunItemMutation) OldCheckResults(ctx context.Context) (v []map[string]interface{}, err error) {
+func (m *RestoreRunItemMutation) OldCheckResults(ctx context.Context) (v []results.Check, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCheckResults is only allowed on UpdateOne operations")
 	}
@@ -14632,13 +14633,13 @@ func (m *RestoreRunItemMutation) OldCheckResults(ctx context.Context) (v []map[s
 	return oldValue.CheckResults, nil
 }
 
-// AppendCheckResults adds value to the "check_results" field.
-func (m *RestoreRunItemMutation) AppendCheckResults(value []map[string]interface{}) {
-	m.appendcheck_results = append(m.appendcheck_results, value...)
+// AppendCheckResults adds r to the "check_results" field.
+func (m *RestoreRunItemMutation) AppendCheckResults(r []results.Check) {
+	m.appendcheck_results = append(m.appendcheck_results, r...)
 }
 
 // AppendedCheckResults returns the list of values that were appended to the "check_results" field in this mutation.
-func (m *RestoreRunItemMutation) AppendedCheckResults() ([]map[string]interface{}, bool) {
+func (m *RestoreRunItemMutation) AppendedCheckResults() ([]results.Check, bool) {
 	if len(m.appendcheck_results) == 0 {
 		return nil, false
 	}
@@ -14715,12 +14716,12 @@ func (m *RestoreRunItemMutation) ResetPreviewAction() {
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (m *RestoreRunItemMutation) SetPreviewDiff(value map[string]interface{}) {
-	m.preview_diff = &value
+func (m *RestoreRunItemMutation) SetPreviewDiff(r *results.Diff) {
+	m.preview_diff = &r
 }
 
 // PreviewDiff returns the value of the "preview_diff" field in the mutation.
-func (m *RestoreRunItemMutation) PreviewDiff() (r map[string]interface{}, exists bool) {
+func (m *RestoreRunItemMutation) PreviewDiff() (r *results.Diff, exists bool) {
 	v := m.preview_diff
 	if v == nil {
 		return
@@ -14731,7 +14732,7 @@ func (m *RestoreRunItemMutation) PreviewDiff() (r map[string]interface{}, exists
 // OldPreviewDiff returns the old "preview_diff" field's value of the RestoreRunItem entity.
 // If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunItemMutation) OldPreviewDiff(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *RestoreRunItemMutation) OldPreviewDiff(ctx context.Context) (v *results.Diff, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldPreviewDiff is only allowed on UpdateOne operations")
 	}
@@ -14836,12 +14837,12 @@ func (m *RestoreRunItemMutation) ResetVerified() {
 }
 
 // SetDrift sets the "drift" field.
-func (m *RestoreRunItemMutation) SetDrift(value map[string]interface{}) {
-	m.drift = &value
+func (m *RestoreRunItemMutation) SetDrift(r *results.Diff) {
+	m.drift = &r
 }
 
 // Drift returns the value of the "drift" field in the mutation.
-func (m *RestoreRunItemMutation) Drift() (r map[string]interface{}, exists bool) {
+func (m *RestoreRunItemMutation) Drift() (r *results.Diff, exists bool) {
 	v := m.drift
 	if v == nil {
 		return
@@ -14852,7 +14853,7 @@ func (m *RestoreRunItemMutation) Drift() (r map[string]interface{}, exists bool)
 // OldDrift returns the old "drift" field's value of the RestoreRunItem entity.
 // If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunItemMutation) OldDrift(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *RestoreRunItemMutation) OldDrift(ctx context.Context) (v *results.Diff, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldDrift is only allowed on UpdateOne operations")
 	}
@@ -15225,7 +15226,7 @@ func (m *RestoreRunItemMutation) SetField(name string, value ent.Value) error {
 		m.SetCheckSeverity(v)
 		return nil
 	case restorerunitem.FieldCheckResults:
-		v, ok := value.([]map[string]interface{})
+		v, ok := value.([]results.Check)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -15239,7 +15240,7 @@ func (m *RestoreRunItemMutation) SetField(name string, value ent.Value) error {
 		m.SetPreviewAction(v)
 		return nil
 	case restorerunitem.FieldPreviewDiff:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(*results.Diff)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -15260,7 +15261,7 @@ func (m *RestoreRunItemMutation) SetField(name string, value ent.Value) error {
 		m.SetVerified(v)
 		return nil
 	case restorerunitem.FieldDrift:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(*results.Diff)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

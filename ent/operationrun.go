@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // OperationRun is the model entity for the OperationRun schema.
@@ -41,7 +42,7 @@ type OperationRun struct {
 	// InitiatorID holds the value of the "initiator_id" field.
 	InitiatorID *string `json:"initiator_id,omitempty"`
 	// Summary holds the value of the "summary" field.
-	Summary map[string]int `json:"summary,omitempty"`
+	Summary results.OperationSummary `json:"summary,omitempty"`
 	// Context holds the value of the "context" field.
 	Context map[string]interface{} `json:"context,omitempty"`
 	// ErrorCode holds the value of the "error_code" field.

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // OperationRunCreate is the builder for creating a OperationRun entity.
@@ -162,8 +163,16 @@ func (_c *OperationRunCreate) SetNillableInitiatorID(v *string) *OperationRunCre
 }
 
 // SetSummary sets the "summary" field.
-func (_c *OperationRunCreate) SetSummary(v map[string]int) *OperationRunCreate {
+func (_c *OperationRunCreate) SetSummary(v results.OperationSummary) *OperationRunCreate {
 	_c.mutation.SetSummary(v)
+	return _c
+}
+
+// SetNillableSummary sets the "summary" field if the given value is not nil.
+func (_c *OperationRunCreate) SetNillableSummary(v *results.OperationSummary) *OperationRunCreate {
+	if v != nil {
+		_c.SetSummary(*v)
+	}
 	return _c
 }
 
@@ -666,7 +675,7 @@ func (u *OperationRunUpsert) ClearInitiatorID() *OperationRunUpsert {
 }
 
 // SetSummary sets the "summary" field.
-func (u *OperationRunUpsert) SetSummary(v map[string]int) *OperationRunUpsert {
+func (u *OperationRunUpsert) SetSummary(v results.OperationSummary) *OperationRunUpsert {
 	u.Set(operationrun.FieldSummary, v)
 	return u
 }
@@ -1000,7 +1009,7 @@ func (u *OperationRunUpsertOne) ClearInitiatorID() *OperationRunUpsertOne {
 }
 
 // SetSummary sets the "summary" field.
-func (u *OperationRunUpsertOne) SetSummary(v map[string]int) *OperationRunUpsertOne {
+func (u *OperationRunUpsertOne) SetSummary(v results.OperationSummary) *OperationRunUpsertOne {
 	return u.Update(func(s *OperationRunUpsert) {
 		s.SetSummary(v)
 	})
@@ -1522,7 +1531,7 @@ func (u *OperationRunUpsertBulk) ClearInitiatorID() *OperationRunUpsertBulk {
 }
 
 // SetSummary sets the "summary" field.
-func (u *OperationRunUpsertBulk) SetSummary(v map[string]int) *OperationRunUpsertBulk {
+func (u *OperationRunUpsertBulk) SetSummary(v results.OperationSummary) *OperationRunUpsertBulk {
 	return u.Update(func(s *OperationRunUpsert) {
 		s.SetSummary(v)
 	})

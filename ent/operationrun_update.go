@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/predicate"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // OperationRunUpdate is the builder for updating OperationRun entities.
@@ -172,8 +173,16 @@ func (_u *OperationRunUpdate) ClearInitiatorID() *OperationRunUpdate {
 }
 
 // SetSummary sets the "summary" field.
-func (_u *OperationRunUpdate) SetSummary(v map[string]int) *OperationRunUpdate {
+func (_u *OperationRunUpdate) SetSummary(v results.OperationSummary) *OperationRunUpdate {
 	_u.mutation.SetSummary(v)
+	return _u
+}
+
+// SetNillableSummary sets the "summary" field if the given value is not nil.
+func (_u *OperationRunUpdate) SetNillableSummary(v *results.OperationSummary) *OperationRunUpdate {
+	if v != nil {
+		_u.SetSummary(*v)
+	}
 	return _u
 }
 
@@ -621,8 +630,16 @@ func (_u *OperationRunUpdateOne) ClearInitiatorID() *OperationRunUpdateOne {
 }
 
 // SetSummary sets the "summary" field.
-func (_u *OperationRunUpdateOne) SetSummary(v map[string]int) *OperationRunUpdateOne {
+func (_u *OperationRunUpdateOne) SetSummary(v results.OperationSummary) *OperationRunUpdateOne {
 	_u.mutation.SetSummary(v)
+	return _u
+}
+
+// SetNillableSummary sets the "summary" field if the given value is not nil.
+func (_u *OperationRunUpdateOne) SetNillableSummary(v *results.OperationSummary) *OperationRunUpdateOne {
+	if v != nil {
+		_u.SetSummary(*v)
+	}
 	return _u
 }
 

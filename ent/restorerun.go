@@ -13,6 +13,7 @@ import (
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRun is the model entity for the RestoreRun schema.
@@ -55,15 +56,15 @@ type RestoreRun struct {
 	// ScopeFingerprint holds the value of the "scope_fingerprint" field.
 	ScopeFingerprint string `json:"scope_fingerprint,omitempty"`
 	// CheckSummary holds the value of the "check_summary" field.
-	CheckSummary map[string]int `json:"check_summary,omitempty"`
+	CheckSummary *results.CheckSummary `json:"check_summary,omitempty"`
 	// CheckResults holds the value of the "check_results" field.
-	CheckResults []map[string]interface{} `json:"check_results,omitempty"`
+	CheckResults []results.Check `json:"check_results,omitempty"`
 	// CheckFingerprint holds the value of the "check_fingerprint" field.
 	CheckFingerprint string `json:"check_fingerprint,omitempty"`
 	// CheckedAt holds the value of the "checked_at" field.
 	CheckedAt *time.Time `json:"checked_at,omitempty"`
 	// PreviewSummary holds the value of the "preview_summary" field.
-	PreviewSummary map[string]interface{} `json:"preview_summary,omitempty"`
+	PreviewSummary *results.PreviewSummary `json:"preview_summary,omitempty"`
 	// PreviewFingerprint holds the value of the "preview_fingerprint" field.
 	PreviewFingerprint string `json:"preview_fingerprint,omitempty"`
 	// PreviewedAt holds the value of the "previewed_at" field.
@@ -87,7 +88,7 @@ type RestoreRun struct {
 	// FinishedAt holds the value of the "finished_at" field.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Counts holds the value of the "counts" field.
-	Counts map[string]int `json:"counts,omitempty"`
+	Counts *results.ItemCounts `json:"counts,omitempty"`
 	// DeletedAt holds the value of the "deleted_at" field.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.

@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunCreate is the builder for creating a RestoreRun entity.
@@ -200,13 +201,13 @@ func (_c *RestoreRunCreate) SetNillableScopeFingerprint(v *string) *RestoreRunCr
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (_c *RestoreRunCreate) SetCheckSummary(v map[string]int) *RestoreRunCreate {
+func (_c *RestoreRunCreate) SetCheckSummary(v *results.CheckSummary) *RestoreRunCreate {
 	_c.mutation.SetCheckSummary(v)
 	return _c
 }
 
 // SetCheckResults sets the "check_results" field.
-func (_c *RestoreRunCreate) SetCheckResults(v []map[string]interface{}) *RestoreRunCreate {
+func (_c *RestoreRunCreate) SetCheckResults(v []results.Check) *RestoreRunCreate {
 	_c.mutation.SetCheckResults(v)
 	return _c
 }
@@ -240,7 +241,7 @@ func (_c *RestoreRunCreate) SetNillableCheckedAt(v *time.Time) *RestoreRunCreate
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (_c *RestoreRunCreate) SetPreviewSummary(v map[string]interface{}) *RestoreRunCreate {
+func (_c *RestoreRunCreate) SetPreviewSummary(v *results.PreviewSummary) *RestoreRunCreate {
 	_c.mutation.SetPreviewSummary(v)
 	return _c
 }
@@ -400,7 +401,7 @@ func (_c *RestoreRunCreate) SetNillableFinishedAt(v *time.Time) *RestoreRunCreat
 }
 
 // SetCounts sets the "counts" field.
-func (_c *RestoreRunCreate) SetCounts(v map[string]int) *RestoreRunCreate {
+func (_c *RestoreRunCreate) SetCounts(v *results.ItemCounts) *RestoreRunCreate {
 	_c.mutation.SetCounts(v)
 	return _c
 }
@@ -1047,7 +1048,7 @@ func (u *RestoreRunUpsert) UpdateScopeFingerprint() *RestoreRunUpsert {
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (u *RestoreRunUpsert) SetCheckSummary(v map[string]int) *RestoreRunUpsert {
+func (u *RestoreRunUpsert) SetCheckSummary(v *results.CheckSummary) *RestoreRunUpsert {
 	u.Set(restorerun.FieldCheckSummary, v)
 	return u
 }
@@ -1065,7 +1066,7 @@ func (u *RestoreRunUpsert) ClearCheckSummary() *RestoreRunUpsert {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (u *RestoreRunUpsert) SetCheckResults(v []map[string]interface{}) *RestoreRunUpsert {
+func (u *RestoreRunUpsert) SetCheckResults(v []results.Check) *RestoreRunUpsert {
 	u.Set(restorerun.FieldCheckResults, v)
 	return u
 }
@@ -1113,7 +1114,7 @@ func (u *RestoreRunUpsert) ClearCheckedAt() *RestoreRunUpsert {
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (u *RestoreRunUpsert) SetPreviewSummary(v map[string]interface{}) *RestoreRunUpsert {
+func (u *RestoreRunUpsert) SetPreviewSummary(v *results.PreviewSummary) *RestoreRunUpsert {
 	u.Set(restorerun.FieldPreviewSummary, v)
 	return u
 }
@@ -1305,7 +1306,7 @@ func (u *RestoreRunUpsert) ClearFinishedAt() *RestoreRunUpsert {
 }
 
 // SetCounts sets the "counts" field.
-func (u *RestoreRunUpsert) SetCounts(v map[string]int) *RestoreRunUpsert {
+func (u *RestoreRunUpsert) SetCounts(v *results.ItemCounts) *RestoreRunUpsert {
 	u.Set(restorerun.FieldCounts, v)
 	return u
 }
@@ -1607,7 +1608,7 @@ func (u *RestoreRunUpsertOne) UpdateScopeFingerprint() *RestoreRunUpsertOne {
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (u *RestoreRunUpsertOne) SetCheckSummary(v map[string]int) *RestoreRunUpsertOne {
+func (u *RestoreRunUpsertOne) SetCheckSummary(v *results.CheckSummary) *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetCheckSummary(v)
 	})
@@ -1628,7 +1629,7 @@ func (u *RestoreRunUpsertOne) ClearCheckSummary() *RestoreRunUpsertOne {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (u *RestoreRunUpsertOne) SetCheckResults(v []map[string]interface{}) *RestoreRunUpsertOne {
+func (u *RestoreRunUpsertOne) SetCheckResults(v []results.Check) *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetCheckResults(v)
 	})
@@ -1684,7 +1685,7 @@ func (u *RestoreRunUpsertOne) ClearCheckedAt() *RestoreRunUpsertOne {
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (u *RestoreRunUpsertOne) SetPreviewSummary(v map[string]interface{}) *RestoreRunUpsertOne {
+func (u *RestoreRunUpsertOne) SetPreviewSummary(v *results.PreviewSummary) *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetPreviewSummary(v)
 	})
@@ -1908,7 +1909,7 @@ func (u *RestoreRunUpsertOne) ClearFinishedAt() *RestoreRunUpsertOne {
 }
 
 // SetCounts sets the "counts" field.
-func (u *RestoreRunUpsertOne) SetCounts(v map[string]int) *RestoreRunUpsertOne {
+func (u *RestoreRunUpsertOne) SetCounts(v *results.ItemCounts) *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetCounts(v)
 	})
@@ -2383,7 +2384,7 @@ func (u *RestoreRunUpsertBulk) UpdateScopeFingerprint() *RestoreRunUpsertBulk {
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (u *RestoreRunUpsertBulk) SetCheckSummary(v map[string]int) *RestoreRunUpsertBulk {
+func (u *RestoreRunUpsertBulk) SetCheckSummary(v *results.CheckSummary) *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetCheckSummary(v)
 	})
@@ -2404,7 +2405,7 @@ func (u *RestoreRunUpsertBulk) ClearCheckSummary() *RestoreRunUpsertBulk {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (u *RestoreRunUpsertBulk) SetCheckResults(v []map[string]interface{}) *RestoreRunUpsertBulk {
+func (u *RestoreRunUpsertBulk) SetCheckResults(v []results.Check) *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetCheckResults(v)
 	})
@@ -2460,7 +2461,7 @@ func (u *RestoreRunUpsertBulk) ClearCheckedAt() *RestoreRunUpsertBulk {
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (u *RestoreRunUpsertBulk) SetPreviewSummary(v map[string]interface{}) *RestoreRunUpsertBulk {
+func (u *RestoreRunUpsertBulk) SetPreviewSummary(v *results.PreviewSummary) *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetPreviewSummary(v)
 	})
@@ -2684,7 +2685,7 @@ func (u *RestoreRunUpsertBulk) ClearFinishedAt() *RestoreRunUpsertBulk {
 }
 
 // SetCounts sets the "counts" field.
-func (u *RestoreRunUpsertBulk) SetCounts(v map[string]int) *RestoreRunUpsertBulk {
+func (u *RestoreRunUpsertBulk) SetCounts(v *results.ItemCounts) *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.SetCounts(v)
 	})

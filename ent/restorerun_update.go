@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/predicate"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunUpdate is the builder for updating RestoreRun entities.
@@ -205,7 +206,7 @@ func (_u *RestoreRunUpdate) SetNillableScopeFingerprint(v *string) *RestoreRunUp
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (_u *RestoreRunUpdate) SetCheckSummary(v map[string]int) *RestoreRunUpdate {
+func (_u *RestoreRunUpdate) SetCheckSummary(v *results.CheckSummary) *RestoreRunUpdate {
 	_u.mutation.SetCheckSummary(v)
 	return _u
 }
@@ -217,13 +218,13 @@ func (_u *RestoreRunUpdate) ClearCheckSummary() *RestoreRunUpdate {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (_u *RestoreRunUpdate) SetCheckResults(v []map[string]interface{}) *RestoreRunUpdate {
+func (_u *RestoreRunUpdate) SetCheckResults(v []results.Check) *RestoreRunUpdate {
 	_u.mutation.SetCheckResults(v)
 	return _u
 }
 
 // AppendCheckResults appends value to the "check_results" field.
-func (_u *RestoreRunUpdate) AppendCheckResults(v []map[string]interface{}) *RestoreRunUpdate {
+func (_u *RestoreRunUpdate) AppendCheckResults(v []results.Check) *RestoreRunUpdate {
 	_u.mutation.AppendCheckResults(v)
 	return _u
 }
@@ -269,7 +270,7 @@ func (_u *RestoreRunUpdate) ClearCheckedAt() *RestoreRunUpdate {
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (_u *RestoreRunUpdate) SetPreviewSummary(v map[string]interface{}) *RestoreRunUpdate {
+func (_u *RestoreRunUpdate) SetPreviewSummary(v *results.PreviewSummary) *RestoreRunUpdate {
 	_u.mutation.SetPreviewSummary(v)
 	return _u
 }
@@ -477,7 +478,7 @@ func (_u *RestoreRunUpdate) ClearFinishedAt() *RestoreRunUpdate {
 }
 
 // SetCounts sets the "counts" field.
-func (_u *RestoreRunUpdate) SetCounts(v map[string]int) *RestoreRunUpdate {
+func (_u *RestoreRunUpdate) SetCounts(v *results.ItemCounts) *RestoreRunUpdate {
 	_u.mutation.SetCounts(v)
 	return _u
 }
@@ -975,7 +976,7 @@ func (_u *RestoreRunUpdateOne) SetNillableScopeFingerprint(v *string) *RestoreRu
 }
 
 // SetCheckSummary sets the "check_summary" field.
-func (_u *RestoreRunUpdateOne) SetCheckSummary(v map[string]int) *RestoreRunUpdateOne {
+func (_u *RestoreRunUpdateOne) SetCheckSummary(v *results.CheckSummary) *RestoreRunUpdateOne {
 	_u.mutation.SetCheckSummary(v)
 	return _u
 }
@@ -987,13 +988,13 @@ func (_u *RestoreRunUpdateOne) ClearCheckSummary() *RestoreRunUpdateOne {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (_u *RestoreRunUpdateOne) SetCheckResults(v []map[string]interface{}) *RestoreRunUpdateOne {
+func (_u *RestoreRunUpdateOne) SetCheckResults(v []results.Check) *RestoreRunUpdateOne {
 	_u.mutation.SetCheckResults(v)
 	return _u
 }
 
 // AppendCheckResults appends value to the "check_results" field.
-func (_u *RestoreRunUpdateOne) AppendCheckResults(v []map[string]interface{}) *RestoreRunUpdateOne {
+func (_u *RestoreRunUpdateOne) AppendCheckResults(v []results.Check) *RestoreRunUpdateOne {
 	_u.mutation.AppendCheckResults(v)
 	return _u
 }
@@ -1039,7 +1040,7 @@ func (_u *RestoreRunUpdateOne) ClearCheckedAt() *RestoreRunUpdateOne {
 }
 
 // SetPreviewSummary sets the "preview_summary" field.
-func (_u *RestoreRunUpdateOne) SetPreviewSummary(v map[string]interface{}) *RestoreRunUpdateOne {
+func (_u *RestoreRunUpdateOne) SetPreviewSummary(v *results.PreviewSummary) *RestoreRunUpdateOne {
 	_u.mutation.SetPreviewSummary(v)
 	return _u
 }
@@ -1247,7 +1248,7 @@ func (_u *RestoreRunUpdateOne) ClearFinishedAt() *RestoreRunUpdateOne {
 }
 
 // SetCounts sets the "counts" field.
-func (_u *RestoreRunUpdateOne) SetCounts(v map[string]int) *RestoreRunUpdateOne {
+func (_u *RestoreRunUpdateOne) SetCounts(v *results.ItemCounts) *RestoreRunUpdateOne {
 	_u.mutation.SetCounts(v)
 	return _u
 }

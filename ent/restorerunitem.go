@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunItem is the model entity for the RestoreRunItem schema.
@@ -50,17 +51,17 @@ type RestoreRunItem struct {
 	// CheckSeverity holds the value of the "check_severity" field.
 	CheckSeverity *restorerunitem.CheckSeverity `json:"check_severity,omitempty"`
 	// CheckResults holds the value of the "check_results" field.
-	CheckResults []map[string]interface{} `json:"check_results,omitempty"`
+	CheckResults []results.Check `json:"check_results,omitempty"`
 	// PreviewAction holds the value of the "preview_action" field.
 	PreviewAction *restorerunitem.PreviewAction `json:"preview_action,omitempty"`
 	// PreviewDiff holds the value of the "preview_diff" field.
-	PreviewDiff map[string]interface{} `json:"preview_diff,omitempty"`
+	PreviewDiff *results.Diff `json:"preview_diff,omitempty"`
 	// DiffTruncated holds the value of the "diff_truncated" field.
 	DiffTruncated bool `json:"diff_truncated,omitempty"`
 	// Verified holds the value of the "verified" field.
 	Verified bool `json:"verified,omitempty"`
 	// Drift holds the value of the "drift" field.
-	Drift map[string]interface{} `json:"drift,omitempty"`
+	Drift *results.Diff `json:"drift,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RestoreRunItemQuery when eager-loading is set.
 	Edges        RestoreRunItemEdges `json:"edges"`

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunItemCreate is the builder for creating a RestoreRunItem entity.
@@ -203,7 +204,7 @@ func (_c *RestoreRunItemCreate) SetNillableCheckSeverity(v *restorerunitem.Check
 }
 
 // SetCheckResults sets the "check_results" field.
-func (_c *RestoreRunItemCreate) SetCheckResults(v []map[string]interface{}) *RestoreRunItemCreate {
+func (_c *RestoreRunItemCreate) SetCheckResults(v []results.Check) *RestoreRunItemCreate {
 	_c.mutation.SetCheckResults(v)
 	return _c
 }
@@ -223,7 +224,7 @@ func (_c *RestoreRunItemCreate) SetNillablePreviewAction(v *restorerunitem.Previ
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (_c *RestoreRunItemCreate) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemCreate {
+func (_c *RestoreRunItemCreate) SetPreviewDiff(v *results.Diff) *RestoreRunItemCreate {
 	_c.mutation.SetPreviewDiff(v)
 	return _c
 }
@@ -257,7 +258,7 @@ func (_c *RestoreRunItemCreate) SetNillableVerified(v *bool) *RestoreRunItemCrea
 }
 
 // SetDrift sets the "drift" field.
-func (_c *RestoreRunItemCreate) SetDrift(v map[string]interface{}) *RestoreRunItemCreate {
+func (_c *RestoreRunItemCreate) SetDrift(v *results.Diff) *RestoreRunItemCreate {
 	_c.mutation.SetDrift(v)
 	return _c
 }
@@ -743,7 +744,7 @@ func (u *RestoreRunItemUpsert) ClearCheckSeverity() *RestoreRunItemUpsert {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (u *RestoreRunItemUpsert) SetCheckResults(v []map[string]interface{}) *RestoreRunItemUpsert {
+func (u *RestoreRunItemUpsert) SetCheckResults(v []results.Check) *RestoreRunItemUpsert {
 	u.Set(restorerunitem.FieldCheckResults, v)
 	return u
 }
@@ -779,7 +780,7 @@ func (u *RestoreRunItemUpsert) ClearPreviewAction() *RestoreRunItemUpsert {
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (u *RestoreRunItemUpsert) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpsert {
+func (u *RestoreRunItemUpsert) SetPreviewDiff(v *results.Diff) *RestoreRunItemUpsert {
 	u.Set(restorerunitem.FieldPreviewDiff, v)
 	return u
 }
@@ -821,7 +822,7 @@ func (u *RestoreRunItemUpsert) UpdateVerified() *RestoreRunItemUpsert {
 }
 
 // SetDrift sets the "drift" field.
-func (u *RestoreRunItemUpsert) SetDrift(v map[string]interface{}) *RestoreRunItemUpsert {
+func (u *RestoreRunItemUpsert) SetDrift(v *results.Diff) *RestoreRunItemUpsert {
 	u.Set(restorerunitem.FieldDrift, v)
 	return u
 }
@@ -1062,7 +1063,7 @@ func (u *RestoreRunItemUpsertOne) ClearCheckSeverity() *RestoreRunItemUpsertOne 
 }
 
 // SetCheckResults sets the "check_results" field.
-func (u *RestoreRunItemUpsertOne) SetCheckResults(v []map[string]interface{}) *RestoreRunItemUpsertOne {
+func (u *RestoreRunItemUpsertOne) SetCheckResults(v []results.Check) *RestoreRunItemUpsertOne {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.SetCheckResults(v)
 	})
@@ -1104,7 +1105,7 @@ func (u *RestoreRunItemUpsertOne) ClearPreviewAction() *RestoreRunItemUpsertOne 
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (u *RestoreRunItemUpsertOne) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpsertOne {
+func (u *RestoreRunItemUpsertOne) SetPreviewDiff(v *results.Diff) *RestoreRunItemUpsertOne {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.SetPreviewDiff(v)
 	})
@@ -1153,7 +1154,7 @@ func (u *RestoreRunItemUpsertOne) UpdateVerified() *RestoreRunItemUpsertOne {
 }
 
 // SetDrift sets the "drift" field.
-func (u *RestoreRunItemUpsertOne) SetDrift(v map[string]interface{}) *RestoreRunItemUpsertOne {
+func (u *RestoreRunItemUpsertOne) SetDrift(v *results.Diff) *RestoreRunItemUpsertOne {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.SetDrift(v)
 	})
@@ -1564,7 +1565,7 @@ func (u *RestoreRunItemUpsertBulk) ClearCheckSeverity() *RestoreRunItemUpsertBul
 }
 
 // SetCheckResults sets the "check_results" field.
-func (u *RestoreRunItemUpsertBulk) SetCheckResults(v []map[string]interface{}) *RestoreRunItemUpsertBulk {
+func (u *RestoreRunItemUpsertBulk) SetCheckResults(v []results.Check) *RestoreRunItemUpsertBulk {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.SetCheckResults(v)
 	})
@@ -1606,7 +1607,7 @@ func (u *RestoreRunItemUpsertBulk) ClearPreviewAction() *RestoreRunItemUpsertBul
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (u *RestoreRunItemUpsertBulk) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpsertBulk {
+func (u *RestoreRunItemUpsertBulk) SetPreviewDiff(v *results.Diff) *RestoreRunItemUpsertBulk {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.SetPreviewDiff(v)
 	})
@@ -1655,7 +1656,7 @@ func (u *RestoreRunItemUpsertBulk) UpdateVerified() *RestoreRunItemUpsertBulk {
 }
 
 // SetDrift sets the "drift" field.
-func (u *RestoreRunItemUpsertBulk) SetDrift(v map[string]interface{}) *RestoreRunItemUpsertBulk {
+func (u *RestoreRunItemUpsertBulk) SetDrift(v *results.Diff) *RestoreRunItemUpsertBulk {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.SetDrift(v)
 	})

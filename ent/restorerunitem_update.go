@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/predicate"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunItemUpdate is the builder for updating RestoreRunItem entities.
@@ -172,13 +173,13 @@ func (_u *RestoreRunItemUpdate) ClearCheckSeverity() *RestoreRunItemUpdate {
 }
 
 // SetCheckResults sets the "check_results" field.
-func (_u *RestoreRunItemUpdate) SetCheckResults(v []map[string]interface{}) *RestoreRunItemUpdate {
+func (_u *RestoreRunItemUpdate) SetCheckResults(v []results.Check) *RestoreRunItemUpdate {
 	_u.mutation.SetCheckResults(v)
 	return _u
 }
 
 // AppendCheckResults appends value to the "check_results" field.
-func (_u *RestoreRunItemUpdate) AppendCheckResults(v []map[string]interface{}) *RestoreRunItemUpdate {
+func (_u *RestoreRunItemUpdate) AppendCheckResults(v []results.Check) *RestoreRunItemUpdate {
 	_u.mutation.AppendCheckResults(v)
 	return _u
 }
@@ -210,7 +211,7 @@ func (_u *RestoreRunItemUpdate) ClearPreviewAction() *RestoreRunItemUpdate {
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (_u *RestoreRunItemUpdate) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpdate {
+func (_u *RestoreRunItemUpdate) SetPreviewDiff(v *results.Diff) *RestoreRunItemUpdate {
 	_u.mutation.SetPreviewDiff(v)
 	return _u
 }
@@ -250,7 +251,7 @@ func (_u *RestoreRunItemUpdate) SetNillableVerified(v *bool) *RestoreRunItemUpda
 }
 
 // SetDrift sets the "drift" field.
-func (_u *RestoreRunItemUpdate) SetDrift(v map[string]interface{}) *RestoreRunItemUpdate {
+func (_u *RestoreRunItemUpdate) SetDrift(v *results.Diff) *RestoreRunItemUpdate {
 	_u.mutation.SetDrift(v)
 	return _u
 }
@@ -589,13 +590,13 @@ func (_u *RestoreRunItemUpdateOne) ClearCheckSeverity() *RestoreRunItemUpdateOne
 }
 
 // SetCheckResults sets the "check_results" field.
-func (_u *RestoreRunItemUpdateOne) SetCheckResults(v []map[string]interface{}) *RestoreRunItemUpdateOne {
+func (_u *RestoreRunItemUpdateOne) SetCheckResults(v []results.Check) *RestoreRunItemUpdateOne {
 	_u.mutation.SetCheckResults(v)
 	return _u
 }
 
 // AppendCheckResults appends value to the "check_results" field.
-func (_u *RestoreRunItemUpdateOne) AppendCheckResults(v []map[string]interface{}) *RestoreRunItemUpdateOne {
+func (_u *RestoreRunItemUpdateOne) AppendCheckResults(v []results.Check) *RestoreRunItemUpdateOne {
 	_u.mutation.AppendCheckResults(v)
 	return _u
 }
@@ -627,7 +628,7 @@ func (_u *RestoreRunItemUpdateOne) ClearPreviewAction() *RestoreRunItemUpdateOne
 }
 
 // SetPreviewDiff sets the "preview_diff" field.
-func (_u *RestoreRunItemUpdateOne) SetPreviewDiff(v map[string]interface{}) *RestoreRunItemUpdateOne {
+func (_u *RestoreRunItemUpdateOne) SetPreviewDiff(v *results.Diff) *RestoreRunItemUpdateOne {
 	_u.mutation.SetPreviewDiff(v)
 	return _u
 }
@@ -667,7 +668,7 @@ func (_u *RestoreRunItemUpdateOne) SetNillableVerified(v *bool) *RestoreRunItemU
 }
 
 // SetDrift sets the "drift" field.
-func (_u *RestoreRunItemUpdateOne) SetDrift(v map[string]interface{}) *RestoreRunItemUpdateOne {
+func (_u *RestoreRunItemUpdateOne) SetDrift(v *results.Diff) *RestoreRunItemUpdateOne {
 	_u.mutation.SetDrift(v)
 	return _u
 }

@@ -43,9 +43,6 @@ func (r *Resolver) BackupSet() generated.BackupSetResolver { return &backupSetRe
 // Environment returns generated.EnvironmentResolver implementation.
 func (r *Resolver) Environment() generated.EnvironmentResolver { return &environmentResolver{r} }
 
-// OperationRun returns generated.OperationRunResolver implementation.
-func (r *Resolver) OperationRun() generated.OperationRunResolver { return &operationRunResolver{r} }
-
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -61,7 +58,6 @@ type (
 	backupItemResolver     struct{ *Resolver }
 	backupSetResolver      struct{ *Resolver }
 	environmentResolver    struct{ *Resolver }
-	operationRunResolver   struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	restoreRunResolver     struct{ *Resolver }
 	restoreRunItemResolver struct{ *Resolver }

@@ -175,12 +175,3 @@ func (r *Resolver) readableEnvironment(ctx context.Context, id string) (*ent.Env
 	}
 	return env, nil
 }
-
-// intMap converts stored counts to a GraphQL Map (never null).
-func intMap(m map[string]int) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}

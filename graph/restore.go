@@ -6,7 +6,6 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
-	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/graph/model"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/platform/apperr"
@@ -34,46 +33,12 @@ func mappingOut(m map[string]string) []*model.Mapping {
 	return out
 }
 
-// checkResults converts stored check results.
-func checkResults(stored []map[string]any) []*model.CheckResult {
-	out := make([]*model.CheckResult, 0, len(stored))
-	for _, r := range stored {
-		c := &model.CheckResult{}
-		c.Code, _ = r["code"].(string)
-		sev, _ := r["severity"].(string)
-		c.Severity = checkSeverity(sev)
-		c.Message, _ = r["message"].(string)
-		c.Technical, _ = r["technical"].(bool)
-		out = append(out, c)
-	}
-	return out
-}
-
 func readiness(r restore.Readiness) *model.RestoreReadiness {
 	out := &model.RestoreReadiness{CanProceedToConfirmation: r.CanProceedToConfirmation, CanExecute: r.CanExecute, Guidance: r.Guidance}
 	for _, g := range r.Gates {
 		out.Gates = append(out.Gates, &model.RestoreGate{Code: g.Code, Satisfied: g.Satisfied, Message: g.Message})
 	}
 	return out
-}
-
-func previewSummary(m map[string]any) *model.RestorePreviewSummary {
-	if m == nil {
-		return nil
-	}
-	n := func(k string) int {
-		f, _ := m[k].(float64)
-		if i, ok := m[k].(int); ok {
-			return i
-		}
-		return int(f)
-	}
-	msg, _ := m["message"].(string)
-	return &model.RestorePreviewSummary{
-		Message: msg, Items: n("items"), PoliciesChanged: n("policiesChanged"), PoliciesCreated: n("policiesCreated"),
-		PoliciesUnchanged: n("policiesUnchanged"), PreviewOnly: n("previewOnly"),
-		AssignmentsChanged: n("assignmentsChanged"), ScopeTagsChanged: n("scopeTagsChanged"),
-	}
 }
 
 // latestOperation returns the newest operation run of a type for a subject.
@@ -99,8 +64,6 @@ func (r *Resolver) restoreRunFor(ctx context.Context, id string) (*ent.RestoreRu
 	}
 	return run, nil
 }
-
-func checkSeverity(s string) restorerunitem.CheckSeverity { return restorerunitem.CheckSeverity(s) }
 
 func deref(s *string) string {
 	if s == nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/restored/restored/internal/domain/environments"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
@@ -51,8 +52,12 @@ func (r *backupItemResolver) PreviewOnlyReason(ctx context.Context, obj *ent.Bac
 }
 
 // CountsByType is the resolver for the countsByType field.
-func (r *backupSetResolver) CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error) {
-	return intMap(obj.CountsByType), nil
+func (r *backupSetResolver) CountsByType(ctx context.Context, obj *ent.BackupSet) ([]*results.TypeCount, error) {
+	out := make([]*results.TypeCount, 0, len(obj.CountsByType))
+	for _, c := range obj.CountsByType.Sorted() {
+		out = append(out, &c)
+	}
+	return out, nil
 }
 
 // MaskedClientID is the resolver for the maskedClientId field.
@@ -218,11 +223,6 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.Creat
 // RevokeAPIToken is the resolver for the revokeApiToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*ent.APIToken, error) {
 	return r.Accounts.RevokeToken(ctx, id)
-}
-
-// Summary is the resolver for the summary field.
-func (r *operationRunResolver) Summary(ctx context.Context, obj *ent.OperationRun) (map[string]any, error) {
-	return intMap(obj.Summary), nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -477,25 +477,6 @@ func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, sea
 	return &model.RestoreScopeItems{Run: run, Filter: restore.ScopeFilter{Search: deref(search), PolicyTypes: policyTypes, Platforms: platforms}}, nil
 }
 
-// CheckSummary is the resolver for the checkSummary field.
-func (r *restoreRunResolver) CheckSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreCheckSummary, error) {
-	if obj.CheckSummary == nil {
-		return nil, nil
-	}
-	return &model.RestoreCheckSummary{Blocking: obj.CheckSummary["blocking"], Warning: obj.CheckSummary["warning"],
-		Safe: obj.CheckSummary["safe"], Items: obj.CheckSummary["items"]}, nil
-}
-
-// CheckResults is the resolver for the checkResults field.
-func (r *restoreRunResolver) CheckResults(ctx context.Context, obj *ent.RestoreRun) ([]*model.CheckResult, error) {
-	return checkResults(obj.CheckResults), nil
-}
-
-// PreviewSummary is the resolver for the previewSummary field.
-func (r *restoreRunResolver) PreviewSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestorePreviewSummary, error) {
-	return previewSummary(obj.PreviewSummary), nil
-}
-
 // Readiness is the resolver for the readiness field.
 func (r *restoreRunResolver) Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error) {
 	return readiness(r.Restore.ReadinessOf(ctx, obj)), nil
@@ -539,7 +520,7 @@ func (r *restoreRunResolver) PreviewItems(ctx context.Context, obj *ent.RestoreR
 }
 
 // Counts is the resolver for the counts field.
-func (r *restoreRunResolver) Counts(ctx context.Context, obj *ent.RestoreRun) (map[string]any, error) {
+func (r *restoreRunResolver) Counts(ctx context.Context, obj *ent.RestoreRun) (*results.ItemCounts, error) {
 	return r.Restore.Counts(ctx, obj.ID)
 }
 
@@ -597,11 +578,6 @@ func (r *restoreRunEventResolver) Counts(ctx context.Context, obj *restore.RunEv
 	}
 	return &model.RestoreRunEventCounts{Total: obj.Counts["total"], Succeeded: obj.Counts["succeeded"],
 		Failed: obj.Counts["failed"], Skipped: obj.Counts["skipped"]}, nil
-}
-
-// CheckResults is the resolver for the checkResults field.
-func (r *restoreRunItemResolver) CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error) {
-	return checkResults(obj.CheckResults), nil
 }
 
 // BackupItem is the resolver for the backupItem field.

@@ -28,12 +28,12 @@ func (AuditLog) Fields() []ent.Field {
 	return []ent.Field{
 		field.Time("created_at").Immutable().Default(time.Now).
 			Annotations(entgql.OrderField("CREATED_AT")),
-		field.String("actor_id").Annotations(entgql.MapsTo("actorId")).Optional().Nillable().Immutable(),
+		field.String("actor_id").Annotations(entgql.MapsTo("actorId"), entgql.Type("ID")).Optional().Nillable().Immutable(),
 		field.String("actor_label").Default("").Immutable(),
 		field.String("action").NotEmpty().Immutable(),
 		field.String("object_type").Default("").Immutable(),
-		field.String("object_id").Annotations(entgql.MapsTo("objectId")).Default("").Immutable(),
-		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Optional().Nillable().Immutable(),
+		field.String("object_id").Annotations(entgql.MapsTo("objectId"), entgql.Type("ID")).Default("").Immutable(),
+		field.String("environment_id").Annotations(entgql.MapsTo("environmentId"), entgql.Type("ID")).Optional().Nillable().Immutable(),
 		field.JSON("metadata", map[string]any{}).Optional().Immutable().Annotations(entgql.Type("Map")),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/ids"
 )
 
@@ -34,8 +35,8 @@ func (BackupSet) Fields() []ent.Field {
 			Annotations(entgql.Type("BackupSetOrigin")),
 		field.Time("captured_at").Optional().Nillable(),
 		field.Int("item_count").Default(0),
-		field.JSON("counts_by_type", map[string]int{}).Optional().Annotations(entgql.Skip()),
-		field.String("created_by").Optional().Nillable(),
+		field.JSON("counts_by_type", results.TypeCounts{}).Optional().Annotations(entgql.Skip()),
+		field.String("created_by").Optional().Nillable().Annotations(entgql.Type("ID")),
 	}
 }
 

@@ -27,7 +27,7 @@ func (Notification) Fields() []ent.Field {
 		field.String("kind").NotEmpty().Immutable(),
 		field.String("title").Immutable(),
 		field.String("body").Default("").Immutable(),
-		field.String("subject_id").Annotations(entgql.MapsTo("subjectId")).Optional().Nillable().Immutable(),
+		field.String("subject_id").Annotations(entgql.MapsTo("subjectId"), entgql.Type("ID")).Optional().Nillable().Immutable(),
 		field.Time("read_at").Optional().Nillable(),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/ids"
 )
 
@@ -22,20 +23,21 @@ func (OperationRun) Mixin() []ent.Mixin {
 // Fields of the OperationRun.
 func (OperationRun) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Optional().Nillable(),
+		field.String("environment_id").Annotations(entgql.MapsTo("environmentId"), entgql.Type("ID")).Optional().Nillable(),
 		field.String("type").NotEmpty(),
 		field.Enum("status").Values("QUEUED", "RUNNING", "COMPLETED").Default("QUEUED").
 			Annotations(entgql.Type("OperationStatus")),
 		field.Enum("outcome").
 			Values("PENDING", "SUCCEEDED", "PARTIALLY_SUCCEEDED", "BLOCKED", "FAILED", "CANCELLED").
 			Default("PENDING").Annotations(entgql.Type("OperationOutcome")),
-		field.String("dedupe_key").Default(""),
+		// Internal (it carries ids and fingerprints): clients must not depend on it.
+		field.String("dedupe_key").Default("").Annotations(entgql.Skip()),
 		// Equal to dedupe_key while queued or running and cleared when completed:
 		// its unique index makes "one identical job at a time" a database rule.
 		field.String("active_key").Optional().Nillable().Annotations(entgql.Skip()),
-		field.String("subject_id").Annotations(entgql.MapsTo("subjectId")).Optional().Nillable(),
-		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId")).Optional().Nillable(),
-		field.JSON("summary", map[string]int{}).Optional().Annotations(entgql.Skip()),
+		field.String("subject_id").Annotations(entgql.MapsTo("subjectId"), entgql.Type("ID")).Optional().Nillable(),
+		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId"), entgql.Type("ID")).Optional().Nillable(),
+		field.JSON("summary", results.OperationSummary{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("context", map[string]any{}).Optional().Annotations(entgql.Skip()),
 		field.String("error_code").Optional().Nillable(),
 		field.String("error_message").Optional().Nillable(),

@@ -26,7 +26,7 @@ func (IntunePolicy) Fields() []ent.Field {
 		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Immutable(),
 		field.String("policy_type").NotEmpty(),
 		field.String("platform").Default(""),
-		field.String("graph_id").Annotations(entgql.MapsTo("graphId")).NotEmpty(),
+		field.String("graph_id").Annotations(entgql.MapsTo("graphId"), entgql.Type("ID")).NotEmpty(),
 		field.String("odata_type").Default(""),
 		field.String("display_name").Default("").
 			Annotations(entgql.OrderField("DISPLAY_NAME")),

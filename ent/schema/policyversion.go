@@ -27,11 +27,11 @@ func (PolicyVersion) Fields() []ent.Field {
 		field.Int("version").Positive().Immutable(),
 		field.JSON("payload", map[string]any{}).Annotations(entgql.Type("Map")),
 		field.JSON("assignments", []map[string]any{}).Optional().Annotations(entgql.Skip()),
-		field.Strings("scope_tag_ids").Annotations(entgql.MapsTo("scopeTagIds")).Optional(),
+		field.Strings("scope_tag_ids").Annotations(entgql.MapsTo("scopeTagIds"), entgql.Type("[ID!]")).Optional(),
 		field.String("content_hash"),
 		field.Time("source_last_modified").Optional().Nillable(),
 		field.Time("captured_at"),
-		field.String("captured_by").Optional().Nillable(),
+		field.String("captured_by").Optional().Nillable().Annotations(entgql.Type("ID")),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/ids"
 )
 
@@ -25,14 +26,14 @@ func (RestoreRun) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("environment_id").Annotations(entgql.MapsTo("environmentId")).Immutable(),
 		field.String("backup_set_id").Annotations(entgql.MapsTo("backupSetId")),
-		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId")).Optional().Nillable(),
+		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId"), entgql.Type("ID")).Optional().Nillable(),
 		field.Enum("status").
 			Values("DRAFT", "SCOPED", "CHECKED", "PREVIEWED", "QUEUED", "RUNNING",
 				"COMPLETED", "PARTIAL", "FAILED", "CANCELLED").
 			Default("DRAFT").Annotations(entgql.Type("RestoreRunStatus")),
 		field.Enum("scope_mode").Values("ALL", "SELECTED").Default("ALL").
 			Annotations(entgql.Type("RestoreScopeMode")),
-		field.Strings("selected_item_ids").Annotations(entgql.MapsTo("selectedItemIds")).Optional(),
+		field.Strings("selected_item_ids").Annotations(entgql.MapsTo("selectedItemIds"), entgql.Type("[ID!]")).Optional(),
 		field.JSON("group_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("scope_tag_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("create_missing").Default(false),
@@ -44,21 +45,23 @@ func (RestoreRun) Fields() []ent.Field {
 		field.String("environment_badge").Immutable(),
 		field.String("tenant_label").Immutable(),
 		field.String("scope_fingerprint").Default(""),
-		field.JSON("check_summary", map[string]int{}).Optional().Annotations(entgql.Skip()),
-		field.JSON("check_results", []map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("check_summary", &results.CheckSummary{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("check_results", []results.Check{}).Optional().Annotations(entgql.Skip()),
 		field.String("check_fingerprint").Default(""),
 		field.Time("checked_at").Optional().Nillable(),
-		field.JSON("preview_summary", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("preview_summary", &results.PreviewSummary{}).Optional().Annotations(entgql.Skip()),
 		field.String("preview_fingerprint").Default(""),
 		field.Time("previewed_at").Optional().Nillable(),
 		field.Bool("acknowledged").Default(false),
-		field.String("confirmed_by").Optional().Nillable(),
+		field.String("confirmed_by").Optional().Nillable().Annotations(entgql.Type("ID")),
 		field.Time("confirmed_at").Optional().Nillable(),
 		// What the confirmation was given for (scope, checks and preview, see
 		// confirmationFingerprint): a confirmation whose fingerprint is not
 		// the run's current one confirms nothing.
 		field.String("confirmed_fingerprint").Default("").Annotations(entgql.Skip()),
-		field.String("idempotency_key").Optional().Nillable(),
+		// The caller's retry key: not shown, another member's key is none of
+		// a reader's business and clients must not depend on it.
+		field.String("idempotency_key").Optional().Nillable().Annotations(entgql.Skip()),
 		// Set while QUEUED or RUNNING, cleared when terminal: a unique index on it
 		// lets the database itself refuse a second active execution per target.
 		field.String("active_execution_key").Optional().Nillable().Annotations(entgql.Skip()),
@@ -67,7 +70,7 @@ func (RestoreRun) Fields() []ent.Field {
 		field.Bool("cancel_requested").Default(false),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("finished_at").Optional().Nillable(),
-		field.JSON("counts", map[string]int{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("counts", &results.ItemCounts{}).Optional().Annotations(entgql.Skip()),
 		field.Time("deleted_at").Optional().Nillable(),
 	}
 }

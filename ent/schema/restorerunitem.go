@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/ids"
 )
 
@@ -25,7 +26,7 @@ func (RestoreRunItem) Mixin() []ent.Mixin {
 func (RestoreRunItem) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("run_id").Annotations(entgql.MapsTo("runId")).Immutable(),
-		field.String("backup_item_id").Annotations(entgql.MapsTo("backupItemId")).Immutable(),
+		field.String("backup_item_id").Annotations(entgql.MapsTo("backupItemId"), entgql.Type("ID")).Immutable(),
 		field.String("policy_type").Immutable(),
 		field.String("platform").Default("").Immutable(),
 		field.String("display_name").Default("").Immutable(),
@@ -33,19 +34,19 @@ func (RestoreRunItem) Fields() []ent.Field {
 			Annotations(entgql.Type("RestoreAction")),
 		field.Enum("status").Values("PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED").
 			Default("PENDING").Annotations(entgql.Type("RestoreItemStatus")),
-		field.String("target_graph_id").Annotations(entgql.MapsTo("targetGraphId")).Optional().Nillable(),
+		field.String("target_graph_id").Annotations(entgql.MapsTo("targetGraphId"), entgql.Type("ID")).Optional().Nillable(),
 		field.Int("attempts").Default(0),
 		field.String("error_code").Optional().Nillable(),
 		field.String("error_message").Optional().Nillable(),
 		field.Enum("check_severity").Values("BLOCKING", "WARNING", "SAFE").Optional().Nillable().
 			Annotations(entgql.Type("CheckSeverity")),
-		field.JSON("check_results", []map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("check_results", []results.Check{}).Optional().Annotations(entgql.Skip()),
 		field.Enum("preview_action").Values("CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY").Optional().Nillable().
 			Annotations(entgql.Type("PreviewAction")),
-		field.JSON("preview_diff", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("preview_diff", &results.Diff{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("diff_truncated").Default(false),
 		field.Bool("verified").Default(false),
-		field.JSON("drift", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("drift", &results.Diff{}).Optional().Annotations(entgql.Skip()),
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/restored/restored/graph/model"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/restore"
+	"github.com/restored/restored/internal/domain/results"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -42,7 +43,6 @@ type ResolverRoot interface {
 	BackupSet() BackupSetResolver
 	Environment() EnvironmentResolver
 	Mutation() MutationResolver
-	OperationRun() OperationRunResolver
 	Query() QueryResolver
 	RestoreRun() RestoreRunResolver
 	RestoreRunEvent() RestoreRunEventResolver
@@ -78,6 +78,11 @@ type ComplexityRoot struct {
 	APITokenEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	AssignmentChanges struct {
+		Added   func(childComplexity int) int
+		Removed func(childComplexity int) int
 	}
 
 	AuditLog struct {
@@ -314,7 +319,6 @@ type ComplexityRoot struct {
 		Attempts      func(childComplexity int) int
 		Context       func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
-		DedupeKey     func(childComplexity int) int
 		EnvironmentID func(childComplexity int) int
 		ErrorCode     func(childComplexity int) int
 		ErrorMessage  func(childComplexity int) int
@@ -342,6 +346,33 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	OperationRunSummary struct {
+		AssignmentsChanged func(childComplexity int) int
+		Blocking           func(childComplexity int) int
+		Captured           func(childComplexity int) int
+		Checked            func(childComplexity int) int
+		Failed             func(childComplexity int) int
+		Granted            func(childComplexity int) int
+		Items              func(childComplexity int) int
+		MissingForRead     func(childComplexity int) int
+		MissingForWrite    func(childComplexity int) int
+		Objects            func(childComplexity int) int
+		PoliciesChanged    func(childComplexity int) int
+		PoliciesCreated    func(childComplexity int) int
+		PoliciesUnchanged  func(childComplexity int) int
+		PreviewOnly        func(childComplexity int) int
+		Previewed          func(childComplexity int) int
+		Safe               func(childComplexity int) int
+		ScopeTagsChanged   func(childComplexity int) int
+		Skipped            func(childComplexity int) int
+		Total              func(childComplexity int) int
+		Types              func(childComplexity int) int
+		TypesFailed        func(childComplexity int) int
+		Unchanged          func(childComplexity int) int
+		Version            func(childComplexity int) int
+		Warning            func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -365,6 +396,11 @@ type ComplexityRoot struct {
 		Label             func(childComplexity int) int
 		PreviewOnlyReason func(childComplexity int) int
 		Restorable        func(childComplexity int) int
+	}
+
+	PolicyTypeCount struct {
+		Count      func(childComplexity int) int
+		PolicyType func(childComplexity int) int
 	}
 
 	PolicyVersion struct {
@@ -427,14 +463,33 @@ type ComplexityRoot struct {
 		Warning  func(childComplexity int) int
 	}
 
+	RestoreDiff struct {
+		Assignments       func(childComplexity int) int
+		Error             func(childComplexity int) int
+		Note              func(childComplexity int) int
+		PreviewOnlyReason func(childComplexity int) int
+		ScopeTags         func(childComplexity int) int
+		Settings          func(childComplexity int) int
+	}
+
 	RestoreGate struct {
 		Code      func(childComplexity int) int
 		Message   func(childComplexity int) int
 		Satisfied func(childComplexity int) int
 	}
 
+	RestoreItemCounts struct {
+		Applying  func(childComplexity int) int
+		Failed    func(childComplexity int) int
+		Pending   func(childComplexity int) int
+		Skipped   func(childComplexity int) int
+		Succeeded func(childComplexity int) int
+		Total     func(childComplexity int) int
+	}
+
 	RestorePreviewSummary struct {
 		AssignmentsChanged func(childComplexity int) int
+		Failed             func(childComplexity int) int
 		Items              func(childComplexity int) int
 		Message            func(childComplexity int) int
 		PoliciesChanged    func(childComplexity int) int
@@ -442,6 +497,7 @@ type ComplexityRoot struct {
 		PoliciesUnchanged  func(childComplexity int) int
 		PreviewOnly        func(childComplexity int) int
 		ScopeTagsChanged   func(childComplexity int) int
+		Skipped            func(childComplexity int) int
 	}
 
 	RestoreReadiness struct {
@@ -475,7 +531,6 @@ type ComplexityRoot struct {
 		FinishedAt         func(childComplexity int) int
 		GroupMapping       func(childComplexity int) int
 		ID                 func(childComplexity int) int
-		IdempotencyKey     func(childComplexity int) int
 		InitiatorID        func(childComplexity int) int
 		Items              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) int
 		PreviewFingerprint func(childComplexity int) int
@@ -575,6 +630,18 @@ type ComplexityRoot struct {
 		Items  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 	}
 
+	ScopeTagChanges struct {
+		Added   func(childComplexity int) int
+		Removed func(childComplexity int) int
+	}
+
+	SettingChange struct {
+		After  func(childComplexity int) int
+		Before func(childComplexity int) int
+		Op     func(childComplexity int) int
+		Path   func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AuditLogAdded       func(childComplexity int, workspaceID string) int
 		OperationRunUpdated func(childComplexity int, id string) int
@@ -637,7 +704,7 @@ type BackupItemResolver interface {
 	PreviewOnlyReason(ctx context.Context, obj *ent.BackupItem) (*string, error)
 }
 type BackupSetResolver interface {
-	CountsByType(ctx context.Context, obj *ent.BackupSet) (map[string]any, error)
+	CountsByType(ctx context.Context, obj *ent.BackupSet) ([]*results.TypeCount, error)
 }
 type EnvironmentResolver interface {
 	MaskedClientID(ctx context.Context, obj *ent.Environment) (string, error)
@@ -668,9 +735,6 @@ type MutationResolver interface {
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, id string) (*ent.APIToken, error)
 }
-type OperationRunResolver interface {
-	Summary(ctx context.Context, obj *ent.OperationRun) (map[string]any, error)
-}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
@@ -691,15 +755,12 @@ type QueryResolver interface {
 	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string) (*model.RestoreScopeItems, error)
 }
 type RestoreRunResolver interface {
-	CheckSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreCheckSummary, error)
-	CheckResults(ctx context.Context, obj *ent.RestoreRun) ([]*model.CheckResult, error)
-	PreviewSummary(ctx context.Context, obj *ent.RestoreRun) (*model.RestorePreviewSummary, error)
 	Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error)
 	GroupMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
 	ScopeTagMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
 	Items(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) (*ent.RestoreRunItemConnection, error)
 	PreviewItems(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) (*ent.RestoreRunItemConnection, error)
-	Counts(ctx context.Context, obj *ent.RestoreRun) (map[string]any, error)
+	Counts(ctx context.Context, obj *ent.RestoreRun) (*results.ItemCounts, error)
 	ChecksRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
 	PreviewRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
 	ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
@@ -713,8 +774,6 @@ type RestoreRunEventResolver interface {
 	Counts(ctx context.Context, obj *restore.RunEvent) (*model.RestoreRunEventCounts, error)
 }
 type RestoreRunItemResolver interface {
-	CheckResults(ctx context.Context, obj *ent.RestoreRunItem) ([]*model.CheckResult, error)
-
 	BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error)
 }
 type RestoreScopeItemsResolver interface {
@@ -843,6 +902,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.APITokenEdge.Node(childComplexity), true
+
+	case "AssignmentChanges.added":
+		if e.ComplexityRoot.AssignmentChanges.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssignmentChanges.Added(childComplexity), true
+	case "AssignmentChanges.removed":
+		if e.ComplexityRoot.AssignmentChanges.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssignmentChanges.Removed(childComplexity), true
 
 	case "AuditLog.action":
 		if e.ComplexityRoot.AuditLog.Action == nil {
@@ -1932,12 +2004,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRun.CreatedAt(childComplexity), true
-	case "OperationRun.dedupeKey":
-		if e.ComplexityRoot.OperationRun.DedupeKey == nil {
-			break
-		}
-
-		return e.ComplexityRoot.OperationRun.DedupeKey(childComplexity), true
 	case "OperationRun.environmentId":
 		if e.ComplexityRoot.OperationRun.EnvironmentID == nil {
 			break
@@ -2055,6 +2121,151 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OperationRunEdge.Node(childComplexity), true
 
+	case "OperationRunSummary.assignmentsChanged":
+		if e.ComplexityRoot.OperationRunSummary.AssignmentsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.AssignmentsChanged(childComplexity), true
+	case "OperationRunSummary.blocking":
+		if e.ComplexityRoot.OperationRunSummary.Blocking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Blocking(childComplexity), true
+	case "OperationRunSummary.captured":
+		if e.ComplexityRoot.OperationRunSummary.Captured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Captured(childComplexity), true
+	case "OperationRunSummary.checked":
+		if e.ComplexityRoot.OperationRunSummary.Checked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Checked(childComplexity), true
+	case "OperationRunSummary.failed":
+		if e.ComplexityRoot.OperationRunSummary.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Failed(childComplexity), true
+	case "OperationRunSummary.granted":
+		if e.ComplexityRoot.OperationRunSummary.Granted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Granted(childComplexity), true
+	case "OperationRunSummary.items":
+		if e.ComplexityRoot.OperationRunSummary.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Items(childComplexity), true
+	case "OperationRunSummary.missingForRead":
+		if e.ComplexityRoot.OperationRunSummary.MissingForRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.MissingForRead(childComplexity), true
+	case "OperationRunSummary.missingForWrite":
+		if e.ComplexityRoot.OperationRunSummary.MissingForWrite == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.MissingForWrite(childComplexity), true
+	case "OperationRunSummary.objects":
+		if e.ComplexityRoot.OperationRunSummary.Objects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Objects(childComplexity), true
+	case "OperationRunSummary.policiesChanged":
+		if e.ComplexityRoot.OperationRunSummary.PoliciesChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.PoliciesChanged(childComplexity), true
+	case "OperationRunSummary.policiesCreated":
+		if e.ComplexityRoot.OperationRunSummary.PoliciesCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.PoliciesCreated(childComplexity), true
+	case "OperationRunSummary.policiesUnchanged":
+		if e.ComplexityRoot.OperationRunSummary.PoliciesUnchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.PoliciesUnchanged(childComplexity), true
+	case "OperationRunSummary.previewOnly":
+		if e.ComplexityRoot.OperationRunSummary.PreviewOnly == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.PreviewOnly(childComplexity), true
+	case "OperationRunSummary.previewed":
+		if e.ComplexityRoot.OperationRunSummary.Previewed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Previewed(childComplexity), true
+	case "OperationRunSummary.safe":
+		if e.ComplexityRoot.OperationRunSummary.Safe == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Safe(childComplexity), true
+	case "OperationRunSummary.scopeTagsChanged":
+		if e.ComplexityRoot.OperationRunSummary.ScopeTagsChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.ScopeTagsChanged(childComplexity), true
+	case "OperationRunSummary.skipped":
+		if e.ComplexityRoot.OperationRunSummary.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Skipped(childComplexity), true
+	case "OperationRunSummary.total":
+		if e.ComplexityRoot.OperationRunSummary.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Total(childComplexity), true
+	case "OperationRunSummary.types":
+		if e.ComplexityRoot.OperationRunSummary.Types == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Types(childComplexity), true
+	case "OperationRunSummary.typesFailed":
+		if e.ComplexityRoot.OperationRunSummary.TypesFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.TypesFailed(childComplexity), true
+	case "OperationRunSummary.unchanged":
+		if e.ComplexityRoot.OperationRunSummary.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Unchanged(childComplexity), true
+	case "OperationRunSummary.version":
+		if e.ComplexityRoot.OperationRunSummary.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Version(childComplexity), true
+	case "OperationRunSummary.warning":
+		if e.ComplexityRoot.OperationRunSummary.Warning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.Warning(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -2153,6 +2364,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PolicyType.Restorable(childComplexity), true
+
+	case "PolicyTypeCount.count":
+		if e.ComplexityRoot.PolicyTypeCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyTypeCount.Count(childComplexity), true
+	case "PolicyTypeCount.policyType":
+		if e.ComplexityRoot.PolicyTypeCount.PolicyType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyTypeCount.PolicyType(childComplexity), true
 
 	case "PolicyVersion.assignments":
 		if e.ComplexityRoot.PolicyVersion.Assignments == nil {
@@ -2488,6 +2712,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreCheckSummary.Warning(childComplexity), true
 
+	case "RestoreDiff.assignments":
+		if e.ComplexityRoot.RestoreDiff.Assignments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDiff.Assignments(childComplexity), true
+	case "RestoreDiff.error":
+		if e.ComplexityRoot.RestoreDiff.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDiff.Error(childComplexity), true
+	case "RestoreDiff.note":
+		if e.ComplexityRoot.RestoreDiff.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDiff.Note(childComplexity), true
+	case "RestoreDiff.previewOnlyReason":
+		if e.ComplexityRoot.RestoreDiff.PreviewOnlyReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDiff.PreviewOnlyReason(childComplexity), true
+	case "RestoreDiff.scopeTags":
+		if e.ComplexityRoot.RestoreDiff.ScopeTags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDiff.ScopeTags(childComplexity), true
+	case "RestoreDiff.settings":
+		if e.ComplexityRoot.RestoreDiff.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreDiff.Settings(childComplexity), true
+
 	case "RestoreGate.code":
 		if e.ComplexityRoot.RestoreGate.Code == nil {
 			break
@@ -2507,12 +2768,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreGate.Satisfied(childComplexity), true
 
+	case "RestoreItemCounts.APPLYING":
+		if e.ComplexityRoot.RestoreItemCounts.Applying == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemCounts.Applying(childComplexity), true
+	case "RestoreItemCounts.FAILED":
+		if e.ComplexityRoot.RestoreItemCounts.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemCounts.Failed(childComplexity), true
+	case "RestoreItemCounts.PENDING":
+		if e.ComplexityRoot.RestoreItemCounts.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemCounts.Pending(childComplexity), true
+	case "RestoreItemCounts.SKIPPED":
+		if e.ComplexityRoot.RestoreItemCounts.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemCounts.Skipped(childComplexity), true
+	case "RestoreItemCounts.SUCCEEDED":
+		if e.ComplexityRoot.RestoreItemCounts.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemCounts.Succeeded(childComplexity), true
+	case "RestoreItemCounts.total":
+		if e.ComplexityRoot.RestoreItemCounts.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreItemCounts.Total(childComplexity), true
+
 	case "RestorePreviewSummary.assignmentsChanged":
 		if e.ComplexityRoot.RestorePreviewSummary.AssignmentsChanged == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RestorePreviewSummary.AssignmentsChanged(childComplexity), true
+	case "RestorePreviewSummary.failed":
+		if e.ComplexityRoot.RestorePreviewSummary.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.Failed(childComplexity), true
 	case "RestorePreviewSummary.items":
 		if e.ComplexityRoot.RestorePreviewSummary.Items == nil {
 			break
@@ -2555,6 +2859,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestorePreviewSummary.ScopeTagsChanged(childComplexity), true
+	case "RestorePreviewSummary.skipped":
+		if e.ComplexityRoot.RestorePreviewSummary.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.Skipped(childComplexity), true
 
 	case "RestoreReadiness.canExecute":
 		if e.ComplexityRoot.RestoreReadiness.CanExecute == nil {
@@ -2719,12 +3029,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.ID(childComplexity), true
-	case "RestoreRun.idempotencyKey":
-		if e.ComplexityRoot.RestoreRun.IdempotencyKey == nil {
-			break
-		}
-
-		return e.ComplexityRoot.RestoreRun.IdempotencyKey(childComplexity), true
 	case "RestoreRun.initiatorId":
 		if e.ComplexityRoot.RestoreRun.InitiatorID == nil {
 			break
@@ -3170,6 +3474,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreScopeItems.Items(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 
+	case "ScopeTagChanges.added":
+		if e.ComplexityRoot.ScopeTagChanges.Added == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScopeTagChanges.Added(childComplexity), true
+	case "ScopeTagChanges.removed":
+		if e.ComplexityRoot.ScopeTagChanges.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScopeTagChanges.Removed(childComplexity), true
+
+	case "SettingChange.after":
+		if e.ComplexityRoot.SettingChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettingChange.After(childComplexity), true
+	case "SettingChange.before":
+		if e.ComplexityRoot.SettingChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettingChange.Before(childComplexity), true
+	case "SettingChange.op":
+		if e.ComplexityRoot.SettingChange.Op == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettingChange.Op(childComplexity), true
+	case "SettingChange.path":
+		if e.ComplexityRoot.SettingChange.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettingChange.Path(childComplexity), true
+
 	case "Subscription.auditLogAdded":
 		if e.ComplexityRoot.Subscription.AuditLogAdded == nil {
 			break
@@ -3507,7 +3849,7 @@ type APIToken implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   userId: ID!
   name: String!
   role: Role!
@@ -3567,14 +3909,14 @@ enum APITokenOrderField {
 }
 type AuditLog implements Node {
   id: ID!
-  workspaceId: String!
+  workspaceId: ID!
   createdAt: Time!
-  actorId: String
+  actorId: ID
   actorLabel: String!
   action: String!
   objectType: String!
-  objectId: String!
-  environmentId: String
+  objectId: ID!
+  environmentId: ID
   metadata: Map
 }
 """
@@ -3630,14 +3972,14 @@ type BackupItem implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   backupSetId: ID!
   policyType: String!
   platform: String!
-  sourceGraphId: String!
+  sourceGraphId: ID!
   displayName: String!
   payload: Map!
-  scopeTagIds: [String!]
+  scopeTagIds: [ID!]
   foundation: Boolean!
   sourceLastModified: Time
   contentHash: String!
@@ -3697,14 +4039,14 @@ type BackupSet implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   environmentId: ID!
   name: String!
   status: BackupSetStatus!
   origin: BackupSetOrigin!
   capturedAt: Time
   itemCount: Int!
-  createdBy: String
+  createdBy: ID
   environment: Environment!
 }
 """
@@ -3863,11 +4205,11 @@ type IntunePolicy implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   environmentId: ID!
   policyType: String!
   platform: String!
-  graphId: String!
+  graphId: ID!
   odataType: String!
   displayName: String!
   sourceLastModified: Time
@@ -3998,12 +4340,12 @@ type Notification implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   userId: ID!
   kind: String!
   title: String!
   body: String!
-  subjectId: String
+  subjectId: ID
   readAt: Time
   user: User!
 }
@@ -4071,14 +4413,13 @@ type OperationRun implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
-  environmentId: String
+  workspaceId: ID!
+  environmentId: ID
   type: String!
   status: OperationStatus!
   outcome: OperationOutcome!
-  dedupeKey: String!
-  subjectId: String
-  initiatorId: String
+  subjectId: ID
+  initiatorId: ID
   errorCode: String
   errorMessage: String
   attempts: Int!
@@ -4181,15 +4522,15 @@ type PolicyVersion implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   policyId: ID!
   version: Int!
   payload: Map!
-  scopeTagIds: [String!]
+  scopeTagIds: [ID!]
   contentHash: String!
   sourceLastModified: Time
   capturedAt: Time!
-  capturedBy: String
+  capturedBy: ID
   policy: IntunePolicy!
 }
 """
@@ -4292,13 +4633,13 @@ type RestoreRun implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   environmentId: ID!
   backupSetId: ID!
-  initiatorId: String
+  initiatorId: ID
   status: RestoreRunStatus!
   scopeMode: RestoreScopeMode!
-  selectedItemIds: [String!]
+  selectedItemIds: [ID!]
   createMissing: Boolean!
   dryRun: Boolean!
   environmentBadge: String!
@@ -4309,9 +4650,8 @@ type RestoreRun implements Node {
   previewFingerprint: String!
   previewedAt: Time
   acknowledged: Boolean!
-  confirmedBy: String
+  confirmedBy: ID
   confirmedAt: Time
-  idempotencyKey: String
   cancelRequested: Boolean!
   startedAt: Time
   finishedAt: Time
@@ -4353,15 +4693,15 @@ type RestoreRunItem implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  workspaceId: String!
+  workspaceId: ID!
   runId: ID!
-  backupItemId: String!
+  backupItemId: ID!
   policyType: String!
   platform: String!
   displayName: String!
   plannedAction: RestoreAction
   status: RestoreItemStatus!
-  targetGraphId: String
+  targetGraphId: ID
   attempts: Int!
   errorCode: String
   errorMessage: String
@@ -4593,6 +4933,10 @@ enum WorkspaceOrderField {
 
 scalar Time
 scalar Map
+"""
+Any JSON value: only for values that are Microsoft's own JSON.
+"""
+scalar Any
 
 """
 The caller: a user acting in one workspace through an API token.
@@ -4723,22 +5067,65 @@ extend type Query {
   ): OperationRunConnection!
 }
 
+"""
+The flat numeric counts of an operation run. Each job type fills its own fields; the others are 0.
+"""
+type OperationRunSummary {
+  "inventory.sync: types read, types that failed, objects seen."
+  types: Int!
+  typesFailed: Int!
+  objects: Int!
+  "backup_set.capture and policy.capture_snapshot."
+  total: Int!
+  captured: Int!
+  unchanged: Int!
+  version: Int!
+  "environment.verify: permissions granted and missing."
+  granted: Int!
+  missingForRead: Int!
+  missingForWrite: Int!
+  "restore.checks: items checked so far, then results by severity."
+  checked: Int!
+  blocking: Int!
+  warning: Int!
+  safe: Int!
+  "restore.preview: items previewed so far, then what execution would do."
+  previewed: Int!
+  policiesChanged: Int!
+  policiesCreated: Int!
+  policiesUnchanged: Int!
+  previewOnly: Int!
+  assignmentsChanged: Int!
+  scopeTagsChanged: Int!
+  items: Int!
+  skipped: Int!
+  failed: Int!
+}
+
 extend type OperationRun {
   """
   Flat numeric counts (total, captured, failed…).
   """
-  summary: Map!
+  summary: OperationRunSummary!
   """
   Reason codes and safe failure details.
   """
   context: Map!
 }
 
+"""
+How many items of one policy type a backup set holds.
+"""
+type PolicyTypeCount {
+  policyType: String!
+  count: Int!
+}
+
 extend type BackupSet {
   """
-  Item counts by policy type.
+  Item counts by policy type, ordered by policy type.
   """
-  countsByType: Map!
+  countsByType: [PolicyTypeCount!]!
 }
 
 extend type BackupItem {
@@ -4910,8 +5297,84 @@ type RestorePreviewSummary {
   policiesCreated: Int!
   policiesUnchanged: Int!
   previewOnly: Int!
+  """
+  Items with nothing to compare (blocked, or missing while creating is off).
+  """
+  skipped: Int!
   assignmentsChanged: Int!
   scopeTagsChanged: Int!
+  """
+  Items whose target could not be read: they were not compared.
+  """
+  failed: Int!
+}
+
+"""
+Item counts by status (the keys are the item statuses), plus the total.
+"""
+type RestoreItemCounts {
+  PENDING: Int!
+  APPLYING: Int!
+  SUCCEEDED: Int!
+  FAILED: Int!
+  SKIPPED: Int!
+  total: Int!
+}
+
+"""
+One setting that differs, at a JSON path of the policy.
+"""
+type SettingChange {
+  path: String!
+  """
+  added, removed or changed.
+  """
+  op: String!
+  """
+  The target's current value (Microsoft's JSON); null when added.
+  """
+  before: Any
+  """
+  The value the restore writes (Microsoft's JSON); null when removed.
+  """
+  after: Any
+}
+
+"""
+Assignments (Microsoft's JSON, groups mapped) the restore adds and removes.
+"""
+type AssignmentChanges {
+  added: [Map!]!
+  removed: [Map!]!
+}
+
+"""
+Scope tag ids (mapped) the restore adds and removes.
+"""
+type ScopeTagChanges {
+  added: [ID!]!
+  removed: [ID!]!
+}
+
+"""
+What the restore would change on one item's target. An item that could not be compared has only a note or an error.
+"""
+type RestoreDiff {
+  settings: [SettingChange!]!
+  assignments: AssignmentChanges
+  scopeTags: ScopeTagChanges
+  """
+  Why the item is never executed; empty when it is restorable.
+  """
+  previewOnlyReason: String!
+  """
+  Why the item was not compared (unsupported, skipped); empty otherwise.
+  """
+  note: String!
+  """
+  Why the target could not be read; empty otherwise.
+  """
+  error: String!
 }
 
 type Mapping {
@@ -4945,7 +5408,7 @@ extend type RestoreRun {
   """
   Item counts by status.
   """
-  counts: Map!
+  counts: RestoreItemCounts!
   """
   The latest job of each kind for this run.
   """
@@ -4957,9 +5420,9 @@ extend type RestoreRun {
 extend type RestoreRunItem {
   checkResults: [CheckResult!]!
   """
-  Normalized diff: {settings: [{path, op, before, after}], assignments: {added, removed}, scopeTags: {added, removed}}.
+  The preview's diff of this item; null before the preview.
   """
-  previewDiff: Map
+  previewDiff: RestoreDiff
   backupItem: BackupItem!
 }
 
@@ -5260,6 +5723,16 @@ func (ec *executionContext) childFields_APITokenEdge(ctx context.Context, field 
 		return ec.fieldContext_APITokenEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type APITokenEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AssignmentChanges(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "added":
+		return ec.fieldContext_AssignmentChanges_added(ctx, field)
+	case "removed":
+		return ec.fieldContext_AssignmentChanges_removed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AssignmentChanges", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5676,8 +6149,6 @@ func (ec *executionContext) childFields_OperationRun(ctx context.Context, field 
 		return ec.fieldContext_OperationRun_status(ctx, field)
 	case "outcome":
 		return ec.fieldContext_OperationRun_outcome(ctx, field)
-	case "dedupeKey":
-		return ec.fieldContext_OperationRun_dedupeKey(ctx, field)
 	case "subjectId":
 		return ec.fieldContext_OperationRun_subjectId(ctx, field)
 	case "initiatorId":
@@ -5720,6 +6191,60 @@ func (ec *executionContext) childFields_OperationRunEdge(ctx context.Context, fi
 		return ec.fieldContext_OperationRunEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperationRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OperationRunSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "types":
+		return ec.fieldContext_OperationRunSummary_types(ctx, field)
+	case "typesFailed":
+		return ec.fieldContext_OperationRunSummary_typesFailed(ctx, field)
+	case "objects":
+		return ec.fieldContext_OperationRunSummary_objects(ctx, field)
+	case "total":
+		return ec.fieldContext_OperationRunSummary_total(ctx, field)
+	case "captured":
+		return ec.fieldContext_OperationRunSummary_captured(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_OperationRunSummary_unchanged(ctx, field)
+	case "version":
+		return ec.fieldContext_OperationRunSummary_version(ctx, field)
+	case "granted":
+		return ec.fieldContext_OperationRunSummary_granted(ctx, field)
+	case "missingForRead":
+		return ec.fieldContext_OperationRunSummary_missingForRead(ctx, field)
+	case "missingForWrite":
+		return ec.fieldContext_OperationRunSummary_missingForWrite(ctx, field)
+	case "checked":
+		return ec.fieldContext_OperationRunSummary_checked(ctx, field)
+	case "blocking":
+		return ec.fieldContext_OperationRunSummary_blocking(ctx, field)
+	case "warning":
+		return ec.fieldContext_OperationRunSummary_warning(ctx, field)
+	case "safe":
+		return ec.fieldContext_OperationRunSummary_safe(ctx, field)
+	case "previewed":
+		return ec.fieldContext_OperationRunSummary_previewed(ctx, field)
+	case "policiesChanged":
+		return ec.fieldContext_OperationRunSummary_policiesChanged(ctx, field)
+	case "policiesCreated":
+		return ec.fieldContext_OperationRunSummary_policiesCreated(ctx, field)
+	case "policiesUnchanged":
+		return ec.fieldContext_OperationRunSummary_policiesUnchanged(ctx, field)
+	case "previewOnly":
+		return ec.fieldContext_OperationRunSummary_previewOnly(ctx, field)
+	case "assignmentsChanged":
+		return ec.fieldContext_OperationRunSummary_assignmentsChanged(ctx, field)
+	case "scopeTagsChanged":
+		return ec.fieldContext_OperationRunSummary_scopeTagsChanged(ctx, field)
+	case "items":
+		return ec.fieldContext_OperationRunSummary_items(ctx, field)
+	case "skipped":
+		return ec.fieldContext_OperationRunSummary_skipped(ctx, field)
+	case "failed":
+		return ec.fieldContext_OperationRunSummary_failed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OperationRunSummary", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5770,6 +6295,16 @@ func (ec *executionContext) childFields_PolicyType(ctx context.Context, field gr
 		return ec.fieldContext_PolicyType_graphPath(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PolicyType", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyTypeCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policyType":
+		return ec.fieldContext_PolicyTypeCount_policyType(ctx, field)
+	case "count":
+		return ec.fieldContext_PolicyTypeCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyTypeCount", field.Name)
 }
 
 func (ec *executionContext) childFields_PolicyVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5852,6 +6387,24 @@ func (ec *executionContext) childFields_RestoreCheckSummary(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type RestoreCheckSummary", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreDiff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "settings":
+		return ec.fieldContext_RestoreDiff_settings(ctx, field)
+	case "assignments":
+		return ec.fieldContext_RestoreDiff_assignments(ctx, field)
+	case "scopeTags":
+		return ec.fieldContext_RestoreDiff_scopeTags(ctx, field)
+	case "previewOnlyReason":
+		return ec.fieldContext_RestoreDiff_previewOnlyReason(ctx, field)
+	case "note":
+		return ec.fieldContext_RestoreDiff_note(ctx, field)
+	case "error":
+		return ec.fieldContext_RestoreDiff_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreDiff", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreGate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -5862,6 +6415,24 @@ func (ec *executionContext) childFields_RestoreGate(ctx context.Context, field g
 		return ec.fieldContext_RestoreGate_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreGate", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreItemCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "PENDING":
+		return ec.fieldContext_RestoreItemCounts_PENDING(ctx, field)
+	case "APPLYING":
+		return ec.fieldContext_RestoreItemCounts_APPLYING(ctx, field)
+	case "SUCCEEDED":
+		return ec.fieldContext_RestoreItemCounts_SUCCEEDED(ctx, field)
+	case "FAILED":
+		return ec.fieldContext_RestoreItemCounts_FAILED(ctx, field)
+	case "SKIPPED":
+		return ec.fieldContext_RestoreItemCounts_SKIPPED(ctx, field)
+	case "total":
+		return ec.fieldContext_RestoreItemCounts_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreItemCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_RestorePreviewSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5878,10 +6449,14 @@ func (ec *executionContext) childFields_RestorePreviewSummary(ctx context.Contex
 		return ec.fieldContext_RestorePreviewSummary_policiesUnchanged(ctx, field)
 	case "previewOnly":
 		return ec.fieldContext_RestorePreviewSummary_previewOnly(ctx, field)
+	case "skipped":
+		return ec.fieldContext_RestorePreviewSummary_skipped(ctx, field)
 	case "assignmentsChanged":
 		return ec.fieldContext_RestorePreviewSummary_assignmentsChanged(ctx, field)
 	case "scopeTagsChanged":
 		return ec.fieldContext_RestorePreviewSummary_scopeTagsChanged(ctx, field)
+	case "failed":
+		return ec.fieldContext_RestorePreviewSummary_failed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestorePreviewSummary", field.Name)
 }
@@ -5946,8 +6521,6 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_confirmedBy(ctx, field)
 	case "confirmedAt":
 		return ec.fieldContext_RestoreRun_confirmedAt(ctx, field)
-	case "idempotencyKey":
-		return ec.fieldContext_RestoreRun_idempotencyKey(ctx, field)
 	case "cancelRequested":
 		return ec.fieldContext_RestoreRun_cancelRequested(ctx, field)
 	case "startedAt":
@@ -6146,6 +6719,30 @@ func (ec *executionContext) childFields_RestoreScopeItems(ctx context.Context, f
 		return ec.fieldContext_RestoreScopeItems_groups(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreScopeItems", field.Name)
+}
+
+func (ec *executionContext) childFields_ScopeTagChanges(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "added":
+		return ec.fieldContext_ScopeTagChanges_added(ctx, field)
+	case "removed":
+		return ec.fieldContext_ScopeTagChanges_removed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScopeTagChanges", field.Name)
+}
+
+func (ec *executionContext) childFields_SettingChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_SettingChange_path(ctx, field)
+	case "op":
+		return ec.fieldContext_SettingChange_op(ctx, field)
+	case "before":
+		return ec.fieldContext_SettingChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_SettingChange_after(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettingChange", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7732,14 +8329,14 @@ func (ec *executionContext) _APIToken_workspaceId(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_APIToken_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("APIToken", field, false, false, "String")
+	return graphql.NewScalarFieldContext("APIToken", field, false, false, "ID")
 }
 
 func (ec *executionContext) _APIToken_userId(ctx context.Context, field graphql.CollectedField, obj *ent.APIToken) (ret graphql.Marshaler) {
@@ -8054,6 +8651,52 @@ func (ec *executionContext) fieldContext_APITokenEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("APITokenEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _AssignmentChanges_added(ctx context.Context, field graphql.CollectedField, obj *results.AssignmentChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssignmentChanges_added(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Added, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssignmentChanges_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssignmentChanges", field, false, false, "Map")
+}
+
+func (ec *executionContext) _AssignmentChanges_removed(ctx context.Context, field graphql.CollectedField, obj *results.AssignmentChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssignmentChanges_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssignmentChanges_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssignmentChanges", field, false, false, "Map")
+}
+
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8090,14 +8733,14 @@ func (ec *executionContext) _AuditLog_workspaceId(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLog_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditLog_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -8136,14 +8779,14 @@ func (ec *executionContext) _AuditLog_actorId(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLog_actorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditLog_actorLabel(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -8228,14 +8871,14 @@ func (ec *executionContext) _AuditLog_objectId(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLog_objectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditLog_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -8251,14 +8894,14 @@ func (ec *executionContext) _AuditLog_environmentId(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLog_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AuditLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditLog_metadata(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -8508,14 +9151,14 @@ func (ec *executionContext) _BackupItem_workspaceId(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_BackupItem_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _BackupItem_backupSetId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
@@ -8600,14 +9243,14 @@ func (ec *executionContext) _BackupItem_sourceGraphId(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_BackupItem_sourceGraphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _BackupItem_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
@@ -8669,14 +9312,14 @@ func (ec *executionContext) _BackupItem_scopeTagIds(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BackupItem_scopeTagIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _BackupItem_foundation(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
@@ -9050,14 +9693,14 @@ func (ec *executionContext) _BackupSet_workspaceId(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_BackupSet_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "ID")
 }
 
 func (ec *executionContext) _BackupSet_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
@@ -9211,14 +9854,14 @@ func (ec *executionContext) _BackupSet_createdBy(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_BackupSet_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "String")
+	return graphql.NewScalarFieldContext("BackupSet", field, false, false, "ID")
 }
 
 func (ec *executionContext) _BackupSet_environment(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSet) (ret graphql.Marshaler) {
@@ -9265,15 +9908,24 @@ func (ec *executionContext) _BackupSet_countsByType(ctx context.Context, field g
 			return ec.Resolvers.BackupSet().CountsByType(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalNMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*results.TypeCount) graphql.Marshaler {
+			return ec.marshalNPolicyTypeCount2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐTypeCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_BackupSet_countsByType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BackupSet", field, true, true, "Map")
+	fc = &graphql.FieldContext{
+		Object:     "BackupSet",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyTypeCount(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _BackupSetConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.BackupSetConnection) (ret graphql.Marshaler) {
@@ -9418,7 +10070,7 @@ func (ec *executionContext) fieldContext_BackupSetEdge_cursor(_ context.Context,
 	return graphql.NewScalarFieldContext("BackupSetEdge", field, false, false, "Cursor")
 }
 
-func (ec *executionContext) _CheckResult_code(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+func (ec *executionContext) _CheckResult_code(ctx context.Context, field graphql.CollectedField, obj *results.Check) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9441,7 +10093,7 @@ func (ec *executionContext) fieldContext_CheckResult_code(_ context.Context, fie
 	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "String")
 }
 
-func (ec *executionContext) _CheckResult_severity(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+func (ec *executionContext) _CheckResult_severity(ctx context.Context, field graphql.CollectedField, obj *results.Check) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9453,8 +10105,8 @@ func (ec *executionContext) _CheckResult_severity(ctx context.Context, field gra
 			return obj.Severity, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v restorerunitem.CheckSeverity) graphql.Marshaler {
-			return ec.marshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v results.Severity) graphql.Marshaler {
+			return ec.marshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐSeverity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9464,7 +10116,7 @@ func (ec *executionContext) fieldContext_CheckResult_severity(_ context.Context,
 	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "CheckSeverity")
 }
 
-func (ec *executionContext) _CheckResult_message(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+func (ec *executionContext) _CheckResult_message(ctx context.Context, field graphql.CollectedField, obj *results.Check) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9487,7 +10139,7 @@ func (ec *executionContext) fieldContext_CheckResult_message(_ context.Context, 
 	return graphql.NewScalarFieldContext("CheckResult", field, false, false, "String")
 }
 
-func (ec *executionContext) _CheckResult_technical(ctx context.Context, field graphql.CollectedField, obj *model.CheckResult) (ret graphql.Marshaler) {
+func (ec *executionContext) _CheckResult_technical(ctx context.Context, field graphql.CollectedField, obj *results.Check) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10175,14 +10827,14 @@ func (ec *executionContext) _IntunePolicy_workspaceId(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_IntunePolicy_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "String")
+	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "ID")
 }
 
 func (ec *executionContext) _IntunePolicy_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
@@ -10267,14 +10919,14 @@ func (ec *executionContext) _IntunePolicy_graphId(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_IntunePolicy_graphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "String")
+	return graphql.NewScalarFieldContext("IntunePolicy", field, false, false, "ID")
 }
 
 func (ec *executionContext) _IntunePolicy_odataType(ctx context.Context, field graphql.CollectedField, obj *ent.IntunePolicy) (ret graphql.Marshaler) {
@@ -12050,14 +12702,14 @@ func (ec *executionContext) _Notification_workspaceId(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Notification_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Notification_userId(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
@@ -12165,14 +12817,14 @@ func (ec *executionContext) _Notification_subjectId(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Notification_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Notification_readAt(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
@@ -12454,14 +13106,14 @@ func (ec *executionContext) _OperationRun_workspaceId(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_OperationRun_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _OperationRun_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
@@ -12477,14 +13129,14 @@ func (ec *executionContext) _OperationRun_environmentId(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_OperationRun_environmentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _OperationRun_type(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
@@ -12556,29 +13208,6 @@ func (ec *executionContext) fieldContext_OperationRun_outcome(_ context.Context,
 	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "OperationOutcome")
 }
 
-func (ec *executionContext) _OperationRun_dedupeKey(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OperationRun_dedupeKey(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.DedupeKey, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_OperationRun_dedupeKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
-}
-
 func (ec *executionContext) _OperationRun_subjectId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12592,14 +13221,14 @@ func (ec *executionContext) _OperationRun_subjectId(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_OperationRun_subjectId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _OperationRun_initiatorId(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
@@ -12615,14 +13244,14 @@ func (ec *executionContext) _OperationRun_initiatorId(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_OperationRun_initiatorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _OperationRun_errorCode(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
@@ -12749,18 +13378,27 @@ func (ec *executionContext) _OperationRun_summary(ctx context.Context, field gra
 			return ec.fieldContext_OperationRun_summary(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.OperationRun().Summary(ctx, obj)
+			return obj.Summary, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalNMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v results.OperationSummary) graphql.Marshaler {
+			return ec.marshalNOperationRunSummary2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐOperationSummary(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_OperationRun_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, true, true, "Map")
+	fc = &graphql.FieldContext{
+		Object:     "OperationRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRunSummary(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OperationRun_context(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
@@ -12926,6 +13564,558 @@ func (ec *executionContext) _OperationRunEdge_cursor(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_OperationRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRunEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _OperationRunSummary_types(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_types(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Types, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_types(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_typesFailed(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_typesFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TypesFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_typesFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_objects(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_objects(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Objects, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_objects(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_total(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_captured(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_captured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Captured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_captured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_unchanged(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_unchanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unchanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_unchanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_version(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_granted(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_granted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Granted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_granted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_missingForRead(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_missingForRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingForRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_missingForRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_missingForWrite(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_missingForWrite(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingForWrite, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_missingForWrite(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_checked(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_checked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_checked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_blocking(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_blocking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Blocking, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_blocking(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_warning(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_warning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_warning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_safe(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_safe(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Safe, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_safe(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_previewed(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_previewed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Previewed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_previewed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_policiesChanged(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_policiesChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_policiesChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_policiesCreated(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_policiesCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_policiesCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_policiesUnchanged(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_policiesUnchanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesUnchanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_policiesUnchanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_previewOnly(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_previewOnly(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewOnly, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_previewOnly(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_assignmentsChanged(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_assignmentsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssignmentsChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_assignmentsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_scopeTagsChanged(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_scopeTagsChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScopeTagsChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_scopeTagsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_items(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_skipped(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunSummary_failed(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
@@ -13296,6 +14486,52 @@ func (ec *executionContext) fieldContext_PolicyType_graphPath(_ context.Context,
 	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
 }
 
+func (ec *executionContext) _PolicyTypeCount_policyType(ctx context.Context, field graphql.CollectedField, obj *results.TypeCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyTypeCount_policyType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyTypeCount_policyType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyTypeCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyTypeCount_count(ctx context.Context, field graphql.CollectedField, obj *results.TypeCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyTypeCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyTypeCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyTypeCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _PolicyVersion_id(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13378,14 +14614,14 @@ func (ec *executionContext) _PolicyVersion_workspaceId(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_PolicyVersion_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PolicyVersion_policyId(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
@@ -13470,14 +14706,14 @@ func (ec *executionContext) _PolicyVersion_scopeTagIds(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_PolicyVersion_scopeTagIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PolicyVersion_contentHash(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
@@ -13562,14 +14798,14 @@ func (ec *executionContext) _PolicyVersion_capturedBy(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_PolicyVersion_capturedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "String")
+	return graphql.NewScalarFieldContext("PolicyVersion", field, false, false, "ID")
 }
 
 func (ec *executionContext) _PolicyVersion_policy(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyVersion) (ret graphql.Marshaler) {
@@ -14615,7 +15851,7 @@ func (ec *executionContext) fieldContext_RemoveMemberPayload_revokedTokens(_ con
 	return graphql.NewScalarFieldContext("RemoveMemberPayload", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestoreCheckSummary_blocking(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreCheckSummary_blocking(ctx context.Context, field graphql.CollectedField, obj *results.CheckSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14638,7 +15874,7 @@ func (ec *executionContext) fieldContext_RestoreCheckSummary_blocking(_ context.
 	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestoreCheckSummary_warning(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreCheckSummary_warning(ctx context.Context, field graphql.CollectedField, obj *results.CheckSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14661,7 +15897,7 @@ func (ec *executionContext) fieldContext_RestoreCheckSummary_warning(_ context.C
 	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestoreCheckSummary_safe(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreCheckSummary_safe(ctx context.Context, field graphql.CollectedField, obj *results.CheckSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14684,7 +15920,7 @@ func (ec *executionContext) fieldContext_RestoreCheckSummary_safe(_ context.Cont
 	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestoreCheckSummary_items(ctx context.Context, field graphql.CollectedField, obj *model.RestoreCheckSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreCheckSummary_items(ctx context.Context, field graphql.CollectedField, obj *results.CheckSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14705,6 +15941,171 @@ func (ec *executionContext) _RestoreCheckSummary_items(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_RestoreCheckSummary_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreCheckSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreDiff_settings(ctx context.Context, field graphql.CollectedField, obj *results.Diff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDiff_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Settings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []results.Change) graphql.Marshaler {
+			return ec.marshalNSettingChange2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDiff_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettingChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreDiff_assignments(ctx context.Context, field graphql.CollectedField, obj *results.Diff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDiff_assignments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *results.AssignmentChanges) graphql.Marshaler {
+			return ec.marshalOAssignmentChanges2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐAssignmentChanges(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDiff_assignments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AssignmentChanges(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreDiff_scopeTags(ctx context.Context, field graphql.CollectedField, obj *results.Diff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDiff_scopeTags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScopeTags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *results.ScopeTagChanges) graphql.Marshaler {
+			return ec.marshalOScopeTagChanges2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐScopeTagChanges(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDiff_scopeTags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreDiff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScopeTagChanges(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreDiff_previewOnlyReason(ctx context.Context, field graphql.CollectedField, obj *results.Diff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDiff_previewOnlyReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviewOnlyReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDiff_previewOnlyReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreDiff", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreDiff_note(ctx context.Context, field graphql.CollectedField, obj *results.Diff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDiff_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDiff_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreDiff", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreDiff_error(ctx context.Context, field graphql.CollectedField, obj *results.Diff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreDiff_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreDiff_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreDiff", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreGate_code(ctx context.Context, field graphql.CollectedField, obj *model.RestoreGate) (ret graphql.Marshaler) {
@@ -14776,7 +16177,145 @@ func (ec *executionContext) fieldContext_RestoreGate_message(_ context.Context, 
 	return graphql.NewScalarFieldContext("RestoreGate", field, false, false, "String")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_message(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestoreItemCounts_PENDING(ctx context.Context, field graphql.CollectedField, obj *results.ItemCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemCounts_PENDING(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemCounts_PENDING(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreItemCounts_APPLYING(ctx context.Context, field graphql.CollectedField, obj *results.ItemCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemCounts_APPLYING(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Applying, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemCounts_APPLYING(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreItemCounts_SUCCEEDED(ctx context.Context, field graphql.CollectedField, obj *results.ItemCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemCounts_SUCCEEDED(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemCounts_SUCCEEDED(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreItemCounts_FAILED(ctx context.Context, field graphql.CollectedField, obj *results.ItemCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemCounts_FAILED(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemCounts_FAILED(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreItemCounts_SKIPPED(ctx context.Context, field graphql.CollectedField, obj *results.ItemCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemCounts_SKIPPED(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemCounts_SKIPPED(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreItemCounts_total(ctx context.Context, field graphql.CollectedField, obj *results.ItemCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreItemCounts_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreItemCounts_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreItemCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_message(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14799,7 +16338,7 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_message(_ context
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "String")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_items(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_items(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14822,7 +16361,7 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_items(_ context.C
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_policiesChanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_policiesChanged(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14845,7 +16384,7 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesChanged(_
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_policiesCreated(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_policiesCreated(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14868,7 +16407,7 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesCreated(_
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_policiesUnchanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_policiesUnchanged(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14891,7 +16430,7 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesUnchanged
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_previewOnly(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_previewOnly(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14914,7 +16453,30 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_previewOnly(_ con
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_assignmentsChanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_skipped(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_assignmentsChanged(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14937,7 +16499,7 @@ func (ec *executionContext) fieldContext_RestorePreviewSummary_assignmentsChange
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RestorePreviewSummary_scopeTagsChanged(ctx context.Context, field graphql.CollectedField, obj *model.RestorePreviewSummary) (ret graphql.Marshaler) {
+func (ec *executionContext) _RestorePreviewSummary_scopeTagsChanged(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14957,6 +16519,29 @@ func (ec *executionContext) _RestorePreviewSummary_scopeTagsChanged(ctx context.
 	)
 }
 func (ec *executionContext) fieldContext_RestorePreviewSummary_scopeTagsChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_failed(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
@@ -15143,14 +16728,14 @@ func (ec *executionContext) _RestoreRun_workspaceId(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRun_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRun_environmentId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -15212,14 +16797,14 @@ func (ec *executionContext) _RestoreRun_initiatorId(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRun_initiatorId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRun_status(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -15281,14 +16866,14 @@ func (ec *executionContext) _RestoreRun_selectedItemIds(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRun_selectedItemIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRun_createMissing(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -15534,14 +17119,14 @@ func (ec *executionContext) _RestoreRun_confirmedBy(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRun_confirmedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRun_confirmedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -15565,29 +17150,6 @@ func (ec *executionContext) _RestoreRun_confirmedAt(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_RestoreRun_confirmedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "Time")
-}
-
-func (ec *executionContext) _RestoreRun_idempotencyKey(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRun_idempotencyKey(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IdempotencyKey, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_RestoreRun_idempotencyKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreRun_cancelRequested(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -15755,11 +17317,11 @@ func (ec *executionContext) _RestoreRun_checkSummary(ctx context.Context, field 
 			return ec.fieldContext_RestoreRun_checkSummary(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RestoreRun().CheckSummary(ctx, obj)
+			return obj.CheckSummary, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreCheckSummary) graphql.Marshaler {
-			return ec.marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreCheckSummary(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *results.CheckSummary) graphql.Marshaler {
+			return ec.marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheckSummary(ctx, selections, v)
 		},
 		true,
 		false,
@@ -15769,8 +17331,8 @@ func (ec *executionContext) fieldContext_RestoreRun_checkSummary(_ context.Conte
 	fc = &graphql.FieldContext{
 		Object:     "RestoreRun",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RestoreCheckSummary(ctx, field)
 		},
@@ -15787,11 +17349,11 @@ func (ec *executionContext) _RestoreRun_checkResults(ctx context.Context, field 
 			return ec.fieldContext_RestoreRun_checkResults(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RestoreRun().CheckResults(ctx, obj)
+			return obj.CheckResults, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CheckResult) graphql.Marshaler {
-			return ec.marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResultᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []results.Check) graphql.Marshaler {
+			return ec.marshalNCheckResult2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheckᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15801,8 +17363,8 @@ func (ec *executionContext) fieldContext_RestoreRun_checkResults(_ context.Conte
 	fc = &graphql.FieldContext{
 		Object:     "RestoreRun",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CheckResult(ctx, field)
 		},
@@ -15819,11 +17381,11 @@ func (ec *executionContext) _RestoreRun_previewSummary(ctx context.Context, fiel
 			return ec.fieldContext_RestoreRun_previewSummary(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RestoreRun().PreviewSummary(ctx, obj)
+			return obj.PreviewSummary, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RestorePreviewSummary) graphql.Marshaler {
-			return ec.marshalORestorePreviewSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestorePreviewSummary(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *results.PreviewSummary) graphql.Marshaler {
+			return ec.marshalORestorePreviewSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐPreviewSummary(ctx, selections, v)
 		},
 		true,
 		false,
@@ -15833,8 +17395,8 @@ func (ec *executionContext) fieldContext_RestoreRun_previewSummary(_ context.Con
 	fc = &graphql.FieldContext{
 		Object:     "RestoreRun",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RestorePreviewSummary(ctx, field)
 		},
@@ -16038,15 +17600,24 @@ func (ec *executionContext) _RestoreRun_counts(ctx context.Context, field graphq
 			return ec.Resolvers.RestoreRun().Counts(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalNMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *results.ItemCounts) graphql.Marshaler {
+			return ec.marshalNRestoreItemCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐItemCounts(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRun_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRun", field, true, true, "Map")
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreItemCounts(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RestoreRun_checksRun(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
@@ -16672,14 +18243,14 @@ func (ec *executionContext) _RestoreRunItem_workspaceId(ctx context.Context, fie
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRunItem_workspaceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRunItem_runId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
@@ -16718,14 +18289,14 @@ func (ec *executionContext) _RestoreRunItem_backupItemId(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNID2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRunItem_backupItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRunItem_policyType(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
@@ -16856,14 +18427,14 @@ func (ec *executionContext) _RestoreRunItem_targetGraphId(ctx context.Context, f
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRunItem_targetGraphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RestoreRunItem_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
@@ -17068,11 +18639,11 @@ func (ec *executionContext) _RestoreRunItem_checkResults(ctx context.Context, fi
 			return ec.fieldContext_RestoreRunItem_checkResults(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RestoreRunItem().CheckResults(ctx, obj)
+			return obj.CheckResults, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.CheckResult) graphql.Marshaler {
-			return ec.marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResultᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []results.Check) graphql.Marshaler {
+			return ec.marshalNCheckResult2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheckᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -17082,8 +18653,8 @@ func (ec *executionContext) fieldContext_RestoreRunItem_checkResults(_ context.C
 	fc = &graphql.FieldContext{
 		Object:     "RestoreRunItem",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CheckResult(ctx, field)
 		},
@@ -17103,15 +18674,24 @@ func (ec *executionContext) _RestoreRunItem_previewDiff(ctx context.Context, fie
 			return obj.PreviewDiff, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalOMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *results.Diff) graphql.Marshaler {
+			return ec.marshalORestoreDiff2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐDiff(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RestoreRunItem_previewDiff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "Map")
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunItem",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreDiff(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RestoreRunItem_backupItem(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
@@ -17500,6 +19080,144 @@ func (ec *executionContext) fieldContext_RestoreScopeItems_groups(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ScopeTagChanges_added(ctx context.Context, field graphql.CollectedField, obj *results.ScopeTagChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScopeTagChanges_added(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Added, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScopeTagChanges_added(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScopeTagChanges", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ScopeTagChanges_removed(ctx context.Context, field graphql.CollectedField, obj *results.ScopeTagChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScopeTagChanges_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScopeTagChanges_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScopeTagChanges", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SettingChange_path(ctx context.Context, field graphql.CollectedField, obj *results.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettingChange_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettingChange_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettingChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettingChange_op(ctx context.Context, field graphql.CollectedField, obj *results.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettingChange_op(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Op, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettingChange_op(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettingChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettingChange_before(ctx context.Context, field graphql.CollectedField, obj *results.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettingChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOAny2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SettingChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettingChange", field, false, false, "Any")
+}
+
+func (ec *executionContext) _SettingChange_after(ctx context.Context, field graphql.CollectedField, obj *results.Change) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettingChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOAny2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SettingChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettingChange", field, false, false, "Any")
 }
 
 func (ec *executionContext) _Subscription_operationRunUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -21416,6 +23134,44 @@ func (ec *executionContext) _APITokenEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var assignmentChangesImplementors = []string{"AssignmentChanges"}
+
+func (ec *executionContext) _AssignmentChanges(ctx context.Context, sel ast.SelectionSet, obj *results.AssignmentChanges) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, assignmentChangesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AssignmentChanges")
+		case "added":
+			out.Values[i] = ec._AssignmentChanges_added(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removed":
+			out.Values[i] = ec._AssignmentChanges_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditLogImplementors = []string{"AuditLog", "Node"}
 
 func (ec *executionContext) _AuditLog(ctx context.Context, sel ast.SelectionSet, obj *ent.AuditLog) graphql.Marshaler {
@@ -21949,7 +23705,7 @@ func (ec *executionContext) _BackupSetEdge(ctx context.Context, sel ast.Selectio
 
 var checkResultImplementors = []string{"CheckResult"}
 
-func (ec *executionContext) _CheckResult(ctx context.Context, sel ast.SelectionSet, obj *model.CheckResult) graphql.Marshaler {
+func (ec *executionContext) _CheckResult(ctx context.Context, sel ast.SelectionSet, obj *results.Check) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, checkResultImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -22970,93 +24726,87 @@ func (ec *executionContext) _OperationRun(ctx context.Context, sel ast.Selection
 		case "id":
 			out.Values[i] = ec._OperationRun_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._OperationRun_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._OperationRun_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "workspaceId":
 			out.Values[i] = ec._OperationRun_workspaceId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "environmentId":
 			out.Values[i] = ec._OperationRun_environmentId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._OperationRun_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "status":
 			out.Values[i] = ec._OperationRun_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "outcome":
 			out.Values[i] = ec._OperationRun_outcome(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "dedupeKey":
-			out.Values[i] = ec._OperationRun_dedupeKey(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "subjectId":
 			out.Values[i] = ec._OperationRun_subjectId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "initiatorId":
 			out.Values[i] = ec._OperationRun_initiatorId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "errorCode":
 			out.Values[i] = ec._OperationRun_errorCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "errorMessage":
 			out.Values[i] = ec._OperationRun_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "attempts":
 			out.Values[i] = ec._OperationRun_attempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "startedAt":
 			out.Values[i] = ec._OperationRun_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "finishedAt":
 			out.Values[i] = ec._OperationRun_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "summary":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._OperationRun_summary(ctx, field, obj)
-				})
+			out.Values[i] = ec._OperationRun_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "context":
 			out.Values[i] = ec._OperationRun_context(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -23136,6 +24886,154 @@ func (ec *executionContext) _OperationRunEdge(ctx context.Context, sel ast.Selec
 			}
 		case "cursor":
 			out.Values[i] = ec._OperationRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var operationRunSummaryImplementors = []string{"OperationRunSummary"}
+
+func (ec *executionContext) _OperationRunSummary(ctx context.Context, sel ast.SelectionSet, obj *results.OperationSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, operationRunSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OperationRunSummary")
+		case "types":
+			out.Values[i] = ec._OperationRunSummary_types(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "typesFailed":
+			out.Values[i] = ec._OperationRunSummary_typesFailed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objects":
+			out.Values[i] = ec._OperationRunSummary_objects(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._OperationRunSummary_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "captured":
+			out.Values[i] = ec._OperationRunSummary_captured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unchanged":
+			out.Values[i] = ec._OperationRunSummary_unchanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._OperationRunSummary_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "granted":
+			out.Values[i] = ec._OperationRunSummary_granted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missingForRead":
+			out.Values[i] = ec._OperationRunSummary_missingForRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missingForWrite":
+			out.Values[i] = ec._OperationRunSummary_missingForWrite(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checked":
+			out.Values[i] = ec._OperationRunSummary_checked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "blocking":
+			out.Values[i] = ec._OperationRunSummary_blocking(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warning":
+			out.Values[i] = ec._OperationRunSummary_warning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "safe":
+			out.Values[i] = ec._OperationRunSummary_safe(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewed":
+			out.Values[i] = ec._OperationRunSummary_previewed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesChanged":
+			out.Values[i] = ec._OperationRunSummary_policiesChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesCreated":
+			out.Values[i] = ec._OperationRunSummary_policiesCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesUnchanged":
+			out.Values[i] = ec._OperationRunSummary_policiesUnchanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewOnly":
+			out.Values[i] = ec._OperationRunSummary_previewOnly(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignmentsChanged":
+			out.Values[i] = ec._OperationRunSummary_assignmentsChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scopeTagsChanged":
+			out.Values[i] = ec._OperationRunSummary_scopeTagsChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._OperationRunSummary_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._OperationRunSummary_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._OperationRunSummary_failed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23300,6 +25198,44 @@ func (ec *executionContext) _PolicyType(ctx context.Context, sel ast.SelectionSe
 			}
 		case "graphPath":
 			out.Values[i] = ec._PolicyType_graphPath(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyTypeCountImplementors = []string{"PolicyTypeCount"}
+
+func (ec *executionContext) _PolicyTypeCount(ctx context.Context, sel ast.SelectionSet, obj *results.TypeCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyTypeCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyTypeCount")
+		case "policyType":
+			out.Values[i] = ec._PolicyTypeCount_policyType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._PolicyTypeCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23692,7 +25628,7 @@ func (ec *executionContext) _RemoveMemberPayload(ctx context.Context, sel ast.Se
 
 var restoreCheckSummaryImplementors = []string{"RestoreCheckSummary"}
 
-func (ec *executionContext) _RestoreCheckSummary(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreCheckSummary) graphql.Marshaler {
+func (ec *executionContext) _RestoreCheckSummary(ctx context.Context, sel ast.SelectionSet, obj *results.CheckSummary) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, restoreCheckSummaryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -23718,6 +25654,64 @@ func (ec *executionContext) _RestoreCheckSummary(ctx context.Context, sel ast.Se
 			}
 		case "items":
 			out.Values[i] = ec._RestoreCheckSummary_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreDiffImplementors = []string{"RestoreDiff"}
+
+func (ec *executionContext) _RestoreDiff(ctx context.Context, sel ast.SelectionSet, obj *results.Diff) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreDiffImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreDiff")
+		case "settings":
+			out.Values[i] = ec._RestoreDiff_settings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignments":
+			out.Values[i] = ec._RestoreDiff_assignments(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scopeTags":
+			out.Values[i] = ec._RestoreDiff_scopeTags(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "previewOnlyReason":
+			out.Values[i] = ec._RestoreDiff_previewOnlyReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "note":
+			out.Values[i] = ec._RestoreDiff_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._RestoreDiff_error(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23781,9 +25775,67 @@ func (ec *executionContext) _RestoreGate(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var restoreItemCountsImplementors = []string{"RestoreItemCounts"}
+
+func (ec *executionContext) _RestoreItemCounts(ctx context.Context, sel ast.SelectionSet, obj *results.ItemCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreItemCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreItemCounts")
+		case "PENDING":
+			out.Values[i] = ec._RestoreItemCounts_PENDING(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "APPLYING":
+			out.Values[i] = ec._RestoreItemCounts_APPLYING(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "SUCCEEDED":
+			out.Values[i] = ec._RestoreItemCounts_SUCCEEDED(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "FAILED":
+			out.Values[i] = ec._RestoreItemCounts_FAILED(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "SKIPPED":
+			out.Values[i] = ec._RestoreItemCounts_SKIPPED(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._RestoreItemCounts_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var restorePreviewSummaryImplementors = []string{"RestorePreviewSummary"}
 
-func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.SelectionSet, obj *model.RestorePreviewSummary) graphql.Marshaler {
+func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.SelectionSet, obj *results.PreviewSummary) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, restorePreviewSummaryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -23822,6 +25874,11 @@ func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "skipped":
+			out.Values[i] = ec._RestorePreviewSummary_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "assignmentsChanged":
 			out.Values[i] = ec._RestorePreviewSummary_assignmentsChanged(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -23829,6 +25886,11 @@ func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.
 			}
 		case "scopeTagsChanged":
 			out.Values[i] = ec._RestorePreviewSummary_scopeTagsChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._RestorePreviewSummary_failed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24018,11 +26080,6 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "idempotencyKey":
-			out.Values[i] = ec._RestoreRun_idempotencyKey(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "cancelRequested":
 			out.Values[i] = ec._RestoreRun_cancelRequested(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24056,23 +26113,20 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 					return ec._RestoreRun_backupSet(ctx, field, obj)
 				})
 		case "checkSummary":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RestoreRun_checkSummary(ctx, field, obj)
-				})
+			out.Values[i] = ec._RestoreRun_checkSummary(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "checkResults":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RestoreRun_checkResults(ctx, field, obj)
-				})
+			out.Values[i] = ec._RestoreRun_checkResults(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "previewSummary":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RestoreRun_previewSummary(ctx, field, obj)
-				})
+			out.Values[i] = ec._RestoreRun_previewSummary(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "readiness":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -24460,11 +26514,10 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 					return ec._RestoreRunItem_run(ctx, field, obj)
 				})
 		case "checkResults":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RestoreRunItem_checkResults(ctx, field, obj)
-				})
+			out.Values[i] = ec._RestoreRunItem_checkResults(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "previewDiff":
 			out.Values[i] = ec._RestoreRunItem_previewDiff(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -24655,6 +26708,92 @@ func (ec *executionContext) _RestoreScopeItems(ctx context.Context, sel ast.Sele
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreScopeItems_groups(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scopeTagChangesImplementors = []string{"ScopeTagChanges"}
+
+func (ec *executionContext) _ScopeTagChanges(ctx context.Context, sel ast.SelectionSet, obj *results.ScopeTagChanges) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scopeTagChangesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScopeTagChanges")
+		case "added":
+			out.Values[i] = ec._ScopeTagChanges_added(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removed":
+			out.Values[i] = ec._ScopeTagChanges_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settingChangeImplementors = []string{"SettingChange"}
+
+func (ec *executionContext) _SettingChange(ctx context.Context, sel ast.SelectionSet, obj *results.Change) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settingChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettingChange")
+		case "path":
+			out.Values[i] = ec._SettingChange_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "op":
+			out.Values[i] = ec._SettingChange_op(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "before":
+			out.Values[i] = ec._SettingChange_before(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "after":
+			out.Values[i] = ec._SettingChange_after(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25548,11 +27687,15 @@ func (ec *executionContext) unmarshalNCancelRestoreRunInput2githubᚗcomᚋresto
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResultᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CheckResult) graphql.Marshaler {
+func (ec *executionContext) marshalNCheckResult2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheck(ctx context.Context, sel ast.SelectionSet, v results.Check) graphql.Marshaler {
+	return ec._CheckResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCheckResult2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheckᚄ(ctx context.Context, sel ast.SelectionSet, v []results.Check) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCheckResult2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResult(ctx, sel, v[i])
+		return ec.marshalNCheckResult2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheck(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -25564,22 +27707,19 @@ func (ec *executionContext) marshalNCheckResult2ᚕᚖgithubᚗcomᚋrestoredᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNCheckResult2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐCheckResult(ctx context.Context, sel ast.SelectionSet, v *model.CheckResult) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CheckResult!")
-		return graphql.Null
-	}
-	return ec._CheckResult(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx context.Context, v any) (restorerunitem.CheckSeverity, error) {
-	var res restorerunitem.CheckSeverity
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐSeverity(ctx context.Context, v any) (results.Severity, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := results.Severity(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐCheckSeverity(ctx context.Context, sel ast.SelectionSet, v restorerunitem.CheckSeverity) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNCheckSeverity2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐSeverity(ctx context.Context, sel ast.SelectionSet, v results.Severity) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CheckSeverity!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNConfirmRestoreRunInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐConfirmRestoreRunInput(ctx context.Context, v any) (model.ConfirmRestoreRunInput, error) {
@@ -25963,6 +28103,10 @@ func (ec *executionContext) marshalNOperationRunOrderField2ᚖgithubᚗcomᚋres
 	return v
 }
 
+func (ec *executionContext) marshalNOperationRunSummary2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐOperationSummary(ctx context.Context, sel ast.SelectionSet, v results.OperationSummary) graphql.Marshaler {
+	return ec._OperationRunSummary(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNOperationStatus2githubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐStatus(ctx context.Context, v any) (operationrun.Status, error) {
 	var res operationrun.Status
 	err := res.UnmarshalGQL(v)
@@ -26017,6 +28161,30 @@ func (ec *executionContext) marshalNPolicyType2ᚖgithubᚗcomᚋrestoredᚋrest
 		return graphql.Null
 	}
 	return ec._PolicyType(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPolicyTypeCount2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐTypeCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*results.TypeCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyTypeCount2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐTypeCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyTypeCount2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐTypeCount(ctx context.Context, sel ast.SelectionSet, v *results.TypeCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyTypeCount!")
+		return graphql.Null
+	}
+	return ec._PolicyTypeCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPolicyVersionConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐPolicyVersionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyVersionConnection) graphql.Marshaler {
@@ -26081,6 +28249,14 @@ func (ec *executionContext) marshalNRestoreGate2ᚖgithubᚗcomᚋrestoredᚋres
 		return graphql.Null
 	}
 	return ec._RestoreGate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRestoreItemCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐItemCounts(ctx context.Context, sel ast.SelectionSet, v *results.ItemCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreItemCounts!")
+		return graphql.Null
+	}
+	return ec._RestoreItemCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRestoreItemStatus2githubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx context.Context, v any) (restorerunitem.Status, error) {
@@ -26251,6 +28427,26 @@ func (ec *executionContext) unmarshalNSelectRestoreBackupSetInput2githubᚗcom�
 func (ec *executionContext) unmarshalNSetMemberRoleInput2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐSetMemberRoleInput(ctx context.Context, v any) (model.SetMemberRoleInput, error) {
 	res, err := ec.unmarshalInputSetMemberRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSettingChange2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐChange(ctx context.Context, sel ast.SelectionSet, v results.Change) graphql.Marshaler {
+	return ec._SettingChange(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSettingChange2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []results.Change) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSettingChange2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -26542,6 +28738,31 @@ func (ec *executionContext) marshalOAPITokenEdge2ᚖgithubᚗcomᚋrestoredᚋre
 		return graphql.Null
 	}
 	return ec._APITokenEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAny2interface(ctx context.Context, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalAny(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAny2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalAny(v)
+	return res
+}
+
+func (ec *executionContext) marshalOAssignmentChanges2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐAssignmentChanges(ctx context.Context, sel ast.SelectionSet, v *results.AssignmentChanges) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AssignmentChanges(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
@@ -27078,11 +29299,18 @@ func (ec *executionContext) marshalORestoreAction2ᚖgithubᚗcomᚋrestoredᚋr
 	return v
 }
 
-func (ec *executionContext) marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreCheckSummary(ctx context.Context, sel ast.SelectionSet, v *model.RestoreCheckSummary) graphql.Marshaler {
+func (ec *executionContext) marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheckSummary(ctx context.Context, sel ast.SelectionSet, v *results.CheckSummary) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._RestoreCheckSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORestoreDiff2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐDiff(ctx context.Context, sel ast.SelectionSet, v *results.Diff) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreDiff(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORestoreItemStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx context.Context, v any) (*restorerunitem.Status, error) {
@@ -27101,7 +29329,7 @@ func (ec *executionContext) marshalORestoreItemStatus2ᚖgithubᚗcomᚋrestored
 	return v
 }
 
-func (ec *executionContext) marshalORestorePreviewSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestorePreviewSummary(ctx context.Context, sel ast.SelectionSet, v *model.RestorePreviewSummary) graphql.Marshaler {
+func (ec *executionContext) marshalORestorePreviewSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐPreviewSummary(ctx context.Context, sel ast.SelectionSet, v *results.PreviewSummary) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -27183,6 +29411,13 @@ func (ec *executionContext) marshalORestoreRunStatus2ᚖgithubᚗcomᚋrestored�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOScopeTagChanges2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐScopeTagChanges(ctx context.Context, sel ast.SelectionSet, v *results.ScopeTagChanges) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ScopeTagChanges(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

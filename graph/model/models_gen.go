@@ -12,7 +12,6 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/ent/restorerun"
-	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/internal/domain/access"
 )
 
@@ -23,14 +22,6 @@ type AddPoliciesToBackupSetInput struct {
 
 type CancelRestoreRunInput struct {
 	RunID string `json:"runId"`
-}
-
-type CheckResult struct {
-	Code     string                       `json:"code"`
-	Severity restorerunitem.CheckSeverity `json:"severity"`
-	Message  string                       `json:"message"`
-	// Technical blockers (target unreachable, writes disabled, write permission missing) concern the whole run.
-	Technical bool `json:"technical"`
 }
 
 type ConfirmRestoreRunInput struct {
@@ -155,30 +146,11 @@ type RemoveMemberPayload struct {
 	RevokedTokens int `json:"revokedTokens"`
 }
 
-type RestoreCheckSummary struct {
-	Blocking int `json:"blocking"`
-	Warning  int `json:"warning"`
-	Safe     int `json:"safe"`
-	Items    int `json:"items"`
-}
-
 // One gate between a run and its confirmation or execution, in plain words.
 type RestoreGate struct {
 	Code      string `json:"code"`
 	Satisfied bool   `json:"satisfied"`
 	Message   string `json:"message"`
-}
-
-type RestorePreviewSummary struct {
-	// Decision-first: "No policy changes detected." rather than zeros.
-	Message            string `json:"message"`
-	Items              int    `json:"items"`
-	PoliciesChanged    int    `json:"policiesChanged"`
-	PoliciesCreated    int    `json:"policiesCreated"`
-	PoliciesUnchanged  int    `json:"policiesUnchanged"`
-	PreviewOnly        int    `json:"previewOnly"`
-	AssignmentsChanged int    `json:"assignmentsChanged"`
-	ScopeTagsChanged   int    `json:"scopeTagsChanged"`
 }
 
 // What stands between a run and confirmation or execution. The server enforces the same gates on every mutation.

@@ -48,7 +48,7 @@ type Workspace struct{ mixin.Schema }
 // Fields of the Workspace mixin.
 func (Workspace) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("workspace_id").Annotations(entgql.MapsTo("workspaceId")).Immutable().NotEmpty(),
+		field.String("workspace_id").Annotations(entgql.MapsTo("workspaceId"), entgql.Type("ID")).Immutable().NotEmpty(),
 	}
 }
 

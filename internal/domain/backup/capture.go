@@ -12,6 +12,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 )
@@ -186,7 +187,7 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 	for _, it := range existing {
 		done[it.PolicyType+"/"+it.SourceGraphID] = true
 	}
-	counts := map[string]int{"total": len(targets), "captured": 0, "skipped": 0, "failed": listFailed}
+	counts := results.OperationSummary{Total: len(targets), Failed: listFailed}
 	lastProgress := time.Now()
 	for i, tg := range targets {
 		if operations.Stopping(ctx) {
@@ -197,7 +198,7 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 			return operations.End{}, operations.ErrInterrupted
 		}
 		if done[tg.t.Key+"/"+tg.graphID] {
-			counts["skipped"]++
+			counts.Skipped++
 			continue
 		}
 		c, err := intune.Capture(ctx, g, tg.t, tg.graphID)
@@ -208,10 +209,10 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 			return operations.End{}, ctx.Err()
 		}
 		if err != nil {
-			counts["failed"]++
+			counts.Failed++
 			fail(tg.t, tg.graphID, err)
 		} else {
-			counts["captured"]++
+			counts.Captured++
 		}
 		if time.Since(lastProgress) > 250*time.Millisecond || i == len(targets)-1 {
 			if err := s.Ops.Progress(ctx, run.ID, counts); err != nil {
@@ -224,16 +225,16 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 	if err != nil {
 		return operations.End{}, err
 	}
-	if err := s.finishSet(ctx, bs, stored, counts["failed"]); err != nil {
+	if err := s.finishSet(ctx, bs, stored, counts.Failed); err != nil {
 		return operations.End{}, err
 	}
 	end := operations.End{Outcome: operationrun.OutcomeSUCCEEDED, Summary: counts}
 	switch {
-	case counts["failed"] > 0 && stored == 0:
+	case counts.Failed > 0 && stored == 0:
 		end.Outcome = operationrun.OutcomeFAILED
 		end.ErrorCode = "nothing_captured"
 		end.ErrorMessage = "no object could be captured"
-	case counts["failed"] > 0:
+	case counts.Failed > 0:
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
 	}
 	if len(failures) > 0 {
@@ -339,7 +340,7 @@ func (s *Service) finishSet(ctx context.Context, bs *ent.BackupSet, stored, fail
 		GroupBy(backupitem.FieldPolicyType).Aggregate(ent.Count()).Scan(ctx, &rows); err != nil {
 		return err
 	}
-	byType := map[string]int{}
+	byType := results.TypeCounts{}
 	for _, r := range rows {
 		byType[r.PolicyType] = r.Count
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 )
@@ -39,7 +40,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 		return failedEnd("graph_unavailable", err), nil
 	}
 	started := time.Now()
-	counts := map[string]int{"types": 0, "typesFailed": 0, "objects": 0}
+	var counts results.OperationSummary
 	var failures []failure
 	for _, t := range intune.Types() {
 		seen := 0
@@ -55,12 +56,12 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 			if ctx.Err() != nil {
 				return operations.End{}, ctx.Err()
 			}
-			counts["typesFailed"]++
+			counts.TypesFailed++
 			failures = append(failures, failure{PolicyType: t.Key, Code: apperr.SafeCode(err)})
 			continue
 		}
-		counts["types"]++
-		counts["objects"] += seen
+		counts.Types++
+		counts.Objects += seen
 		// Rows of this type not seen in this sync are gone from the tenant.
 		if err := s.Client.IntunePolicy.Update().
 			Where(intunepolicy.EnvironmentID(env.ID), intunepolicy.PolicyType(t.Key),
@@ -76,7 +77,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 	if len(failures) > 0 {
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
 		end.Context = map[string]any{"reasonCodes": []string{"types_unreadable"}, "failures": failures}
-		if counts["types"] == 0 {
+		if counts.Types == 0 {
 			end.Outcome = operationrun.OutcomeFAILED
 			end.ErrorCode = "inventory_unreadable"
 			end.ErrorMessage = "no object type could be read from the tenant"

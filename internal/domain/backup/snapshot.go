@@ -10,6 +10,7 @@ import (
 	"github.com/restored/restored/ent/policyversion"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 )
@@ -57,7 +58,7 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 		}
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "capture_failed",
 			ErrorMessage: "the policy could not be read: " + apperr.SafeCode(err),
-			Summary:      map[string]int{"failed": 1}}, nil
+			Summary:      results.OperationSummary{Failed: 1}}, nil
 	}
 	latest, err := s.Client.PolicyVersion.Query().Where(policyversion.PolicyID(p.ID)).
 		Order(ent.Desc(policyversion.FieldVersion)).First(ctx)
@@ -66,7 +67,7 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 	}
 	if latest != nil && latest.ContentHash == c.ContentHash {
 		return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
-			Summary: map[string]int{"unchanged": 1, "version": latest.Version},
+			Summary: results.OperationSummary{Unchanged: 1, Version: latest.Version},
 			Context: map[string]any{"policyVersionId": latest.ID}}, nil
 	}
 	next := 1
@@ -96,6 +97,6 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 		return operations.End{}, err
 	}
 	return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
-		Summary: map[string]int{"captured": 1, "version": pv.Version},
+		Summary: results.OperationSummary{Captured: 1, Version: pv.Version},
 		Context: map[string]any{"policyVersionId": pv.ID}}, nil
 }

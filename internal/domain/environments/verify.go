@@ -9,6 +9,7 @@ import (
 	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 )
 
@@ -76,7 +77,7 @@ func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.Opera
 	}
 	report := PermissionReport(granted)
 	end := operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
-		Summary: map[string]int{"granted": len(granted), "missingForRead": len(report.MissingForRead), "missingForWrite": len(report.MissingForWrite)},
+		Summary: results.OperationSummary{Granted: len(granted), MissingForRead: len(report.MissingForRead), MissingForWrite: len(report.MissingForWrite)},
 		Context: map[string]any{"summary": report.Summary, "missingForRead": anyStrings(report.MissingForRead), "missingForWrite": anyStrings(report.MissingForWrite)}}
 	if !report.CanWrite {
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED

@@ -16,6 +16,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
 )
@@ -96,8 +97,7 @@ func (s *Service) StartRun(ctx context.Context, in Start, prepare func(ctx conte
 		SetWorkspaceID(in.WorkspaceID).
 		SetType(in.Type).
 		SetDedupeKey(in.DedupeKey).
-		SetActiveKey(in.DedupeKey).
-		SetSummary(map[string]int{})
+		SetActiveKey(in.DedupeKey)
 	if in.EnvironmentID != "" {
 		c.SetEnvironmentID(in.EnvironmentID)
 	}
@@ -183,17 +183,12 @@ func (s *Service) Begin(ctx context.Context, id string) (*ent.OperationRun, erro
 
 // Progress merges counts into the run's summary (a count given replaces the
 // stored one) and publishes the change.
-func (s *Service) Progress(ctx context.Context, id string, counts map[string]int) error {
+func (s *Service) Progress(ctx context.Context, id string, counts results.OperationSummary) error {
 	run, err := s.Client.OperationRun.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	summary := maps.Clone(run.Summary)
-	if summary == nil {
-		summary = map[string]int{}
-	}
-	maps.Copy(summary, counts)
-	run, err = run.Update().SetSummary(summary).Save(ctx)
+	run, err = run.Update().SetSummary(run.Summary.Merge(counts)).Save(ctx)
 	if err != nil {
 		return err
 	}
@@ -204,8 +199,8 @@ func (s *Service) Progress(ctx context.Context, id string, counts map[string]int
 // End is how a run ended.
 type End struct {
 	Outcome      operationrun.Outcome
-	Summary      map[string]int // merged into the summary
-	Context      map[string]any // merged into the context (reason codes, safe failure details)
+	Summary      results.OperationSummary // merged into the summary
+	Context      map[string]any           // merged into the context (reason codes, safe failure details)
 	ErrorCode    string
 	ErrorMessage string // safe to show: no token, secret or raw payload
 }
@@ -219,11 +214,7 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (*ent.Operat
 	if err != nil {
 		return nil, err
 	}
-	summary := maps.Clone(run.Summary)
-	if summary == nil {
-		summary = map[string]int{}
-	}
-	maps.Copy(summary, end.Summary)
+	summary := run.Summary.Merge(end.Summary)
 	runCtx := maps.Clone(run.Context)
 	if runCtx == nil {
 		runCtx = map[string]any{}

@@ -22,6 +22,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
@@ -150,7 +151,7 @@ type runState struct {
 	DedupeKey    string
 	ActiveKey    string
 	SubjectID    string
-	Summary      map[string]int
+	Summary      results.OperationSummary
 	Context      map[string]any
 	ErrorCode    string
 	ErrorMessage string
@@ -228,7 +229,7 @@ func TestStartRun(t *testing.T) {
 	want := runState{
 		Status: operationrun.StatusQUEUED, Outcome: operationrun.OutcomePENDING,
 		Type: "inventory.sync", DedupeKey: "inventory.sync:env_1", ActiveKey: "inventory.sync:env_1",
-		SubjectID: "sub_1", Summary: map[string]int{}, Context: map[string]any{"reason": "manual"},
+		SubjectID: "sub_1", Summary: results.OperationSummary{}, Context: map[string]any{"reason": "manual"},
 	}
 	if diff := cmp.Diff(want, state(run), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("returned run (-want +got):\n%s", diff)
@@ -520,7 +521,8 @@ func TestBeginFinished(t *testing.T) {
 }
 
 // TestProgress checks that counts merge into the summary (a count given
-// replaces the stored one, others stay) and that each call publishes.
+// replaces the stored one, others stay: counts only grow, so a zero is "not
+// given") and that each call publishes.
 func TestProgress(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -528,13 +530,13 @@ func TestProgress(t *testing.T) {
 	sub := f.subscribe(t, run.ID)
 
 	steps := []struct {
-		counts map[string]int
-		want   map[string]int
+		counts results.OperationSummary
+		want   results.OperationSummary
 	}{
-		{map[string]int{"listed": 10, "captured": 2}, map[string]int{"listed": 10, "captured": 2}},
-		{map[string]int{"captured": 5, "failed": 1}, map[string]int{"listed": 10, "captured": 5, "failed": 1}},
-		{map[string]int{}, map[string]int{"listed": 10, "captured": 5, "failed": 1}},
-		{map[string]int{"listed": 0}, map[string]int{"listed": 0, "captured": 5, "failed": 1}},
+		{results.OperationSummary{Total: 10, Captured: 2}, results.OperationSummary{Total: 10, Captured: 2}},
+		{results.OperationSummary{Captured: 5, Failed: 1}, results.OperationSummary{Total: 10, Captured: 5, Failed: 1}},
+		{results.OperationSummary{}, results.OperationSummary{Total: 10, Captured: 5, Failed: 1}},
+		{results.OperationSummary{Total: 8}, results.OperationSummary{Total: 8, Captured: 5, Failed: 1}},
 	}
 	for i, step := range steps {
 		if err := f.svc.Progress(ctx, run.ID, step.counts); err != nil {
@@ -549,7 +551,7 @@ func TestProgress(t *testing.T) {
 		}
 		expectEvent(t, sub, run.ID)
 	}
-	if err := f.svc.Progress(ctx, "opr_missing", map[string]int{"x": 1}); !ent.IsNotFound(err) {
+	if err := f.svc.Progress(ctx, "opr_missing", results.OperationSummary{Items: 1}); !ent.IsNotFound(err) {
 		t.Errorf("Progress of a missing run: %v, want not found", err)
 	}
 }
@@ -569,12 +571,12 @@ func TestComplete(t *testing.T) {
 			begin: true,
 			end: operations.End{
 				Outcome: operationrun.OutcomeSUCCEEDED,
-				Summary: map[string]int{"captured": 12, "new": 3},
+				Summary: results.OperationSummary{Captured: 12, Objects: 3},
 				Context: map[string]any{"backupSetId": "bks_1"},
 			},
 			want: runState{
 				Outcome: operationrun.OutcomeSUCCEEDED, Attempts: 1,
-				Summary: map[string]int{"listed": 12, "captured": 12, "new": 3},
+				Summary: results.OperationSummary{Total: 12, Captured: 12, Objects: 3},
 				Context: map[string]any{"reason": "manual", "mode": "full", "backupSetId": "bks_1"},
 			},
 		},
@@ -583,14 +585,14 @@ func TestComplete(t *testing.T) {
 			begin: true,
 			end: operations.End{
 				Outcome:      operationrun.OutcomePARTIALLY_SUCCEEDED,
-				Summary:      map[string]int{"captured": 10, "failed": 2},
+				Summary:      results.OperationSummary{Captured: 10, Failed: 2},
 				Context:      map[string]any{"mode": "partial", "reasonCode": "graph_throttled"},
 				ErrorCode:    "graph_throttled",
 				ErrorMessage: "Graph throttled 2 requests",
 			},
 			want: runState{
 				Outcome: operationrun.OutcomePARTIALLY_SUCCEEDED, Attempts: 1,
-				Summary:   map[string]int{"listed": 12, "captured": 10, "failed": 2},
+				Summary:   results.OperationSummary{Total: 12, Captured: 10, Failed: 2},
 				Context:   map[string]any{"reason": "manual", "mode": "partial", "reasonCode": "graph_throttled"},
 				ErrorCode: "graph_throttled", ErrorMessage: "Graph throttled 2 requests",
 			},
@@ -600,7 +602,7 @@ func TestComplete(t *testing.T) {
 			end:  operations.End{Outcome: operationrun.OutcomeCANCELLED},
 			want: runState{
 				Outcome: operationrun.OutcomeCANCELLED,
-				Summary: map[string]int{"listed": 12},
+				Summary: results.OperationSummary{Total: 12},
 				Context: map[string]any{"reason": "manual", "mode": "full"},
 			},
 		},
@@ -618,7 +620,7 @@ func TestComplete(t *testing.T) {
 					t.Fatalf("Begin: %v", err)
 				}
 			}
-			if err := f.svc.Progress(ctx, run.ID, map[string]int{"listed": 12}); err != nil {
+			if err := f.svc.Progress(ctx, run.ID, results.OperationSummary{Total: 12}); err != nil {
 				t.Fatalf("Progress: %v", err)
 			}
 			f.clock.Advance(5 * time.Minute)

@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/environments"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 )
@@ -47,20 +48,17 @@ const (
 	CheckPermissionUnknown = "PERMISSIONS_UNVERIFIED"
 )
 
-// result is one check result as stored (JSON) on a run or an item.
-type result struct {
-	Code      string `json:"code"`
-	Severity  string `json:"severity"`
-	Message   string `json:"message"`
-	Technical bool   `json:"technical,omitempty"`
-}
+// result is one check result. It is stored (JSON) on a run or an item as a
+// results.Check; its own name lets the checks list results positionally.
+type result results.Check
 
-func (r result) asMap() map[string]any {
-	m := map[string]any{"code": r.Code, "severity": r.Severity, "message": r.Message}
-	if r.Technical {
-		m["technical"] = true
+// stored converts results for storage (never nil: no results is []).
+func stored(rs []result) []results.Check {
+	out := make([]results.Check, len(rs))
+	for i, r := range rs {
+		out[i] = results.Check(r)
 	}
-	return m
+	return out
 }
 
 // RunChecks starts the safety checks of a scoped run (step 3). The run is
@@ -125,29 +123,25 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 		return operations.End{}, ctx.Err()
 	}
 	runResults := targetResults(env, gerr)
-	summary := map[string]int{"blocking": 0, "warning": 0, "safe": 0, "items": 0}
+	var summary results.CheckSummary
 	for _, r := range runResults {
-		summary[strings.ToLower(r.Severity)]++
+		summary.Add(r.Severity)
 	}
 	inScope, err := s.scopeIndex(ctx, run)
 	if err != nil {
 		return operations.End{}, err
 	}
 	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
-		results, action, targetID := s.checkItem(ctx, run, index, inScope, b)
+		found, action, targetID := s.checkItem(ctx, run, index, inScope, b)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		worst := worstSeverity(results)
-		summary["items"]++
-		summary[strings.ToLower(worst)]++
-		maps := make([]map[string]any, len(results))
-		for i, r := range results {
-			maps[i] = r.asMap()
-		}
+		worst := worstSeverity(found)
+		summary.Items++
+		summary.Add(worst)
 		u := s.Client.RestoreRunItem.UpdateOneID(item.ID).
 			SetCheckSeverity(restorerunitem.CheckSeverity(worst)).
-			SetCheckResults(maps).
+			SetCheckResults(stored(found)).
 			SetPlannedAction(action)
 		if targetID != "" {
 			u.SetTargetGraphID(targetID)
@@ -157,24 +151,20 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 		if err := u.Exec(ctx); err != nil && !ent.IsNotFound(err) {
 			return err
 		}
-		if summary["items"]%200 == 0 {
-			return s.Ops.Progress(ctx, op.ID, map[string]int{"checked": summary["items"]})
+		if summary.Items%200 == 0 {
+			return s.Ops.Progress(ctx, op.ID, results.OperationSummary{Checked: summary.Items})
 		}
 		return nil
 	})
 	if err != nil {
 		return operations.End{}, err
 	}
-	stored := make([]map[string]any, len(runResults))
-	for i, r := range runResults {
-		stored[i] = r.asMap()
-	}
 	// Persist only if the scope is still the one checked: a scope changed
 	// meanwhile keeps its (invalidated) state. New results void a
 	// confirmation given for the old ones.
 	u := s.Client.RestoreRun.Update().
 		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetCheckSummary(summary).SetCheckResults(stored).SetCheckFingerprint(fp).SetCheckedAt(s.now())
+		SetCheckSummary(&summary).SetCheckResults(stored(runResults)).SetCheckFingerprint(fp).SetCheckedAt(s.now())
 	n, err := resetConfirmation(u).Save(ctx)
 	if err != nil {
 		return operations.End{}, err
@@ -187,10 +177,10 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 	}
 	s.recordEvent(ctx, run.ID, EventChecksCompleted, "")
 	outcome := operationrun.OutcomeSUCCEEDED
-	if summary["blocking"] > 0 {
+	if summary.Blocking > 0 {
 		outcome = operationrun.OutcomeBLOCKED
 	}
-	return operations.End{Outcome: outcome, Summary: summary}, nil
+	return operations.End{Outcome: outcome, Summary: summary.Operation()}, nil
 }
 
 // checkItem judges one backup item against the target: its results, the
@@ -369,8 +359,8 @@ func permissionResults(env *ent.Environment) []result {
 }
 
 // worstSeverity is BLOCKING over WARNING over SAFE.
-func worstSeverity(rs []result) string {
-	worst := SeveritySafe
+func worstSeverity(rs []result) results.Severity {
+	worst := results.SeveritySafe
 	for _, r := range rs {
 		switch {
 		case r.Severity == SeverityBlocking:

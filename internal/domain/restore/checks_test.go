@@ -181,7 +181,7 @@ func TestCheckCodes(t *testing.T) {
 			for _, r := range got {
 				if r.Code == tt.code {
 					found = true
-					if r.Severity != tt.severity || r.Technical != tt.technical || r.Message == "" {
+					if string(r.Severity) != tt.severity || r.Technical != tt.technical || r.Message == "" {
 						t.Errorf("%s: severity %s, technical %v, message %q; want %s, %v and a message",
 							r.Code, r.Severity, r.Technical, r.Message, tt.severity, tt.technical)
 					}

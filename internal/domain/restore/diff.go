@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // Change is one difference between the target's current state and what the
-// restore would write, at a JSON path.
-type Change struct {
-	Path   string `json:"path"`
-	Op     string `json:"op"` // added, removed or changed
-	Before any    `json:"before,omitempty"`
-	After  any    `json:"after,omitempty"`
-}
+// restore would write, at a JSON path (stored in a results.Diff).
+type Change = results.Change
 
 // Diff limits: a preview must stay readable and its row small, whatever the
 // policy. Beyond them the diff is truncated and says so.

@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // fpRun is a scoped run with every input of the fingerprint set.
@@ -94,7 +95,7 @@ func TestScopeFingerprintStable(t *testing.T) {
 			r := fpRun()
 			r.Status, r.DryRun, r.Acknowledged, r.TenantLabel = restorerun.StatusPREVIEWED, false, true, "Fabrikam"
 			r.CheckFingerprint, r.PreviewFingerprint = "x", "y"
-			r.CheckSummary = map[string]int{"blocking": 3}
+			r.CheckSummary = &results.CheckSummary{Blocking: 3}
 			return r
 		}},
 	}

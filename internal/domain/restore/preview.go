@@ -12,6 +12,7 @@ import (
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 )
@@ -52,37 +53,36 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "graph_unavailable",
 			ErrorMessage: "the target tenant could not be reached: " + apperr.SafeCode(err)}, nil
 	}
-	summary := map[string]int{"items": 0, "policiesChanged": 0, "policiesCreated": 0, "policiesUnchanged": 0,
-		"previewOnly": 0, "skipped": 0, "assignmentsChanged": 0, "scopeTagsChanged": 0, "failed": 0}
+	var summary results.PreviewSummary
 	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
 		p := s.previewItem(ctx, g, run, item, b)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		summary["items"]++
+		summary.Items++
 		switch p.action {
 		case restorerunitem.PreviewActionCREATE:
-			summary["policiesCreated"]++
+			summary.PoliciesCreated++
 		case restorerunitem.PreviewActionUPDATE:
-			summary["policiesChanged"]++
+			summary.PoliciesChanged++
 		case restorerunitem.PreviewActionNO_CHANGE:
-			summary["policiesUnchanged"]++
+			summary.PoliciesUnchanged++
 		case restorerunitem.PreviewActionPREVIEW_ONLY:
-			summary["previewOnly"]++
+			summary.PreviewOnly++
 		}
 		if p.action == "" {
-			summary["skipped"]++
+			summary.Skipped++
 		}
 		if p.failed {
-			summary["failed"]++
+			summary.Failed++
 		}
 		if p.assignmentsChanged {
-			summary["assignmentsChanged"]++
+			summary.AssignmentsChanged++
 		}
 		if p.scopeTagsChanged {
-			summary["scopeTagsChanged"]++
+			summary.ScopeTagsChanged++
 		}
-		u := s.Client.RestoreRunItem.UpdateOneID(item.ID).SetPreviewDiff(p.diff).SetDiffTruncated(p.truncated)
+		u := s.Client.RestoreRunItem.UpdateOneID(item.ID).SetPreviewDiff(&p.diff).SetDiffTruncated(p.truncated)
 		if p.action != "" {
 			u.SetPreviewAction(p.action)
 		} else {
@@ -91,22 +91,19 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 		if err := u.Exec(ctx); err != nil && !ent.IsNotFound(err) {
 			return err
 		}
-		if summary["items"]%200 == 0 {
-			return s.Ops.Progress(ctx, op.ID, map[string]int{"previewed": summary["items"]})
+		if summary.Items%200 == 0 {
+			return s.Ops.Progress(ctx, op.ID, results.OperationSummary{Previewed: summary.Items})
 		}
 		return nil
 	})
 	if err != nil {
 		return operations.End{}, err
 	}
-	stored := map[string]any{"message": previewMessage(summary)}
-	for k, v := range summary {
-		stored[k] = v
-	}
+	summary.Message = previewMessage(summary)
 	// A new preview voids a confirmation given for the old one.
 	u := s.Client.RestoreRun.Update().
 		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.CheckFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetPreviewSummary(stored).SetPreviewFingerprint(fp).SetPreviewedAt(s.now())
+		SetPreviewSummary(&summary).SetPreviewFingerprint(fp).SetPreviewedAt(s.now())
 	n, err := resetConfirmation(u).Save(ctx)
 	if err != nil {
 		return operations.End{}, err
@@ -119,16 +116,16 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 	}
 	s.recordEvent(ctx, run.ID, EventPreviewCompleted, "")
 	outcome := operationrun.OutcomeSUCCEEDED
-	if summary["failed"] > 0 {
+	if summary.Failed > 0 {
 		outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
 	}
-	return operations.End{Outcome: outcome, Summary: summary}, nil
+	return operations.End{Outcome: outcome, Summary: summary.Operation()}, nil
 }
 
 // itemPreview is the preview of one item.
 type itemPreview struct {
 	action             restorerunitem.PreviewAction // "" when the item is skipped (blocked, missing)
-	diff               map[string]any
+	diff               results.Diff
 	truncated          bool
 	assignmentsChanged bool
 	scopeTagsChanged   bool
@@ -140,7 +137,7 @@ type itemPreview struct {
 func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.RestoreRun, item *ent.RestoreRunItem, b *ent.BackupItem) itemPreview {
 	t, ok := intune.Lookup(b.PolicyType)
 	if !ok {
-		return itemPreview{diff: map[string]any{"note": "unsupported policy type"}}
+		return itemPreview{diff: results.Diff{Note: "unsupported policy type"}}
 	}
 	want := desiredState(t, run, b)
 	p := itemPreview{}
@@ -149,7 +146,7 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.Res
 		c, err := intune.Capture(ctx, g, t, *item.TargetGraphID)
 		if err != nil {
 			p.failed = true
-			p.diff = map[string]any{"error": "the target object could not be read (" + apperr.SafeCode(err) + ")"}
+			p.diff = results.Diff{Error: "the target object could not be read (" + apperr.SafeCode(err) + ")"}
 			return p
 		}
 		have = c
@@ -167,20 +164,20 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.Res
 	addedT, removedT := setDiff(haveTags, want.scopeTags)
 	p.assignmentsChanged = len(addedA)+len(removedA) > 0
 	p.scopeTagsChanged = len(addedT)+len(removedT) > 0
-	p.diff = map[string]any{
-		"settings":    settings,
-		"assignments": map[string]any{"added": orEmpty(addedA), "removed": orEmpty(removedA)},
-		"scopeTags":   map[string]any{"added": orEmpty(addedT), "removed": orEmpty(removedT)},
+	p.diff = results.Diff{
+		Settings:    settings,
+		Assignments: &results.AssignmentChanges{Added: orEmpty(addedA), Removed: orEmpty(removedA)},
+		ScopeTags:   &results.ScopeTagChanges{Added: orEmpty(addedT), Removed: orEmpty(removedT)},
 	}
 	reason := t.PreviewOnlyReason(b.Payload)
 	switch {
 	case reason != "":
 		p.action = restorerunitem.PreviewActionPREVIEW_ONLY
-		p.diff["previewOnlyReason"] = reason
+		p.diff.PreviewOnlyReason = reason
 	case have == nil && item.PlannedAction != nil && *item.PlannedAction == restorerunitem.PlannedActionCREATE:
 		p.action = restorerunitem.PreviewActionCREATE
 	case have == nil:
-		p.diff["note"] = "skipped: no target to update and creating is not allowed or the item is blocked"
+		p.diff.Note = "skipped: no target to update and creating is not allowed or the item is blocked"
 	case len(settings) == 0 && !p.assignmentsChanged && !p.scopeTagsChanged:
 		p.action = restorerunitem.PreviewActionNO_CHANGE
 	default:
@@ -223,11 +220,11 @@ func desiredState(t *intune.Type, run *ent.RestoreRun, b *ent.BackupItem) desire
 }
 
 // previewMessage is the decision-first sentence of a preview.
-func previewMessage(s map[string]int) string {
+func previewMessage(s results.PreviewSummary) string {
 	msg := changesMessage(s)
 	// Items whose target could not be read were not compared: never let
 	// "no changes" hide them.
-	if n := s["failed"]; n > 0 {
+	if n := s.Failed; n > 0 {
 		msg = plural(n, "item", "items") + " could not be read from the target and " + pick(n, "was", "were") + " not compared. " + msg
 	}
 	return msg
@@ -241,29 +238,29 @@ func pick(n int, one, many string) string {
 }
 
 // changesMessage sums up what the compared items would change.
-func changesMessage(s map[string]int) string {
-	if s["policiesChanged"]+s["policiesCreated"] == 0 && s["assignmentsChanged"]+s["scopeTagsChanged"] == 0 {
+func changesMessage(s results.PreviewSummary) string {
+	if s.PoliciesChanged+s.PoliciesCreated == 0 && s.AssignmentsChanged+s.ScopeTagsChanged == 0 {
 		msg := "No policy changes detected"
-		if s["previewOnly"] > 0 {
-			msg += fmt.Sprintf(" (%d preview-only item(s) are never restored)", s["previewOnly"])
+		if s.PreviewOnly > 0 {
+			msg += fmt.Sprintf(" (%d preview-only item(s) are never restored)", s.PreviewOnly)
 		}
 		return msg + "."
 	}
 	var parts []string
-	if n := s["policiesChanged"]; n > 0 {
+	if n := s.PoliciesChanged; n > 0 {
 		parts = append(parts, plural(n, "policy", "policies")+" will change")
 	}
-	if n := s["policiesCreated"]; n > 0 {
+	if n := s.PoliciesCreated; n > 0 {
 		parts = append(parts, plural(n, "policy", "policies")+" will be created")
 	}
-	if n := s["assignmentsChanged"]; n > 0 {
+	if n := s.AssignmentsChanged; n > 0 {
 		parts = append(parts, plural(n, "item gets", "items get")+" different assignments")
 	}
-	if n := s["scopeTagsChanged"]; n > 0 {
+	if n := s.ScopeTagsChanged; n > 0 {
 		parts = append(parts, plural(n, "item gets", "items get")+" different scope tags")
 	}
 	msg := strings.Join(parts, ", ") + "."
-	if n := s["policiesUnchanged"]; n > 0 {
+	if n := s.PoliciesUnchanged; n > 0 {
 		msg += " " + plural(n, "policy is", "policies are") + " already as in the backup."
 	}
 	return strings.ToUpper(msg[:1]) + msg[1:]

@@ -7,42 +7,41 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 )
 
 func TestPreviewMessage(t *testing.T) {
 	tests := []struct {
 		name    string
-		summary map[string]int
+		summary results.PreviewSummary
 		want    string
 	}{
-		{"empty summary", map[string]int{}, "No policy changes detected."},
-		{"all zero", map[string]int{"items": 0, "policiesChanged": 0, "policiesCreated": 0, "policiesUnchanged": 0,
-			"previewOnly": 0, "skipped": 0, "assignmentsChanged": 0, "scopeTagsChanged": 0, "failed": 0},
+		{"empty summary", results.PreviewSummary{}, "No policy changes detected."},
+		{"all zero", results.PreviewSummary{Items: 0, PoliciesChanged: 0, PoliciesCreated: 0, PoliciesUnchanged: 0, PreviewOnly: 0, Skipped: 0, AssignmentsChanged: 0, ScopeTagsChanged: 0, Failed: 0},
 			"No policy changes detected."},
-		{"only unchanged", map[string]int{"items": 4, "policiesUnchanged": 4}, "No policy changes detected."},
-		{"only preview-only", map[string]int{"items": 2, "previewOnly": 2},
+		{"only unchanged", results.PreviewSummary{Items: 4, PoliciesUnchanged: 4}, "No policy changes detected."},
+		{"only preview-only", results.PreviewSummary{Items: 2, PreviewOnly: 2},
 			"No policy changes detected (2 preview-only item(s) are never restored)."},
-		{"preview-only and unchanged", map[string]int{"items": 4, "previewOnly": 1, "policiesUnchanged": 3},
+		{"preview-only and unchanged", results.PreviewSummary{Items: 4, PreviewOnly: 1, PoliciesUnchanged: 3},
 			"No policy changes detected (1 preview-only item(s) are never restored)."},
-		{"one changed", map[string]int{"policiesChanged": 1}, "1 policy will change."},
-		{"two changed", map[string]int{"policiesChanged": 2}, "2 policies will change."},
-		{"one created", map[string]int{"policiesCreated": 1}, "1 policy will be created."},
-		{"two created", map[string]int{"policiesCreated": 2}, "2 policies will be created."},
-		{"one item's assignments", map[string]int{"assignmentsChanged": 1}, "1 item gets different assignments."},
-		{"items' assignments", map[string]int{"assignmentsChanged": 4}, "4 items get different assignments."},
-		{"one item's scope tags", map[string]int{"scopeTagsChanged": 1}, "1 item gets different scope tags."},
-		{"items' scope tags", map[string]int{"scopeTagsChanged": 2}, "2 items get different scope tags."},
-		{"changed and one unchanged", map[string]int{"policiesChanged": 1, "policiesUnchanged": 1},
+		{"one changed", results.PreviewSummary{PoliciesChanged: 1}, "1 policy will change."},
+		{"two changed", results.PreviewSummary{PoliciesChanged: 2}, "2 policies will change."},
+		{"one created", results.PreviewSummary{PoliciesCreated: 1}, "1 policy will be created."},
+		{"two created", results.PreviewSummary{PoliciesCreated: 2}, "2 policies will be created."},
+		{"one item's assignments", results.PreviewSummary{AssignmentsChanged: 1}, "1 item gets different assignments."},
+		{"items' assignments", results.PreviewSummary{AssignmentsChanged: 4}, "4 items get different assignments."},
+		{"one item's scope tags", results.PreviewSummary{ScopeTagsChanged: 1}, "1 item gets different scope tags."},
+		{"items' scope tags", results.PreviewSummary{ScopeTagsChanged: 2}, "2 items get different scope tags."},
+		{"changed and one unchanged", results.PreviewSummary{PoliciesChanged: 1, PoliciesUnchanged: 1},
 			"1 policy will change. 1 policy is already as in the backup."},
-		{"created and unchanged", map[string]int{"policiesCreated": 2, "policiesUnchanged": 7},
+		{"created and unchanged", results.PreviewSummary{PoliciesCreated: 2, PoliciesUnchanged: 7},
 			"2 policies will be created. 7 policies are already as in the backup."},
-		{"one failed, nothing else", map[string]int{"items": 1, "failed": 1},
+		{"one failed, nothing else", results.PreviewSummary{Items: 1, Failed: 1},
 			"1 item could not be read from the target and was not compared. No policy changes detected."},
-		{"failed beside changes", map[string]int{"failed": 2, "policiesChanged": 1},
+		{"failed beside changes", results.PreviewSummary{Failed: 2, PoliciesChanged: 1},
 			"2 items could not be read from the target and were not compared. 1 policy will change."},
-		{"everything", map[string]int{"policiesChanged": 2, "policiesCreated": 1, "assignmentsChanged": 3,
-			"scopeTagsChanged": 1, "policiesUnchanged": 5, "previewOnly": 4},
+		{"everything", results.PreviewSummary{PoliciesChanged: 2, PoliciesCreated: 1, AssignmentsChanged: 3, ScopeTagsChanged: 1, PoliciesUnchanged: 5, PreviewOnly: 4},
 			"2 policies will change, 1 policy will be created, 3 items get different assignments, 1 item gets different scope tags. 5 policies are already as in the backup."},
 	}
 	for _, tt := range tests {
@@ -189,11 +188,11 @@ func TestDesiredState(t *testing.T) {
 }
 
 func TestWorstSeverity(t *testing.T) {
-	r := func(sev string) result { return result{Code: "X", Severity: sev} }
+	r := func(sev results.Severity) result { return result{Code: "X", Severity: sev} }
 	tests := []struct {
 		name string
 		in   []result
-		want string
+		want results.Severity
 	}{
 		{"none", nil, SeveritySafe},
 		{"safe", []result{r(SeveritySafe)}, SeveritySafe},

@@ -101,7 +101,10 @@ func (s *Service) Readiness(run *ent.RestoreRun, v *auth.Viewer, now time.Time) 
 	add(GateChecksCurrent, okChecks, "Safety checks are current.", "Run the safety checks (step 3): "+why+".")
 	okPreview, why := current(run.PreviewFingerprint, run.PreviewedAt)
 	add(GatePreviewCurrent, okPreview, "The preview is current.", "Generate the preview (step 4): "+why+".")
-	blocking := run.CheckSummary["blocking"]
+	blocking := 0
+	if run.CheckSummary != nil {
+		blocking = run.CheckSummary.Blocking
+	}
 	add(GateNoBlockers, okChecks && blocking == 0, "No check blocks the restore.",
 		blockersMessage(okChecks, blocking))
 	technical := technicalBlockers(run)
@@ -176,10 +179,8 @@ func technicalMessage(checked bool, reasons []string) string {
 func technicalBlockers(run *ent.RestoreRun) []string {
 	var out []string
 	for _, r := range run.CheckResults {
-		if r["technical"] == true && r["severity"] == SeverityBlocking {
-			if m, ok := r["message"].(string); ok {
-				out = append(out, m)
-			}
+		if r.Technical && r.Severity == SeverityBlocking {
+			out = append(out, r.Message)
 		}
 	}
 	return out

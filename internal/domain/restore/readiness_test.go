@@ -12,6 +12,7 @@ import (
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 var readinessNow = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
@@ -31,9 +32,9 @@ func readyRun() *ent.RestoreRun {
 		Status: restorerun.StatusPREVIEWED, ScopeMode: restorerun.ScopeModeALL,
 		GroupMapping: map[string]string{"g1": "t1"},
 		TenantLabel:  "Contoso",
-		CheckSummary: map[string]int{"blocking": 0, "warning": 2, "safe": 5, "items": 7},
-		CheckResults: []map[string]any{
-			{"code": CheckReadPermission, "severity": SeverityWarning, "message": "Inventory and restore may be partial."},
+		CheckSummary: &results.CheckSummary{Blocking: 0, Warning: 2, Safe: 5, Items: 7},
+		CheckResults: []results.Check{
+			{Code: CheckReadPermission, Severity: SeverityWarning, Message: "Inventory and restore may be partial."},
 		},
 		CheckedAt:    &checked,
 		PreviewedAt:  &previewed,
@@ -191,14 +192,14 @@ func TestReadiness(t *testing.T) {
 		},
 		{
 			name:     "one blocking check",
-			mutate:   func(r *ent.RestoreRun) { r.CheckSummary["blocking"] = 1 },
+			mutate:   func(r *ent.RestoreRun) { r.CheckSummary.Blocking = 1 },
 			viewer:   owner,
 			open:     []string{GateNoBlockers},
 			guidance: "1 check blocks the restore: resolve it (for example map the groups) and check again.",
 		},
 		{
 			name:     "blocking checks",
-			mutate:   func(r *ent.RestoreRun) { r.CheckSummary["blocking"] = 3 },
+			mutate:   func(r *ent.RestoreRun) { r.CheckSummary.Blocking = 3 },
 			viewer:   owner,
 			open:     []string{GateNoBlockers},
 			guidance: "3 checks block the restore: resolve them (for example map the groups) and check again.",
@@ -206,8 +207,8 @@ func TestReadiness(t *testing.T) {
 		{
 			name: "technical blocker",
 			mutate: func(r *ent.RestoreRun) {
-				r.CheckResults = append(r.CheckResults, map[string]any{"code": CheckWritesDisabled, "severity": SeverityBlocking,
-					"message": "Writes are disabled for Contoso prod.", "technical": true})
+				r.CheckResults = append(r.CheckResults, results.Check{Code: CheckWritesDisabled, Severity: SeverityBlocking,
+					Message: "Writes are disabled for Contoso prod.", Technical: true})
 			},
 			viewer:   owner,
 			open:     []string{GateTechnicallyAble},
@@ -217,8 +218,8 @@ func TestReadiness(t *testing.T) {
 			name: "two technical blockers",
 			mutate: func(r *ent.RestoreRun) {
 				r.CheckResults = append(r.CheckResults,
-					map[string]any{"code": CheckWritesDisabled, "severity": SeverityBlocking, "message": "Writes are disabled.", "technical": true},
-					map[string]any{"code": CheckWritePermission, "severity": SeverityBlocking, "message": "The app cannot write.", "technical": true})
+					results.Check{Code: CheckWritesDisabled, Severity: SeverityBlocking, Message: "Writes are disabled.", Technical: true},
+					results.Check{Code: CheckWritePermission, Severity: SeverityBlocking, Message: "The app cannot write.", Technical: true})
 			},
 			viewer:   owner,
 			open:     []string{GateTechnicallyAble},
@@ -228,8 +229,8 @@ func TestReadiness(t *testing.T) {
 			name: "technical warning and non-technical blocker at run level are no technical blockers",
 			mutate: func(r *ent.RestoreRun) {
 				r.CheckResults = append(r.CheckResults,
-					map[string]any{"code": "X", "severity": SeverityWarning, "message": "a warning", "technical": true},
-					map[string]any{"code": "Y", "severity": SeverityBlocking, "message": "not technical"})
+					results.Check{Code: "X", Severity: SeverityWarning, Message: "a warning", Technical: true},
+					results.Check{Code: "Y", Severity: SeverityBlocking, Message: "not technical"})
 			},
 			viewer:   owner,
 			proceed:  true,
@@ -374,8 +375,8 @@ func TestReadiness(t *testing.T) {
 			mutate: func(r *ent.RestoreRun) {
 				r.Edges.Environment = liveEnv()
 				r.Edges.Environment.WriteEnabled = false
-				r.CheckResults = append(r.CheckResults, map[string]any{"code": CheckWritesDisabled, "severity": SeverityBlocking,
-					"message": "Writes are disabled for Contoso: enable them on the environment to execute.", "technical": true})
+				r.CheckResults = append(r.CheckResults, results.Check{Code: CheckWritesDisabled, Severity: SeverityBlocking,
+					Message: "Writes are disabled for Contoso: enable them on the environment to execute.", Technical: true})
 			},
 			viewer:   owner,
 			open:     []string{GateTechnicallyAble},
@@ -466,7 +467,7 @@ func TestReadiness(t *testing.T) {
 		{
 			name: "several open: guidance is the first",
 			mutate: func(r *ent.RestoreRun) {
-				r.CheckSummary["blocking"] = 2
+				r.CheckSummary.Blocking = 2
 				r.PreviewedAt = at(-3 * time.Hour)
 				r.DryRun = true
 			},
@@ -517,7 +518,7 @@ func TestReadiness(t *testing.T) {
 func TestReadinessOpenFilter(t *testing.T) {
 	run := readyRun()
 	run.DryRun = true
-	run.CheckSummary["blocking"] = 1
+	run.CheckSummary.Blocking = 1
 	r := (&Service{MaxResultAge: time.Hour}).Readiness(run, &auth.Viewer{Role: access.Operator, WorkspaceID: "ws1"}, readinessNow)
 	tests := []struct {
 		name  string
@@ -573,8 +574,8 @@ func gateMessage(r Readiness, code string) string {
 	return ""
 }
 
-// TestReadinessStoredTechnicalResults: run-level results go through asMap
-// and a JSON column before Readiness reads them; a technical blocker must
+// TestReadinessStoredTechnicalResults: run-level results go through a JSON
+// column before Readiness reads them; a technical blocker must
 // still be one, and a non-technical result must not become one.
 func TestReadinessStoredTechnicalResults(t *testing.T) {
 	checked := readinessNow.Add(-time.Hour)
@@ -603,11 +604,8 @@ func TestReadinessStoredTechnicalResults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			maps := make([]map[string]any, len(tt.results))
-			for i, r := range tt.results {
-				maps[i] = r.asMap()
-			}
-			b, err := json.Marshal(maps)
+			// Through JSON, as the results are stored.
+			b, err := json.Marshal(tt.results)
 			if err != nil {
 				t.Fatal(err)
 			}

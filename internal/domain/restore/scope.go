@@ -7,6 +7,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 )
 
@@ -75,7 +76,7 @@ func (s *Service) ScopeGroups(ctx context.Context, run *ent.RestoreRun) ([]Scope
 }
 
 // Counts returns a run's item counts by status, plus the total.
-func (s *Service) Counts(ctx context.Context, runID string) (map[string]any, error) {
+func (s *Service) Counts(ctx context.Context, runID string) (*results.ItemCounts, error) {
 	var rows []struct {
 		Status string `json:"status"`
 		Count  int    `json:"count"`
@@ -85,12 +86,9 @@ func (s *Service) Counts(ctx context.Context, runID string) (map[string]any, err
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{"total": 0}
-	total := 0
+	out := &results.ItemCounts{}
 	for _, r := range rows {
-		out[r.Status] = r.Count
-		total += r.Count
+		out.Add(r.Status, r.Count)
 	}
-	out["total"] = total
 	return out, nil
 }

@@ -1,0 +1,224 @@
+// Package results defines, once, the shapes of what the jobs record and the
+// API shows: safety check results and their summary, the preview summary and
+// per-item diffs, item counts and operation-run summaries. ent stores them as
+// typed JSON columns and gqlgen binds them to the schema's objects, so a
+// renamed key is a compile error rather than a silent zero.
+//
+// The JSON keys are the ones rows were written with before these types
+// existed: changing one needs a data migration.
+//
+// It imports nothing of restored (ent/schema imports it).
+package results
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// Severity of a check result: BLOCKING, WARNING or SAFE.
+type Severity string
+
+// Severities of check results.
+const (
+	SeverityBlocking Severity = "BLOCKING"
+	SeverityWarning  Severity = "WARNING"
+	SeveritySafe     Severity = "SAFE"
+)
+
+// Check is one safety check result, on a run (run-level: permissions,
+// reachability, writes enabled) or on one of its items.
+type Check struct {
+	Code     string   `json:"code"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	// Technical blockers concern the whole run, whatever its scope.
+	Technical bool `json:"technical,omitempty"`
+}
+
+// CheckSummary counts a run's check results: the run-level results by
+// severity, plus each item by its worst severity.
+type CheckSummary struct {
+	Blocking int `json:"blocking"`
+	Warning  int `json:"warning"`
+	Safe     int `json:"safe"`
+	Items    int `json:"items"`
+}
+
+// Add counts one result (or item) of severity sev; an unknown severity
+// counts as safe, as worstSeverity judges it.
+func (s *CheckSummary) Add(sev Severity) {
+	switch sev {
+	case SeverityBlocking:
+		s.Blocking++
+	case SeverityWarning:
+		s.Warning++
+	default:
+		s.Safe++
+	}
+}
+
+// Operation is the summary recorded on the checks job's operation run.
+func (s CheckSummary) Operation() OperationSummary {
+	return OperationSummary{Blocking: s.Blocking, Warning: s.Warning, Safe: s.Safe, Items: s.Items}
+}
+
+// PreviewSummary counts a run's preview by what execution would do.
+type PreviewSummary struct {
+	// Message is decision-first: "No policy changes detected." rather than zeros.
+	Message            string `json:"message"`
+	Items              int    `json:"items"`
+	PoliciesChanged    int    `json:"policiesChanged"`
+	PoliciesCreated    int    `json:"policiesCreated"`
+	PoliciesUnchanged  int    `json:"policiesUnchanged"`
+	PreviewOnly        int    `json:"previewOnly"`
+	Skipped            int    `json:"skipped"`
+	AssignmentsChanged int    `json:"assignmentsChanged"`
+	ScopeTagsChanged   int    `json:"scopeTagsChanged"`
+	// Failed items could not be read from the target and were not compared.
+	Failed int `json:"failed"`
+}
+
+// Operation is the summary recorded on the preview job's operation run.
+func (s PreviewSummary) Operation() OperationSummary {
+	return OperationSummary{Items: s.Items, PoliciesChanged: s.PoliciesChanged, PoliciesCreated: s.PoliciesCreated,
+		PoliciesUnchanged: s.PoliciesUnchanged, PreviewOnly: s.PreviewOnly, Skipped: s.Skipped,
+		AssignmentsChanged: s.AssignmentsChanged, ScopeTagsChanged: s.ScopeTagsChanged, Failed: s.Failed}
+}
+
+// Change is one difference between the target's current state and what the
+// restore would write, at a JSON path. Before and After are Microsoft's own
+// JSON values.
+type Change struct {
+	Path   string `json:"path"`
+	Op     string `json:"op"` // added, removed or changed
+	Before any    `json:"before,omitempty"`
+	After  any    `json:"after,omitempty"`
+}
+
+// AssignmentChanges are the assignments (Microsoft's own JSON, groups
+// mapped) a restore adds to and removes from the target.
+type AssignmentChanges struct {
+	Added   []map[string]any `json:"added"`
+	Removed []map[string]any `json:"removed"`
+}
+
+// ScopeTagChanges are the scope tag ids (mapped) a restore adds to and
+// removes from the target.
+type ScopeTagChanges struct {
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+}
+
+// Diff compares one item's target with what the restore writes: the
+// preview's diff before execution, the drift found by verification after it.
+// An item that could not be compared has only Note or Error.
+type Diff struct {
+	Settings    []Change           `json:"settings,omitempty"`
+	Assignments *AssignmentChanges `json:"assignments,omitempty"`
+	ScopeTags   *ScopeTagChanges   `json:"scopeTags,omitempty"`
+	// PreviewOnlyReason says why the item is never executed.
+	PreviewOnlyReason string `json:"previewOnlyReason,omitempty"`
+	// Note says why the item was not compared (unsupported, skipped).
+	Note string `json:"note,omitempty"`
+	// Error says, safely, why the target could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// ItemCounts counts a run's items by status. The keys are the item statuses
+// (restorerunitem.Status), as they were in the untyped map.
+type ItemCounts struct {
+	Pending   int `json:"PENDING"`
+	Applying  int `json:"APPLYING"`
+	Succeeded int `json:"SUCCEEDED"`
+	Failed    int `json:"FAILED"`
+	Skipped   int `json:"SKIPPED"`
+	Total     int `json:"total"`
+}
+
+// Add counts n items of status (an item status name); Total counts them all.
+func (c *ItemCounts) Add(status string, n int) {
+	switch status {
+	case "PENDING":
+		c.Pending += n
+	case "APPLYING":
+		c.Applying += n
+	case "SUCCEEDED":
+		c.Succeeded += n
+	case "FAILED":
+		c.Failed += n
+	case "SKIPPED":
+		c.Skipped += n
+	}
+	c.Total += n
+}
+
+// TypeCounts counts a backup set's items by policy type key.
+type TypeCounts map[string]int
+
+// TypeCount is one entry of TypeCounts.
+type TypeCount struct {
+	PolicyType string
+	Count      int
+}
+
+// Sorted lists the counts by policy type.
+func (c TypeCounts) Sorted() []TypeCount {
+	out := make([]TypeCount, 0, len(c))
+	for k, n := range c {
+		out = append(out, TypeCount{PolicyType: k, Count: n})
+	}
+	slices.SortFunc(out, func(a, b TypeCount) int { return strings.Compare(a.PolicyType, b.PolicyType) })
+	return out
+}
+
+// OperationSummary holds the flat numeric counts of an operation run. Each
+// job type fills its own fields; the others stay zero and are not stored.
+type OperationSummary struct {
+	// inventory.sync
+	Types       int `json:"types,omitempty"`
+	TypesFailed int `json:"typesFailed,omitempty"`
+	Objects     int `json:"objects,omitempty"`
+	// backup_set.capture and policy.capture_snapshot
+	Total     int `json:"total,omitempty"`
+	Captured  int `json:"captured,omitempty"`
+	Unchanged int `json:"unchanged,omitempty"`
+	Version   int `json:"version,omitempty"`
+	// environment.verify
+	Granted         int `json:"granted,omitempty"`
+	MissingForRead  int `json:"missingForRead,omitempty"`
+	MissingForWrite int `json:"missingForWrite,omitempty"`
+	// restore.checks
+	Checked  int `json:"checked,omitempty"`
+	Blocking int `json:"blocking,omitempty"`
+	Warning  int `json:"warning,omitempty"`
+	Safe     int `json:"safe,omitempty"`
+	// restore.preview
+	Previewed          int `json:"previewed,omitempty"`
+	PoliciesChanged    int `json:"policiesChanged,omitempty"`
+	PoliciesCreated    int `json:"policiesCreated,omitempty"`
+	PoliciesUnchanged  int `json:"policiesUnchanged,omitempty"`
+	PreviewOnly        int `json:"previewOnly,omitempty"`
+	AssignmentsChanged int `json:"assignmentsChanged,omitempty"`
+	ScopeTagsChanged   int `json:"scopeTagsChanged,omitempty"`
+	// shared
+	Items   int `json:"items,omitempty"`
+	Skipped int `json:"skipped,omitempty"`
+	Failed  int `json:"failed,omitempty"`
+}
+
+// Merge returns s with every count o sets (non-zero) replacing s's. Counts
+// only grow while a job runs, so a zero in o never means "reset".
+func (s OperationSummary) Merge(o OperationSummary) OperationSummary {
+	// The omitempty tags make o's JSON exactly its non-zero counts, and
+	// decoding that over s replaces only those: one rule, no field list to
+	// keep in step with the struct.
+	b, err := json.Marshal(o)
+	if err != nil {
+		panic(err) // ints only: cannot fail
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		panic(err)
+	}
+	return s
+}
