@@ -184,7 +184,7 @@ var apiOperations = []operation{
 		allowed: demoRoles,
 	},
 	{
-		field: "backupSets", query: `query($env: ID!) { backupSets(environmentId: $env) { edges { node { id name status countsByType } } } }`,
+		field: "backupSets", query: `query($env: ID!) { backupSets(environmentId: $env) { edges { node { id name status countsByType { policyType count } } } } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID} },
 		allowed: demoRoles,
 	},
@@ -194,7 +194,7 @@ var apiOperations = []operation{
 		allowed: demoRoles,
 	},
 	{
-		field: "operationRuns", query: `query($ws: ID!) { operationRuns(workspaceId: $ws) { edges { node { id type status outcome summary context } } } }`,
+		field: "operationRuns", query: `query($ws: ID!) { operationRuns(workspaceId: $ws) { edges { node { id type status outcome summary { total failed } context } } } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"ws": e.wsID} },
 		allowed: demoRoles,
 	},

@@ -262,7 +262,7 @@ func TestOperationRunSubscription(t *testing.T) {
 	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
 		t.Fatalf("got %s", m.Type)
 	}
-	c.subscribe("op", `subscription($id: ID!) { operationRunUpdated(id: $id) { status outcome summary } }`, map[string]any{"id": op.ID})
+	c.subscribe("op", `subscription($id: ID!) { operationRunUpdated(id: $id) { status outcome summary { total captured failed } } }`, map[string]any{"id": op.ID})
 	var statuses []string
 	for {
 		m := c.next(60 * time.Second)

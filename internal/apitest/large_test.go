@@ -40,12 +40,13 @@ func TestLargeBackupSetScope(t *testing.T) {
 		}
 	}
 	q := `query($id: ID!, $after: Cursor) {
-		restoreRun(id: $id) { items(first: 1) { totalCount } counts }
+		restoreRun(id: $id) { items(first: 1) { totalCount } counts { PENDING SUCCEEDED total } }
 		restoreScopeItems(runId: $id, search: "policy 09", policyTypes: ["deviceConfiguration"], platforms: ["windows"]) {
 			items(first: 100, after: $after) { totalCount edges { node { displayName } } pageInfo { hasNextPage endCursor } }
 			groups { count } } }`
 	e.post(e.operator, q, map[string]any{"id": w.id}).decode(t, &d)
-	if d.RestoreRun.Items.TotalCount != n || d.RestoreRun.Counts["PENDING"] != n {
+	if d.RestoreRun.Items.TotalCount != n || d.RestoreRun.Counts["PENDING"] != n || d.RestoreRun.Counts["total"] != n ||
+		d.RestoreRun.Counts["SUCCEEDED"] != 0 {
 		t.Fatalf("run items %d, counts %v", d.RestoreRun.Items.TotalCount, d.RestoreRun.Counts)
 	}
 	// "Policy 09xxx", deviceConfiguration (i%4==0) on windows (even): 1000/4 = 250.

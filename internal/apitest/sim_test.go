@@ -62,7 +62,13 @@ type opRun struct {
 	ErrorCode                 *string
 }
 
-const opFields = `id type status outcome subjectId summary context errorCode`
+// opSummaryFields selects every count of an operation run's summary; they
+// decode into opRun.Summary by name.
+const opSummaryFields = `summary { types typesFailed objects total captured unchanged version granted missingForRead
+	missingForWrite checked blocking warning safe previewed policiesChanged policiesCreated policiesUnchanged previewOnly
+	assignmentsChanged scopeTagsChanged items skipped failed }`
+
+const opFields = `id type status outcome subjectId ` + opSummaryFields + ` context errorCode`
 
 // waitOp polls an operation run over the API until it completes.
 func (e *env) waitOp(token, id string, timeout time.Duration) opRun {
