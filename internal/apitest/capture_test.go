@@ -330,7 +330,7 @@ func TestShutdownHandsCaptureBack(t *testing.T) {
 	ctx := context.Background()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		run := e.app.DB.Client.OperationRun.GetX(ctx, op.ID)
-		if run.Summary["captured"] >= 3 {
+		if run.Summary.Captured >= 3 {
 			break
 		}
 		if run.Status == operationrun.StatusCOMPLETED || time.Now().After(deadline) {
