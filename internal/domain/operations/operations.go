@@ -181,14 +181,16 @@ func (s *Service) Begin(ctx context.Context, id string) (*ent.OperationRun, erro
 	return run, nil
 }
 
-// Progress merges counts into the run's summary (a count given replaces the
-// stored one) and publishes the change.
+// Progress records a job's counts so far as the run's summary and publishes
+// the change. counts is the whole summary, zeros included: a job resumed by
+// a new attempt starts its counts again, and a count back at zero must not
+// keep the previous attempt's value.
 func (s *Service) Progress(ctx context.Context, id string, counts results.OperationSummary) error {
 	run, err := s.Client.OperationRun.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	run, err = run.Update().SetSummary(run.Summary.Merge(counts)).Save(ctx)
+	run, err = run.Update().SetSummary(counts).Save(ctx)
 	if err != nil {
 		return err
 	}
@@ -199,7 +201,7 @@ func (s *Service) Progress(ctx context.Context, id string, counts results.Operat
 // End is how a run ended.
 type End struct {
 	Outcome      operationrun.Outcome
-	Summary      results.OperationSummary // merged into the summary
+	Summary      results.OperationSummary // its non-zero counts replace the summary's
 	Context      map[string]any           // merged into the context (reason codes, safe failure details)
 	ErrorCode    string
 	ErrorMessage string // safe to show: no token, secret or raw payload

@@ -520,9 +520,9 @@ func TestBeginFinished(t *testing.T) {
 	}
 }
 
-// TestProgress checks that counts merge into the summary (a count given
-// replaces the stored one, others stay: counts only grow, so a zero is "not
-// given") and that each call publishes.
+// TestProgress checks that the counts given become the summary, zeros
+// included (a new attempt counts again from zero), and that each call
+// publishes.
 func TestProgress(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -534,9 +534,11 @@ func TestProgress(t *testing.T) {
 		want   results.OperationSummary
 	}{
 		{results.OperationSummary{Total: 10, Captured: 2}, results.OperationSummary{Total: 10, Captured: 2}},
-		{results.OperationSummary{Captured: 5, Failed: 1}, results.OperationSummary{Total: 10, Captured: 5, Failed: 1}},
-		{results.OperationSummary{}, results.OperationSummary{Total: 10, Captured: 5, Failed: 1}},
-		{results.OperationSummary{Total: 8}, results.OperationSummary{Total: 8, Captured: 5, Failed: 1}},
+		{results.OperationSummary{Total: 10, Captured: 5, Failed: 1}, results.OperationSummary{Total: 10, Captured: 5, Failed: 1}},
+		// A resumed capture: what the first attempt stored is skipped, and
+		// its captured and failed counts do not linger.
+		{results.OperationSummary{Total: 10, Skipped: 6}, results.OperationSummary{Total: 10, Skipped: 6}},
+		{results.OperationSummary{}, results.OperationSummary{}},
 	}
 	for i, step := range steps {
 		if err := f.svc.Progress(ctx, run.ID, step.counts); err != nil {

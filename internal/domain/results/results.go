@@ -207,8 +207,9 @@ type OperationSummary struct {
 	Failed  int `json:"failed,omitempty"`
 }
 
-// Merge returns s with every count o sets (non-zero) replacing s's. Counts
-// only grow while a job runs, so a zero in o never means "reset".
+// Merge returns s with every count o sets (non-zero) replacing s's: a job's
+// final counts over its last progress, which an end without counts (a
+// failure, a stale job) keeps.
 func (s OperationSummary) Merge(o OperationSummary) OperationSummary {
 	// The omitempty tags make o's JSON exactly its non-zero counts, and
 	// decoding that over s replaces only those: one rule, no field list to
