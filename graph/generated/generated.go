@@ -82,6 +82,7 @@ type ComplexityRoot struct {
 
 	AssignmentChanges struct {
 		Added   func(childComplexity int) int
+		Changed func(childComplexity int) int
 		Removed func(childComplexity int) int
 	}
 
@@ -909,6 +910,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AssignmentChanges.Added(childComplexity), true
+	case "AssignmentChanges.changed":
+		if e.ComplexityRoot.AssignmentChanges.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssignmentChanges.Changed(childComplexity), true
 	case "AssignmentChanges.removed":
 		if e.ComplexityRoot.AssignmentChanges.Removed == nil {
 			break
@@ -5341,11 +5348,15 @@ type SettingChange {
 }
 
 """
-Assignments (Microsoft's JSON, groups mapped) the restore adds and removes.
+Assignments (Microsoft's JSON, groups mapped) the restore adds, removes and changes.
 """
 type AssignmentChanges {
   added: [Map!]!
   removed: [Map!]!
+  """
+  Differences of assignments the target already has (same target: group, collection or all devices/users), at paths assignments[<target type>:<id>].<property>, e.g. a different filter or intent.
+  """
+  changed: [SettingChange!]!
 }
 
 """
@@ -5731,6 +5742,8 @@ func (ec *executionContext) childFields_AssignmentChanges(ctx context.Context, f
 		return ec.fieldContext_AssignmentChanges_added(ctx, field)
 	case "removed":
 		return ec.fieldContext_AssignmentChanges_removed(ctx, field)
+	case "changed":
+		return ec.fieldContext_AssignmentChanges_changed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AssignmentChanges", field.Name)
 }
@@ -8695,6 +8708,38 @@ func (ec *executionContext) _AssignmentChanges_removed(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_AssignmentChanges_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AssignmentChanges", field, false, false, "Map")
+}
+
+func (ec *executionContext) _AssignmentChanges_changed(ctx context.Context, field graphql.CollectedField, obj *results.AssignmentChanges) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssignmentChanges_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []results.Change) graphql.Marshaler {
+			return ec.marshalNSettingChange2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssignmentChanges_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssignmentChanges",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettingChange(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -23152,6 +23197,11 @@ func (ec *executionContext) _AssignmentChanges(ctx context.Context, sel ast.Sele
 			}
 		case "removed":
 			out.Values[i] = ec._AssignmentChanges_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changed":
+			out.Values[i] = ec._AssignmentChanges_changed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -160,13 +160,17 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.Res
 		diffValues("", map[string]any{}, withoutKey(want.payload, t.ScopeTagsProperty), &settings)
 	}
 	settings, p.truncated = limitChanges(settings)
-	addedA, removedA := setDiff(haveAssignments, want.assignments)
+	// Assignments are matched by target: a changed filter or intent is one
+	// changed entry, not a removal and an addition.
+	addedA, removedA, changedA := diffAssignments(haveAssignments, want.assignments)
+	changedA, cutA := limitChanges(changedA)
+	p.truncated = p.truncated || cutA
 	addedT, removedT := setDiff(haveTags, want.scopeTags)
-	p.assignmentsChanged = len(addedA)+len(removedA) > 0
+	p.assignmentsChanged = len(addedA)+len(removedA)+len(changedA) > 0
 	p.scopeTagsChanged = len(addedT)+len(removedT) > 0
 	p.diff = results.Diff{
 		Settings:    settings,
-		Assignments: &results.AssignmentChanges{Added: orEmpty(addedA), Removed: orEmpty(removedA)},
+		Assignments: &results.AssignmentChanges{Added: orEmpty(addedA), Removed: orEmpty(removedA), Changed: changedA},
 		ScopeTags:   &results.ScopeTagChanges{Added: orEmpty(addedT), Removed: orEmpty(removedT)},
 	}
 	reason := t.PreviewOnlyReason(b.Payload)

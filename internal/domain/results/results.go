@@ -97,10 +97,13 @@ type Change struct {
 }
 
 // AssignmentChanges are the assignments (Microsoft's own JSON, groups
-// mapped) a restore adds to and removes from the target.
+// mapped) a restore adds to, removes from and changes on the target.
 type AssignmentChanges struct {
 	Added   []map[string]any `json:"added"`
 	Removed []map[string]any `json:"removed"`
+	// Changed are the differences of assignments on both sides (same
+	// target), at paths assignments[<target>].<property>.
+	Changed []Change `json:"changed,omitempty"`
 }
 
 // ScopeTagChanges are the scope tag ids (mapped) a restore adds to and
