@@ -5332,6 +5332,9 @@ type RestoreItemCounts {
 One setting that differs, at a JSON path of the policy.
 """
 type SettingChange {
+  """
+  Properties are joined with "."; an element of a keyed array is prop[key], keyed by its identity: settings[<settingDefinitionId>] (settings catalog; the settingInstance level is left out, children likewise: settings[a].choiceSettingValue.children[b].choiceSettingValue.value), omaSettings[<omaUri>], scheduledActionConfigurations[<actionType>], scheduledActionsForRule[<ruleName>], definitionValues[<definition id>], presentationValues[<presentation id>], assignments[<target type>:<group or collection id>]. A key held more than once is key#1, key#2. Other arrays: prop[index].
+  """
   path: String!
   """
   added, removed or changed.
