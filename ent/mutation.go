@@ -13034,7 +13034,7 @@ type RestoreRunEventMutation struct {
 	action        *string
 	status        *string
 	item_id       *string
-	counts        *map[string]int
+	counts        **results.ItemCounts
 	at            *time.Time
 	clearedFields map[string]struct{}
 	done          bool
@@ -13413,12 +13413,12 @@ func (m *RestoreRunEventMutation) ResetItemID() {
 }
 
 // SetCounts sets the "counts" field.
-func (m *RestoreRunEventMutation) SetCounts(value map[string]int) {
-	m.counts = &value
+func (m *RestoreRunEventMutation) SetCounts(rc *results.ItemCounts) {
+	m.counts = &rc
 }
 
 // Counts returns the value of the "counts" field in the mutation.
-func (m *RestoreRunEventMutation) Counts() (r map[string]int, exists bool) {
+func (m *RestoreRunEventMutation) Counts() (r *results.ItemCounts, exists bool) {
 	v := m.counts
 	if v == nil {
 		return
@@ -13429,7 +13429,7 @@ func (m *RestoreRunEventMutation) Counts() (r map[string]int, exists bool) {
 // OldCounts returns the old "counts" field's value of the RestoreRunEvent entity.
 // If the RestoreRunEvent object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RestoreRunEventMutation) OldCounts(ctx context.Context) (v map[string]int, err error) {
+func (m *RestoreRunEventMutation) OldCounts(ctx context.Context) (v *results.ItemCounts, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCounts is only allowed on UpdateOne operations")
 	}
@@ -13671,7 +13671,7 @@ func (m *RestoreRunEventMutation) SetField(name string, value ent.Value) error {
 		m.SetItemID(v)
 		return nil
 	case restorerunevent.FieldCounts:
-		v, ok := value.(map[string]int)
+		v, ok := value.(*results.ItemCounts)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/restored/restored/ent/restorerunevent"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunEvent is the model entity for the RestoreRunEvent schema.
@@ -33,7 +34,7 @@ type RestoreRunEvent struct {
 	// ItemID holds the value of the "item_id" field.
 	ItemID string `json:"item_id,omitempty"`
 	// Counts holds the value of the "counts" field.
-	Counts map[string]int `json:"counts,omitempty"`
+	Counts *results.ItemCounts `json:"counts,omitempty"`
 	// At holds the value of the "at" field.
 	At           time.Time `json:"at,omitempty"`
 	selectValues sql.SelectValues

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/restored/restored/ent/restorerunevent"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunEventCreate is the builder for creating a RestoreRunEvent entity.
@@ -81,7 +82,7 @@ func (_c *RestoreRunEventCreate) SetNillableItemID(v *string) *RestoreRunEventCr
 }
 
 // SetCounts sets the "counts" field.
-func (_c *RestoreRunEventCreate) SetCounts(v map[string]int) *RestoreRunEventCreate {
+func (_c *RestoreRunEventCreate) SetCounts(v *results.ItemCounts) *RestoreRunEventCreate {
 	_c.mutation.SetCounts(v)
 	return _c
 }

@@ -571,15 +571,6 @@ func (r *restoreRunEventResolver) Item(ctx context.Context, obj *restore.RunEven
 	return r.Client.RestoreRunItem.Get(ctx, obj.ItemID)
 }
 
-// Counts is the resolver for the counts field.
-func (r *restoreRunEventResolver) Counts(ctx context.Context, obj *restore.RunEvent) (*model.RestoreRunEventCounts, error) {
-	if obj.Counts == nil {
-		return nil, nil
-	}
-	return &model.RestoreRunEventCounts{Total: obj.Counts["total"], Succeeded: obj.Counts["succeeded"],
-		Failed: obj.Counts["failed"], Skipped: obj.Counts["skipped"]}, nil
-}
-
 // BackupItem is the resolver for the backupItem field.
 func (r *restoreRunItemResolver) BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error) {
 	return r.Client.BackupItem.Get(ctx, obj.BackupItemID)

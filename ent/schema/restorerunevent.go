@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // RestoreRunEvent is one entry of a run's event log: what a live client of
@@ -30,7 +31,7 @@ func (RestoreRunEvent) Fields() []ent.Field {
 		field.String("action").Default("").Immutable(),
 		field.String("status").NotEmpty().Immutable(),
 		field.String("item_id").Default("").Immutable(),
-		field.JSON("counts", map[string]int{}).Optional().Immutable(),
+		field.JSON("counts", &results.ItemCounts{}).Optional().Immutable(),
 		field.Time("at").Immutable(),
 	}
 }

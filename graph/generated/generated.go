@@ -573,13 +573,6 @@ type ComplexityRoot struct {
 		Status   func(childComplexity int) int
 	}
 
-	RestoreRunEventCounts struct {
-		Failed    func(childComplexity int) int
-		Skipped   func(childComplexity int) int
-		Succeeded func(childComplexity int) int
-		Total     func(childComplexity int) int
-	}
-
 	RestoreRunItem struct {
 		Attempts      func(childComplexity int) int
 		BackupItem    func(childComplexity int) int
@@ -772,7 +765,6 @@ type RestoreRunEventResolver interface {
 	Status(ctx context.Context, obj *restore.RunEvent) (restorerun.Status, error)
 	Run(ctx context.Context, obj *restore.RunEvent) (*ent.RestoreRun, error)
 	Item(ctx context.Context, obj *restore.RunEvent) (*ent.RestoreRunItem, error)
-	Counts(ctx context.Context, obj *restore.RunEvent) (*model.RestoreRunEventCounts, error)
 }
 type RestoreRunItemResolver interface {
 	BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error)
@@ -3230,31 +3222,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestoreRunEvent.Status(childComplexity), true
 
-	case "RestoreRunEventCounts.failed":
-		if e.ComplexityRoot.RestoreRunEventCounts.Failed == nil {
-			break
-		}
-
-		return e.ComplexityRoot.RestoreRunEventCounts.Failed(childComplexity), true
-	case "RestoreRunEventCounts.skipped":
-		if e.ComplexityRoot.RestoreRunEventCounts.Skipped == nil {
-			break
-		}
-
-		return e.ComplexityRoot.RestoreRunEventCounts.Skipped(childComplexity), true
-	case "RestoreRunEventCounts.succeeded":
-		if e.ComplexityRoot.RestoreRunEventCounts.Succeeded == nil {
-			break
-		}
-
-		return e.ComplexityRoot.RestoreRunEventCounts.Succeeded(childComplexity), true
-	case "RestoreRunEventCounts.total":
-		if e.ComplexityRoot.RestoreRunEventCounts.Total == nil {
-			break
-		}
-
-		return e.ComplexityRoot.RestoreRunEventCounts.Total(childComplexity), true
-
 	case "RestoreRunItem.attempts":
 		if e.ComplexityRoot.RestoreRunItem.Attempts == nil {
 			break
@@ -5670,16 +5637,9 @@ type RestoreRunEvent {
   run: RestoreRun!
   "For ITEM events, the item."
   item: RestoreRunItem
-  "Counts so far (ITEM events: total, succeeded, failed, skipped)."
-  counts: RestoreRunEventCounts
+  "The run's item counts so far (ITEM events)."
+  counts: RestoreItemCounts
   at: Time!
-}
-
-type RestoreRunEventCounts {
-  total: Int!
-  succeeded: Int!
-  failed: Int!
-  skipped: Int!
 }
 `, BuiltIn: false},
 }
@@ -6619,20 +6579,6 @@ func (ec *executionContext) childFields_RestoreRunEvent(ctx context.Context, fie
 		return ec.fieldContext_RestoreRunEvent_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreRunEvent", field.Name)
-}
-
-func (ec *executionContext) childFields_RestoreRunEventCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "total":
-		return ec.fieldContext_RestoreRunEventCounts_total(ctx, field)
-	case "succeeded":
-		return ec.fieldContext_RestoreRunEventCounts_succeeded(ctx, field)
-	case "failed":
-		return ec.fieldContext_RestoreRunEventCounts_failed(ctx, field)
-	case "skipped":
-		return ec.fieldContext_RestoreRunEventCounts_skipped(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type RestoreRunEventCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -18071,11 +18017,11 @@ func (ec *executionContext) _RestoreRunEvent_counts(ctx context.Context, field g
 			return ec.fieldContext_RestoreRunEvent_counts(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RestoreRunEvent().Counts(ctx, obj)
+			return obj.Counts, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreRunEventCounts) graphql.Marshaler {
-			return ec.marshalORestoreRunEventCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventCounts(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *results.ItemCounts) graphql.Marshaler {
+			return ec.marshalORestoreItemCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐItemCounts(ctx, selections, v)
 		},
 		true,
 		false,
@@ -18085,10 +18031,10 @@ func (ec *executionContext) fieldContext_RestoreRunEvent_counts(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "RestoreRunEvent",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RestoreRunEventCounts(ctx, field)
+			return ec.childFields_RestoreItemCounts(ctx, field)
 		},
 	}
 	return fc, nil
@@ -18115,98 +18061,6 @@ func (ec *executionContext) _RestoreRunEvent_at(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_RestoreRunEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunEvent", field, false, false, "Time")
-}
-
-func (ec *executionContext) _RestoreRunEventCounts_total(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunEventCounts_total(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Total, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_RestoreRunEventCounts_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
-}
-
-func (ec *executionContext) _RestoreRunEventCounts_succeeded(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunEventCounts_succeeded(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Succeeded, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_RestoreRunEventCounts_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
-}
-
-func (ec *executionContext) _RestoreRunEventCounts_failed(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunEventCounts_failed(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Failed, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_RestoreRunEventCounts_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
-}
-
-func (ec *executionContext) _RestoreRunEventCounts_skipped(ctx context.Context, field graphql.CollectedField, obj *model.RestoreRunEventCounts) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_RestoreRunEventCounts_skipped(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Skipped, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_RestoreRunEventCounts_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RestoreRunEventCounts", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RestoreRunItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
@@ -26379,63 +26233,14 @@ func (ec *executionContext) _RestoreRunEvent(ctx context.Context, sel ast.Select
 					return ec._RestoreRunEvent_item(ctx, field, obj)
 				})
 		case "counts":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RestoreRunEvent_counts(ctx, field, obj)
-				})
+			out.Values[i] = ec._RestoreRunEvent_counts(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "at":
 			out.Values[i] = ec._RestoreRunEvent_at(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var restoreRunEventCountsImplementors = []string{"RestoreRunEventCounts"}
-
-func (ec *executionContext) _RestoreRunEventCounts(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreRunEventCounts) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, restoreRunEventCountsImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("RestoreRunEventCounts")
-		case "total":
-			out.Values[i] = ec._RestoreRunEventCounts_total(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "succeeded":
-			out.Values[i] = ec._RestoreRunEventCounts_succeeded(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "failed":
-			out.Values[i] = ec._RestoreRunEventCounts_failed(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "skipped":
-			out.Values[i] = ec._RestoreRunEventCounts_skipped(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -29366,6 +29171,13 @@ func (ec *executionContext) marshalORestoreDiff2ᚖgithubᚗcomᚋrestoredᚋres
 	return ec._RestoreDiff(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalORestoreItemCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐItemCounts(ctx context.Context, sel ast.SelectionSet, v *results.ItemCounts) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreItemCounts(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORestoreItemStatus2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐStatus(ctx context.Context, v any) (*restorerunitem.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -29414,13 +29226,6 @@ func (ec *executionContext) marshalORestoreRunEdge2ᚖgithubᚗcomᚋrestoredᚋ
 		return graphql.Null
 	}
 	return ec._RestoreRunEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalORestoreRunEventCounts2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreRunEventCounts(ctx context.Context, sel ast.SelectionSet, v *model.RestoreRunEventCounts) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._RestoreRunEventCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORestoreRunItem2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRunItem(ctx context.Context, sel ast.SelectionSet, v *ent.RestoreRunItem) graphql.Marshaler {

@@ -162,13 +162,6 @@ type RestoreReadiness struct {
 	Guidance string `json:"guidance"`
 }
 
-type RestoreRunEventCounts struct {
-	Total     int `json:"total"`
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
-	Skipped   int `json:"skipped"`
-}
-
 type RestoreScopeGroup struct {
 	PolicyType  string `json:"policyType"`
 	Label       string `json:"label"`

@@ -11,6 +11,7 @@ import (
 	"github.com/restored/restored/ent/restorerunevent"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
@@ -27,14 +28,14 @@ const (
 // RunEvent is one entry of a run's event log, as live clients get it. Its
 // Sequence numbers the run's events from 1 without gaps.
 type RunEvent struct {
-	Sequence int            `json:"sequence"`
-	RunID    string         `json:"runId"`
-	Kind     string         `json:"kind"`
-	Action   string         `json:"action,omitempty"`
-	Status   string         `json:"status"`
-	ItemID   string         `json:"itemId,omitempty"`
-	Counts   map[string]int `json:"counts,omitempty"`
-	At       time.Time      `json:"at"`
+	Sequence int                 `json:"sequence"`
+	RunID    string              `json:"runId"`
+	Kind     string              `json:"kind"`
+	Action   string              `json:"action,omitempty"`
+	Status   string              `json:"status"`
+	ItemID   string              `json:"itemId,omitempty"`
+	Counts   *results.ItemCounts `json:"counts,omitempty"`
+	At       time.Time           `json:"at"`
 }
 
 // RunTopic is the live stream of one run's events.
@@ -43,7 +44,7 @@ func RunTopic(runID string) events.Topic { return events.Topic("restore-run:" + 
 // appendEvent adds an event to the run's log inside tx (the transaction of
 // what it reports, so a rolled-back step leaves no event). Publish it after
 // the commit with publishEvent.
-func appendEvent(ctx context.Context, tx *ent.Client, runID, kind, action, itemID string, counts map[string]int, at time.Time) (*RunEvent, error) {
+func appendEvent(ctx context.Context, tx *ent.Client, runID, kind, action, itemID string, counts *results.ItemCounts, at time.Time) (*RunEvent, error) {
 	run, err := tx.RestoreRun.UpdateOneID(runID).AddEventSequence(1).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("number event of run %s: %w", runID, err)
