@@ -201,7 +201,10 @@ func (r *mutationResolver) CreateBackupSet(ctx context.Context, input model.Crea
 
 // AddPoliciesToBackupSet is the resolver for the addPoliciesToBackupSet field.
 func (r *mutationResolver) AddPoliciesToBackupSet(ctx context.Context, input model.AddPoliciesToBackupSetInput) (*ent.OperationRun, error) {
-	return r.Backup.AddPoliciesToBackupSet(ctx, input.BackupSetID, input.PolicyIds)
+	return r.Backup.AddPoliciesToBackupSet(ctx, backup.AddPoliciesInput{
+		BackupSetID: input.BackupSetID, PolicyIDs: input.PolicyIds,
+		IncludeFoundations: input.IncludeFoundations != nil && *input.IncludeFoundations,
+	})
 }
 
 // CreateAPIToken is the resolver for the createApiToken field.

@@ -5134,6 +5134,12 @@ input CreateBackupSetInput {
 input AddPoliciesToBackupSetInput {
   backupSetId: ID!
   policyIds: [ID!]!
+  """
+  Also capture every scope tag, assignment filter and notification template
+  the set does not hold yet. Off by default: adding policies to a set
+  otherwise changes nothing else in it.
+  """
+  includeFoundations: Boolean = false
 }
 
 # ---- Tenant onboarding and access management ----
@@ -21079,7 +21085,11 @@ func (ec *executionContext) unmarshalInputAddPoliciesToBackupSetInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"backupSetId", "policyIds"}
+	if _, present := asMap["includeFoundations"]; !present {
+		asMap["includeFoundations"] = false
+	}
+
+	fieldsInOrder := [...]string{"backupSetId", "policyIds", "includeFoundations"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21100,6 +21110,13 @@ func (ec *executionContext) unmarshalInputAddPoliciesToBackupSetInput(ctx contex
 				return it, err
 			}
 			it.PolicyIds = data
+		case "includeFoundations":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeFoundations"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeFoundations = data
 		}
 	}
 	return it, nil

@@ -18,6 +18,10 @@ import (
 type AddPoliciesToBackupSetInput struct {
 	BackupSetID string   `json:"backupSetId"`
 	PolicyIds   []string `json:"policyIds"`
+	// Also capture every scope tag, assignment filter and notification template
+	// the set does not hold yet. Off by default: adding policies to a set
+	// otherwise changes nothing else in it.
+	IncludeFoundations *bool `json:"includeFoundations,omitempty"`
 }
 
 type CancelRestoreRunInput struct {

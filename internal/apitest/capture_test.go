@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/backupset"
+	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph/graphsim"
@@ -368,4 +370,84 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// TestAddPoliciesFoundations: addPoliciesToBackupSet captures the
+// foundations (scope tags, filters, notification templates) only when asked,
+// as createBackupSet does (spec 049).
+func TestAddPoliciesFoundations(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	tenant, envRow := e.tenantEnv(s, "addfound", graphsim.GenOptions{Seed: 12, Policies: 6, Groups: 2, ScopeTags: 2, Filters: 2})
+	sync := e.mutateOp(e.owner, `mutation($env: ID!) { syncInventory(environmentId: $env) { `+opFields+` } }`, map[string]any{"env": envRow.ID}, "syncInventory")
+	e.waitOp(e.owner, sync.ID, 60*time.Second)
+	ctx := context.Background()
+	var policies []string
+	for _, p := range e.app.DB.Client.IntunePolicy.Query().Where(intunepolicy.EnvironmentID(envRow.ID)).Order(ent.Asc(intunepolicy.FieldID)).AllX(ctx) {
+		if typ, ok := intune.Lookup(p.PolicyType); ok && !typ.Foundation {
+			policies = append(policies, p.ID)
+		}
+	}
+	if len(policies) < 3 {
+		t.Fatalf("the generated tenant has %d policies, want 3", len(policies))
+	}
+	wantFoundations := 0
+	for _, typ := range intune.Types() {
+		if !typ.Foundation {
+			continue
+		}
+		for _, obj := range tenant.Objects(typ.Key) {
+			if !typ.IsBuiltin(obj) {
+				wantFoundations++
+			}
+		}
+	}
+	if wantFoundations == 0 {
+		t.Fatal("the generated tenant has no foundations")
+	}
+
+	created := e.waitOp(e.owner, e.mutateOp(e.owner, createBackupSet,
+		map[string]any{"env": envRow.ID, "name": "picked", "ids": policies[:1], "f": false}, "createBackupSet").ID, 60*time.Second)
+	bsID := *created.SubjectID
+	type content struct{ Policies, Foundations int }
+	stored := func() content {
+		var c content
+		for _, it := range e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(bsID)).AllX(ctx) {
+			if it.Foundation {
+				c.Foundations++
+			} else {
+				c.Policies++
+			}
+		}
+		return c
+	}
+	add := `mutation($bs: ID!, $ids: [ID!]!, $f: Boolean) {
+		addPoliciesToBackupSet(input: {backupSetId: $bs, policyIds: $ids, includeFoundations: $f}) { ` + opFields + ` } }`
+	steps := []struct {
+		name   string
+		vars   map[string]any
+		want   content
+		counts map[string]int
+	}{
+		// Not asked (the default): only the policy.
+		{"default", map[string]any{"bs": bsID, "ids": policies[1:2]}, content{Policies: 2},
+			map[string]int{"total": 1, "captured": 1, "skipped": 0, "failed": 0}},
+		{"asked", map[string]any{"bs": bsID, "ids": policies[2:3], "f": true}, content{Policies: 3, Foundations: wantFoundations},
+			map[string]int{"total": 1 + wantFoundations, "captured": 1 + wantFoundations, "skipped": 0, "failed": 0}},
+		// Asked again: the foundations already in the set are skipped.
+		{"again", map[string]any{"bs": bsID, "ids": policies[:1], "f": true}, content{Policies: 3, Foundations: wantFoundations},
+			map[string]int{"total": 1 + wantFoundations, "captured": 0, "skipped": 1 + wantFoundations, "failed": 0}},
+	}
+	for _, st := range steps {
+		op := e.waitOp(e.owner, e.mutateOp(e.operator, add, st.vars, "addPoliciesToBackupSet").ID, 60*time.Second)
+		if op.Outcome != "SUCCEEDED" || op.SubjectID == nil || *op.SubjectID != bsID {
+			t.Fatalf("%s: capture ended %+v", st.name, op)
+		}
+		if diff := cmp.Diff(st.counts, op.Summary); diff != "" {
+			t.Errorf("%s: summary (-want +got):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(st.want, stored()); diff != "" {
+			t.Errorf("%s: set content (-want +got):\n%s", st.name, diff)
+		}
+	}
 }

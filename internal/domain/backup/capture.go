@@ -96,12 +96,27 @@ func (s *Service) CreateBackupSet(ctx context.Context, in CreateBackupSetInput) 
 		})
 }
 
-// AddPoliciesToBackupSet starts the capture of more policies into an
-// existing set. Policies already in the set are not captured again.
-func (s *Service) AddPoliciesToBackupSet(ctx context.Context, backupSetID string, policyIDs []string) (*ent.OperationRun, error) {
-	bs, err := s.Client.BackupSet.Get(ctx, backupSetID)
+// AddPoliciesInput selects what AddPoliciesToBackupSet captures into a set.
+type AddPoliciesInput struct {
+	BackupSetID string
+	// PolicyIDs are inventory rows of the set's environment (at least one).
+	PolicyIDs []string
+	// IncludeFoundations also captures every scope tag, assignment filter and
+	// notification template, as CreateBackupSetInput's does (spec 049:
+	// "capture foundations if requested").
+	IncludeFoundations bool
+}
+
+// AddPoliciesToBackupSet starts the capture of more policies (and, when
+// asked, the foundations) into an existing manual set. Objects already in
+// the set are not captured again.
+//
+// Codes: NOT_FOUND, FORBIDDEN, BAD_USER_INPUT, INVALID_TRANSITION.
+func (s *Service) AddPoliciesToBackupSet(ctx context.Context, in AddPoliciesInput) (*ent.OperationRun, error) {
+	policyIDs := in.PolicyIDs
+	bs, err := s.Client.BackupSet.Get(ctx, in.BackupSetID)
 	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no backup set %q", backupSetID)
+		return nil, apperr.New(apperr.NotFound, "no backup set %q", in.BackupSetID)
 	}
 	if err != nil {
 		return nil, err
@@ -120,9 +135,10 @@ func (s *Service) AddPoliciesToBackupSet(ctx context.Context, backupSetID string
 	if err := s.checkPolicies(ctx, env, ids); err != nil {
 		return nil, err
 	}
-	sel := selection{PolicyIDs: ids}
+	sel := selection{PolicyIDs: ids, IncludeFoundations: in.IncludeFoundations}
+	key := dedupeKey("backup_set.add", bs.ID, boolString(in.IncludeFoundations), strings.Join(ids, ","))
 	return s.start(ctx, v, env, operations.Start{
-		Type: operations.TypeBackupCapture, DedupeKey: dedupeKey("backup_set.add", bs.ID, strings.Join(ids, ",")),
+		Type: operations.TypeBackupCapture, DedupeKey: key,
 		SubjectID: bs.ID, Context: sel.context(),
 	}, nil)
 }
