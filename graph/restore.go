@@ -65,13 +65,6 @@ func (r *Resolver) restoreRunFor(ctx context.Context, id string) (*ent.RestoreRu
 	return run, nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}

@@ -36,6 +36,7 @@ import (
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // PreviewOnlyReason is the resolver for the previewOnlyReason field.
@@ -81,7 +82,7 @@ func (r *environmentResolver) PermissionReport(ctx context.Context, obj *ent.Env
 func (r *mutationResolver) CreateEnvironment(ctx context.Context, input model.CreateEnvironmentInput) (*ent.Environment, error) {
 	in := environments.CreateInput{WorkspaceID: input.WorkspaceID, DisplayName: input.DisplayName, Kind: input.Kind,
 		AzureTenantID: input.AzureTenantID, ClientID: input.ClientID, ClientSecret: input.ClientSecret,
-		GraphBaseURL: deref(input.GraphBaseURL), WriteEnabled: input.WriteEnabled != nil && *input.WriteEnabled}
+		GraphBaseURL: ptr.Deref(input.GraphBaseURL), WriteEnabled: input.WriteEnabled != nil && *input.WriteEnabled}
 	return r.Environments.Create(ctx, in)
 }
 
@@ -477,7 +478,7 @@ func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, sea
 	if err != nil {
 		return nil, err
 	}
-	return &model.RestoreScopeItems{Run: run, Filter: restore.ScopeFilter{Search: deref(search), PolicyTypes: policyTypes, Platforms: platforms}}, nil
+	return &model.RestoreScopeItems{Run: run, Filter: restore.ScopeFilter{Search: ptr.Deref(search), PolicyTypes: policyTypes, Platforms: platforms}}, nil
 }
 
 // Readiness is the resolver for the readiness field.

@@ -18,6 +18,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph/graphsim"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 const createBackupSet = `mutation($env: ID!, $name: String!, $all: Boolean, $ids: [ID!], $f: Boolean) {
@@ -345,7 +346,7 @@ func TestShutdownHandsCaptureBack(t *testing.T) {
 	if run.Status != operationrun.StatusQUEUED || run.Outcome != operationrun.OutcomePENDING || run.Context["lastInterruption"] != "worker_shutdown" {
 		t.Fatalf("after the shutdown the run is %s/%s (context %v), want QUEUED/PENDING, handed back", run.Status, run.Outcome, run.Context)
 	}
-	set := e.app.DB.Client.BackupSet.GetX(ctx, deref(run.SubjectID))
+	set := e.app.DB.Client.BackupSet.GetX(ctx, ptr.Deref(run.SubjectID))
 	if set.Status != backupset.StatusCAPTURING {
 		t.Fatalf("backup set %s after the shutdown, want CAPTURING until the capture resumes", set.Status)
 	}
@@ -363,13 +364,6 @@ func TestShutdownHandsCaptureBack(t *testing.T) {
 	if set.Status != backupset.StatusREADY || items != done.Summary["total"] || set.ItemCount != items {
 		t.Errorf("backup set %s with %d items (count %d), want READY with all %d", set.Status, items, set.ItemCount, done.Summary["total"])
 	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // TestAddPoliciesFoundations: addPoliciesToBackupSet captures the

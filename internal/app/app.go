@@ -21,6 +21,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/msgraph"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/config"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/platform/redisconn"
@@ -47,6 +48,8 @@ type App struct {
 	Restore  *restore.Service
 	Envs     *environments.Service
 	Secrets  *secrets.Box // nil without a configured key
+	// Clock is the one clock every service reads.
+	Clock *clock.Clock
 
 	tenants      *tenantClients
 	stopResubmit func()
@@ -60,7 +63,7 @@ func (a *App) TrustSimulatedGraph(trust SimTrust) { a.tenants.addTrust(trust) }
 // New connects everything; call Close when done. With cfg.AutoMigrate the
 // database is migrated first.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
-	a := &App{Config: cfg, Log: log}
+	a := &App{Config: cfg, Log: log, Clock: clock.System()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -89,14 +92,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Bus = events.NewBus(a.Redis, log)
 	a.Queue = jobs.NewQueue(a.Redis)
 	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
-	a.Auth = &auth.Authenticator{Client: a.DB.Client}
-	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit, Bus: a.Bus}
+	a.Auth = &auth.Authenticator{Client: a.DB.Client, Clock: a.Clock}
+	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit, Bus: a.Bus, Clock: a.Clock}
 	if cfg.SecretKey != nil {
 		if a.Secrets, err = secrets.New(cfg.SecretKey); err != nil {
 			return nil, err
 		}
 	}
-	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log}
+	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Clock: a.Clock}
 	a.tenants = &tenantClients{box: a.Secrets, log: log}
 	if cfg.GraphRateLimit {
 		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, msgraph.IntuneLimits)
@@ -108,9 +111,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		}
 		a.tenants.addTrust(*trust)
 	}
-	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log}
-	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit}
-	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge}
+	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log, Clock: a.Clock}
+	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit, Clock: a.Clock}
+	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge, Clock: a.Clock}
 	return a, nil
 }
 

@@ -1,13 +1,13 @@
 package testenv
 
 // Fixtures shared by the tests of the domain packages (accounts, audit,
-// environments, operations): a migrated database, a settable clock and event
-// subscriptions, each written once.
+// backup, environments, operations): a migrated database and event
+// subscriptions, each written once. (The settable clock is
+// internal/platform/clock's At.)
 
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,30 +29,6 @@ func DB(tb testing.TB) *store.DB {
 		tb.Fatalf("Migrate: %v", err)
 	}
 	return db
-}
-
-// Clock is a settable clock, safe for concurrent use: services take its Now
-// so tests decide what time it is instead of sleeping.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock stopped at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // Subscribe subscribes to topic until the test ends.

@@ -17,6 +17,7 @@ import (
 	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
 )
@@ -28,7 +29,8 @@ type Service struct {
 	// Bus, when set, hears about revocations and role changes, so open
 	// websockets re-check their token at once (see server).
 	Bus *events.Bus
-	Now func() time.Time
+	// Clock tells the time (nil: the system clock).
+	Clock *clock.Clock
 }
 
 // accessChanged tells every process that a token or membership of the
@@ -37,13 +39,6 @@ func (s *Service) accessChanged(ctx context.Context, workspaceID string) {
 	if s.Bus != nil {
 		_ = s.Bus.Publish(context.WithoutCancel(ctx), events.AccessTopic(workspaceID), true)
 	}
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -115,7 +110,7 @@ func (s *Service) CreateToken(ctx context.Context, in TokenInput) (*ent.APIToken
 	if _, err := access.ParseRole(string(in.Role)); err != nil {
 		return nil, "", apperr.Invalid("role", "%s", err.Error())
 	}
-	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.now()) {
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.Clock.Now()) {
 		return nil, "", apperr.Invalid("expiresAt", "expiry must be in the future")
 	}
 	secret := in.Secret
@@ -177,7 +172,7 @@ func (s *Service) RevokeToken(ctx context.Context, id string) (*ent.APIToken, er
 	}
 	var entry *ent.AuditLog
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
-		tok, err = tx.APIToken.UpdateOneID(id).Where(apitoken.RevokedAtIsNil()).SetRevokedAt(s.now()).Save(ctx)
+		tok, err = tx.APIToken.UpdateOneID(id).Where(apitoken.RevokedAtIsNil()).SetRevokedAt(s.Clock.Now()).Save(ctx)
 		if err != nil {
 			return err
 		}

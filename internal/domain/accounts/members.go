@@ -126,7 +126,7 @@ func (s *Service) RemoveMember(ctx context.Context, membershipID string) (revoke
 	if err != nil {
 		return 0, err
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	var entry *ent.AuditLog
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		owners, cur, err := lockOwners(ctx, tx, m.WorkspaceID, membershipID)

@@ -17,6 +17,7 @@ import (
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 )
 
 // tokenPrefix marks restored's tokens so secret scanners can recognise them.
@@ -56,7 +57,8 @@ func (v *Viewer) Can(ws string, c access.Capability) bool {
 // Authenticator resolves bearer tokens.
 type Authenticator struct {
 	Client *ent.Client
-	Now    func() time.Time
+	// Clock tells the time (nil: the system clock).
+	Clock *clock.Clock
 }
 
 // lastUsedGranularity bounds how often a token's last_used_at is written, so
@@ -73,7 +75,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*Viewe
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
 		return nil, unauth
 	}
-	now := a.now()
+	now := a.Clock.Now()
 	tok, err := a.Client.APIToken.Query().
 		Where(apitoken.TokenHash(Hash(secret))).
 		WithUser().
@@ -107,13 +109,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*Viewe
 		Role:        lesser(tok.Role, m.Role),
 		ExpiresAt:   tok.ExpiresAt,
 	}, nil
-}
-
-func (a *Authenticator) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
 }
 
 // lesser returns the less privileged of two roles.

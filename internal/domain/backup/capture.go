@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // CreateBackupSetInput selects what a new backup set captures.
@@ -171,7 +172,7 @@ type target struct {
 // RunBackupCapture is the job of a backup_set.capture run. It is safe to run
 // again after a crash: objects already stored in the set are skipped.
 func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
-	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(deref(run.SubjectID))).WithEnvironment().Only(ctx)
+	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(ptr.Deref(run.SubjectID))).WithEnvironment().Only(ctx)
 	if err != nil {
 		return operations.End{}, err
 	}
@@ -204,7 +205,7 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 		done[it.PolicyType+"/"+it.SourceGraphID] = true
 	}
 	counts := results.OperationSummary{Total: len(targets), Failed: listFailed}
-	lastProgress := time.Now()
+	lastProgress := s.Clock.Now()
 	for i, tg := range targets {
 		if operations.Stopping(ctx) {
 			// Progress so far is kept; the next worker skips what is stored.
@@ -230,11 +231,11 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 		} else {
 			counts.Captured++
 		}
-		if time.Since(lastProgress) > 250*time.Millisecond || i == len(targets)-1 {
+		if s.Clock.Now().Sub(lastProgress) > 250*time.Millisecond || i == len(targets)-1 {
 			if err := s.Ops.Progress(ctx, run.ID, counts); err != nil {
 				return operations.End{}, err
 			}
-			lastProgress = time.Now()
+			lastProgress = s.Clock.Now()
 		}
 	}
 	stored, err := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(bs.ID)).Count(ctx)
@@ -263,7 +264,7 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 // finishing (retries exhausted), so no set stays CAPTURING: READY with what
 // was stored, FAILED when nothing was.
 func (s *Service) AbandonCapture(ctx context.Context, run *ent.OperationRun) error {
-	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(deref(run.SubjectID)), backupset.StatusEQ(backupset.StatusCAPTURING)).Only(ctx)
+	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(ptr.Deref(run.SubjectID)), backupset.StatusEQ(backupset.StatusCAPTURING)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil
 	}
@@ -340,7 +341,7 @@ func (s *Service) storeItem(ctx context.Context, bs *ent.BackupSet, env *ent.Env
 	if err != nil && !ent.IsConstraintError(err) { // constraint: stored by an earlier attempt
 		return err
 	}
-	return s.upsertPolicy(ctx, env, c, time.Now())
+	return s.upsertPolicy(ctx, env, c, s.Clock.Now())
 }
 
 // finishSet records the set's final counts and status: FAILED only when
@@ -364,7 +365,7 @@ func (s *Service) finishSet(ctx context.Context, bs *ent.BackupSet, stored, fail
 	if stored == 0 && failed > 0 {
 		status = backupset.StatusFAILED
 	}
-	return bs.Update().SetStatus(status).SetItemCount(stored).SetCountsByType(byType).SetCapturedAt(time.Now()).Exec(ctx)
+	return bs.Update().SetStatus(status).SetItemCount(stored).SetCountsByType(byType).SetCapturedAt(s.Clock.Now()).Exec(ctx)
 }
 
 func boolString(b bool) string {

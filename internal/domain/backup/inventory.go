@@ -12,6 +12,7 @@ import (
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // SyncInventory starts an inventory sync of an environment: the Policy rows
@@ -31,7 +32,7 @@ func (s *Service) SyncInventory(ctx context.Context, environmentID string) (*ent
 // has as missing. A type that cannot be read (a missing permission, say)
 // leaves its rows untouched and makes the run partially succeed.
 func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
-	env, err := s.Client.Environment.Get(ctx, deref(run.EnvironmentID))
+	env, err := s.Client.Environment.Get(ctx, ptr.Deref(run.EnvironmentID))
 	if err != nil {
 		return operations.End{}, err
 	}
@@ -39,7 +40,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 	if err != nil {
 		return failedEnd("graph_unavailable", err), nil
 	}
-	started := time.Now()
+	started := s.Clock.Now()
 	var counts results.OperationSummary
 	var failures []failure
 	for _, t := range intune.Types() {
@@ -66,7 +67,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 		if err := s.Client.IntunePolicy.Update().
 			Where(intunepolicy.EnvironmentID(env.ID), intunepolicy.PolicyType(t.Key),
 				intunepolicy.SyncedAtLT(started), intunepolicy.MissingSinceIsNil()).
-			SetMissingSince(time.Now()).Exec(ctx); err != nil {
+			SetMissingSince(s.Clock.Now()).Exec(ctx); err != nil {
 			return operations.End{}, err
 		}
 		if err := s.Ops.Progress(ctx, run.ID, counts); err != nil {

@@ -20,6 +20,8 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // TenantReader gives a Microsoft Graph reader for an environment (its own base URL and
@@ -35,6 +37,8 @@ type Service struct {
 	Tenants TenantReader
 	Audit   *audit.Recorder
 	Log     *slog.Logger
+	// Clock tells the time (nil: the system clock).
+	Clock *clock.Clock
 }
 
 // environment loads an environment the viewer may capture from.
@@ -70,7 +74,7 @@ func (s *Service) start(ctx context.Context, v *auth.Viewer, env *ent.Environmen
 		entry, err := s.Audit.Record(ctx, s.Client, audit.Entry{
 			WorkspaceID: env.WorkspaceID, EnvironmentID: env.ID, Action: in.Type + ".start",
 			ObjectType: "OperationRun", ObjectID: run.ID,
-			Metadata: map[string]any{"subjectId": deref(run.SubjectID)},
+			Metadata: map[string]any{"subjectId": ptr.Deref(run.SubjectID)},
 		})
 		if err != nil {
 			s.Log.Error("audit", "err", err)
@@ -95,13 +99,6 @@ func sortedUnique(ids []string) []string {
 	out := slices.Clone(ids)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // failure is the safe record of one object that could not be captured.

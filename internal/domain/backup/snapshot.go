@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"time"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/intunepolicy"
@@ -13,6 +12,7 @@ import (
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // CapturePolicySnapshot starts the capture of one policy's current state as
@@ -38,7 +38,7 @@ func (s *Service) CapturePolicySnapshot(ctx context.Context, policyID string) (*
 // unchanged since its latest version gets no new version (the run says so
 // with summary "unchanged").
 func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
-	p, err := s.Client.IntunePolicy.Query().Where(intunepolicy.ID(deref(run.SubjectID))).WithEnvironment().Only(ctx)
+	p, err := s.Client.IntunePolicy.Query().Where(intunepolicy.ID(ptr.Deref(run.SubjectID))).WithEnvironment().Only(ctx)
 	if err != nil {
 		return operations.End{}, err
 	}
@@ -83,7 +83,7 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 		SetScopeTagIds(c.ScopeTagIDs).
 		SetContentHash(c.ContentHash).
 		SetNillableSourceLastModified(c.LastModified).
-		SetCapturedAt(time.Now()).
+		SetCapturedAt(s.Clock.Now()).
 		SetNillableCapturedBy(run.InitiatorID).
 		Save(ctx)
 	if ent.IsConstraintError(err) {
@@ -93,7 +93,7 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 	if err != nil {
 		return operations.End{}, err
 	}
-	if err := s.upsertPolicy(ctx, p.Edges.Environment, c, time.Now()); err != nil {
+	if err := s.upsertPolicy(ctx, p.Edges.Environment, c, s.Clock.Now()); err != nil {
 		return operations.End{}, err
 	}
 	return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,

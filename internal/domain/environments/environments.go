@@ -22,6 +22,7 @@ import (
 	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/ids"
 	"github.com/restored/restored/internal/platform/secrets"
 	"github.com/restored/restored/internal/store"
@@ -38,18 +39,8 @@ type Service struct {
 	// case Create and RotateCredentials refuse to store credentials.
 	Secrets *secrets.Box
 	Audit   *audit.Recorder
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
-}
-
-// now returns the current time at the database's precision (PostgreSQL
-// keeps microseconds), so a time returned to a caller equals the stored one.
-func (s *Service) now() time.Time {
-	t := time.Now()
-	if s.Now != nil {
-		t = s.Now()
-	}
-	return t.Truncate(time.Microsecond)
+	// Clock tells the time (nil: the system clock).
+	Clock *clock.Clock
 }
 
 // CreateInput describes a new environment.
@@ -130,7 +121,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Environment,
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	var env *ent.Environment
 	var entry *ent.AuditLog
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
@@ -277,7 +268,7 @@ func (s *Service) RotateCredentials(ctx context.Context, id, clientID, clientSec
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	var entry *ent.AuditLog
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		cur, err := lockEnvironment(ctx, tx, id)
@@ -325,7 +316,7 @@ func (s *Service) Archive(ctx context.Context, id string) (*ent.Environment, err
 	if env.ArchivedAt != nil {
 		return env, nil
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	var entry *ent.AuditLog
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		cur, err := tx.Environment.Query().Where(environment.ID(id), store.LockRows).Only(ctx)

@@ -20,6 +20,7 @@ import (
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/environments"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/secrets"
 	"github.com/restored/restored/internal/store"
 	"github.com/restored/restored/internal/testenv"
@@ -41,7 +42,7 @@ type fixture struct {
 	db    *store.DB
 	svc   *environments.Service
 	box   *secrets.Box
-	clock *testenv.Clock
+	clock *clock.Clock
 	acme  *ent.Workspace
 	other *ent.Workspace
 	// Contexts of acme's owner, operator and auditor, and of other's owner.
@@ -62,8 +63,8 @@ func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	db := testenv.DB(tb)
-	f := &fixture{db: db, box: mustKey(tb, 7), clock: testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
-	f.svc = &environments.Service{Client: db.Client, Secrets: f.box, Audit: &audit.Recorder{}, Now: f.clock.Now}
+	f := &fixture{db: db, box: mustKey(tb, 7), clock: clock.At(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
+	f.svc = &environments.Service{Client: db.Client, Secrets: f.box, Audit: &audit.Recorder{}, Clock: f.clock}
 	f.acme = db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx)
 	f.other = db.Workspace.Create().SetSlug("other").SetName("Other").SaveX(ctx)
 	f.owner = viewerCtx(tb, db, f.acme, "owner@acme.test", access.Owner)

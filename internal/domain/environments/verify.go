@@ -11,6 +11,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // RoleSource acquires an app token for an environment through the real
@@ -53,11 +54,11 @@ func (s *Service) Verify(ctx context.Context, ops *operations.Service, id string
 
 // RunVerify is the environment.verify job.
 func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.OperationRun) (operations.End, error) {
-	env, err := s.Client.Environment.Get(ctx, derefString(op.SubjectID))
+	env, err := s.Client.Environment.Get(ctx, ptr.Deref(op.SubjectID))
 	if err != nil {
 		return operations.End{}, err
 	}
-	checkedAt := s.now()
+	checkedAt := s.Clock.Now()
 	granted, err := roles.GrantedRoles(ctx, env)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -92,11 +93,4 @@ func anyStrings(s []string) []any {
 		out[i] = v
 	}
 	return out
-}
-
-func derefString(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

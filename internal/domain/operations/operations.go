@@ -18,6 +18,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/events"
 )
 
@@ -48,7 +49,8 @@ type Service struct {
 	Queue  Enqueuer
 	Bus    *events.Bus
 	Log    *slog.Logger
-	Now    func() time.Time
+	// Clock tells the time (nil: the system clock).
+	Clock *clock.Clock
 }
 
 func (s *Service) log() *slog.Logger {
@@ -56,13 +58,6 @@ func (s *Service) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }
 
 // Start describes a run to start.
@@ -171,7 +166,7 @@ func (s *Service) Begin(ctx context.Context, id string) (*ent.OperationRun, erro
 	}
 	u := run.Update().SetStatus(operationrun.StatusRUNNING).AddAttempts(1)
 	if run.StartedAt == nil {
-		u.SetStartedAt(s.now())
+		u.SetStartedAt(s.Clock.Now())
 	}
 	run, err = u.Save(ctx)
 	if err != nil {
@@ -227,10 +222,10 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (*ent.Operat
 		SetOutcome(end.Outcome).
 		SetSummary(summary).
 		SetContext(runCtx).
-		SetFinishedAt(s.now()).
+		SetFinishedAt(s.Clock.Now()).
 		ClearActiveKey()
 	if run.StartedAt == nil {
-		u.SetStartedAt(s.now())
+		u.SetStartedAt(s.Clock.Now())
 	}
 	if end.ErrorCode != "" {
 		u.SetErrorCode(end.ErrorCode).SetErrorMessage(end.ErrorMessage)
@@ -266,7 +261,7 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (int, error) {
 	runs, err := s.Client.OperationRun.Query().
 		Where(operationrun.StatusIn(operationrun.StatusQUEUED, operationrun.StatusRUNNING),
-			operationrun.UpdatedAtLT(s.now().Add(-idle))).
+			operationrun.UpdatedAtLT(s.Clock.Now().Add(-idle))).
 		Select(operationrun.FieldID, operationrun.FieldType).All(ctx)
 	if err != nil {
 		return 0, err

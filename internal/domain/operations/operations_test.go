@@ -24,6 +24,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
 	"github.com/restored/restored/internal/testenv"
@@ -81,7 +82,7 @@ type fixture struct {
 	svc   *operations.Service
 	queue *fakeQueue
 	bus   *events.Bus
-	clock *testenv.Clock
+	clock *clock.Clock
 	log   *testenv.LockedBuffer
 }
 
@@ -90,13 +91,13 @@ func newFixture(tb testing.TB) *fixture {
 	f := &fixture{
 		db:    testenv.DB(tb),
 		queue: &fakeQueue{},
-		clock: testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)),
+		clock: clock.At(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)),
 		log:   &testenv.LockedBuffer{},
 	}
 	logger := slog.New(slog.NewTextHandler(f.log, nil))
 	f.bus = events.NewBus(testenv.RedisConn(tb), logger)
 	tb.Cleanup(f.bus.Close)
-	f.svc = &operations.Service{Client: f.db.Client, Queue: f.queue, Bus: f.bus, Log: logger, Now: f.clock.Now}
+	f.svc = &operations.Service{Client: f.db.Client, Queue: f.queue, Bus: f.bus, Log: logger, Clock: f.clock}
 	return f
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // Severities of check results.
@@ -97,7 +98,7 @@ func (s *Service) startScopedJob(ctx context.Context, run *ent.RestoreRun, v *au
 
 // RunChecksJob is the restore.checks job. It reads the target tenant only.
 func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (operations.End, error) {
-	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(deref(op.SubjectID))).
+	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(ptr.Deref(op.SubjectID))).
 		WithEnvironment().WithBackupSet(func(q *ent.BackupSetQuery) { q.WithEnvironment() }).Only(ctx)
 	if err != nil {
 		return operations.End{}, err
@@ -164,7 +165,7 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (opera
 	// confirmation given for the old ones.
 	u := s.Client.RestoreRun.Update().
 		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetCheckSummary(&summary).SetCheckResults(stored(runResults)).SetCheckFingerprint(fp).SetCheckedAt(s.now())
+		SetCheckSummary(&summary).SetCheckResults(stored(runResults)).SetCheckFingerprint(fp).SetCheckedAt(s.Clock.Now())
 	n, err := resetConfirmation(u).Save(ctx)
 	if err != nil {
 		return operations.End{}, err
@@ -449,11 +450,4 @@ func (s *Service) eachItem(ctx context.Context, runID string, fn func(*ent.Resto
 		}
 		after = items[len(items)-1].ID
 	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -62,7 +62,7 @@ func appendEvent(ctx context.Context, tx *ent.Client, runID, kind, action, itemI
 func (s *Service) recordEvent(ctx context.Context, runID, kind, action string) {
 	var ev *RunEvent
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
-		ev, err = appendEvent(ctx, tx, runID, kind, action, "", nil, s.now())
+		ev, err = appendEvent(ctx, tx, runID, kind, action, "", nil, s.Clock.Now())
 		return err
 	})
 	if err != nil {

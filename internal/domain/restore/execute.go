@@ -62,7 +62,7 @@ func (s *Service) Execute(ctx context.Context, runID, idempotencyKey string) (*e
 		if !isEditable(run.Status) {
 			return notEditable(run)
 		}
-		r := s.Readiness(run, v, s.now())
+		r := s.Readiness(run, v, s.Clock.Now())
 		if open := r.Open(); len(open) > 0 {
 			return &apperr.Error{Code: apperr.GateBlocked, Gates: open,
 				Message: "the run cannot be executed: " + firstOpenMessage(r, open)}
@@ -146,7 +146,7 @@ func (s *Service) Cancel(ctx context.Context, runID string) (*ent.RestoreRun, er
 			err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) { u.SetCancelRequested(true) })
 		case isEditable(run.Status) || run.Status == restorerun.StatusQUEUED:
 			err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
-				u.SetStatus(restorerun.StatusCANCELLED).SetCancelRequested(true).ClearActiveExecutionKey().SetFinishedAt(s.now())
+				u.SetStatus(restorerun.StatusCANCELLED).SetCancelRequested(true).ClearActiveExecutionKey().SetFinishedAt(s.Clock.Now())
 			})
 		default:
 			return "", nil, &apperr.Error{Code: apperr.InvalidTransition, Gates: []string{GateRunEditable},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // scopeFingerprint identifies everything checks and preview depend on: the
@@ -60,7 +61,7 @@ func confirmationFingerprint(run *ent.RestoreRun) string {
 		scopeFingerprint(run),
 		run.CheckFingerprint, micros(run.CheckedAt),
 		run.PreviewFingerprint, micros(run.PreviewedAt),
-		deref(run.ConfirmedBy),
+		ptr.Deref(run.ConfirmedBy),
 	})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])

@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // GeneratePreview starts the preview (step 4): a dry run that reads the
@@ -29,7 +30,7 @@ func (s *Service) GeneratePreview(ctx context.Context, runID string) (*ent.Resto
 	if !isEditable(run.Status) {
 		return nil, notEditable(run)
 	}
-	r := s.Readiness(run, v, s.now())
+	r := s.Readiness(run, v, s.Clock.Now())
 	if open := r.Open(GateScopeDefined, GateChecksCurrent); len(open) > 0 {
 		return nil, &apperr.Error{Code: apperr.InvalidTransition, Gates: open,
 			Message: "the preview needs current safety checks: " + firstOpenMessage(r, open)}
@@ -40,7 +41,7 @@ func (s *Service) GeneratePreview(ctx context.Context, runID string) (*ent.Resto
 // RunPreviewJob is the restore.preview job. It holds only an intune.Reader:
 // the preview path has no way to write to the tenant.
 func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (operations.End, error) {
-	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(deref(op.SubjectID))).WithEnvironment().Only(ctx)
+	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(ptr.Deref(op.SubjectID))).WithEnvironment().Only(ctx)
 	if err != nil {
 		return operations.End{}, err
 	}
@@ -103,7 +104,7 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (oper
 	// A new preview voids a confirmation given for the old one.
 	u := s.Client.RestoreRun.Update().
 		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.CheckFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetPreviewSummary(&summary).SetPreviewFingerprint(fp).SetPreviewedAt(s.now())
+		SetPreviewSummary(&summary).SetPreviewFingerprint(fp).SetPreviewedAt(s.Clock.Now())
 	n, err := resetConfirmation(u).Save(ctx)
 	if err != nil {
 		return operations.End{}, err

@@ -20,6 +20,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
 )
@@ -41,14 +42,8 @@ type Service struct {
 	Bus *events.Bus
 	// MaxResultAge is how long checks and preview stay current (default 1h).
 	MaxResultAge time.Duration
-	Now          func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	// Clock tells the time (nil: the system clock).
+	Clock *clock.Clock
 }
 
 func (s *Service) maxAge() time.Duration {
@@ -146,7 +141,7 @@ func (s *Service) record(ctx context.Context, client *ent.Client, run *ent.Resto
 		return nil, err
 	}
 	// Every recorded step is also an event of the run's live log.
-	ev, err := appendEvent(ctx, client, run.ID, EventStep, action, "", nil, s.now())
+	ev, err := appendEvent(ctx, client, run.ID, EventStep, action, "", nil, s.Clock.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -306,7 +306,7 @@ func (s *Service) Confirm(ctx context.Context, runID string, in ConfirmInput) (*
 			}
 			return "restore_run.confirm", map[string]any{"dryRun": true}, nil
 		}
-		now := s.now()
+		now := s.Clock.Now()
 		r := s.Readiness(run, v, now)
 		if open := r.Open(confirmationGates...); len(open) > 0 {
 			return "", nil, &apperr.Error{Code: apperr.GateBlocked, Gates: open,
@@ -358,9 +358,9 @@ func (s *Service) ReadinessOf(ctx context.Context, run *ent.RestoreRun) Readines
 			// Without it the target gate cannot be judged: say so rather
 			// than call it open.
 			s.Log.Error("readiness: load environment", "run", run.ID, "err", err)
-			r := s.Readiness(run, viewerOf(ctx), s.now())
+			r := s.Readiness(run, viewerOf(ctx), s.Clock.Now())
 			return unknownTarget(r)
 		}
 	}
-	return s.Readiness(run, viewerOf(ctx), s.now())
+	return s.Readiness(run, viewerOf(ctx), s.Clock.Now())
 }

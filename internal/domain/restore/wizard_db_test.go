@@ -27,6 +27,7 @@ import (
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/store"
 	"github.com/restored/restored/internal/testenv"
@@ -40,7 +41,7 @@ type fixture struct {
 	db    *store.DB
 	bus   *events.Bus
 	svc   *restore.Service
-	clock *testenv.Clock
+	clock *clock.Clock
 	env   *ent.Environment
 	sets  [2]*ent.BackupSet
 	items [2][]string
@@ -60,12 +61,12 @@ func newFixture(tb testing.TB) *fixture {
 	conn := testenv.RedisConn(tb)
 	bus := events.NewBus(conn, log)
 	tb.Cleanup(bus.Close)
-	f := &fixture{db: db, clock: testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
+	f := &fixture{db: db, clock: clock.At(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))}
 	rec := &audit.Recorder{Bus: bus, Log: log}
 	f.bus = bus
 	f.svc = &restore.Service{
-		Client: db.Client, Audit: rec, Bus: bus, Log: log, Now: f.clock.Now, MaxResultAge: time.Hour,
-		Ops: &operations.Service{Client: db.Client, Queue: jobs.NewQueue(conn), Bus: bus, Log: log, Now: f.clock.Now},
+		Client: db.Client, Audit: rec, Bus: bus, Log: log, Clock: f.clock, MaxResultAge: time.Hour,
+		Ops: &operations.Service{Client: db.Client, Queue: jobs.NewQueue(conn), Bus: bus, Log: log, Clock: f.clock},
 	}
 	ws := db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx)
 	f.owner = viewerCtx(tb, db, ws, "owner@acme.test", access.Owner)
