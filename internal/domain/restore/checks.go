@@ -230,7 +230,7 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	if previewOnly != "" {
 		action = restorerunitem.PlannedActionSKIP
 	}
-	out = append(out, s.referenceChecks(ctx, run, index, inScope, t, b)...)
+	out = append(out, s.referenceChecks(ctx, run, index, inScope, b)...)
 	if len(out) == 0 {
 		out = append(out, result{CheckOK, SeveritySafe, "Safe to restore.", false})
 	}
@@ -240,7 +240,7 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 // referenceChecks verifies what the item refers to exists in the target (or
 // comes with the restore): groups of its assignments, its scope tags and
 // its assignment filters.
-func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, index *targetIndex, inScope scopeSet, t *intune.Type, b *ent.BackupItem) []result {
+func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, index *targetIndex, inScope scopeSet, b *ent.BackupItem) []result {
 	var out []result
 	for _, g := range intune.AssignmentGroupIDs(b.Assignments) {
 		target, mapped := run.GroupMapping[g]

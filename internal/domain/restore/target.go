@@ -97,10 +97,8 @@ func (x *targetIndex) groupExists(ctx context.Context, id string) (bool, error) 
 // isNotFound reports a Graph 404 without importing the client.
 func isNotFound(err error) bool {
 	var nf interface{ NotFound() bool }
-	if as(err, &nf) {
+	if errors.As(err, &nf) {
 		return nf.NotFound()
 	}
 	return false
 }
-
-func as(err error, target any) bool { return errors.As(err, target) }
