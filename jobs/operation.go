@@ -13,6 +13,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/platform/apperr"
 )
 
 // Payload is the payload of every operation task: the run it executes.
@@ -26,7 +27,8 @@ const maxRetry = 10
 
 // Submit enqueues the task of an operation run (operations.Enqueuer). The
 // run id is the task id: submitting a run twice is a no-op.
-func (q *Queue) Submit(ctx context.Context, taskType, runID string) error {
+func (q *Queue) Submit(ctx context.Context, taskType, runID string) (err error) {
+	defer apperr.Wrap(&err, "enqueue %s task of run %s", taskType, runID)
 	payload, err := json.Marshal(Payload{RunID: runID})
 	if err != nil {
 		return err

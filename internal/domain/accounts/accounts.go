@@ -44,7 +44,8 @@ func (s *Service) accessChanged(ctx context.Context, workspaceID string) {
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // EnsureWorkspace returns the workspace with slug, creating it when absent.
-func (s *Service) EnsureWorkspace(ctx context.Context, slug, name string) (*ent.Workspace, error) {
+func (s *Service) EnsureWorkspace(ctx context.Context, slug, name string) (_ *ent.Workspace, err error) {
+	defer apperr.Wrap(&err, "accounts.EnsureWorkspace(%q)", slug)
 	if !slugRE.MatchString(slug) {
 		return nil, apperr.Invalid("slug", "workspace slug must be lowercase letters, digits and dashes")
 	}
@@ -59,7 +60,8 @@ func (s *Service) EnsureWorkspace(ctx context.Context, slug, name string) (*ent.
 }
 
 // WorkspaceBySlug returns the workspace with slug or NOT_FOUND.
-func (s *Service) WorkspaceBySlug(ctx context.Context, slug string) (*ent.Workspace, error) {
+func (s *Service) WorkspaceBySlug(ctx context.Context, slug string) (_ *ent.Workspace, err error) {
+	defer apperr.Wrap(&err, "accounts.WorkspaceBySlug(%q)", slug)
 	ws, err := s.Client.Workspace.Query().Where(workspace.Slug(slug)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "no workspace %q", slug)
@@ -70,7 +72,8 @@ func (s *Service) WorkspaceBySlug(ctx context.Context, slug string) (*ent.Worksp
 // EnsureMember returns the user with email, creating the user and a
 // membership of role in ws when absent. An existing membership keeps its role:
 // bootstrapping a token must never silently demote or promote anyone.
-func (s *Service) EnsureMember(ctx context.Context, wsID, email string, role access.Role) (*ent.User, error) {
+func (s *Service) EnsureMember(ctx context.Context, wsID, email string, role access.Role) (_ *ent.User, err error) {
+	defer apperr.Wrap(&err, "accounts.EnsureMember(%s)", wsID)
 	email = strings.ToLower(strings.TrimSpace(email))
 	if !strings.Contains(email, "@") || len(email) > 320 {
 		return nil, apperr.Invalid("email", "email must be an address such as admin@example.com")
@@ -102,7 +105,8 @@ type TokenInput struct {
 
 // CreateToken stores a new token and returns it with its secret, which is
 // never retrievable again.
-func (s *Service) CreateToken(ctx context.Context, in TokenInput) (*ent.APIToken, string, error) {
+func (s *Service) CreateToken(ctx context.Context, in TokenInput) (_ *ent.APIToken, _ string, err error) {
+	defer apperr.Wrap(&err, "accounts.CreateToken(%s)", in.WorkspaceID)
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return nil, "", apperr.Invalid("name", "token name must be 1 to 200 characters")
@@ -119,7 +123,7 @@ func (s *Service) CreateToken(ctx context.Context, in TokenInput) (*ent.APIToken
 	}
 	var tok *ent.APIToken
 	var entry *ent.AuditLog
-	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
+	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
 		tok, err = tx.APIToken.Create().
 			SetWorkspaceID(in.WorkspaceID).
 			SetUserID(in.UserID).
@@ -150,7 +154,8 @@ func (s *Service) CreateToken(ctx context.Context, in TokenInput) (*ent.APIToken
 
 // RevokeToken revokes a token of the viewer's workspace. Owners may revoke any
 // token; other members only their own.
-func (s *Service) RevokeToken(ctx context.Context, id string) (*ent.APIToken, error) {
+func (s *Service) RevokeToken(ctx context.Context, id string) (_ *ent.APIToken, err error) {
+	defer apperr.Wrap(&err, "accounts.RevokeToken(%s)", id)
 	v, err := auth.RequireViewer(ctx)
 	if err != nil {
 		return nil, err

@@ -20,11 +20,12 @@ import (
 // tokens an owner issues. Owners only. Codes: UNAUTHENTICATED, FORBIDDEN,
 // BAD_USER_INPUT (email, role), CONFLICT (already a member; an existing
 // member's role changes only through SetMemberRole).
-func (s *Service) InviteMember(ctx context.Context, workspaceID, email string, role access.Role) (*ent.Membership, error) {
+func (s *Service) InviteMember(ctx context.Context, workspaceID, email string, role access.Role) (_ *ent.Membership, err error) {
+	defer apperr.Wrap(&err, "accounts.InviteMember(%s)", workspaceID)
 	if _, err := auth.Require(ctx, workspaceID, access.WorkspaceManage); err != nil {
 		return nil, err
 	}
-	email, err := normalizeEmail(email)
+	email, err = normalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +75,9 @@ func (s *Service) InviteMember(ctx context.Context, workspaceID, email string, r
 // its members, environments or tokens. Owners only. Codes: UNAUTHENTICATED,
 // NOT_FOUND, FORBIDDEN, BAD_USER_INPUT (role), INVALID_TRANSITION (last
 // owner).
-func (s *Service) SetMemberRole(ctx context.Context, membershipID string, role access.Role) (*ent.Membership, error) {
-	role, err := parseRole(role)
+func (s *Service) SetMemberRole(ctx context.Context, membershipID string, role access.Role) (_ *ent.Membership, err error) {
+	defer apperr.Wrap(&err, "accounts.SetMemberRole(%s)", membershipID)
+	role, err = parseRole(role)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +124,7 @@ func (s *Service) SetMemberRole(ctx context.Context, membershipID string, role a
 // owner may remove themselves while another owner remains. Codes:
 // UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, INVALID_TRANSITION (last owner).
 func (s *Service) RemoveMember(ctx context.Context, membershipID string) (revokedTokens int, err error) {
+	defer apperr.Wrap(&err, "accounts.RemoveMember(%s)", membershipID)
 	m, err := s.manageableMembership(ctx, membershipID)
 	if err != nil {
 		return 0, err

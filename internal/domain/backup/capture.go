@@ -64,7 +64,8 @@ func selectionOf(run *ent.OperationRun) selection {
 // capture. A second identical request while the first is queued or running
 // (a double click, a retried script) returns the first run and creates
 // nothing.
-func (s *Service) CreateBackupSet(ctx context.Context, in CreateBackupSetInput) (*ent.OperationRun, error) {
+func (s *Service) CreateBackupSet(ctx context.Context, in CreateBackupSetInput) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "backup.CreateBackupSet(env %s)", in.EnvironmentID)
 	env, v, err := s.environment(ctx, in.EnvironmentID, access.BackupCapture)
 	if err != nil {
 		return nil, err
@@ -113,7 +114,8 @@ type AddPoliciesInput struct {
 // the set are not captured again.
 //
 // Codes: NOT_FOUND, FORBIDDEN, BAD_USER_INPUT, INVALID_TRANSITION.
-func (s *Service) AddPoliciesToBackupSet(ctx context.Context, in AddPoliciesInput) (*ent.OperationRun, error) {
+func (s *Service) AddPoliciesToBackupSet(ctx context.Context, in AddPoliciesInput) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "backup.AddPoliciesToBackupSet(%s)", in.BackupSetID)
 	policyIDs := in.PolicyIDs
 	bs, err := s.Client.BackupSet.Get(ctx, in.BackupSetID)
 	if ent.IsNotFound(err) {
@@ -171,7 +173,8 @@ type target struct {
 
 // RunBackupCapture is the job of a backup_set.capture run. It is safe to run
 // again after a crash: objects already stored in the set are skipped.
-func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
+func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (_ operations.End, err error) {
+	defer apperr.Wrap(&err, "backup.RunBackupCapture(%s)", run.ID)
 	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(ptr.Deref(run.SubjectID))).WithEnvironment().Only(ctx)
 	if err != nil {
 		return operations.End{}, err

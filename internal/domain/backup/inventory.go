@@ -17,7 +17,8 @@ import (
 
 // SyncInventory starts an inventory sync of an environment: the Policy rows
 // are brought in line with what the tenant holds.
-func (s *Service) SyncInventory(ctx context.Context, environmentID string) (*ent.OperationRun, error) {
+func (s *Service) SyncInventory(ctx context.Context, environmentID string) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "backup.SyncInventory(env %s)", environmentID)
 	env, v, err := s.environment(ctx, environmentID, access.BackupCapture)
 	if err != nil {
 		return nil, err
@@ -31,7 +32,8 @@ func (s *Service) SyncInventory(ctx context.Context, environmentID string) (*ent
 // type, upsert a Policy row per object, and mark rows the tenant no longer
 // has as missing. A type that cannot be read (a missing permission, say)
 // leaves its rows untouched and makes the run partially succeed.
-func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
+func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (_ operations.End, err error) {
+	defer apperr.Wrap(&err, "backup.RunInventorySync(%s)", run.ID)
 	env, err := s.Client.Environment.Get(ctx, ptr.Deref(run.EnvironmentID))
 	if err != nil {
 		return operations.End{}, err

@@ -17,7 +17,8 @@ import (
 
 // CapturePolicySnapshot starts the capture of one policy's current state as
 // a new PolicyVersion.
-func (s *Service) CapturePolicySnapshot(ctx context.Context, policyID string) (*ent.OperationRun, error) {
+func (s *Service) CapturePolicySnapshot(ctx context.Context, policyID string) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "backup.CapturePolicySnapshot(%s)", policyID)
 	p, err := s.Client.IntunePolicy.Get(ctx, policyID)
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "no policy %q", policyID)
@@ -37,7 +38,8 @@ func (s *Service) CapturePolicySnapshot(ctx context.Context, policyID string) (*
 // RunPolicySnapshot is the job of a policy.capture_snapshot run. A policy
 // unchanged since its latest version gets no new version (the run says so
 // with summary "unchanged").
-func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) (operations.End, error) {
+func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) (_ operations.End, err error) {
+	defer apperr.Wrap(&err, "backup.RunPolicySnapshot(%s)", run.ID)
 	p, err := s.Client.IntunePolicy.Query().Where(intunepolicy.ID(ptr.Deref(run.SubjectID))).WithEnvironment().Only(ctx)
 	if err != nil {
 		return operations.End{}, err

@@ -83,7 +83,8 @@ var errNoKey = apperr.New(apperr.Internal, "the server has no secret key configu
 // BAD_USER_INPUT (with the field: displayName, kind, graphBaseUrl,
 // azureTenantId, clientId, clientSecret; a taken name is a displayName
 // error), INTERNAL (no secret key configured).
-func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Environment, error) {
+func (s *Service) Create(ctx context.Context, in CreateInput) (_ *ent.Environment, err error) {
+	defer apperr.Wrap(&err, "environments.Create(%q)", in.DisplayName)
 	if _, err := auth.Require(ctx, in.WorkspaceID, access.WorkspaceManage); err != nil {
 		return nil, err
 	}
@@ -164,7 +165,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Environment,
 // Nothing changed is not an error and records nothing. Codes:
 // UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, BAD_USER_INPUT (displayName, kind),
 // INVALID_TRANSITION (archived).
-func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*ent.Environment, error) {
+func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (_ *ent.Environment, err error) {
+	defer apperr.Wrap(&err, "environments.Update(%s)", id)
 	env, err := s.manageable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -241,7 +243,8 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*ent.E
 // and must be verified again before anything relies on them. Codes:
 // UNAUTHENTICATED, NOT_FOUND, FORBIDDEN, BAD_USER_INPUT (clientId,
 // clientSecret), INVALID_TRANSITION (archived), INTERNAL (no secret key).
-func (s *Service) RotateCredentials(ctx context.Context, id, clientID, clientSecret string) (*ent.Environment, error) {
+func (s *Service) RotateCredentials(ctx context.Context, id, clientID, clientSecret string) (_ *ent.Environment, err error) {
+	defer apperr.Wrap(&err, "environments.RotateCredentials(%s)", id)
 	env, err := s.manageable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -308,7 +311,8 @@ func (s *Service) RotateCredentials(ctx context.Context, id, clientID, clientSec
 // writes are switched off so that nothing checking only the write switch
 // could restore into it. Archiving twice returns the environment unchanged
 // and records nothing. Codes: UNAUTHENTICATED, NOT_FOUND, FORBIDDEN.
-func (s *Service) Archive(ctx context.Context, id string) (*ent.Environment, error) {
+func (s *Service) Archive(ctx context.Context, id string) (_ *ent.Environment, err error) {
+	defer apperr.Wrap(&err, "environments.Archive(%s)", id)
 	env, err := s.manageable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -353,7 +357,8 @@ func (s *Service) Archive(ctx context.Context, id string) (*ent.Environment, err
 // with INVALID_TRANSITION and must be run again. Archived environments
 // accept it: it describes the tenant, not a change an owner makes. Codes:
 // NOT_FOUND, INVALID_TRANSITION.
-func (s *Service) RecordPermissions(ctx context.Context, id string, roles []string, at time.Time) (*ent.Environment, error) {
+func (s *Service) RecordPermissions(ctx context.Context, id string, roles []string, at time.Time) (_ *ent.Environment, err error) {
+	defer apperr.Wrap(&err, "environments.RecordPermissions(%s)", id)
 	granted := make([]string, 0, len(roles))
 	for _, r := range roles {
 		if r = strings.TrimSpace(r); r != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/environment"
 	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/secrets"
 	"github.com/restored/restored/internal/store"
 )
@@ -33,10 +34,11 @@ const maxNamed = 5
 // Processes still running with the old key keep sealing new credentials
 // with it, and can no longer open the re-encrypted ones: run Rekey while
 // restored is stopped, then restart it with the new key.
-func Rekey(ctx context.Context, client *ent.Client, rec *audit.Recorder, from, to *secrets.Box) (int, error) {
+func Rekey(ctx context.Context, client *ent.Client, rec *audit.Recorder, from, to *secrets.Box) (_ int, err error) {
+	defer apperr.Wrap(&err, "environments.Rekey")
 	var n int
 	var entries []*ent.AuditLog
-	err := store.WithTx(ctx, client, func(tx *ent.Client) error {
+	err = store.WithTx(ctx, client, func(tx *ent.Client) error {
 		envs, err := tx.Environment.Query().
 			Where(environment.ClientSecretEncryptedNotNil(), store.LockRows).
 			Order(environment.ByID()).

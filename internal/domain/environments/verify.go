@@ -23,7 +23,8 @@ type RoleSource interface {
 // Verify starts a permission check of an environment (owners): a job that
 // acquires a token with the stored credentials, stores the permissions it
 // grants, and says what is missing.
-func (s *Service) Verify(ctx context.Context, ops *operations.Service, id string) (*ent.OperationRun, error) {
+func (s *Service) Verify(ctx context.Context, ops *operations.Service, id string) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "environments.Verify(%s)", id)
 	env, err := s.Client.Environment.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "no environment %q", id)
@@ -53,7 +54,8 @@ func (s *Service) Verify(ctx context.Context, ops *operations.Service, id string
 }
 
 // RunVerify is the environment.verify job.
-func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.OperationRun) (operations.End, error) {
+func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.OperationRun) (_ operations.End, err error) {
+	defer apperr.Wrap(&err, "environments.RunVerify(%s)", op.ID)
 	env, err := s.Client.Environment.Get(ctx, ptr.Deref(op.SubjectID))
 	if err != nil {
 		return operations.End{}, err

@@ -78,6 +78,7 @@ type Start struct {
 // prepare, when set, runs inside the creating transaction (for rows the job
 // needs, such as the backup set being captured) and may set the subject.
 func (s *Service) StartRun(ctx context.Context, in Start, prepare func(ctx context.Context, tx *ent.Client, run *ent.OperationRun) error) (run *ent.OperationRun, created bool, err error) {
+	defer apperr.Wrap(&err, "operations.StartRun(%s, %s)", in.Type, in.DedupeKey)
 	if in.DedupeKey == "" {
 		return nil, false, errors.New("operations: dedupe key required")
 	}
@@ -156,7 +157,8 @@ var ErrFinished = errors.New("operation run already completed")
 
 // Begin marks a run running (again, after a crash: attempts counts them) and
 // returns it.
-func (s *Service) Begin(ctx context.Context, id string) (*ent.OperationRun, error) {
+func (s *Service) Begin(ctx context.Context, id string) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "operations.Begin(%s)", id)
 	run, err := s.Client.OperationRun.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -180,7 +182,8 @@ func (s *Service) Begin(ctx context.Context, id string) (*ent.OperationRun, erro
 // the change. counts is the whole summary, zeros included: a job resumed by
 // a new attempt starts its counts again, and a count back at zero must not
 // keep the previous attempt's value.
-func (s *Service) Progress(ctx context.Context, id string, counts results.OperationSummary) error {
+func (s *Service) Progress(ctx context.Context, id string, counts results.OperationSummary) (err error) {
+	defer apperr.Wrap(&err, "operations.Progress(%s)", id)
 	run, err := s.Client.OperationRun.Get(ctx, id)
 	if err != nil {
 		return err
@@ -203,7 +206,8 @@ type End struct {
 }
 
 // Complete ends a run with its outcome and frees its dedupe key.
-func (s *Service) Complete(ctx context.Context, id string, end End) (*ent.OperationRun, error) {
+func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.OperationRun, err error) {
+	defer apperr.Wrap(&err, "operations.Complete(%s)", id)
 	if end.Outcome == "" || end.Outcome == operationrun.OutcomePENDING {
 		return nil, fmt.Errorf("operations: complete %s without an outcome", id)
 	}
@@ -258,7 +262,8 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 // run whose task was lost (an in-process Redis restarted, a flushed Redis)
 // gets one again instead of staying "running" forever and blocking its dedupe
 // key. Jobs are written to be run again: they skip what they already did.
-func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (int, error) {
+func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (_ int, err error) {
+	defer apperr.Wrap(&err, "operations.Resubmit")
 	runs, err := s.Client.OperationRun.Query().
 		Where(operationrun.StatusIn(operationrun.StatusQUEUED, operationrun.StatusRUNNING),
 			operationrun.UpdatedAtLT(s.Clock.Now().Add(-idle))).

@@ -97,7 +97,8 @@ func (s *Service) startScopedJob(ctx context.Context, run *ent.RestoreRun, v *au
 }
 
 // RunChecksJob is the restore.checks job. It reads the target tenant only.
-func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (operations.End, error) {
+func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ operations.End, err error) {
+	defer apperr.Wrap(&err, "restore.RunChecksJob(%s)", op.ID)
 	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(ptr.Deref(op.SubjectID))).
 		WithEnvironment().WithBackupSet(func(q *ent.BackupSetQuery) { q.WithEnvironment() }).Only(ctx)
 	if err != nil {
@@ -300,7 +301,6 @@ func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, inde
 				ref.label + " " + id + " is neither in the target nor in the restore scope: add it to the scope or map it.", false})
 		}
 	}
-	_ = t
 	return out
 }
 

@@ -22,7 +22,8 @@ import (
 // target and diffs it against what the restore would write. It needs current
 // checks (their target matches). The run becomes PREVIEWED when the
 // restore.preview job is done.
-func (s *Service) GeneratePreview(ctx context.Context, runID string) (*ent.RestoreRun, error) {
+func (s *Service) GeneratePreview(ctx context.Context, runID string) (_ *ent.RestoreRun, err error) {
+	defer apperr.Wrap(&err, "restore.GeneratePreview(%s)", runID)
 	run, v, err := s.load(ctx, runID, access.RestorePrepare)
 	if err != nil {
 		return nil, err
@@ -40,7 +41,8 @@ func (s *Service) GeneratePreview(ctx context.Context, runID string) (*ent.Resto
 
 // RunPreviewJob is the restore.preview job. It holds only an intune.Reader:
 // the preview path has no way to write to the tenant.
-func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (operations.End, error) {
+func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ operations.End, err error) {
+	defer apperr.Wrap(&err, "restore.RunPreviewJob(%s)", op.ID)
 	run, err := s.Client.RestoreRun.Query().Where(restorerun.ID(ptr.Deref(op.SubjectID))).WithEnvironment().Only(ctx)
 	if err != nil {
 		return operations.End{}, err

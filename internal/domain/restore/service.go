@@ -60,7 +60,8 @@ func (s *Service) load(ctx context.Context, id string, c access.Capability) (*en
 
 // loadWith is load through client, which may be a transaction's: a step
 // reads the run it checks in the transaction it writes in.
-func loadWith(ctx context.Context, client *ent.Client, id string, c access.Capability) (*ent.RestoreRun, *auth.Viewer, error) {
+func loadWith(ctx context.Context, client *ent.Client, id string, c access.Capability) (_ *ent.RestoreRun, _ *auth.Viewer, err error) {
+	defer apperr.Wrap(&err, "load restore run %s", id)
 	run, err := client.RestoreRun.Query().Where(restorerun.ID(id), restorerun.DeletedAtIsNil()).
 		WithEnvironment().WithBackupSet().Only(ctx)
 	if ent.IsNotFound(err) {

@@ -76,3 +76,19 @@ func SafeCode(err error) string {
 	}
 	return "error"
 }
+
+// Wrap adds context to *errp, if it is not nil, in the style of pkgsite's
+// derrors.Wrap: a function with a named error result starts with
+//
+//	defer apperr.Wrap(&err, "load run %s", id)
+//
+// so the log line of a failure says where it happened, not only what the
+// driver said. The cause stays reachable by errors.Is and errors.As: a
+// wrapped *Error still presents its own code and message to clients (the
+// GraphQL error presenter finds it with As), and the context only reaches
+// the log.
+func Wrap(errp *error, format string, args ...any) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+	}
+}
