@@ -106,12 +106,20 @@ func newFixture(tb testing.TB, gen graphsim.GenOptions) *fixture {
 	return f
 }
 
-// process runs the task of run as the worker would (jobs.Operation: begin,
-// the domain job, complete) and returns the completed run.
-func (f *fixture) process(tb testing.TB, run *ent.OperationRun, fn jobs.RunFunc) *ent.OperationRun {
+// handlers is a jobs.Mux keeping the handler of each task type.
+type handlers map[string]asynq.Handler
+
+func (h handlers) Handle(taskType string, handler asynq.Handler) { h[taskType] = handler }
+
+// process runs the task of run as the worker would, through the handler
+// jobs.Register gives its type (begin, the domain job, complete), and
+// returns the completed run.
+func (f *fixture) process(tb testing.TB, run *ent.OperationRun) *ent.OperationRun {
 	tb.Helper()
+	h := handlers{}
+	jobs.Register(h, jobs.Services{Ops: f.ops, Backup: f.svc, Log: f.log})
 	payload, _ := json.Marshal(jobs.Payload{RunID: run.ID})
-	if err := jobs.Operation(f.ops, f.log, fn).ProcessTask(context.Background(), asynq.NewTask(run.Type, payload)); err != nil {
+	if err := h[run.Type].ProcessTask(context.Background(), asynq.NewTask(run.Type, payload)); err != nil {
 		tb.Fatalf("%s task: %v", run.Type, err)
 	}
 	done := f.client.OperationRun.GetX(context.Background(), run.ID)
@@ -177,7 +185,7 @@ func (f *fixture) content(tb testing.TB, setID string) content {
 // syncInventory runs an inventory sync to its end.
 func (f *fixture) syncInventory(tb testing.TB) *ent.OperationRun {
 	tb.Helper()
-	return f.process(tb, must(f.svc.SyncInventory(f.owner, f.env.ID))(tb), f.svc.RunInventorySync)
+	return f.process(tb, must(f.svc.SyncInventory(f.owner, f.env.ID))(tb))
 }
 
 // policyIDs returns the ids of the inventory's non-foundation rows.
@@ -202,7 +210,7 @@ func TestCaptureCounts(t *testing.T) {
 	f := newFixture(t, everyType)
 	run := must(f.svc.CreateBackupSet(f.owner, backup.CreateBackupSetInput{
 		EnvironmentID: f.env.ID, Name: "everything", All: true, IncludeFoundations: true}))(t)
-	done := f.process(t, run, f.svc.RunBackupCapture)
+	done := f.process(t, run)
 
 	policies, foundations := f.objects(false), f.objects(true)
 	n := sum(policies) + sum(foundations)
@@ -252,7 +260,7 @@ func TestCaptureDedupe(t *testing.T) {
 		t.Fatalf("%d sets named nightly, want 1", n)
 	}
 
-	done := f.process(t, first, f.svc.RunBackupCapture)
+	done := f.process(t, first)
 	n := sum(f.objects(false))
 	end := must(f.svc.RunBackupCapture(context.Background(), done))(t)
 	if diff := cmp.Diff(map[string]int{"total": n, "captured": 0, "skipped": n, "failed": 0}, end.Summary); diff != "" {
@@ -291,10 +299,10 @@ func TestCaptureFoundations(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			st.in.EnvironmentID, st.in.Name = f.env.ID, st.name
-			done := f.process(t, must(f.svc.CreateBackupSet(f.owner, st.in))(t), f.svc.RunBackupCapture)
+			done := f.process(t, must(f.svc.CreateBackupSet(f.owner, st.in))(t))
 			if st.add != nil {
 				st.add.BackupSetID = *done.SubjectID
-				done = f.process(t, must(f.svc.AddPoliciesToBackupSet(f.owner, *st.add))(t), f.svc.RunBackupCapture)
+				done = f.process(t, must(f.svc.AddPoliciesToBackupSet(f.owner, *st.add))(t))
 			}
 			if done.Outcome != "SUCCEEDED" {
 				t.Fatalf("capture ended %s", done.Outcome)
@@ -365,7 +373,7 @@ func TestCaptureFailures(t *testing.T) {
 	// The app may read configurations but not scope tags, filters and the rest.
 	f.tenant.SetPermissions("DeviceManagementConfiguration.Read.All")
 	done := f.process(t, must(f.svc.CreateBackupSet(f.owner, backup.CreateBackupSetInput{
-		EnvironmentID: f.env.ID, Name: "partial", All: true, IncludeFoundations: true}))(t), f.svc.RunBackupCapture)
+		EnvironmentID: f.env.ID, Name: "partial", All: true, IncludeFoundations: true}))(t))
 	if done.Outcome != "PARTIALLY_SUCCEEDED" || done.Summary["captured"] == 0 || done.Summary["failed"] == 0 {
 		t.Fatalf("capture ended %s %v, want PARTIALLY_SUCCEEDED with some captured and some failed", done.Outcome, done.Summary)
 	}
@@ -398,7 +406,7 @@ func TestCaptureFailures(t *testing.T) {
 	unreachable := f.client.Environment.Create().SetWorkspaceID(f.env.WorkspaceID).SetDisplayName("Fabrikam").
 		SetAzureTenantID("fabrikam").SetKind(environment.KindTEST).SetGraphBaseURL(f.env.GraphBaseURL).SaveX(context.Background())
 	done = f.process(t, must(f.svc.CreateBackupSet(f.owner, backup.CreateBackupSetInput{
-		EnvironmentID: unreachable.ID, Name: "nothing", All: true}))(t), f.svc.RunBackupCapture)
+		EnvironmentID: unreachable.ID, Name: "nothing", All: true}))(t))
 	type end struct{ Outcome, Code, Message, SetStatus string }
 	got := end{string(done.Outcome), *done.ErrorCode, *done.ErrorMessage,
 		string(f.client.BackupSet.GetX(context.Background(), *done.SubjectID).Status)}
@@ -417,7 +425,7 @@ func TestPolicySnapshot(t *testing.T) {
 	p := f.client.IntunePolicy.Query().Where(intunepolicy.EnvironmentID(f.env.ID),
 		intunepolicy.PolicyType("settingsCatalogPolicy")).FirstX(ctx)
 	snapshot := func() *ent.OperationRun {
-		return f.process(t, must(f.svc.CapturePolicySnapshot(f.owner, p.ID))(t), f.svc.RunPolicySnapshot)
+		return f.process(t, must(f.svc.CapturePolicySnapshot(f.owner, p.ID))(t))
 	}
 	first := snapshot()
 	second := snapshot()

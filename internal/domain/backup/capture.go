@@ -266,7 +266,8 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 // AbandonCapture ends the backup set of a capture run that failed without
 // finishing (retries exhausted), so no set stays CAPTURING: READY with what
 // was stored, FAILED when nothing was.
-func (s *Service) AbandonCapture(ctx context.Context, run *ent.OperationRun) error {
+func (s *Service) AbandonCapture(ctx context.Context, run *ent.OperationRun) (err error) {
+	defer apperr.Wrap(&err, "backup.AbandonCapture(%s)", run.ID)
 	bs, err := s.Client.BackupSet.Query().Where(backupset.ID(ptr.Deref(run.SubjectID)), backupset.StatusEQ(backupset.StatusCAPTURING)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil

@@ -310,7 +310,8 @@ func Stopping(ctx context.Context) bool {
 
 // Interrupt hands a running run back to the queue after its worker stopped
 // at an item boundary: QUEUED, with the reason in its context, not failed.
-func (s *Service) Interrupt(ctx context.Context, id string) error {
+func (s *Service) Interrupt(ctx context.Context, id string) (err error) {
+	defer apperr.Wrap(&err, "operations.Interrupt(%s)", id)
 	run, err := s.Client.OperationRun.Get(ctx, id)
 	if err != nil {
 		return err
