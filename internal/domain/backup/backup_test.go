@@ -77,7 +77,9 @@ func newFixture(tb testing.TB, gen graphsim.GenOptions) *fixture {
 	q := jobs.NewQueue(conn)
 	tb.Cleanup(func() { q.Close() })
 	f := &fixture{client: db.Client, clock: clock.At(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)), log: logger}
-	f.ops = &operations.Service{Client: db.Client, Queue: q, Bus: events.NewBus(conn, logger), Log: logger, Clock: f.clock}
+	bus := events.NewBus(conn, logger)
+	tb.Cleanup(bus.Close)
+	f.ops = &operations.Service{Client: db.Client, Queue: q, Bus: bus, Log: logger, Clock: f.clock}
 
 	sim := graphsim.New(graphsim.Options{RequireAuth: true})
 	srv := graphsim.NewTLS(sim.Handler())
