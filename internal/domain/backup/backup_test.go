@@ -24,6 +24,7 @@ import (
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/backup"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph"
 	"github.com/restored/restored/internal/msgraph/graphsim"
@@ -216,7 +217,7 @@ func TestCaptureCounts(t *testing.T) {
 
 	policies, foundations := f.objects(false), f.objects(true)
 	n := sum(policies) + sum(foundations)
-	if diff := cmp.Diff(map[string]int{"total": n, "captured": n, "skipped": 0, "failed": 0}, done.Summary); diff != "" {
+	if diff := cmp.Diff(results.OperationSummary{Total: n, Captured: n}, done.Summary); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
 	if done.Outcome != "SUCCEEDED" {
@@ -265,7 +266,7 @@ func TestCaptureDedupe(t *testing.T) {
 	done := f.process(t, first)
 	n := sum(f.objects(false))
 	end := must(f.svc.RunBackupCapture(context.Background(), done))(t)
-	if diff := cmp.Diff(map[string]int{"total": n, "captured": 0, "skipped": n, "failed": 0}, end.Summary); diff != "" {
+	if diff := cmp.Diff(results.OperationSummary{Total: n, Skipped: n}, end.Summary); diff != "" {
 		t.Errorf("summary of the capture run again (-want +got):\n%s", diff)
 	}
 	if got := f.content(t, *done.SubjectID); got != (content{Policies: n}) {
@@ -376,7 +377,7 @@ func TestCaptureFailures(t *testing.T) {
 	f.tenant.SetPermissions("DeviceManagementConfiguration.Read.All")
 	done := f.process(t, must(f.svc.CreateBackupSet(f.owner, backup.CreateBackupSetInput{
 		EnvironmentID: f.env.ID, Name: "partial", All: true, IncludeFoundations: true}))(t))
-	if done.Outcome != "PARTIALLY_SUCCEEDED" || done.Summary["captured"] == 0 || done.Summary["failed"] == 0 {
+	if done.Outcome != "PARTIALLY_SUCCEEDED" || done.Summary.Captured == 0 || done.Summary.Failed == 0 {
 		t.Fatalf("capture ended %s %v, want PARTIALLY_SUCCEEDED with some captured and some failed", done.Outcome, done.Summary)
 	}
 	raw, _ := json.Marshal(done.Context)
@@ -437,8 +438,8 @@ func TestPolicySnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := snapshot()
-	summaries := []map[string]int{first.Summary, second.Summary, third.Summary}
-	want := []map[string]int{{"captured": 1, "version": 1}, {"unchanged": 1, "version": 1}, {"captured": 1, "version": 2}}
+	summaries := []results.OperationSummary{first.Summary, second.Summary, third.Summary}
+	want := []results.OperationSummary{{Captured: 1, Version: 1}, {Unchanged: 1, Version: 1}, {Captured: 1, Version: 2}}
 	if diff := cmp.Diff(want, summaries); diff != "" {
 		t.Errorf("summaries (-want +got):\n%s", diff)
 	}
@@ -463,7 +464,7 @@ func TestInventoryUpsert(t *testing.T) {
 		total += len(f.tenant.Objects(typ.Key))
 	}
 	first := f.syncInventory(t)
-	if first.Summary["objects"] != total || first.Summary["typesFailed"] != 0 {
+	if first.Summary.Objects != total || first.Summary.TypesFailed != 0 {
 		t.Fatalf("first sync summary %v, want %d objects", first.Summary, total)
 	}
 
@@ -494,7 +495,7 @@ func TestInventoryUpsert(t *testing.T) {
 		}
 		return s
 	}
-	if diff := cmp.Diff(state{total, total - 1, 1, total - 1}, count(rows, second.Summary["objects"])); diff != "" {
+	if diff := cmp.Diff(state{total, total - 1, 1, total - 1}, count(rows, second.Summary.Objects)); diff != "" {
 		t.Errorf("after the delete (-want +got):\n%s", diff)
 	}
 
@@ -504,7 +505,7 @@ func TestInventoryUpsert(t *testing.T) {
 	f.clock.Advance(time.Hour)
 	third := f.syncInventory(t)
 	rows = f.client.IntunePolicy.Query().Where(intunepolicy.EnvironmentID(f.env.ID)).AllX(ctx)
-	if diff := cmp.Diff(state{total, total, 0, total}, count(rows, third.Summary["objects"])); diff != "" {
+	if diff := cmp.Diff(state{total, total, 0, total}, count(rows, third.Summary.Objects)); diff != "" {
 		t.Errorf("after the object came back (-want +got):\n%s", diff)
 	}
 }
