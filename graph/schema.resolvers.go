@@ -604,49 +604,14 @@ func (r *restoreScopeItemsResolver) Groups(ctx context.Context, obj *model.Resto
 }
 
 // OperationRunUpdated is the resolver for the operationRunUpdated field.
-func (r *subscriptionResolver) OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error) {
-	run, err := r.Client.OperationRun.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no operation run %q", id)
+func (r *subscriptionResolver) OperationRunUpdated(ctx context.Context, id *string, workspaceID *string) (<-chan *ent.OperationRun, error) {
+	switch {
+	case id != nil && workspaceID == nil:
+		return r.Ops.Follow(ctx, *id)
+	case workspaceID != nil && id == nil:
+		return r.Ops.FollowWorkspace(ctx, *workspaceID)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if _, err := auth.Require(ctx, run.WorkspaceID, access.RunsView); err != nil {
-		return nil, err
-	}
-	// Subscribe before reading the current state, so no change falls between.
-	sub, err := r.Bus.Subscribe(ctx, operations.Topic(id))
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan *ent.OperationRun, 16)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		send := func() bool {
-			run, err := r.Client.OperationRun.Get(ctx, id)
-			if err != nil {
-				return false
-			}
-			select {
-			case out <- run:
-			case <-ctx.Done():
-				return false
-			}
-			// A completed run changes no more: end the subscription.
-			return run.Status != operationrun.StatusCOMPLETED
-		}
-		if !send() {
-			return
-		}
-		for range sub.C() {
-			if !send() {
-				return
-			}
-		}
-	}()
-	return out, nil
+	return nil, apperr.Invalid("id", "give either id (one run) or workspaceId (every run of a workspace)")
 }
 
 // AuditLogAdded is the resolver for the auditLogAdded field.

@@ -638,7 +638,7 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		AuditLogAdded       func(childComplexity int, workspaceID string) int
-		OperationRunUpdated func(childComplexity int, id string) int
+		OperationRunUpdated func(childComplexity int, id *string, workspaceID *string) int
 		RestoreRunEvents    func(childComplexity int, runID string, afterSequence *int) int
 	}
 
@@ -774,7 +774,7 @@ type RestoreScopeItemsResolver interface {
 	Groups(ctx context.Context, obj *model.RestoreScopeItems) ([]*model.RestoreScopeGroup, error)
 }
 type SubscriptionResolver interface {
-	OperationRunUpdated(ctx context.Context, id string) (<-chan *ent.OperationRun, error)
+	OperationRunUpdated(ctx context.Context, id *string, workspaceID *string) (<-chan *ent.OperationRun, error)
 	AuditLogAdded(ctx context.Context, workspaceID string) (<-chan *ent.AuditLog, error)
 	RestoreRunEvents(ctx context.Context, runID string, afterSequence *int) (<-chan *restore.RunEvent, error)
 }
@@ -3507,7 +3507,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.OperationRunUpdated(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Subscription.OperationRunUpdated(childComplexity, args["id"].(*string), args["workspaceId"].(*string)), true
 	case "Subscription.restoreRunEvents":
 		if e.ComplexityRoot.Subscription.RestoreRunEvents == nil {
 			break
@@ -5599,9 +5599,12 @@ type Mutation {
 
 type Subscription {
   """
-  An operation run each time its status, outcome or counts change; the current state first.
+  Operation runs as they change (runs.view). With id: that run, its current
+  state first, until it completes. With workspaceId: every run of the
+  workspace each time its status, outcome or counts change (a global progress
+  view). Give exactly one of the two.
   """
-  operationRunUpdated(id: ID!): OperationRun!
+  operationRunUpdated(id: ID, workspaceId: ID): OperationRun!
   """
   Audit entries of a workspace as they are written (audit.view).
   """
@@ -8109,13 +8112,21 @@ func (ec *executionContext) field_Subscription_operationRunUpdated_args(ctx cont
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "workspaceId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workspaceId"] = arg1
 	return args, nil
 }
 
@@ -19138,7 +19149,7 @@ func (ec *executionContext) _Subscription_operationRunUpdated(ctx context.Contex
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().OperationRunUpdated(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Subscription().OperationRunUpdated(ctx, fc.Args["id"].(*string), fc.Args["workspaceId"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {

@@ -449,3 +449,65 @@ func TestAddPoliciesFoundations(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationRunsOfWorkspaceLive: the global progress view. A subscriber
+// to operationRunUpdated(workspaceId) sees a capture started after it
+// subscribed change until it completes; another workspace's owner may not
+// follow this workspace; id and workspaceId together (or neither) are
+// refused.
+func TestOperationRunsOfWorkspaceLive(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	tenant, envRow := e.tenantEnv(s, "global", graphsim.GenOptions{Seed: 6, Policies: 12})
+	// Slow enough that the capture outlasts the subscription's start, which
+	// has no acknowledgement: its later changes are seen whatever the timing.
+	tenant.SetFaults(graphsim.Faults{Latency: 40 * time.Millisecond})
+	const sub = `subscription($ws: ID, $id: ID) { operationRunUpdated(workspaceId: $ws, id: $id) { id type status outcome } }`
+	c := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + e.auditor})
+	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	c.subscribe("all", sub, map[string]any{"ws": e.wsID})
+	c.subscribe("both", sub, map[string]any{"ws": e.wsID, "id": e.opRunID})
+	if m := nextFor(t, c, "both"); !strings.Contains(string(m.Payload), "BAD_USER_INPUT") {
+		t.Fatalf("id and workspaceId together: got %s %s, want BAD_USER_INPUT", m.Type, m.Payload)
+	}
+	var runID string
+	seen := []string{}
+	op := e.mutateOp(e.owner, createBackupSet, map[string]any{"env": envRow.ID, "name": "global", "all": true, "f": false}, "createBackupSet")
+	for {
+		m := nextFor(t, c, "all")
+		var p struct {
+			Data struct {
+				OperationRunUpdated struct{ ID, Type, Status, Outcome string }
+			}
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil || m.Type != "next" {
+			t.Fatalf("got %s %s", m.Type, m.Payload)
+		}
+		r := p.Data.OperationRunUpdated
+		if r.ID != op.ID {
+			continue // another run of the workspace (the harness's)
+		}
+		runID = r.ID
+		seen = append(seen, r.Status)
+		if r.Status == "COMPLETED" {
+			if r.Outcome != "SUCCEEDED" {
+				t.Errorf("capture outcome %s", r.Outcome)
+			}
+			break
+		}
+	}
+	if runID == "" || len(seen) < 2 {
+		t.Fatalf("saw the capture as %v, want its changes up to COMPLETED", seen)
+	}
+
+	o := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + e.otherOwner})
+	if m := o.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	o.subscribe("x", sub, map[string]any{"ws": e.wsID})
+	if m := nextFor(t, o, "x"); !strings.Contains(string(m.Payload), "FORBIDDEN") {
+		t.Fatalf("another workspace's owner: got %s %s, want FORBIDDEN", m.Type, m.Payload)
+	}
+}

@@ -251,8 +251,10 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 	if s.Bus == nil {
 		return
 	}
-	if err := s.Bus.Publish(context.WithoutCancel(ctx), Topic(run.ID), run.ID); err != nil {
-		s.log().Warn("publish operation run", "run", run.ID, "err", err)
+	for _, topic := range []events.Topic{Topic(run.ID), WorkspaceTopic(run.WorkspaceID)} {
+		if err := s.Bus.Publish(context.WithoutCancel(ctx), topic, run.ID); err != nil {
+			s.log().Warn("publish operation run", "run", run.ID, "err", err)
+		}
 	}
 }
 
