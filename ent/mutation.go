@@ -7766,7 +7766,7 @@ type OperationRunMutation struct {
 	subject_id     *string
 	initiator_id   *string
 	summary        *results.OperationSummary
-	context        *map[string]interface{}
+	context        *results.OperationContext
 	error_code     *string
 	error_message  *string
 	attempts       *int
@@ -8381,12 +8381,12 @@ func (m *OperationRunMutation) ResetSummary() {
 }
 
 // SetContext sets the "context" field.
-func (m *OperationRunMutation) SetContext(value map[string]interface{}) {
-	m.context = &value
+func (m *OperationRunMutation) SetContext(rc results.OperationContext) {
+	m.context = &rc
 }
 
 // Context returns the value of the "context" field in the mutation.
-func (m *OperationRunMutation) Context() (r map[string]interface{}, exists bool) {
+func (m *OperationRunMutation) Context() (r results.OperationContext, exists bool) {
 	v := m.context
 	if v == nil {
 		return
@@ -8397,7 +8397,7 @@ func (m *OperationRunMutation) Context() (r map[string]interface{}, exists bool)
 // OldContext returns the old "context" field's value of the OperationRun entity.
 // If the OperationRun object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *OperationRunMutation) OldContext(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *OperationRunMutation) OldContext(ctx context.Context) (v results.OperationContext, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldContext is only allowed on UpdateOne operations")
 	}
@@ -8953,7 +8953,7 @@ func (m *OperationRunMutation) SetField(name string, value ent.Value) error {
 		m.SetSummary(v)
 		return nil
 	case operationrun.FieldContext:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(results.OperationContext)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

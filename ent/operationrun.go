@@ -44,7 +44,7 @@ type OperationRun struct {
 	// Summary holds the value of the "summary" field.
 	Summary results.OperationSummary `json:"summary,omitempty"`
 	// Context holds the value of the "context" field.
-	Context map[string]interface{} `json:"context,omitempty"`
+	Context results.OperationContext `json:"context,omitempty"`
 	// ErrorCode holds the value of the "error_code" field.
 	ErrorCode *string `json:"error_code,omitempty"`
 	// ErrorMessage holds the value of the "error_message" field.

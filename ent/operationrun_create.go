@@ -177,8 +177,16 @@ func (_c *OperationRunCreate) SetNillableSummary(v *results.OperationSummary) *O
 }
 
 // SetContext sets the "context" field.
-func (_c *OperationRunCreate) SetContext(v map[string]interface{}) *OperationRunCreate {
+func (_c *OperationRunCreate) SetContext(v results.OperationContext) *OperationRunCreate {
 	_c.mutation.SetContext(v)
+	return _c
+}
+
+// SetNillableContext sets the "context" field if the given value is not nil.
+func (_c *OperationRunCreate) SetNillableContext(v *results.OperationContext) *OperationRunCreate {
+	if v != nil {
+		_c.SetContext(*v)
+	}
 	return _c
 }
 
@@ -693,7 +701,7 @@ func (u *OperationRunUpsert) ClearSummary() *OperationRunUpsert {
 }
 
 // SetContext sets the "context" field.
-func (u *OperationRunUpsert) SetContext(v map[string]interface{}) *OperationRunUpsert {
+func (u *OperationRunUpsert) SetContext(v results.OperationContext) *OperationRunUpsert {
 	u.Set(operationrun.FieldContext, v)
 	return u
 }
@@ -1030,7 +1038,7 @@ func (u *OperationRunUpsertOne) ClearSummary() *OperationRunUpsertOne {
 }
 
 // SetContext sets the "context" field.
-func (u *OperationRunUpsertOne) SetContext(v map[string]interface{}) *OperationRunUpsertOne {
+func (u *OperationRunUpsertOne) SetContext(v results.OperationContext) *OperationRunUpsertOne {
 	return u.Update(func(s *OperationRunUpsert) {
 		s.SetContext(v)
 	})
@@ -1552,7 +1560,7 @@ func (u *OperationRunUpsertBulk) ClearSummary() *OperationRunUpsertBulk {
 }
 
 // SetContext sets the "context" field.
-func (u *OperationRunUpsertBulk) SetContext(v map[string]interface{}) *OperationRunUpsertBulk {
+func (u *OperationRunUpsertBulk) SetContext(v results.OperationContext) *OperationRunUpsertBulk {
 	return u.Update(func(s *OperationRunUpsert) {
 		s.SetContext(v)
 	})

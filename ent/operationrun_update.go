@@ -193,8 +193,16 @@ func (_u *OperationRunUpdate) ClearSummary() *OperationRunUpdate {
 }
 
 // SetContext sets the "context" field.
-func (_u *OperationRunUpdate) SetContext(v map[string]interface{}) *OperationRunUpdate {
+func (_u *OperationRunUpdate) SetContext(v results.OperationContext) *OperationRunUpdate {
 	_u.mutation.SetContext(v)
+	return _u
+}
+
+// SetNillableContext sets the "context" field if the given value is not nil.
+func (_u *OperationRunUpdate) SetNillableContext(v *results.OperationContext) *OperationRunUpdate {
+	if v != nil {
+		_u.SetContext(*v)
+	}
 	return _u
 }
 
@@ -650,8 +658,16 @@ func (_u *OperationRunUpdateOne) ClearSummary() *OperationRunUpdateOne {
 }
 
 // SetContext sets the "context" field.
-func (_u *OperationRunUpdateOne) SetContext(v map[string]interface{}) *OperationRunUpdateOne {
+func (_u *OperationRunUpdateOne) SetContext(v results.OperationContext) *OperationRunUpdateOne {
 	_u.mutation.SetContext(v)
+	return _u
+}
+
+// SetNillableContext sets the "context" field if the given value is not nil.
+func (_u *OperationRunUpdateOne) SetNillableContext(v *results.OperationContext) *OperationRunUpdateOne {
+	if v != nil {
+		_u.SetContext(*v)
+	}
 	return _u
 }
 

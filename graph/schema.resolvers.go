@@ -229,6 +229,26 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*ent.
 	return r.Accounts.RevokeToken(ctx, id)
 }
 
+// GraphID is the resolver for the graphId field.
+func (r *operationFailureResolver) GraphID(ctx context.Context, obj *results.Failure) (*string, error) {
+	return ptr.NonZero(obj.GraphID), nil
+}
+
+// PolicyVersionID is the resolver for the policyVersionId field.
+func (r *operationRunContextResolver) PolicyVersionID(ctx context.Context, obj *results.OperationContext) (*string, error) {
+	return ptr.NonZero(obj.PolicyVersionID), nil
+}
+
+// Summary is the resolver for the summary field.
+func (r *operationRunContextResolver) Summary(ctx context.Context, obj *results.OperationContext) (*string, error) {
+	return ptr.NonZero(obj.PermissionSummary), nil
+}
+
+// LastInterruption is the resolver for the lastInterruption field.
+func (r *operationRunContextResolver) LastInterruption(ctx context.Context, obj *results.OperationContext) (*string, error) {
+	return ptr.NonZero(obj.LastInterruption), nil
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	v, err := auth.RequireViewer(ctx)
@@ -663,6 +683,16 @@ func (r *subscriptionResolver) RestoreRunEvents(ctx context.Context, runID strin
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// OperationFailure returns generated.OperationFailureResolver implementation.
+func (r *Resolver) OperationFailure() generated.OperationFailureResolver {
+	return &operationFailureResolver{r}
+}
+
+// OperationRunContext returns generated.OperationRunContextResolver implementation.
+func (r *Resolver) OperationRunContext() generated.OperationRunContextResolver {
+	return &operationRunContextResolver{r}
+}
+
 // RestoreRunEvent returns generated.RestoreRunEventResolver implementation.
 func (r *Resolver) RestoreRunEvent() generated.RestoreRunEventResolver {
 	return &restoreRunEventResolver{r}
@@ -677,8 +707,10 @@ func (r *Resolver) RestoreScopeItems() generated.RestoreScopeItemsResolver {
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	mutationResolver          struct{ *Resolver }
-	restoreRunEventResolver   struct{ *Resolver }
-	restoreScopeItemsResolver struct{ *Resolver }
-	subscriptionResolver      struct{ *Resolver }
+	mutationResolver            struct{ *Resolver }
+	operationFailureResolver    struct{ *Resolver }
+	operationRunContextResolver struct{ *Resolver }
+	restoreRunEventResolver     struct{ *Resolver }
+	restoreScopeItemsResolver   struct{ *Resolver }
+	subscriptionResolver        struct{ *Resolver }
 )

@@ -38,7 +38,7 @@ func (OperationRun) Fields() []ent.Field {
 		field.String("subject_id").Annotations(entgql.MapsTo("subjectId"), entgql.Type("ID")).Optional().Nillable(),
 		field.String("initiator_id").Annotations(entgql.MapsTo("initiatorId"), entgql.Type("ID")).Optional().Nillable(),
 		field.JSON("summary", results.OperationSummary{}).Optional().Annotations(entgql.Skip()),
-		field.JSON("context", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("context", results.OperationContext{}).Optional().Annotations(entgql.Skip()),
 		field.String("error_code").Optional().Nillable(),
 		field.String("error_message").Optional().Nillable(),
 		field.Int("attempts").Default(0),

@@ -43,6 +43,8 @@ type ResolverRoot interface {
 	BackupSet() BackupSetResolver
 	Environment() EnvironmentResolver
 	Mutation() MutationResolver
+	OperationFailure() OperationFailureResolver
+	OperationRunContext() OperationRunContextResolver
 	Query() QueryResolver
 	RestoreRun() RestoreRunResolver
 	RestoreRunEvent() RestoreRunEventResolver
@@ -316,6 +318,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	OperationFailure struct {
+		Code       func(childComplexity int) int
+		GraphID    func(childComplexity int) int
+		PolicyType func(childComplexity int) int
+	}
+
 	OperationRun struct {
 		Attempts      func(childComplexity int) int
 		Context       func(childComplexity int) int
@@ -340,6 +348,19 @@ type ComplexityRoot struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	OperationRunContext struct {
+		All                func(childComplexity int) int
+		Failures           func(childComplexity int) int
+		IncludeFoundations func(childComplexity int) int
+		LastInterruption   func(childComplexity int) int
+		MissingForRead     func(childComplexity int) int
+		MissingForWrite    func(childComplexity int) int
+		PolicyIDs          func(childComplexity int) int
+		PolicyVersionID    func(childComplexity int) int
+		ReasonCodes        func(childComplexity int) int
+		Summary            func(childComplexity int) int
 	}
 
 	OperationRunEdge struct {
@@ -728,6 +749,15 @@ type MutationResolver interface {
 	AddPoliciesToBackupSet(ctx context.Context, input model.AddPoliciesToBackupSetInput) (*ent.OperationRun, error)
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, id string) (*ent.APIToken, error)
+}
+type OperationFailureResolver interface {
+	GraphID(ctx context.Context, obj *results.Failure) (*string, error)
+}
+type OperationRunContextResolver interface {
+	PolicyVersionID(ctx context.Context, obj *results.OperationContext) (*string, error)
+	Summary(ctx context.Context, obj *results.OperationContext) (*string, error)
+
+	LastInterruption(ctx context.Context, obj *results.OperationContext) (*string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -1985,6 +2015,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.NotificationEdge.Node(childComplexity), true
 
+	case "OperationFailure.code":
+		if e.ComplexityRoot.OperationFailure.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationFailure.Code(childComplexity), true
+	case "OperationFailure.graphId":
+		if e.ComplexityRoot.OperationFailure.GraphID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationFailure.GraphID(childComplexity), true
+	case "OperationFailure.policyType":
+		if e.ComplexityRoot.OperationFailure.PolicyType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationFailure.PolicyType(childComplexity), true
+
 	case "OperationRun.attempts":
 		if e.ComplexityRoot.OperationRun.Attempts == nil {
 			break
@@ -2106,6 +2155,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRunConnection.TotalCount(childComplexity), true
+
+	case "OperationRunContext.all":
+		if e.ComplexityRoot.OperationRunContext.All == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.All(childComplexity), true
+	case "OperationRunContext.failures":
+		if e.ComplexityRoot.OperationRunContext.Failures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.Failures(childComplexity), true
+	case "OperationRunContext.includeFoundations":
+		if e.ComplexityRoot.OperationRunContext.IncludeFoundations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.IncludeFoundations(childComplexity), true
+	case "OperationRunContext.lastInterruption":
+		if e.ComplexityRoot.OperationRunContext.LastInterruption == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.LastInterruption(childComplexity), true
+	case "OperationRunContext.missingForRead":
+		if e.ComplexityRoot.OperationRunContext.MissingForRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.MissingForRead(childComplexity), true
+	case "OperationRunContext.missingForWrite":
+		if e.ComplexityRoot.OperationRunContext.MissingForWrite == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.MissingForWrite(childComplexity), true
+	case "OperationRunContext.policyIds":
+		if e.ComplexityRoot.OperationRunContext.PolicyIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.PolicyIDs(childComplexity), true
+	case "OperationRunContext.policyVersionId":
+		if e.ComplexityRoot.OperationRunContext.PolicyVersionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.PolicyVersionID(childComplexity), true
+	case "OperationRunContext.reasonCodes":
+		if e.ComplexityRoot.OperationRunContext.ReasonCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.ReasonCodes(childComplexity), true
+	case "OperationRunContext.summary":
+		if e.ComplexityRoot.OperationRunContext.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.Summary(childComplexity), true
 
 	case "OperationRunEdge.cursor":
 		if e.ComplexityRoot.OperationRunEdge.Cursor == nil {
@@ -5082,9 +5192,41 @@ extend type OperationRun {
   """
   summary: OperationRunSummary!
   """
-  Reason codes and safe failure details.
+  Reason codes, safe failure details and what the job was asked to do.
   """
-  context: Map!
+  context: OperationRunContext!
+}
+
+"""
+What an operation run records besides its counts. Each job type fills its own
+fields; the others are empty.
+"""
+type OperationRunContext {
+  "Machine-readable reasons for the outcome (e.g. items_failed, permissions_missing)."
+  reasonCodes: [String!]!
+  "Objects the job could not handle, with short safe codes."
+  failures: [OperationFailure!]!
+  "backup_set.capture: capture every policy of the environment."
+  all: Boolean!
+  "backup_set.capture: capture the foundations too."
+  includeFoundations: Boolean!
+  "backup_set.capture: the policies asked for."
+  policyIds: [ID!]!
+  "policy.capture_snapshot: the version made, or found unchanged."
+  policyVersionId: ID
+  "environment.verify: the permission report in plain words."
+  summary: String
+  missingForRead: [String!]!
+  missingForWrite: [String!]!
+  "Set when a worker shutdown handed the run back to the queue (e.g. worker_shutdown)."
+  lastInterruption: String
+}
+
+type OperationFailure {
+  policyType: String!
+  "The object's id in the tenant, when the failure is about one object."
+  graphId: ID
+  code: String!
 }
 
 """
@@ -6116,6 +6258,18 @@ func (ec *executionContext) childFields_NotificationEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type NotificationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_OperationFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policyType":
+		return ec.fieldContext_OperationFailure_policyType(ctx, field)
+	case "graphId":
+		return ec.fieldContext_OperationFailure_graphId(ctx, field)
+	case "code":
+		return ec.fieldContext_OperationFailure_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OperationFailure", field.Name)
+}
+
 func (ec *executionContext) childFields_OperationRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6166,6 +6320,32 @@ func (ec *executionContext) childFields_OperationRunConnection(ctx context.Conte
 		return ec.fieldContext_OperationRunConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperationRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OperationRunContext(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "reasonCodes":
+		return ec.fieldContext_OperationRunContext_reasonCodes(ctx, field)
+	case "failures":
+		return ec.fieldContext_OperationRunContext_failures(ctx, field)
+	case "all":
+		return ec.fieldContext_OperationRunContext_all(ctx, field)
+	case "includeFoundations":
+		return ec.fieldContext_OperationRunContext_includeFoundations(ctx, field)
+	case "policyIds":
+		return ec.fieldContext_OperationRunContext_policyIds(ctx, field)
+	case "policyVersionId":
+		return ec.fieldContext_OperationRunContext_policyVersionId(ctx, field)
+	case "summary":
+		return ec.fieldContext_OperationRunContext_summary(ctx, field)
+	case "missingForRead":
+		return ec.fieldContext_OperationRunContext_missingForRead(ctx, field)
+	case "missingForWrite":
+		return ec.fieldContext_OperationRunContext_missingForWrite(ctx, field)
+	case "lastInterruption":
+		return ec.fieldContext_OperationRunContext_lastInterruption(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OperationRunContext", field.Name)
 }
 
 func (ec *executionContext) childFields_OperationRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13035,6 +13215,75 @@ func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("NotificationEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _OperationFailure_policyType(ctx context.Context, field graphql.CollectedField, obj *results.Failure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationFailure_policyType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationFailure_policyType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationFailure_graphId(ctx context.Context, field graphql.CollectedField, obj *results.Failure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationFailure_graphId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OperationFailure().GraphID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationFailure_graphId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationFailure", field, true, true, "ID")
+}
+
+func (ec *executionContext) _OperationFailure_code(ctx context.Context, field graphql.CollectedField, obj *results.Failure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationFailure_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationFailure_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationFailure", field, false, false, "String")
+}
+
 func (ec *executionContext) _OperationRun_id(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13424,15 +13673,24 @@ func (ec *executionContext) _OperationRun_context(ctx context.Context, field gra
 			return obj.Context, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalNMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v results.OperationContext) graphql.Marshaler {
+			return ec.marshalNOperationRunContext2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐOperationContext(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_OperationRun_context(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationRun", field, false, false, "Map")
+	fc = &graphql.FieldContext{
+		Object:     "OperationRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRunContext(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OperationRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRunConnection) (ret graphql.Marshaler) {
@@ -13520,6 +13778,245 @@ func (ec *executionContext) _OperationRunConnection_totalCount(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_OperationRunConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRunConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OperationRunContext_reasonCodes(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_reasonCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReasonCodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_reasonCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationRunContext_failures(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_failures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []results.Failure) graphql.Marshaler {
+			return ec.marshalNOperationFailure2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐFailureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_failures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OperationRunContext",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OperationRunContext_all(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_all(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.All, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_all(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _OperationRunContext_includeFoundations(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_includeFoundations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IncludeFoundations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_includeFoundations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _OperationRunContext_policyIds(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_policyIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_policyIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OperationRunContext_policyVersionId(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_policyVersionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OperationRunContext().PolicyVersionID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_policyVersionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, true, true, "ID")
+}
+
+func (ec *executionContext) _OperationRunContext_summary(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OperationRunContext().Summary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, true, true, "String")
+}
+
+func (ec *executionContext) _OperationRunContext_missingForRead(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_missingForRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingForRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_missingForRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationRunContext_missingForWrite(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_missingForWrite(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingForWrite, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_missingForWrite(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationRunContext_lastInterruption(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_lastInterruption(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OperationRunContext().LastInterruption(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_lastInterruption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, true, true, "String")
 }
 
 func (ec *executionContext) _OperationRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.OperationRunEdge) (ret graphql.Marshaler) {
@@ -24647,6 +25144,50 @@ func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var operationFailureImplementors = []string{"OperationFailure"}
+
+func (ec *executionContext) _OperationFailure(ctx context.Context, sel ast.SelectionSet, obj *results.Failure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, operationFailureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OperationFailure")
+		case "policyType":
+			out.Values[i] = ec._OperationFailure_policyType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "graphId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationFailure_graphId(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._OperationFailure_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var operationRunImplementors = []string{"OperationRun", "Node"}
 
 func (ec *executionContext) _OperationRun(ctx context.Context, sel ast.SelectionSet, obj *ent.OperationRun) graphql.Marshaler {
@@ -24786,6 +25327,87 @@ func (ec *executionContext) _OperationRunConnection(ctx context.Context, sel ast
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var operationRunContextImplementors = []string{"OperationRunContext"}
+
+func (ec *executionContext) _OperationRunContext(ctx context.Context, sel ast.SelectionSet, obj *results.OperationContext) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, operationRunContextImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OperationRunContext")
+		case "reasonCodes":
+			out.Values[i] = ec._OperationRunContext_reasonCodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failures":
+			out.Values[i] = ec._OperationRunContext_failures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "all":
+			out.Values[i] = ec._OperationRunContext_all(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "includeFoundations":
+			out.Values[i] = ec._OperationRunContext_includeFoundations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "policyIds":
+			out.Values[i] = ec._OperationRunContext_policyIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "policyVersionId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationRunContext_policyVersionId(ctx, field, obj)
+				})
+		case "summary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationRunContext_summary(ctx, field, obj)
+				})
+		case "missingForRead":
+			out.Values[i] = ec._OperationRunContext_missingForRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "missingForWrite":
+			out.Values[i] = ec._OperationRunContext_missingForWrite(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastInterruption":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationRunContext_lastInterruption(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27949,6 +28571,26 @@ func (ec *executionContext) marshalNNotificationOrderField2ᚖgithubᚗcomᚋres
 	return v
 }
 
+func (ec *executionContext) marshalNOperationFailure2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐFailure(ctx context.Context, sel ast.SelectionSet, v results.Failure) graphql.Marshaler {
+	return ec._OperationFailure(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOperationFailure2ᚕgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐFailureᚄ(ctx context.Context, sel ast.SelectionSet, v []results.Failure) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOperationFailure2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐFailure(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNOperationOutcome2githubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐOutcome(ctx context.Context, v any) (operationrun.Outcome, error) {
 	var res operationrun.Outcome
 	err := res.UnmarshalGQL(v)
@@ -27973,6 +28615,10 @@ func (ec *executionContext) marshalNOperationRunConnection2ᚖgithubᚗcomᚋres
 		return graphql.Null
 	}
 	return ec._OperationRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOperationRunContext2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐOperationContext(ctx context.Context, sel ast.SelectionSet, v results.OperationContext) graphql.Marshaler {
+	return ec._OperationRunContext(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNOperationRunOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRunOrderField(ctx context.Context, v any) (*ent.OperationRunOrderField, error) {

@@ -194,7 +194,7 @@ var apiOperations = []operation{
 		allowed: demoRoles,
 	},
 	{
-		field: "operationRuns", query: `query($ws: ID!) { operationRuns(workspaceId: $ws) { edges { node { id type status outcome summary { total failed } context } } } }`,
+		field: "operationRuns", query: `query($ws: ID!) { operationRuns(workspaceId: $ws) { edges { node { id type status outcome summary { total failed } context { reasonCodes } } } } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"ws": e.wsID} },
 		allowed: demoRoles,
 	},

@@ -300,7 +300,7 @@ func TestLostTaskIsResubmitted(t *testing.T) {
 	key := "inventory.sync:" + envRow.ID
 	run := e.app.DB.Client.OperationRun.Create().SetWorkspaceID(e.wsID).SetEnvironmentID(envRow.ID).
 		SetType("inventory.sync").SetSubjectID(envRow.ID).SetDedupeKey(key).SetActiveKey(key).
-		SetContext(map[string]any{}).SaveX(ctx)
+		SaveX(ctx)
 	// While it is stuck, a new sync joins it rather than starting another.
 	op := e.mutateOp(e.owner, `mutation($env: ID!) { syncInventory(environmentId: $env) { `+opFields+` } }`, map[string]any{"env": envRow.ID}, "syncInventory")
 	if op.ID != run.ID {
@@ -343,7 +343,7 @@ func TestShutdownHandsCaptureBack(t *testing.T) {
 
 	e.app.StopWorker()
 	run := e.app.DB.Client.OperationRun.GetX(ctx, op.ID)
-	if run.Status != operationrun.StatusQUEUED || run.Outcome != operationrun.OutcomePENDING || run.Context["lastInterruption"] != "worker_shutdown" {
+	if run.Status != operationrun.StatusQUEUED || run.Outcome != operationrun.OutcomePENDING || run.Context.LastInterruption != "worker_shutdown" {
 		t.Fatalf("after the shutdown the run is %s/%s (context %v), want QUEUED/PENDING, handed back", run.Status, run.Outcome, run.Context)
 	}
 	set := e.app.DB.Client.BackupSet.GetX(ctx, ptr.Deref(run.SubjectID))

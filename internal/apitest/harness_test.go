@@ -148,7 +148,7 @@ func start(t testing.TB, tweak ...func(*config.Config)) *env {
 	e.policyVersionID = c.PolicyVersion.Create().SetWorkspaceID(ws.ID).SetPolicyID(e.policyID).SetVersion(1).
 		SetPayload(map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": "Seed policy"}).
 		SetContentHash("x").SetCapturedAt(time.Now()).SaveX(ctx).ID
-	e.opRunID = c.OperationRun.Create().SetWorkspaceID(ws.ID).SetType("seed").SetContext(map[string]any{}).SaveX(ctx).ID
+	e.opRunID = c.OperationRun.Create().SetWorkspaceID(ws.ID).SetType("seed").SaveX(ctx).ID
 
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)

@@ -68,7 +68,7 @@ const opSummaryFields = `summary { types typesFailed objects total captured unch
 	missingForWrite checked blocking warning safe previewed policiesChanged policiesCreated policiesUnchanged previewOnly
 	assignmentsChanged scopeTagsChanged items skipped failed }`
 
-const opFields = `id type status outcome subjectId ` + opSummaryFields + ` context errorCode`
+const opFields = `id type status outcome subjectId ` + opSummaryFields + ` context { reasonCodes failures { policyType graphId code } all includeFoundations policyIds policyVersionId summary missingForRead missingForWrite lastInterruption } errorCode`
 
 // waitOp polls an operation run over the API until it completes.
 func (e *env) waitOp(token, id string, timeout time.Duration) opRun {

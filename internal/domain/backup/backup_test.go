@@ -448,7 +448,7 @@ func TestPolicySnapshot(t *testing.T) {
 		versions[1].Payload["description"] != "changed in the portal" || !versions[1].CapturedAt.Equal(f.clock.Now()) {
 		t.Errorf("versions %+v, want 2 with different content, the second holding the change", versions)
 	}
-	if third.Context["policyVersionId"] != versions[1].ID {
+	if third.Context.PolicyVersionID != versions[1].ID {
 		t.Errorf("run context %v does not name version 2 (%s)", third.Context, versions[1].ID)
 	}
 }

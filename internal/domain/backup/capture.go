@@ -39,25 +39,13 @@ type selection struct {
 	IncludeFoundations bool
 }
 
-func (sel selection) context() map[string]any {
-	ids := make([]any, len(sel.PolicyIDs))
-	for i, id := range sel.PolicyIDs {
-		ids[i] = id
-	}
-	return map[string]any{"all": sel.All, "policyIds": ids, "includeFoundations": sel.IncludeFoundations}
+func (sel selection) context() results.OperationContext {
+	return results.OperationContext{All: sel.All, PolicyIDs: sel.PolicyIDs, IncludeFoundations: sel.IncludeFoundations}
 }
 
 func selectionOf(run *ent.OperationRun) selection {
-	sel := selection{}
-	sel.All, _ = run.Context["all"].(bool)
-	sel.IncludeFoundations, _ = run.Context["includeFoundations"].(bool)
-	ids, _ := run.Context["policyIds"].([]any)
-	for _, id := range ids {
-		if s, ok := id.(string); ok {
-			sel.PolicyIDs = append(sel.PolicyIDs, s)
-		}
-	}
-	return sel
+	c := run.Context
+	return selection{All: c.All, PolicyIDs: c.PolicyIDs, IncludeFoundations: c.IncludeFoundations}
 }
 
 // CreateBackupSet creates a backup set (status CAPTURING) and starts its
@@ -188,10 +176,10 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 		}
 		return failedEnd("graph_unavailable", err), nil
 	}
-	var failures []failure
+	var failures []results.Failure
 	fail := func(t *intune.Type, id string, err error) {
 		if len(failures) < maxFailures {
-			failures = append(failures, failure{PolicyType: t.Key, GraphID: id, Code: apperr.SafeCode(err)})
+			failures = append(failures, results.Failure{PolicyType: t.Key, GraphID: id, Code: apperr.SafeCode(err)})
 		}
 	}
 	targets, listFailed, err := s.targets(ctx, g, env, sel, fail)
@@ -258,7 +246,7 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
 	}
 	if len(failures) > 0 {
-		end.Context = map[string]any{"reasonCodes": []string{"items_failed"}, "failures": failures}
+		end.Context = results.OperationContext{ReasonCodes: []string{"items_failed"}, Failures: failures}
 	}
 	return end, nil
 }

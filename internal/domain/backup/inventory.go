@@ -44,7 +44,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 	}
 	started := s.Clock.Now()
 	var counts results.OperationSummary
-	var failures []failure
+	var failures []results.Failure
 	for _, t := range intune.Types() {
 		seen := 0
 		err := g.List(ctx, t.Path, nil, func(raw map[string]any) error {
@@ -60,7 +60,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 				return operations.End{}, ctx.Err()
 			}
 			counts.TypesFailed++
-			failures = append(failures, failure{PolicyType: t.Key, Code: apperr.SafeCode(err)})
+			failures = append(failures, results.Failure{PolicyType: t.Key, Code: apperr.SafeCode(err)})
 			continue
 		}
 		counts.Types++
@@ -79,7 +79,7 @@ func (s *Service) RunInventorySync(ctx context.Context, run *ent.OperationRun) (
 	end := operations.End{Outcome: operationrun.OutcomeSUCCEEDED, Summary: counts}
 	if len(failures) > 0 {
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
-		end.Context = map[string]any{"reasonCodes": []string{"types_unreadable"}, "failures": failures}
+		end.Context = results.OperationContext{ReasonCodes: []string{"types_unreadable"}, Failures: failures}
 		if counts.Types == 0 {
 			end.Outcome = operationrun.OutcomeFAILED
 			end.ErrorCode = "inventory_unreadable"

@@ -102,11 +102,5 @@ func sortedUnique(ids []string) []string {
 }
 
 // failure is the safe record of one object that could not be captured.
-type failure struct {
-	PolicyType string `json:"policyType"`
-	GraphID    string `json:"graphId"`
-	Code       string `json:"code"`
-}
-
 // maxFailures bounds the failures kept in a run's context.
 const maxFailures = 100

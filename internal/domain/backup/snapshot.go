@@ -70,7 +70,7 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 	if latest != nil && latest.ContentHash == c.ContentHash {
 		return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
 			Summary: results.OperationSummary{Unchanged: 1, Version: latest.Version},
-			Context: map[string]any{"policyVersionId": latest.ID}}, nil
+			Context: results.OperationContext{PolicyVersionID: latest.ID}}, nil
 	}
 	next := 1
 	if latest != nil {
@@ -100,5 +100,5 @@ func (s *Service) RunPolicySnapshot(ctx context.Context, run *ent.OperationRun) 
 	}
 	return operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
 		Summary: results.OperationSummary{Captured: 1, Version: pv.Version},
-		Context: map[string]any{"policyVersionId": pv.ID}}, nil
+		Context: results.OperationContext{PolicyVersionID: pv.ID}}, nil
 }

@@ -69,7 +69,7 @@ func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.Opera
 		code := apperr.SafeCode(err)
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "token_unavailable",
 			ErrorMessage: "no token could be acquired with the stored credentials (" + code + "): check the tenant id, client id and secret",
-			Context:      map[string]any{"reasonCodes": []string{"token_unavailable"}}}, nil
+			Context:      results.OperationContext{ReasonCodes: []string{"token_unavailable"}}}, nil
 	}
 	if _, err := s.RecordPermissions(ctx, env.ID, granted, checkedAt); err != nil {
 		if apperr.CodeOf(err) == apperr.InvalidTransition {
@@ -81,18 +81,10 @@ func (s *Service) RunVerify(ctx context.Context, roles RoleSource, op *ent.Opera
 	report := PermissionReport(granted)
 	end := operations.End{Outcome: operationrun.OutcomeSUCCEEDED,
 		Summary: results.OperationSummary{Granted: len(granted), MissingForRead: len(report.MissingForRead), MissingForWrite: len(report.MissingForWrite)},
-		Context: map[string]any{"summary": report.Summary, "missingForRead": anyStrings(report.MissingForRead), "missingForWrite": anyStrings(report.MissingForWrite)}}
+		Context: results.OperationContext{PermissionSummary: report.Summary, MissingForRead: report.MissingForRead, MissingForWrite: report.MissingForWrite}}
 	if !report.CanWrite {
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
-		end.Context["reasonCodes"] = []string{"permissions_missing"}
+		end.Context.ReasonCodes = []string{"permissions_missing"}
 	}
 	return end, nil
-}
-
-func anyStrings(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"time"
 
 	"github.com/restored/restored/ent"
@@ -70,7 +69,7 @@ type Start struct {
 	DedupeKey   string
 	SubjectID   string
 	InitiatorID string
-	Context     map[string]any
+	Context     results.OperationContext
 }
 
 // StartRun creates a queued run and enqueues its task, or returns the run
@@ -102,9 +101,6 @@ func (s *Service) StartRun(ctx context.Context, in Start, prepare func(ctx conte
 	}
 	if in.InitiatorID != "" {
 		c.SetInitiatorID(in.InitiatorID)
-	}
-	if in.Context == nil {
-		in.Context = map[string]any{}
 	}
 	c.SetContext(in.Context)
 	run, err = c.Save(ctx)
@@ -200,7 +196,7 @@ func (s *Service) Progress(ctx context.Context, id string, counts results.Operat
 type End struct {
 	Outcome      operationrun.Outcome
 	Summary      results.OperationSummary // its non-zero counts replace the summary's
-	Context      map[string]any           // merged into the context (reason codes, safe failure details)
+	Context      results.OperationContext // merged into the context (reason codes, safe failure details)
 	ErrorCode    string
 	ErrorMessage string // safe to show: no token, secret or raw payload
 }
@@ -216,11 +212,7 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.Oper
 		return nil, err
 	}
 	summary := run.Summary.Merge(end.Summary)
-	runCtx := maps.Clone(run.Context)
-	if runCtx == nil {
-		runCtx = map[string]any{}
-	}
-	maps.Copy(runCtx, end.Context)
+	runCtx := run.Context.Merge(end.Context)
 	u := run.Update().
 		SetStatus(operationrun.StatusCOMPLETED).
 		SetOutcome(end.Outcome).
@@ -321,11 +313,8 @@ func (s *Service) Interrupt(ctx context.Context, id string) (err error) {
 	if run.Status != operationrun.StatusRUNNING {
 		return nil
 	}
-	runCtx := maps.Clone(run.Context)
-	if runCtx == nil {
-		runCtx = map[string]any{}
-	}
-	runCtx["lastInterruption"] = "worker_shutdown"
+	runCtx := run.Context
+	runCtx.LastInterruption = "worker_shutdown"
 	run, err = s.Client.OperationRun.UpdateOneID(id).Where(operationrun.StatusEQ(operationrun.StatusRUNNING)).
 		SetStatus(operationrun.StatusQUEUED).SetContext(runCtx).Save(ctx)
 	if ent.IsNotFound(err) {

@@ -153,7 +153,7 @@ type runState struct {
 	ActiveKey    string
 	SubjectID    string
 	Summary      results.OperationSummary
-	Context      map[string]any
+	Context      results.OperationContext
 	ErrorCode    string
 	ErrorMessage string
 	Attempts     int
@@ -213,7 +213,7 @@ func TestStartRun(t *testing.T) {
 	in := operations.Start{
 		WorkspaceID: "wks_test", EnvironmentID: "env_1", Type: "inventory.sync",
 		DedupeKey: "inventory.sync:env_1", SubjectID: "sub_1", InitiatorID: "usr_1",
-		Context: map[string]any{"reason": "manual"},
+		Context: results.OperationContext{All: true, PolicyIDs: []string{"pol_1"}},
 	}
 	var sub *events.Subscription
 	run, created, err := f.svc.StartRun(context.Background(), in, func(_ context.Context, _ *ent.Client, run *ent.OperationRun) error {
@@ -230,7 +230,7 @@ func TestStartRun(t *testing.T) {
 	want := runState{
 		Status: operationrun.StatusQUEUED, Outcome: operationrun.OutcomePENDING,
 		Type: "inventory.sync", DedupeKey: "inventory.sync:env_1", ActiveKey: "inventory.sync:env_1",
-		SubjectID: "sub_1", Summary: results.OperationSummary{}, Context: map[string]any{"reason": "manual"},
+		SubjectID: "sub_1", Summary: results.OperationSummary{}, Context: results.OperationContext{All: true, PolicyIDs: []string{"pol_1"}},
 	}
 	if diff := cmp.Diff(want, state(run), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("returned run (-want +got):\n%s", diff)
@@ -286,7 +286,7 @@ func TestStartRunDedupe(t *testing.T) {
 			}
 
 			again := start("sync:env_1")
-			again.Context = map[string]any{"other": "context"}
+			again.Context = results.OperationContext{ScopeFingerprint: "other"}
 			prepared := false
 			run, created, err := f.svc.StartRun(ctx, again, func(context.Context, *ent.Client, *ent.OperationRun) error {
 				prepared = true
@@ -575,12 +575,12 @@ func TestComplete(t *testing.T) {
 			end: operations.End{
 				Outcome: operationrun.OutcomeSUCCEEDED,
 				Summary: results.OperationSummary{Captured: 12, Objects: 3},
-				Context: map[string]any{"backupSetId": "bks_1"},
+				Context: results.OperationContext{PolicyVersionID: "pv_1"},
 			},
 			want: runState{
 				Outcome: operationrun.OutcomeSUCCEEDED, Attempts: 1,
 				Summary: results.OperationSummary{Total: 12, Captured: 12, Objects: 3},
-				Context: map[string]any{"reason": "manual", "mode": "full", "backupSetId": "bks_1"},
+				Context: results.OperationContext{PolicyIDs: []string{"pol_1"}, ScopeFingerprint: "full", PolicyVersionID: "pv_1"},
 			},
 		},
 		{
@@ -589,14 +589,14 @@ func TestComplete(t *testing.T) {
 			end: operations.End{
 				Outcome:      operationrun.OutcomePARTIALLY_SUCCEEDED,
 				Summary:      results.OperationSummary{Captured: 10, Failed: 2},
-				Context:      map[string]any{"mode": "partial", "reasonCode": "graph_throttled"},
+				Context:      results.OperationContext{ScopeFingerprint: "partial", ReasonCodes: []string{"graph_throttled"}},
 				ErrorCode:    "graph_throttled",
 				ErrorMessage: "Graph throttled 2 requests",
 			},
 			want: runState{
 				Outcome: operationrun.OutcomePARTIALLY_SUCCEEDED, Attempts: 1,
 				Summary:   results.OperationSummary{Total: 12, Captured: 10, Failed: 2},
-				Context:   map[string]any{"reason": "manual", "mode": "partial", "reasonCode": "graph_throttled"},
+				Context:   results.OperationContext{PolicyIDs: []string{"pol_1"}, ScopeFingerprint: "partial", ReasonCodes: []string{"graph_throttled"}},
 				ErrorCode: "graph_throttled", ErrorMessage: "Graph throttled 2 requests",
 			},
 		},
@@ -606,7 +606,7 @@ func TestComplete(t *testing.T) {
 			want: runState{
 				Outcome: operationrun.OutcomeCANCELLED,
 				Summary: results.OperationSummary{Total: 12},
-				Context: map[string]any{"reason": "manual", "mode": "full"},
+				Context: results.OperationContext{PolicyIDs: []string{"pol_1"}, ScopeFingerprint: "full"},
 			},
 		},
 	}
@@ -615,7 +615,7 @@ func TestComplete(t *testing.T) {
 			f := newFixture(t)
 			ctx := context.Background()
 			in := start("sync:env_1")
-			in.Context = map[string]any{"reason": "manual", "mode": "full"}
+			in.Context = results.OperationContext{PolicyIDs: []string{"pol_1"}, ScopeFingerprint: "full"}
 			run, _ := f.mustStart(t, in)
 			startedAt := f.clock.Now()
 			if tt.begin {

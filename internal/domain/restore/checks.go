@@ -87,7 +87,7 @@ func (s *Service) startScopedJob(ctx context.Context, run *ent.RestoreRun, v *au
 	_, _, err := s.Ops.StartRun(ctx, operations.Start{
 		WorkspaceID: run.WorkspaceID, EnvironmentID: run.EnvironmentID, Type: typ,
 		DedupeKey: typ + ":" + run.ID + ":" + run.ScopeFingerprint, SubjectID: run.ID, InitiatorID: v.User.ID,
-		Context: map[string]any{"scopeFingerprint": run.ScopeFingerprint},
+		Context: results.OperationContext{ScopeFingerprint: run.ScopeFingerprint},
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ ope
 	if err != nil {
 		return operations.End{}, err
 	}
-	fp, _ := op.Context["scopeFingerprint"].(string)
+	fp := op.Context.ScopeFingerprint
 	if fp != scopeFingerprint(run) || !isEditable(run.Status) {
 		return staleEnd(), nil
 	}
@@ -377,7 +377,7 @@ func worstSeverity(rs []result) results.Severity {
 func staleEnd() operations.End {
 	return operations.End{Outcome: operationrun.OutcomeCANCELLED, ErrorCode: "scope_changed",
 		ErrorMessage: "the scope changed while the job ran; run it again",
-		Context:      map[string]any{"reasonCodes": []string{"scope_changed"}}}
+		Context:      results.OperationContext{ReasonCodes: []string{"scope_changed"}}}
 }
 
 // scopeSet indexes the foundations restored along with a run.

@@ -47,7 +47,7 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 	if err != nil {
 		return operations.End{}, err
 	}
-	fp, _ := op.Context["scopeFingerprint"].(string)
+	fp := op.Context.ScopeFingerprint
 	if fp != scopeFingerprint(run) || run.CheckFingerprint != fp || !isEditable(run.Status) {
 		return staleEnd(), nil
 	}

@@ -226,3 +226,68 @@ func (s OperationSummary) Merge(o OperationSummary) OperationSummary {
 	}
 	return s
 }
+
+// OperationContext is what an operation run records besides its counts: why
+// it ended as it did (reason codes and safe failures), what it was asked to
+// do (a capture's selection), and what it produced or was pinned to. Each
+// job type fills its own fields; the others stay empty and are not stored.
+type OperationContext struct {
+	// Why: machine-readable reasons for the outcome, and safe failure
+	// details (never a payload, token or raw Graph message).
+	ReasonCodes []string  `json:"reasonCodes,omitempty"`
+	Failures    []Failure `json:"failures,omitempty"`
+	// backup_set.capture: the selection it captures.
+	All                bool     `json:"all,omitempty"`
+	IncludeFoundations bool     `json:"includeFoundations,omitempty"`
+	PolicyIDs          []string `json:"policyIds,omitempty"`
+	// restore.checks and restore.preview: the scope they run for.
+	ScopeFingerprint string `json:"scopeFingerprint,omitempty"`
+	// policy.capture_snapshot: the version it made or found unchanged.
+	PolicyVersionID string `json:"policyVersionId,omitempty"`
+	// environment.verify: the permission report in plain words.
+	PermissionSummary string   `json:"summary,omitempty"`
+	MissingForRead    []string `json:"missingForRead,omitempty"`
+	MissingForWrite   []string `json:"missingForWrite,omitempty"`
+	// Set when a worker shutdown handed the run back to the queue.
+	LastInterruption string `json:"lastInterruption,omitempty"`
+}
+
+// Failure is one object a job could not handle, with a short safe code.
+type Failure struct {
+	PolicyType string `json:"policyType"`
+	GraphID    string `json:"graphId"`
+	Code       string `json:"code"`
+}
+
+// Merge returns c with every non-empty field of o laid over it.
+func (c OperationContext) Merge(o OperationContext) OperationContext {
+	if o.ReasonCodes != nil {
+		c.ReasonCodes = o.ReasonCodes
+	}
+	if o.Failures != nil {
+		c.Failures = o.Failures
+	}
+	c.All = c.All || o.All
+	c.IncludeFoundations = c.IncludeFoundations || o.IncludeFoundations
+	if o.PolicyIDs != nil {
+		c.PolicyIDs = o.PolicyIDs
+	}
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{
+		{&c.ScopeFingerprint, o.ScopeFingerprint}, {&c.PolicyVersionID, o.PolicyVersionID},
+		{&c.PermissionSummary, o.PermissionSummary}, {&c.LastInterruption, o.LastInterruption},
+	} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
+	}
+	if o.MissingForRead != nil {
+		c.MissingForRead = o.MissingForRead
+	}
+	if o.MissingForWrite != nil {
+		c.MissingForWrite = o.MissingForWrite
+	}
+	return c
+}

@@ -83,3 +83,17 @@ func TestPreviewSummaryOperation(t *testing.T) {
 		t.Errorf("Operation (-want +got):\n%s", diff)
 	}
 }
+
+func TestOperationContextMerge(t *testing.T) {
+	base := results.OperationContext{All: true, PolicyIDs: []string{"pol_1"}, ScopeFingerprint: "fp1"}
+	got := base.Merge(results.OperationContext{ReasonCodes: []string{"items_failed"}, ScopeFingerprint: "fp2",
+		Failures: []results.Failure{{PolicyType: "deviceConfiguration", GraphID: "g1", Code: "forbidden"}}})
+	want := results.OperationContext{All: true, PolicyIDs: []string{"pol_1"}, ScopeFingerprint: "fp2", ReasonCodes: []string{"items_failed"},
+		Failures: []results.Failure{{PolicyType: "deviceConfiguration", GraphID: "g1", Code: "forbidden"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Merge mismatch (-want +got):\n%s", diff)
+	}
+	if again := got.Merge(results.OperationContext{}); !cmp.Equal(again, got) {
+		t.Errorf("merging an empty context changed %+v into %+v", got, again)
+	}
+}

@@ -48,8 +48,10 @@ var (
 		ScopeTags:         &results.ScopeTagChanges{Added: []string{"3"}, Removed: []string{"0"}},
 		PreviewOnlyReason: "settings catalog templates are preview-only",
 	}
-	drift      = &results.Diff{Error: "the target object could not be read (graph_not_found)"}
-	opSummary  = results.OperationSummary{Total: 12, Captured: 10, Failed: 2, Skipped: 1}
+	drift     = &results.Diff{Error: "the target object could not be read (graph_not_found)"}
+	opSummary = results.OperationSummary{Total: 12, Captured: 10, Failed: 2, Skipped: 1}
+	opContext = results.OperationContext{ReasonCodes: []string{"items_failed"}, All: true, IncludeFoundations: true,
+		PolicyIDs: []string{"pol_1"}, Failures: []results.Failure{{PolicyType: "deviceConfiguration", GraphID: "g1", Code: "forbidden"}}}
 	typeCounts = results.TypeCounts{"deviceConfiguration": 7, "roleScopeTag": 2}
 )
 
@@ -69,7 +71,7 @@ func writeRows(t *testing.T, db *store.DB) rows {
 	r.item = db.RestoreRunItem.Create().SetWorkspaceID(ws.ID).SetRunID(r.run.ID).SetBackupItemID("bki_1").
 		SetPolicyType("deviceConfiguration").SetCheckResults(itemResults).SetPreviewDiff(previewDiff).SetDrift(drift).
 		SaveX(ctx)
-	r.op = db.OperationRun.Create().SetWorkspaceID(ws.ID).SetType("backup_set.capture").SetSummary(opSummary).SaveX(ctx)
+	r.op = db.OperationRun.Create().SetWorkspaceID(ws.ID).SetType("backup_set.capture").SetSummary(opSummary).SetContext(opContext).SaveX(ctx)
 	return r
 }
 
@@ -97,6 +99,7 @@ func TestTypedFieldsRoundTrip(t *testing.T) {
 		{"item preview diff", previewDiff, item.PreviewDiff},
 		{"item drift", drift, item.Drift},
 		{"operation summary", opSummary, op.Summary},
+		{"operation context", opContext, op.Context},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
@@ -159,6 +162,10 @@ func TestStoredKeysUnchanged(t *testing.T) {
 			func() any { return db.RestoreRunItem.GetX(ctx, r.item.ID).Drift }, drift},
 		{"operation_runs", "summary", r.op.ID, `{"total": 12, "captured": 10, "failed": 2, "skipped": 1}`,
 			func() any { return db.OperationRun.GetX(ctx, r.op.ID).Summary }, opSummary},
+		{"operation_runs", "context", r.op.ID,
+			`{"reasonCodes": ["items_failed"], "all": true, "includeFoundations": true, "policyIds": ["pol_1"],
+			  "failures": [{"policyType": "deviceConfiguration", "graphId": "g1", "code": "forbidden"}]}`,
+			func() any { return db.OperationRun.GetX(ctx, r.op.ID).Context }, opContext},
 	}
 	for _, tt := range tests {
 		t.Run(tt.table+"."+tt.column, func(t *testing.T) {

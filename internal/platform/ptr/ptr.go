@@ -10,3 +10,13 @@ func Deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// NonZero returns &v, or nil when v is T's zero value: a GraphQL null for an
+// empty optional field.
+func NonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}

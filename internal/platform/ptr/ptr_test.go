@@ -14,3 +14,12 @@ func TestDeref(t *testing.T) {
 		t.Errorf("Deref[int](nil) = %d, want 0", got)
 	}
 }
+
+func TestNonZero(t *testing.T) {
+	if got := NonZero(""); got != nil {
+		t.Errorf("NonZero(\"\") = %v, want nil", got)
+	}
+	if got := NonZero("x"); got == nil || *got != "x" {
+		t.Errorf("NonZero(\"x\") = %v, want &\"x\"", got)
+	}
+}
