@@ -11,6 +11,7 @@ import (
 	"github.com/restored/restored/internal/domain/accounts"
 	"github.com/restored/restored/internal/domain/backup"
 	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/domain/notifications"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/platform/events"
@@ -25,6 +26,8 @@ type Resolver struct {
 	// Environments manages tenants; Ops starts their permission checks.
 	Environments *environments.Service
 	Ops          *operations.Service
-	Bus          *events.Bus
-	Log          *slog.Logger
+	// Notes serves the caller's own notifications.
+	Notes *notifications.Service
+	Bus   *events.Bus
+	Log   *slog.Logger
 }

@@ -229,6 +229,15 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (*ent.
 	return r.Accounts.RevokeToken(ctx, id)
 }
 
+// MarkNotificationsRead is the resolver for the markNotificationsRead field.
+func (r *mutationResolver) MarkNotificationsRead(ctx context.Context, ids []string, all *bool) (int, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Notes.MarkRead(ctx, v.User.ID, v.WorkspaceID, ids, all != nil && *all)
+}
+
 // GraphID is the resolver for the graphId field.
 func (r *operationFailureResolver) GraphID(ctx context.Context, obj *results.Failure) (*string, error) {
 	return ptr.NonZero(obj.GraphID), nil
@@ -501,6 +510,18 @@ func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, sea
 	return &model.RestoreScopeItems{Run: run, Filter: restore.ScopeFilter{Search: ptr.Deref(search), PolicyTypes: policyTypes, Platforms: platforms}}, nil
 }
 
+// Notifications is the resolver for the notifications field.
+func (r *queryResolver) Notifications(ctx context.Context, first *int, after *entgql.Cursor[string], unreadOnly *bool) (*ent.NotificationConnection, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := page(&first, new(*int)); err != nil {
+		return nil, err
+	}
+	return r.Notes.List(ctx, v.User.ID, v.WorkspaceID, unreadOnly != nil && *unreadOnly, after, first)
+}
+
 // Readiness is the resolver for the readiness field.
 func (r *restoreRunResolver) Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error) {
 	return readiness(r.Restore.ReadinessOf(ctx, obj)), nil
@@ -678,6 +699,15 @@ func (r *subscriptionResolver) RestoreRunEvents(ctx context.Context, runID strin
 		after = *afterSequence
 	}
 	return r.Restore.FollowEvents(ctx, runID, after)
+}
+
+// NotificationReceived is the resolver for the notificationReceived field.
+func (r *subscriptionResolver) NotificationReceived(ctx context.Context) (<-chan *ent.Notification, error) {
+	v, err := auth.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Notes.Follow(ctx, v.User.ID, v.WorkspaceID)
 }
 
 // Mutation returns generated.MutationResolver implementation.

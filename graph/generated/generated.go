@@ -282,6 +282,7 @@ type ComplexityRoot struct {
 		ExecuteRestoreRun                 func(childComplexity int, input model.ExecuteRestoreRunInput) int
 		GenerateRestorePreview            func(childComplexity int, input model.GenerateRestorePreviewInput) int
 		InviteMember                      func(childComplexity int, input model.InviteMemberInput) int
+		MarkNotificationsRead             func(childComplexity int, ids []string, all *bool) int
 		RemoveMember                      func(childComplexity int, membershipID string) int
 		RevokeAPIToken                    func(childComplexity int, id string) int
 		RotateEnvironmentCredentials      func(childComplexity int, input model.RotateEnvironmentCredentialsInput) int
@@ -462,6 +463,7 @@ type ComplexityRoot struct {
 		Members           func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Node              func(childComplexity int, id string) int
 		Nodes             func(childComplexity int, ids []string) int
+		Notifications     func(childComplexity int, first *int, after *entgql.Cursor[string], unreadOnly *bool) int
 		OperationRuns     func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Policies          func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
 		PolicyTypes       func(childComplexity int) int
@@ -658,9 +660,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		AuditLogAdded       func(childComplexity int, workspaceID string) int
-		OperationRunUpdated func(childComplexity int, id *string, workspaceID *string) int
-		RestoreRunEvents    func(childComplexity int, runID string, afterSequence *int) int
+		AuditLogAdded        func(childComplexity int, workspaceID string) int
+		NotificationReceived func(childComplexity int) int
+		OperationRunUpdated  func(childComplexity int, id *string, workspaceID *string) int
+		RestoreRunEvents     func(childComplexity int, runID string, afterSequence *int) int
 	}
 
 	User struct {
@@ -749,6 +752,7 @@ type MutationResolver interface {
 	AddPoliciesToBackupSet(ctx context.Context, input model.AddPoliciesToBackupSetInput) (*ent.OperationRun, error)
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, id string) (*ent.APIToken, error)
+	MarkNotificationsRead(ctx context.Context, ids []string, all *bool) (int, error)
 }
 type OperationFailureResolver interface {
 	GraphID(ctx context.Context, obj *results.Failure) (*string, error)
@@ -777,6 +781,7 @@ type QueryResolver interface {
 	RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error)
 	RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error)
 	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string) (*model.RestoreScopeItems, error)
+	Notifications(ctx context.Context, first *int, after *entgql.Cursor[string], unreadOnly *bool) (*ent.NotificationConnection, error)
 }
 type RestoreRunResolver interface {
 	Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error)
@@ -807,6 +812,7 @@ type SubscriptionResolver interface {
 	OperationRunUpdated(ctx context.Context, id *string, workspaceID *string) (<-chan *ent.OperationRun, error)
 	AuditLogAdded(ctx context.Context, workspaceID string) (<-chan *ent.AuditLog, error)
 	RestoreRunEvents(ctx context.Context, runID string, afterSequence *int) (<-chan *restore.RunEvent, error)
+	NotificationReceived(ctx context.Context) (<-chan *ent.Notification, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1816,6 +1822,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InviteMember(childComplexity, args["input"].(model.InviteMemberInput)), true
+	case "Mutation.markNotificationsRead":
+		if e.ComplexityRoot.Mutation.MarkNotificationsRead == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markNotificationsRead_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkNotificationsRead(childComplexity, args["ids"].([]string), args["all"].(*bool)), true
 	case "Mutation.removeMember":
 		if e.ComplexityRoot.Mutation.RemoveMember == nil {
 			break
@@ -2693,6 +2710,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.notifications":
+		if e.ComplexityRoot.Query.Notifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_notifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Notifications(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[string]), args["unreadOnly"].(*bool)), true
 	case "Query.operationRuns":
 		if e.ComplexityRoot.Query.OperationRuns == nil {
 			break
@@ -3607,6 +3635,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AuditLogAdded(childComplexity, args["workspaceId"].(string)), true
+	case "Subscription.notificationReceived":
+		if e.ComplexityRoot.Subscription.NotificationReceived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.NotificationReceived(childComplexity), true
 	case "Subscription.operationRunUpdated":
 		if e.ComplexityRoot.Subscription.OperationRunUpdated == nil {
 			break
@@ -5792,6 +5826,33 @@ type RestoreRunEvent {
   counts: RestoreItemCounts
   at: Time!
 }
+
+# Notifications: each user's own, in the workspace of their token. A run's
+# initiator is told when it is queued, when it starts and how it ends.
+extend type Query {
+  """
+  The caller's notifications in the token's workspace, newest first; only
+  unread ones with unreadOnly.
+  """
+  notifications(first: Int, after: Cursor, unreadOnly: Boolean): NotificationConnection!
+}
+
+extend type Mutation {
+  """
+  Marks the caller's notifications read: those with the given ids, or all of
+  them. Returns how many changed. Ids that are not the caller's (someone
+  else's, another workspace's, unknown) or already read are ignored, never
+  an error, so nobody learns whether another user's notification exists.
+  """
+  markNotificationsRead(ids: [ID!], all: Boolean): Int!
+}
+
+extend type Subscription {
+  """
+  The caller's new notifications in the token's workspace, as they are written.
+  """
+  notificationReceived: Notification!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -6246,6 +6307,18 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 		return ec.fieldContext_Notification_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_NotificationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_NotificationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_NotificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7290,6 +7363,28 @@ func (ec *executionContext) field_Mutation_inviteMember_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_markNotificationsRead_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "all",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["all"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7787,6 +7882,36 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_notifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "unreadOnly",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["unreadOnly"] = arg2
 	return args, nil
 }
 
@@ -12811,6 +12936,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiToken(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markNotificationsRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkNotificationsRead(ctx, fc.Args["ids"].([]string), fc.Args["all"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markNotificationsRead(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markNotificationsRead_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16231,6 +16400,50 @@ func (ec *executionContext) fieldContext_Query_restoreScopeItems(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_restoreScopeItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_notifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Notifications(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["unreadOnly"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
+			return ec.marshalNNotificationConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐNotificationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_notifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19764,6 +19977,38 @@ func (ec *executionContext) fieldContext_Subscription_restoreRunEvents(ctx conte
 	if fc.Args, err = ec.field_Subscription_restoreRunEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_notificationReceived(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_notificationReceived(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().NotificationReceived(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
+			return ec.marshalNNotification2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐNotification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_notificationReceived(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Notification(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -24962,6 +25207,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "markNotificationsRead":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markNotificationsRead(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26113,6 +26365,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_restoreScopeItems(ctx, field)
+				})
+		case "notifications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notifications(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -27338,6 +27596,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_auditLogAdded(ctx, fields[0])
 	case "restoreRunEvents":
 		return ec._Subscription_restoreRunEvents(ctx, fields[0])
+	case "notificationReceived":
+		return ec._Subscription_notificationReceived(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -28555,6 +28815,22 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋrestoredᚋrestored�
 	})
 
 	return ret
+}
+
+func (ec *executionContext) marshalNNotification2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐNotification(ctx context.Context, sel ast.SelectionSet, v *ent.Notification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Notification!")
+		return graphql.Null
+	}
+	return ec._Notification(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNotificationConnection2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐNotificationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotificationConnection!")
+		return graphql.Null
+	}
+	return ec._NotificationConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNNotificationOrderField2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐNotificationOrderField(ctx context.Context, v any) (*ent.NotificationOrderField, error) {

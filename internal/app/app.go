@@ -18,6 +18,7 @@ import (
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/backup"
 	"github.com/restored/restored/internal/domain/environments"
+	"github.com/restored/restored/internal/domain/notifications"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/msgraph"
@@ -44,6 +45,7 @@ type App struct {
 	Accounts *accounts.Service
 	Audit    *audit.Recorder
 	Ops      *operations.Service
+	Notes    *notifications.Service
 	Backup   *backup.Service
 	Restore  *restore.Service
 	Envs     *environments.Service
@@ -99,7 +101,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 			return nil, err
 		}
 	}
-	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Clock: a.Clock}
+	a.Notes = &notifications.Service{Client: a.DB.Client, Bus: a.Bus, Log: log, Clock: a.Clock}
+	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock}
 	a.tenants = &tenantClients{box: a.Secrets, log: log}
 	if cfg.GraphRateLimit {
 		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, msgraph.IntuneLimits)
@@ -127,6 +130,7 @@ func (a *App) Handler() http.Handler {
 			Restore:      a.Restore,
 			Environments: a.Envs,
 			Ops:          a.Ops,
+			Notes:        a.Notes,
 			Bus:          a.Bus,
 			Log:          a.Log,
 		},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/notifications"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/clock"
@@ -48,6 +49,9 @@ type Service struct {
 	Queue  Enqueuer
 	Bus    *events.Bus
 	Log    *slog.Logger
+	// Notes tells a run's initiator when it is queued, starts and ends
+	// (nil: nobody is notified). See RunNotification.
+	Notes *notifications.Service
 	// Clock tells the time (nil: the system clock).
 	Clock *clock.Clock
 }
@@ -125,6 +129,8 @@ func (s *Service) StartRun(ctx context.Context, in Start, prepare func(ctx conte
 	if err != nil {
 		return nil, false, err
 	}
+	// Before the task exists, so "queued" never arrives after "started".
+	s.notify(ctx, nil, run)
 	if err := s.Queue.Submit(ctx, in.Type, run.ID); err != nil {
 		// The run exists but no task does: end it now rather than leave it
 		// queued forever.
@@ -162,6 +168,7 @@ func (s *Service) Begin(ctx context.Context, id string) (_ *ent.OperationRun, er
 	if run.Status == operationrun.StatusCOMPLETED {
 		return run, ErrFinished
 	}
+	before := run
 	u := run.Update().SetStatus(operationrun.StatusRUNNING).AddAttempts(1)
 	if run.StartedAt == nil {
 		u.SetStartedAt(s.Clock.Now())
@@ -171,6 +178,7 @@ func (s *Service) Begin(ctx context.Context, id string) (_ *ent.OperationRun, er
 		return nil, err
 	}
 	s.publish(ctx, run)
+	s.notify(ctx, before, run)
 	return run, nil
 }
 
@@ -211,6 +219,7 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.Oper
 	if err != nil {
 		return nil, err
 	}
+	before := run
 	summary := run.Summary.Merge(end.Summary)
 	runCtx := run.Context.Merge(end.Context)
 	u := run.Update().
@@ -231,6 +240,7 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.Oper
 		return nil, err
 	}
 	s.publish(ctx, run)
+	s.notify(ctx, before, run)
 	return run, nil
 }
 

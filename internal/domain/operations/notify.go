@@ -1,0 +1,87 @@
+package operations
+
+import (
+	"context"
+
+	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/notifications"
+)
+
+// Notification kinds of operation runs.
+const (
+	NotifyQueued    = "operation.queued"
+	NotifyRunning   = "operation.running"
+	NotifyCompleted = "operation.completed"
+)
+
+// labels name each operation type for people.
+var labels = map[string]string{
+	TypeInventorySync:     "Inventory sync",
+	TypePolicySnapshot:    "Policy snapshot",
+	TypeBackupCapture:     "Backup capture",
+	TypeEnvironmentVerify: "Permission check",
+	TypeRestoreChecks:     "Restore safety checks",
+	TypeRestorePreview:    "Restore preview",
+	TypeRestoreExecute:    "Restore",
+}
+
+var outcomes = map[operationrun.Outcome]string{
+	operationrun.OutcomeSUCCEEDED:           "succeeded",
+	operationrun.OutcomePARTIALLY_SUCCEEDED: "partially succeeded",
+	operationrun.OutcomeBLOCKED:             "was blocked",
+	operationrun.OutcomeFAILED:              "failed",
+	operationrun.OutcomeCANCELLED:           "was cancelled",
+}
+
+// RunNotification is the notification a run's change earns its initiator,
+// if any: before is the run as it was (nil for a new run), after as it is
+// now. A run tells its initiator three things, once each: it was queued
+// (created), it started (its first RUNNING: a retry after a crash or a
+// shutdown hand-back is not news), and how it ended. Runs nobody started
+// (system runs) notify no one. The text is built only from the run's type,
+// outcome and error message, which is safe to show by contract (End).
+func RunNotification(before, after *ent.OperationRun) (notifications.New, bool) {
+	if after == nil || after.InitiatorID == nil || *after.InitiatorID == "" {
+		return notifications.New{}, false
+	}
+	label := labels[after.Type]
+	if label == "" {
+		label = "Job " + after.Type
+	}
+	n := notifications.New{WorkspaceID: after.WorkspaceID, UserID: *after.InitiatorID, SubjectID: after.ID}
+	switch {
+	case before == nil && after.Status == operationrun.StatusQUEUED:
+		n.Kind, n.Title = NotifyQueued, label+" queued"
+	case after.Status == operationrun.StatusRUNNING && before != nil && before.StartedAt == nil:
+		n.Kind, n.Title = NotifyRunning, label+" started"
+	case after.Status == operationrun.StatusCOMPLETED && before != nil && before.Status != operationrun.StatusCOMPLETED:
+		word := outcomes[after.Outcome]
+		if word == "" {
+			word = "ended"
+		}
+		n.Kind, n.Title = NotifyCompleted, label+" "+word
+		if after.ErrorMessage != nil {
+			n.Body = *after.ErrorMessage
+		}
+	default:
+		return notifications.New{}, false
+	}
+	return n, true
+}
+
+// notify tells the run's initiator about a change, best effort: the run's
+// status is the truth and is already saved; a notification that cannot be
+// written is logged and never fails or rolls back the run.
+func (s *Service) notify(ctx context.Context, before, after *ent.OperationRun) {
+	if s.Notes == nil {
+		return
+	}
+	n, ok := RunNotification(before, after)
+	if !ok {
+		return
+	}
+	if _, err := s.Notes.Notify(context.WithoutCancel(ctx), n); err != nil {
+		s.log().Warn("notify run initiator", "run", after.ID, "kind", n.Kind, "err", err)
+	}
+}
