@@ -27,6 +27,9 @@ type operation struct {
 	// stateError: allowed callers pass authorization but the object's state
 	// refuses the call (this code); the matrix only checks who gets past.
 	stateError string
+	// trigger, for a subscription, makes events arrive for caller until
+	// stopped (e.pulse when nil).
+	trigger func(e *env, caller string) (stop func())
 }
 
 // callers of the matrix, by name.
@@ -218,6 +221,15 @@ var apiOperations = []operation{
 		vars:    func(e *env) map[string]any { return map[string]any{"bs": e.backupSetID, "p": e.policyID} },
 		allowed: capturers,
 	},
+	{
+		field: "notifications", query: `query { notifications(first: 10, unreadOnly: true) { totalCount edges { node { id kind title readAt } } } }`,
+		allowed: everyone,
+	},
+	{
+		// Every member marks their own; nobody can reach another's.
+		field: "markNotificationsRead", query: `mutation { markNotificationsRead(all: true) }`,
+		allowed: everyone,
+	},
 	{field: "viewer", query: `{ viewer { user { email } role capabilities workspace { id } token { id } memberships { role } } }`, allowed: everyone},
 	{field: "workspaces", query: `{ workspaces { edges { node { id slug } } } }`, allowed: everyone},
 	{
@@ -333,6 +345,11 @@ func TestAuthMatrixSubscriptions(t *testing.T) {
 			return map[string]any{"id": d.CreateRestoreRun.ID}
 		},
 		allowed: demoRoles,
+	}, {
+		field: "notificationReceived", query: `subscription { notificationReceived { id kind title } }`,
+		vars:    func(*env) map[string]any { return nil },
+		allowed: everyone,
+		trigger: (*env).notifyPulse,
 	}}
 	for _, op := range subs {
 		t.Run(op.field, func(t *testing.T) {
@@ -350,7 +367,11 @@ func TestAuthMatrixSubscriptions(t *testing.T) {
 				c.subscribe("1", op.query, op.vars(e))
 				if slices.Contains(op.allowed, caller) {
 					// Allowed: the subscription is live; prove it with an event.
-					stop := e.pulse()
+					trigger := func(e *env, _ string) func() { return e.pulse() }
+					if op.trigger != nil {
+						trigger = op.trigger
+					}
+					stop := trigger(e, caller)
 					m := c.next(5 * time.Second)
 					stop()
 					if m.Type != "next" {
@@ -378,7 +399,7 @@ func TestAuthMatrixCoversSchema(t *testing.T) {
 		} `json:"__schema"`
 	}
 	r.decode(t, &s)
-	covered := map[string]bool{"auditLogAdded": true, "operationRunUpdated": true, "restoreRunEvents": true}
+	covered := map[string]bool{"auditLogAdded": true, "operationRunUpdated": true, "restoreRunEvents": true, "notificationReceived": true}
 	for _, op := range apiOperations {
 		covered[op.field] = true
 	}
