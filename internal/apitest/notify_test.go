@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/restored/restored/ent/apitoken"
+	"github.com/restored/restored/internal/domain/access"
+	"github.com/restored/restored/internal/domain/accounts"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/notifications"
 	"github.com/restored/restored/internal/msgraph/graphsim"
@@ -215,5 +217,56 @@ func TestCaptureNotifications(t *testing.T) {
 	// The operator's own sync did not notify the owner.
 	if _, n := e.notices(e.owner, false); n != 3 {
 		t.Errorf("owner has %d notifications after the operator's sync, want 3", n)
+	}
+}
+
+// TestNotificationsFollowTheTokensWorkspace: a user in two workspaces sees,
+// receives and marks through a token only that token's workspace's
+// notifications.
+func TestNotificationsFollowTheTokensWorkspace(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	u, err := e.app.Accounts.EnsureMember(ctx, e.otherWsID, "owner@demo.restored.test", access.Owner)
+	if err != nil || u.ID != e.ownerUserID {
+		t.Fatalf("EnsureMember: %v, %v", u, err)
+	}
+	_, elsewhere, err := e.app.Accounts.CreateToken(ctx, accounts.TokenInput{WorkspaceID: e.otherWsID, UserID: u.ID, Name: "elsewhere", Role: access.Auditor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + elsewhere})
+	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s %s, want connection_ack", m.Type, m.Payload)
+	}
+	c.subscribe("n", `subscription { notificationReceived { `+noticeFields+` } }`, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.app.Bus.Subscribers(notifications.Topic(u.ID)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("notificationReceived never subscribed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	here, err := e.app.Notes.Notify(ctx, notifications.New{WorkspaceID: e.wsID, UserID: u.ID, Kind: "test", Title: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	there, err := e.app.Notes.Notify(ctx, notifications.New{WorkspaceID: e.otherWsID, UserID: u.ID, Kind: "test", Title: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Published in this order on one topic: the demo one was filtered out.
+	if n := nextNotice(t, c, "n"); n.ID != there.ID {
+		t.Errorf("first live notification %+v, want %s (the token's workspace only)", n, there.ID)
+	}
+	for tok, want := range map[string]string{e.owner: here.ID, elsewhere: there.ID} {
+		if list, total := e.notices(tok, false); total != 1 || list[0].ID != want {
+			t.Errorf("token sees %+v, want only %s", list, want)
+		}
+	}
+	if n := e.markRead(elsewhere, map[string]any{"ids": []string{here.ID, there.ID}}); n != 1 {
+		t.Errorf("marked %d, want 1 (the other workspace's is out of reach)", n)
+	}
+	if _, unread := e.notices(e.owner, true); unread != 1 {
+		t.Errorf("the demo notification was marked read through another workspace's token")
 	}
 }
