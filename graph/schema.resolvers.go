@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 
 	"entgo.io/contrib/entgql"
 	"github.com/restored/restored/ent"
@@ -664,32 +663,13 @@ func (r *subscriptionResolver) AuditLogAdded(ctx context.Context, workspaceID st
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *ent.AuditLog, 16)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		for msg := range sub.C() {
-			var id string
-			if json.Unmarshal(msg, &id) != nil {
-				continue
-			}
-			// The event carries only the id: the entry is read from the
-			// database, the truth, never from Redis.
-			entry, err := r.Client.AuditLog.Get(ctx, id)
-			if err != nil {
-				if ctx.Err() == nil {
-					r.Log.Warn("audit feed: load entry", "entry", id, "err", err)
-				}
-				continue
-			}
-			select {
-			case out <- entry:
-			case <-ctx.Done():
-				return
-			}
+	return events.ForwardIDs(ctx, sub, func(ctx context.Context, id string) (*ent.AuditLog, bool) {
+		entry, err := r.Client.AuditLog.Get(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			r.Log.Warn("audit feed: load entry", "entry", id, "err", err)
 		}
-	}()
-	return out, nil
+		return entry, err == nil
+	}), nil
 }
 
 // RestoreRunEvents is the resolver for the restoreRunEvents field.

@@ -8,7 +8,6 @@ package notifications
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 
 	"entgo.io/contrib/entgql"
@@ -116,32 +115,12 @@ func (s *Service) Follow(ctx context.Context, userID, workspaceID string) (<-cha
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *ent.Notification, 16)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		for msg := range sub.C() {
-			var id string
-			if json.Unmarshal(msg, &id) != nil {
-				continue
-			}
-			n, err := s.Client.Notification.Query().Where(notification.ID(id),
-				notification.UserID(userID), notification.WorkspaceID(workspaceID)).Only(ctx)
-			if ent.IsNotFound(err) {
-				continue // another workspace's: not for this token
-			}
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log().Warn("notification feed: load", "notification", id, "err", err)
-				}
-				continue
-			}
-			select {
-			case out <- n:
-			case <-ctx.Done():
-				return
-			}
+	return events.ForwardIDs(ctx, sub, func(ctx context.Context, id string) (*ent.Notification, bool) {
+		n, err := s.Client.Notification.Query().Where(notification.ID(id),
+			notification.UserID(userID), notification.WorkspaceID(workspaceID)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) && ctx.Err() == nil { // not found: another workspace's
+			s.log().Warn("notification feed: load", "notification", id, "err", err)
 		}
-	}()
-	return out, nil
+		return n, err == nil
+	}), nil
 }

@@ -2,7 +2,6 @@ package operations
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
@@ -77,25 +76,8 @@ func (s *Service) FollowWorkspace(ctx context.Context, workspaceID string) (<-ch
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *ent.OperationRun, 16)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		for msg := range sub.C() {
-			var id string
-			if json.Unmarshal(msg, &id) != nil {
-				continue
-			}
-			run, err := s.Client.OperationRun.Get(ctx, id)
-			if err != nil || run.WorkspaceID != workspaceID {
-				continue
-			}
-			select {
-			case out <- run:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
+	return events.ForwardIDs(ctx, sub, func(ctx context.Context, id string) (*ent.OperationRun, bool) {
+		run, err := s.Client.OperationRun.Get(ctx, id)
+		return run, err == nil && run.WorkspaceID == workspaceID
+	}), nil
 }

@@ -264,3 +264,32 @@ func (b *Bus) Close() {
 	}
 	b.dropAll()
 }
+
+// ForwardIDs relays a subscription whose messages carry a row id: each id is
+// turned into a value by load (which reads the row from the database, the
+// truth, never from Redis) and sent on the returned channel, until ctx ends
+// or the subscription does. load declines a message by returning false
+// (gone, not for this subscriber, or unreadable).
+func ForwardIDs[T any](ctx context.Context, sub *Subscription, load func(ctx context.Context, id string) (T, bool)) <-chan T {
+	out := make(chan T, 16)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		for msg := range sub.C() {
+			var id string
+			if json.Unmarshal(msg, &id) != nil {
+				continue
+			}
+			v, ok := load(ctx, id)
+			if !ok {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

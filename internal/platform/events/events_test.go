@@ -455,3 +455,39 @@ func (p *tcpProxy) cutAll() {
 	}
 	p.conns = nil
 }
+
+// TestForwardIDs: ids published on a topic come out as what load makes of
+// them, in order; declined ids are skipped; the stream ends with its context.
+func TestForwardIDs(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
+	sub := mustSubscribe(t, ctx, bus, "feed")
+	out := events.ForwardIDs(ctx, sub, func(_ context.Context, id string) (string, bool) {
+		return "row " + id, id != "skip"
+	})
+	for _, id := range []string{"a", "skip", "b"} {
+		if err := bus.Publish(ctx, "feed", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"row a", "row b"} {
+		select {
+		case got := <-out:
+			if got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		case <-time.After(wait):
+			t.Fatalf("no %q within %v", want, wait)
+		}
+	}
+	cancel()
+	select {
+	case _, ok := <-out:
+		for ok {
+			_, ok = <-out
+		}
+	case <-time.After(wait):
+		t.Fatal("the stream did not end with its context")
+	}
+}
