@@ -176,11 +176,9 @@ func (g *subscriptionGuard) InterceptOperation(ctx context.Context, next graphql
 
 // acquire counts a new subscription of s, or says why it is refused.
 func (g *subscriptionGuard) acquire(s *socket) string {
-	if g.perSocket > 0 && s.subs.Add(1) > int64(g.perSocket) {
+	if n := s.subs.Add(1); g.perSocket > 0 && n > int64(g.perSocket) {
 		s.subs.Add(-1)
 		return fmt.Sprintf("this websocket already holds %d live subscriptions, the most allowed: complete one first", g.perSocket)
-	} else if g.perSocket <= 0 {
-		s.subs.Add(1)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

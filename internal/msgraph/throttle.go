@@ -117,7 +117,9 @@ return 0
 var releaseScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-for i = tonumber(ARGV[2]), 4 do
+local first = 3
+if ARGV[2] == '1' then first = 1 end
+for i = first, 4 do
   redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1])
 end
 return 0
@@ -155,15 +157,11 @@ func (t *tenantLimiter) Wait(ctx context.Context, write bool) (func(), error) {
 			return nil, fmt.Errorf("msgraph: rate limiter: %w", err)
 		}
 		if us == 0 {
-			first := "3"
-			if write {
-				first = "1"
-			}
 			return func() {
 				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				defer cancel()
 				// Best effort: if it fails, the entry keeps its start time.
-				_ = releaseScript.Run(ctx, t.l.rdb, t.keys[:4], member, first).Err()
+				_ = releaseScript.Run(ctx, t.l.rdb, t.keys[:4], member, w).Err()
 				slot()
 			}, nil
 		}
