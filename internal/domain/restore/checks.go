@@ -164,20 +164,16 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ ope
 	// Persist only if the scope is still the one checked: a scope changed
 	// meanwhile keeps its (invalidated) state. New results void a
 	// confirmation given for the old ones.
-	u := s.Client.RestoreRun.Update().
-		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetCheckSummary(&summary).SetCheckResults(stored(runResults)).SetCheckFingerprint(fp).SetCheckedAt(s.Clock.Now())
-	n, err := resetConfirmation(u).Save(ctx)
+	stale, err := s.saveResult(ctx, run.ID, EventChecksCompleted, func(u *ent.RestoreRunUpdate) {
+		u.Where(restorerun.ScopeFingerprint(fp)).
+			SetCheckSummary(&summary).SetCheckResults(stored(runResults)).SetCheckFingerprint(fp).SetCheckedAt(s.Clock.Now())
+	})
 	if err != nil {
 		return operations.End{}, err
 	}
-	if n == 0 {
+	if stale {
 		return staleEnd(), nil
 	}
-	if err := s.refreshStatus(ctx, run.ID); err != nil {
-		return operations.End{}, err
-	}
-	s.recordEvent(ctx, run.ID, EventChecksCompleted, "")
 	outcome := operationrun.OutcomeSUCCEEDED
 	if summary.Blocking > 0 {
 		outcome = operationrun.OutcomeBLOCKED

@@ -58,18 +58,36 @@ func appendEvent(ctx context.Context, tx *ent.Client, runID, kind, action, itemI
 	return eventOf(row), nil
 }
 
-// recordEvent appends an event in its own transaction and publishes it.
-func (s *Service) recordEvent(ctx context.Context, runID, kind, action string) {
+// saveResult stores a checks or preview job's result on its run in one
+// transaction: set's update (guarded by the run being editable; set adds the
+// scope the job ran for to the WHERE), which also voids a confirmation given
+// for the old results, the status the results imply, and the completion
+// event of kind, published once committed. stale reports that the run
+// changed meanwhile and nothing was stored.
+func (s *Service) saveResult(ctx context.Context, runID, kind string, set func(u *ent.RestoreRunUpdate)) (stale bool, err error) {
 	var ev *RunEvent
-	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) (err error) {
-		ev, err = appendEvent(ctx, tx, runID, kind, action, "", nil, s.Clock.Now())
+	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
+		u := tx.RestoreRun.Update().Where(restorerun.ID(runID), restorerun.StatusIn(editable...))
+		set(u)
+		n, err := resetConfirmation(u).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			stale = true
+			return nil
+		}
+		if err := refreshStatus(ctx, tx, runID); err != nil {
+			return err
+		}
+		ev, err = appendEvent(ctx, tx, runID, kind, "", "", nil, s.Clock.Now())
 		return err
 	})
 	if err != nil {
-		s.Log.Error("run event", "run", runID, "kind", kind, "err", err)
-		return
+		return false, err
 	}
 	s.publishEvent(ctx, ev)
+	return stale, nil
 }
 
 // publishEvent tells live subscribers about a committed event. Best effort:

@@ -104,20 +104,16 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 	}
 	summary.Message = previewMessage(summary)
 	// A new preview voids a confirmation given for the old one.
-	u := s.Client.RestoreRun.Update().
-		Where(restorerun.ID(run.ID), restorerun.ScopeFingerprint(fp), restorerun.CheckFingerprint(fp), restorerun.StatusIn(editable...)).
-		SetPreviewSummary(&summary).SetPreviewFingerprint(fp).SetPreviewedAt(s.Clock.Now())
-	n, err := resetConfirmation(u).Save(ctx)
+	stale, err := s.saveResult(ctx, run.ID, EventPreviewCompleted, func(u *ent.RestoreRunUpdate) {
+		u.Where(restorerun.ScopeFingerprint(fp), restorerun.CheckFingerprint(fp)).
+			SetPreviewSummary(&summary).SetPreviewFingerprint(fp).SetPreviewedAt(s.Clock.Now())
+	})
 	if err != nil {
 		return operations.End{}, err
 	}
-	if n == 0 {
+	if stale {
 		return staleEnd(), nil
 	}
-	if err := s.refreshStatus(ctx, run.ID); err != nil {
-		return operations.End{}, err
-	}
-	s.recordEvent(ctx, run.ID, EventPreviewCompleted, "")
 	outcome := operationrun.OutcomeSUCCEEDED
 	if summary.Failed > 0 {
 		outcome = operationrun.OutcomePARTIALLY_SUCCEEDED

@@ -263,8 +263,8 @@ func validMapping(field string, m map[string]string) error {
 
 // refreshStatus derives an editable run's status from which results are
 // current: SCOPED, CHECKED (checks current) or PREVIEWED (both current).
-func (s *Service) refreshStatus(ctx context.Context, runID string) error {
-	run, err := s.Client.RestoreRun.Get(ctx, runID)
+func refreshStatus(ctx context.Context, client *ent.Client, runID string) error {
+	run, err := client.RestoreRun.Get(ctx, runID)
 	if err != nil || !isEditable(run.Status) || run.ScopeFingerprint == "" {
 		return err
 	}
@@ -278,7 +278,7 @@ func (s *Service) refreshStatus(ctx context.Context, runID string) error {
 	if st == run.Status {
 		return nil
 	}
-	return s.Client.RestoreRun.Update().Where(restorerun.ID(run.ID), restorerun.StatusIn(editable...)).SetStatus(st).Exec(ctx)
+	return client.RestoreRun.Update().Where(restorerun.ID(run.ID), restorerun.StatusIn(editable...)).SetStatus(st).Exec(ctx)
 }
 
 // ConfirmInput is step 5's confirmation.
