@@ -20,6 +20,7 @@ import (
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/identitymapping"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/notification"
@@ -49,6 +50,8 @@ type Client struct {
 	BackupSet *BackupSetClient
 	// Environment is the client for interacting with the Environment builders.
 	Environment *EnvironmentClient
+	// IdentityMapping is the client for interacting with the IdentityMapping builders.
+	IdentityMapping *IdentityMappingClient
 	// IntunePolicy is the client for interacting with the IntunePolicy builders.
 	IntunePolicy *IntunePolicyClient
 	// Membership is the client for interacting with the Membership builders.
@@ -85,6 +88,7 @@ func (c *Client) init() {
 	c.BackupItem = NewBackupItemClient(c.config)
 	c.BackupSet = NewBackupSetClient(c.config)
 	c.Environment = NewEnvironmentClient(c.config)
+	c.IdentityMapping = NewIdentityMappingClient(c.config)
 	c.IntunePolicy = NewIntunePolicyClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
@@ -192,6 +196,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		BackupItem:      NewBackupItemClient(cfg),
 		BackupSet:       NewBackupSetClient(cfg),
 		Environment:     NewEnvironmentClient(cfg),
+		IdentityMapping: NewIdentityMappingClient(cfg),
 		IntunePolicy:    NewIntunePolicyClient(cfg),
 		Membership:      NewMembershipClient(cfg),
 		Notification:    NewNotificationClient(cfg),
@@ -226,6 +231,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		BackupItem:      NewBackupItemClient(cfg),
 		BackupSet:       NewBackupSetClient(cfg),
 		Environment:     NewEnvironmentClient(cfg),
+		IdentityMapping: NewIdentityMappingClient(cfg),
 		IntunePolicy:    NewIntunePolicyClient(cfg),
 		Membership:      NewMembershipClient(cfg),
 		Notification:    NewNotificationClient(cfg),
@@ -266,8 +272,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIToken, c.AuditLog, c.BackupItem, c.BackupSet, c.Environment,
-		c.IntunePolicy, c.Membership, c.Notification, c.OperationRun, c.PolicyVersion,
-		c.RestoreRun, c.RestoreRunEvent, c.RestoreRunItem, c.User, c.Workspace,
+		c.IdentityMapping, c.IntunePolicy, c.Membership, c.Notification,
+		c.OperationRun, c.PolicyVersion, c.RestoreRun, c.RestoreRunEvent,
+		c.RestoreRunItem, c.User, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -278,8 +285,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIToken, c.AuditLog, c.BackupItem, c.BackupSet, c.Environment,
-		c.IntunePolicy, c.Membership, c.Notification, c.OperationRun, c.PolicyVersion,
-		c.RestoreRun, c.RestoreRunEvent, c.RestoreRunItem, c.User, c.Workspace,
+		c.IdentityMapping, c.IntunePolicy, c.Membership, c.Notification,
+		c.OperationRun, c.PolicyVersion, c.RestoreRun, c.RestoreRunEvent,
+		c.RestoreRunItem, c.User, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -298,6 +306,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.BackupSet.mutate(ctx, m)
 	case *EnvironmentMutation:
 		return c.Environment.mutate(ctx, m)
+	case *IdentityMappingMutation:
+		return c.IdentityMapping.mutate(ctx, m)
 	case *IntunePolicyMutation:
 		return c.IntunePolicy.mutate(ctx, m)
 	case *MembershipMutation:
@@ -1050,6 +1060,139 @@ func (c *EnvironmentClient) mutate(ctx context.Context, m *EnvironmentMutation) 
 		return (&EnvironmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Environment mutation op: %q", m.Op())
+	}
+}
+
+// IdentityMappingClient is a client for the IdentityMapping schema.
+type IdentityMappingClient struct {
+	config
+}
+
+// NewIdentityMappingClient returns a client for the IdentityMapping from the given config.
+func NewIdentityMappingClient(c config) *IdentityMappingClient {
+	return &IdentityMappingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identitymapping.Hooks(f(g(h())))`.
+func (c *IdentityMappingClient) Use(hooks ...Hook) {
+	c.hooks.IdentityMapping = append(c.hooks.IdentityMapping, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identitymapping.Intercept(f(g(h())))`.
+func (c *IdentityMappingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdentityMapping = append(c.inters.IdentityMapping, interceptors...)
+}
+
+// Create returns a builder for creating a IdentityMapping entity.
+func (c *IdentityMappingClient) Create() *IdentityMappingCreate {
+	mutation := newIdentityMappingMutation(c.config, OpCreate)
+	return &IdentityMappingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdentityMapping entities.
+func (c *IdentityMappingClient) CreateBulk(builders ...*IdentityMappingCreate) *IdentityMappingCreateBulk {
+	return &IdentityMappingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityMappingClient) MapCreateBulk(slice any, setFunc func(*IdentityMappingCreate, int)) *IdentityMappingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityMappingCreateBulk{err: fmt.Errorf("calling to IdentityMappingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityMappingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityMappingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdentityMapping.
+func (c *IdentityMappingClient) Update() *IdentityMappingUpdate {
+	mutation := newIdentityMappingMutation(c.config, OpUpdate)
+	return &IdentityMappingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityMappingClient) UpdateOne(_m *IdentityMapping) *IdentityMappingUpdateOne {
+	mutation := newIdentityMappingMutation(c.config, OpUpdateOne, withIdentityMapping(_m))
+	return &IdentityMappingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityMappingClient) UpdateOneID(id int) *IdentityMappingUpdateOne {
+	mutation := newIdentityMappingMutation(c.config, OpUpdateOne, withIdentityMappingID(id))
+	return &IdentityMappingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdentityMapping.
+func (c *IdentityMappingClient) Delete() *IdentityMappingDelete {
+	mutation := newIdentityMappingMutation(c.config, OpDelete)
+	return &IdentityMappingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityMappingClient) DeleteOne(_m *IdentityMapping) *IdentityMappingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityMappingClient) DeleteOneID(id int) *IdentityMappingDeleteOne {
+	builder := c.Delete().Where(identitymapping.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityMappingDeleteOne{builder}
+}
+
+// Query returns a query builder for IdentityMapping.
+func (c *IdentityMappingClient) Query() *IdentityMappingQuery {
+	return &IdentityMappingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentityMapping},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdentityMapping entity by its id.
+func (c *IdentityMappingClient) Get(ctx context.Context, id int) (*IdentityMapping, error) {
+	return c.Query().Where(identitymapping.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityMappingClient) GetX(ctx context.Context, id int) *IdentityMapping {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityMappingClient) Hooks() []Hook {
+	return c.hooks.IdentityMapping
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityMappingClient) Interceptors() []Interceptor {
+	return c.inters.IdentityMapping
+}
+
+func (c *IdentityMappingClient) mutate(ctx context.Context, m *IdentityMappingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityMappingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityMappingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityMappingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityMappingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdentityMapping mutation op: %q", m.Op())
 	}
 }
 
@@ -2594,14 +2737,14 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, AuditLog, BackupItem, BackupSet, Environment, IntunePolicy,
-		Membership, Notification, OperationRun, PolicyVersion, RestoreRun,
-		RestoreRunEvent, RestoreRunItem, User, Workspace []ent.Hook
+		APIToken, AuditLog, BackupItem, BackupSet, Environment, IdentityMapping,
+		IntunePolicy, Membership, Notification, OperationRun, PolicyVersion,
+		RestoreRun, RestoreRunEvent, RestoreRunItem, User, Workspace []ent.Hook
 	}
 	inters struct {
-		APIToken, AuditLog, BackupItem, BackupSet, Environment, IntunePolicy,
-		Membership, Notification, OperationRun, PolicyVersion, RestoreRun,
-		RestoreRunEvent, RestoreRunItem, User, Workspace []ent.Interceptor
+		APIToken, AuditLog, BackupItem, BackupSet, Environment, IdentityMapping,
+		IntunePolicy, Membership, Notification, OperationRun, PolicyVersion,
+		RestoreRun, RestoreRunEvent, RestoreRunItem, User, Workspace []ent.Interceptor
 	}
 )
 

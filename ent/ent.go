@@ -17,6 +17,7 @@ import (
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/identitymapping"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/notification"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			backupitem.Table:      backupitem.ValidColumn,
 			backupset.Table:       backupset.ValidColumn,
 			environment.Table:     environment.ValidColumn,
+			identitymapping.Table: identitymapping.ValidColumn,
 			intunepolicy.Table:    intunepolicy.ValidColumn,
 			membership.Table:      membership.ValidColumn,
 			notification.Table:    notification.ValidColumn,

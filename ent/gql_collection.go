@@ -1649,6 +1649,16 @@ func (_q *RestoreRunQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, restorerun.FieldCancelRequested)
 				fieldSeen[restorerun.FieldCancelRequested] = struct{}{}
 			}
+		case "preRestoreBackupSetId":
+			if _, ok := fieldSeen[restorerun.FieldPreRestoreBackupSetID]; !ok {
+				selectedFields = append(selectedFields, restorerun.FieldPreRestoreBackupSetID)
+				fieldSeen[restorerun.FieldPreRestoreBackupSetID] = struct{}{}
+			}
+		case "undoOfRunId":
+			if _, ok := fieldSeen[restorerun.FieldUndoOfRunID]; !ok {
+				selectedFields = append(selectedFields, restorerun.FieldUndoOfRunID)
+				fieldSeen[restorerun.FieldUndoOfRunID] = struct{}{}
+			}
 		case "startedAt":
 			if _, ok := fieldSeen[restorerun.FieldStartedAt]; !ok {
 				selectedFields = append(selectedFields, restorerun.FieldStartedAt)
@@ -1844,6 +1854,21 @@ func (_q *RestoreRunItemQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[restorerunitem.FieldDiffTruncated]; !ok {
 				selectedFields = append(selectedFields, restorerunitem.FieldDiffTruncated)
 				fieldSeen[restorerunitem.FieldDiffTruncated] = struct{}{}
+			}
+		case "executedAction":
+			if _, ok := fieldSeen[restorerunitem.FieldExecutedAction]; !ok {
+				selectedFields = append(selectedFields, restorerunitem.FieldExecutedAction)
+				fieldSeen[restorerunitem.FieldExecutedAction] = struct{}{}
+			}
+		case "writeStartedAt":
+			if _, ok := fieldSeen[restorerunitem.FieldWriteStartedAt]; !ok {
+				selectedFields = append(selectedFields, restorerunitem.FieldWriteStartedAt)
+				fieldSeen[restorerunitem.FieldWriteStartedAt] = struct{}{}
+			}
+		case "finishedAt":
+			if _, ok := fieldSeen[restorerunitem.FieldFinishedAt]; !ok {
+				selectedFields = append(selectedFields, restorerunitem.FieldFinishedAt)
+				fieldSeen[restorerunitem.FieldFinishedAt] = struct{}{}
 			}
 		case "verified":
 			if _, ok := fieldSeen[restorerunitem.FieldVerified]; !ok {

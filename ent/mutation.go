@@ -16,6 +16,7 @@ import (
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/identitymapping"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/notification"
@@ -45,6 +46,7 @@ const (
 	TypeBackupItem      = "BackupItem"
 	TypeBackupSet       = "BackupSet"
 	TypeEnvironment     = "Environment"
+	TypeIdentityMapping = "IdentityMapping"
 	TypeIntunePolicy    = "IntunePolicy"
 	TypeMembership      = "Membership"
 	TypeNotification    = "Notification"
@@ -5220,6 +5222,764 @@ func (m *EnvironmentMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Environment edge %s", name)
 }
 
+// IdentityMappingMutation represents an operation that mutates the IdentityMapping nodes in the graph.
+type IdentityMappingMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	workspace_id     *string
+	source_tenant_id *string
+	target_tenant_id *string
+	policy_type      *string
+	source_id        *string
+	target_id        *string
+	run_id           *string
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*IdentityMapping, error)
+	predicates       []predicate.IdentityMapping
+}
+
+var _ ent.Mutation = (*IdentityMappingMutation)(nil)
+
+// identitymappingOption allows management of the mutation configuration using functional options.
+type identitymappingOption func(*IdentityMappingMutation)
+
+// newIdentityMappingMutation creates new mutation for the IdentityMapping entity.
+func newIdentityMappingMutation(c config, op Op, opts ...identitymappingOption) *IdentityMappingMutation {
+	m := &IdentityMappingMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIdentityMapping,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIdentityMappingID sets the ID field of the mutation.
+func withIdentityMappingID(id int) identitymappingOption {
+	return func(m *IdentityMappingMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IdentityMapping
+		)
+		m.oldValue = func(ctx context.Context) (*IdentityMapping, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IdentityMapping.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIdentityMapping sets the old IdentityMapping of the mutation.
+func withIdentityMapping(node *IdentityMapping) identitymappingOption {
+	return func(m *IdentityMappingMutation) {
+		m.oldValue = func(context.Context) (*IdentityMapping, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IdentityMappingMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IdentityMappingMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IdentityMappingMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IdentityMappingMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IdentityMapping.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *IdentityMappingMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *IdentityMappingMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *IdentityMappingMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *IdentityMappingMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *IdentityMappingMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *IdentityMappingMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *IdentityMappingMutation) SetWorkspaceID(s string) {
+	m.workspace_id = &s
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *IdentityMappingMutation) WorkspaceID() (r string, exists bool) {
+	v := m.workspace_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldWorkspaceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *IdentityMappingMutation) ResetWorkspaceID() {
+	m.workspace_id = nil
+}
+
+// SetSourceTenantID sets the "source_tenant_id" field.
+func (m *IdentityMappingMutation) SetSourceTenantID(s string) {
+	m.source_tenant_id = &s
+}
+
+// SourceTenantID returns the value of the "source_tenant_id" field in the mutation.
+func (m *IdentityMappingMutation) SourceTenantID() (r string, exists bool) {
+	v := m.source_tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceTenantID returns the old "source_tenant_id" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldSourceTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceTenantID: %w", err)
+	}
+	return oldValue.SourceTenantID, nil
+}
+
+// ResetSourceTenantID resets all changes to the "source_tenant_id" field.
+func (m *IdentityMappingMutation) ResetSourceTenantID() {
+	m.source_tenant_id = nil
+}
+
+// SetTargetTenantID sets the "target_tenant_id" field.
+func (m *IdentityMappingMutation) SetTargetTenantID(s string) {
+	m.target_tenant_id = &s
+}
+
+// TargetTenantID returns the value of the "target_tenant_id" field in the mutation.
+func (m *IdentityMappingMutation) TargetTenantID() (r string, exists bool) {
+	v := m.target_tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetTenantID returns the old "target_tenant_id" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldTargetTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetTenantID: %w", err)
+	}
+	return oldValue.TargetTenantID, nil
+}
+
+// ResetTargetTenantID resets all changes to the "target_tenant_id" field.
+func (m *IdentityMappingMutation) ResetTargetTenantID() {
+	m.target_tenant_id = nil
+}
+
+// SetPolicyType sets the "policy_type" field.
+func (m *IdentityMappingMutation) SetPolicyType(s string) {
+	m.policy_type = &s
+}
+
+// PolicyType returns the value of the "policy_type" field in the mutation.
+func (m *IdentityMappingMutation) PolicyType() (r string, exists bool) {
+	v := m.policy_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicyType returns the old "policy_type" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldPolicyType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicyType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicyType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicyType: %w", err)
+	}
+	return oldValue.PolicyType, nil
+}
+
+// ResetPolicyType resets all changes to the "policy_type" field.
+func (m *IdentityMappingMutation) ResetPolicyType() {
+	m.policy_type = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *IdentityMappingMutation) SetSourceID(s string) {
+	m.source_id = &s
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *IdentityMappingMutation) SourceID() (r string, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldSourceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *IdentityMappingMutation) ResetSourceID() {
+	m.source_id = nil
+}
+
+// SetTargetID sets the "target_id" field.
+func (m *IdentityMappingMutation) SetTargetID(s string) {
+	m.target_id = &s
+}
+
+// TargetID returns the value of the "target_id" field in the mutation.
+func (m *IdentityMappingMutation) TargetID() (r string, exists bool) {
+	v := m.target_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetID returns the old "target_id" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldTargetID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetID: %w", err)
+	}
+	return oldValue.TargetID, nil
+}
+
+// ResetTargetID resets all changes to the "target_id" field.
+func (m *IdentityMappingMutation) ResetTargetID() {
+	m.target_id = nil
+}
+
+// SetRunID sets the "run_id" field.
+func (m *IdentityMappingMutation) SetRunID(s string) {
+	m.run_id = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *IdentityMappingMutation) RunID() (r string, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the IdentityMapping entity.
+// If the IdentityMapping object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMappingMutation) OldRunID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *IdentityMappingMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// Where appends a list predicates to the IdentityMappingMutation builder.
+func (m *IdentityMappingMutation) Where(ps ...predicate.IdentityMapping) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IdentityMappingMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IdentityMappingMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IdentityMapping, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IdentityMappingMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IdentityMappingMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IdentityMapping).
+func (m *IdentityMappingMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IdentityMappingMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, identitymapping.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, identitymapping.FieldUpdatedAt)
+	}
+	if m.workspace_id != nil {
+		fields = append(fields, identitymapping.FieldWorkspaceID)
+	}
+	if m.source_tenant_id != nil {
+		fields = append(fields, identitymapping.FieldSourceTenantID)
+	}
+	if m.target_tenant_id != nil {
+		fields = append(fields, identitymapping.FieldTargetTenantID)
+	}
+	if m.policy_type != nil {
+		fields = append(fields, identitymapping.FieldPolicyType)
+	}
+	if m.source_id != nil {
+		fields = append(fields, identitymapping.FieldSourceID)
+	}
+	if m.target_id != nil {
+		fields = append(fields, identitymapping.FieldTargetID)
+	}
+	if m.run_id != nil {
+		fields = append(fields, identitymapping.FieldRunID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IdentityMappingMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case identitymapping.FieldCreatedAt:
+		return m.CreatedAt()
+	case identitymapping.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case identitymapping.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case identitymapping.FieldSourceTenantID:
+		return m.SourceTenantID()
+	case identitymapping.FieldTargetTenantID:
+		return m.TargetTenantID()
+	case identitymapping.FieldPolicyType:
+		return m.PolicyType()
+	case identitymapping.FieldSourceID:
+		return m.SourceID()
+	case identitymapping.FieldTargetID:
+		return m.TargetID()
+	case identitymapping.FieldRunID:
+		return m.RunID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IdentityMappingMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case identitymapping.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case identitymapping.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case identitymapping.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case identitymapping.FieldSourceTenantID:
+		return m.OldSourceTenantID(ctx)
+	case identitymapping.FieldTargetTenantID:
+		return m.OldTargetTenantID(ctx)
+	case identitymapping.FieldPolicyType:
+		return m.OldPolicyType(ctx)
+	case identitymapping.FieldSourceID:
+		return m.OldSourceID(ctx)
+	case identitymapping.FieldTargetID:
+		return m.OldTargetID(ctx)
+	case identitymapping.FieldRunID:
+		return m.OldRunID(ctx)
+	}
+	return nil, fmt.Errorf("unknown IdentityMapping field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityMappingMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case identitymapping.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case identitymapping.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case identitymapping.FieldWorkspaceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case identitymapping.FieldSourceTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceTenantID(v)
+		return nil
+	case identitymapping.FieldTargetTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetTenantID(v)
+		return nil
+	case identitymapping.FieldPolicyType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicyType(v)
+		return nil
+	case identitymapping.FieldSourceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
+	case identitymapping.FieldTargetID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetID(v)
+		return nil
+	case identitymapping.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityMapping field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IdentityMappingMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IdentityMappingMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityMappingMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown IdentityMapping numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IdentityMappingMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IdentityMappingMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IdentityMappingMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown IdentityMapping nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IdentityMappingMutation) ResetField(name string) error {
+	switch name {
+	case identitymapping.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case identitymapping.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case identitymapping.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case identitymapping.FieldSourceTenantID:
+		m.ResetSourceTenantID()
+		return nil
+	case identitymapping.FieldTargetTenantID:
+		m.ResetTargetTenantID()
+		return nil
+	case identitymapping.FieldPolicyType:
+		m.ResetPolicyType()
+		return nil
+	case identitymapping.FieldSourceID:
+		m.ResetSourceID()
+		return nil
+	case identitymapping.FieldTargetID:
+		m.ResetTargetID()
+		return nil
+	case identitymapping.FieldRunID:
+		m.ResetRunID()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityMapping field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IdentityMappingMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IdentityMappingMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IdentityMappingMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IdentityMappingMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IdentityMappingMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IdentityMappingMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IdentityMappingMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown IdentityMapping unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IdentityMappingMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown IdentityMapping edge %s", name)
+}
+
 // IntunePolicyMutation represents an operation that mutates the IntunePolicy nodes in the graph.
 type IntunePolicyMutation struct {
 	config
@@ -10359,53 +11119,61 @@ func (m *PolicyVersionMutation) ResetEdge(name string) error {
 // RestoreRunMutation represents an operation that mutates the RestoreRun nodes in the graph.
 type RestoreRunMutation struct {
 	config
-	op                      Op
-	typ                     string
-	id                      *string
-	created_at              *time.Time
-	updated_at              *time.Time
-	workspace_id            *string
-	initiator_id            *string
-	status                  *restorerun.Status
-	scope_mode              *restorerun.ScopeMode
-	selected_item_ids       *[]string
-	appendselected_item_ids []string
-	group_mapping           *map[string]string
-	scope_tag_mapping       *map[string]string
-	create_missing          *bool
-	event_sequence          *int
-	addevent_sequence       *int
-	dry_run                 *bool
-	environment_badge       *string
-	tenant_label            *string
-	scope_fingerprint       *string
-	check_summary           **results.CheckSummary
-	check_results           *[]results.Check
-	appendcheck_results     []results.Check
-	check_fingerprint       *string
-	checked_at              *time.Time
-	preview_summary         **results.PreviewSummary
-	preview_fingerprint     *string
-	previewed_at            *time.Time
-	acknowledged            *bool
-	confirmed_by            *string
-	confirmed_at            *time.Time
-	confirmed_fingerprint   *string
-	idempotency_key         *string
-	active_execution_key    *string
-	cancel_requested        *bool
-	started_at              *time.Time
-	finished_at             *time.Time
-	counts                  **results.ItemCounts
-	deleted_at              *time.Time
-	clearedFields           map[string]struct{}
-	environment             *string
-	clearedenvironment      bool
-	backup_set              *string
-	clearedbackup_set       bool
-	done                    bool
-	oldValue                func(context.Context) (*RestoreRun, error)
-	predicates              []predicate.RestoreRun
+	op                        Op
+	typ                       string
+	id                        *string
+	created_at                *time.Time
+	updated_at                *time.Time
+	workspace_id              *string
+	initiator_id              *string
+	status                    *restorerun.Status
+	scope_mode                *restorerun.ScopeMode
+	selected_item_ids         *[]string
+	appendselected_item_ids   []string
+	group_mapping             *map[string]string
+	scope_tag_mapping         *map[string]string
+	filter_mapping            *map[string]string
+	item_targets              *map[string]string
+	create_missing            *bool
+	event_sequence            *int
+	addevent_sequence         *int
+	dry_run                   *bool
+	environment_badge         *string
+	tenant_label              *string
+	scope_fingerprint         *string
+	check_summary             **results.CheckSummary
+	check_results             *[]results.Check
+	appendcheck_results       []results.Check
+	check_fingerprint         *string
+	checked_at                *time.Time
+	preview_summary           **results.PreviewSummary
+	preview_fingerprint       *string
+	previewed_at              *time.Time
+	acknowledged              *bool
+	confirmed_by              *string
+	confirmed_at              *time.Time
+	confirmed_fingerprint     *string
+	idempotency_key           *string
+	active_execution_key      *string
+	cancel_requested          *bool
+	lease_owner               *string
+	lease_expires_at          *time.Time
+	lease_token               *int
+	addlease_token            *int
+	pre_restore_backup_set_id *string
+	undo_of_run_id            *string
+	started_at                *time.Time
+	finished_at               *time.Time
+	counts                    **results.ItemCounts
+	deleted_at                *time.Time
+	clearedFields             map[string]struct{}
+	environment               *string
+	clearedenvironment        bool
+	backup_set                *string
+	clearedbackup_set         bool
+	done                      bool
+	oldValue                  func(context.Context) (*RestoreRun, error)
+	predicates                []predicate.RestoreRun
 }
 
 var _ ent.Mutation = (*RestoreRunMutation)(nil)
@@ -10974,6 +11742,104 @@ func (m *RestoreRunMutation) ScopeTagMappingCleared() bool {
 func (m *RestoreRunMutation) ResetScopeTagMapping() {
 	m.scope_tag_mapping = nil
 	delete(m.clearedFields, restorerun.FieldScopeTagMapping)
+}
+
+// SetFilterMapping sets the "filter_mapping" field.
+func (m *RestoreRunMutation) SetFilterMapping(value map[string]string) {
+	m.filter_mapping = &value
+}
+
+// FilterMapping returns the value of the "filter_mapping" field in the mutation.
+func (m *RestoreRunMutation) FilterMapping() (r map[string]string, exists bool) {
+	v := m.filter_mapping
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFilterMapping returns the old "filter_mapping" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldFilterMapping(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFilterMapping is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFilterMapping requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFilterMapping: %w", err)
+	}
+	return oldValue.FilterMapping, nil
+}
+
+// ClearFilterMapping clears the value of the "filter_mapping" field.
+func (m *RestoreRunMutation) ClearFilterMapping() {
+	m.filter_mapping = nil
+	m.clearedFields[restorerun.FieldFilterMapping] = struct{}{}
+}
+
+// FilterMappingCleared returns if the "filter_mapping" field was cleared in this mutation.
+func (m *RestoreRunMutation) FilterMappingCleared() bool {
+	_, ok := m.clearedFields[restorerun.FieldFilterMapping]
+	return ok
+}
+
+// ResetFilterMapping resets all changes to the "filter_mapping" field.
+func (m *RestoreRunMutation) ResetFilterMapping() {
+	m.filter_mapping = nil
+	delete(m.clearedFields, restorerun.FieldFilterMapping)
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (m *RestoreRunMutation) SetItemTargets(value map[string]string) {
+	m.item_targets = &value
+}
+
+// ItemTargets returns the value of the "item_targets" field in the mutation.
+func (m *RestoreRunMutation) ItemTargets() (r map[string]string, exists bool) {
+	v := m.item_targets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemTargets returns the old "item_targets" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldItemTargets(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemTargets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemTargets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemTargets: %w", err)
+	}
+	return oldValue.ItemTargets, nil
+}
+
+// ClearItemTargets clears the value of the "item_targets" field.
+func (m *RestoreRunMutation) ClearItemTargets() {
+	m.item_targets = nil
+	m.clearedFields[restorerun.FieldItemTargets] = struct{}{}
+}
+
+// ItemTargetsCleared returns if the "item_targets" field was cleared in this mutation.
+func (m *RestoreRunMutation) ItemTargetsCleared() bool {
+	_, ok := m.clearedFields[restorerun.FieldItemTargets]
+	return ok
+}
+
+// ResetItemTargets resets all changes to the "item_targets" field.
+func (m *RestoreRunMutation) ResetItemTargets() {
+	m.item_targets = nil
+	delete(m.clearedFields, restorerun.FieldItemTargets)
 }
 
 // SetCreateMissing sets the "create_missing" field.
@@ -11849,6 +12715,258 @@ func (m *RestoreRunMutation) ResetCancelRequested() {
 	m.cancel_requested = nil
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (m *RestoreRunMutation) SetLeaseOwner(s string) {
+	m.lease_owner = &s
+}
+
+// LeaseOwner returns the value of the "lease_owner" field in the mutation.
+func (m *RestoreRunMutation) LeaseOwner() (r string, exists bool) {
+	v := m.lease_owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseOwner returns the old "lease_owner" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldLeaseOwner(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseOwner: %w", err)
+	}
+	return oldValue.LeaseOwner, nil
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (m *RestoreRunMutation) ClearLeaseOwner() {
+	m.lease_owner = nil
+	m.clearedFields[restorerun.FieldLeaseOwner] = struct{}{}
+}
+
+// LeaseOwnerCleared returns if the "lease_owner" field was cleared in this mutation.
+func (m *RestoreRunMutation) LeaseOwnerCleared() bool {
+	_, ok := m.clearedFields[restorerun.FieldLeaseOwner]
+	return ok
+}
+
+// ResetLeaseOwner resets all changes to the "lease_owner" field.
+func (m *RestoreRunMutation) ResetLeaseOwner() {
+	m.lease_owner = nil
+	delete(m.clearedFields, restorerun.FieldLeaseOwner)
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (m *RestoreRunMutation) SetLeaseExpiresAt(t time.Time) {
+	m.lease_expires_at = &t
+}
+
+// LeaseExpiresAt returns the value of the "lease_expires_at" field in the mutation.
+func (m *RestoreRunMutation) LeaseExpiresAt() (r time.Time, exists bool) {
+	v := m.lease_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseExpiresAt returns the old "lease_expires_at" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldLeaseExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseExpiresAt: %w", err)
+	}
+	return oldValue.LeaseExpiresAt, nil
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (m *RestoreRunMutation) ClearLeaseExpiresAt() {
+	m.lease_expires_at = nil
+	m.clearedFields[restorerun.FieldLeaseExpiresAt] = struct{}{}
+}
+
+// LeaseExpiresAtCleared returns if the "lease_expires_at" field was cleared in this mutation.
+func (m *RestoreRunMutation) LeaseExpiresAtCleared() bool {
+	_, ok := m.clearedFields[restorerun.FieldLeaseExpiresAt]
+	return ok
+}
+
+// ResetLeaseExpiresAt resets all changes to the "lease_expires_at" field.
+func (m *RestoreRunMutation) ResetLeaseExpiresAt() {
+	m.lease_expires_at = nil
+	delete(m.clearedFields, restorerun.FieldLeaseExpiresAt)
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (m *RestoreRunMutation) SetLeaseToken(i int) {
+	m.lease_token = &i
+	m.addlease_token = nil
+}
+
+// LeaseToken returns the value of the "lease_token" field in the mutation.
+func (m *RestoreRunMutation) LeaseToken() (r int, exists bool) {
+	v := m.lease_token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseToken returns the old "lease_token" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldLeaseToken(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseToken is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseToken requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseToken: %w", err)
+	}
+	return oldValue.LeaseToken, nil
+}
+
+// AddLeaseToken adds i to the "lease_token" field.
+func (m *RestoreRunMutation) AddLeaseToken(i int) {
+	if m.addlease_token != nil {
+		*m.addlease_token += i
+	} else {
+		m.addlease_token = &i
+	}
+}
+
+// AddedLeaseToken returns the value that was added to the "lease_token" field in this mutation.
+func (m *RestoreRunMutation) AddedLeaseToken() (r int, exists bool) {
+	v := m.addlease_token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLeaseToken resets all changes to the "lease_token" field.
+func (m *RestoreRunMutation) ResetLeaseToken() {
+	m.lease_token = nil
+	m.addlease_token = nil
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (m *RestoreRunMutation) SetPreRestoreBackupSetID(s string) {
+	m.pre_restore_backup_set_id = &s
+}
+
+// PreRestoreBackupSetID returns the value of the "pre_restore_backup_set_id" field in the mutation.
+func (m *RestoreRunMutation) PreRestoreBackupSetID() (r string, exists bool) {
+	v := m.pre_restore_backup_set_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreRestoreBackupSetID returns the old "pre_restore_backup_set_id" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldPreRestoreBackupSetID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreRestoreBackupSetID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreRestoreBackupSetID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreRestoreBackupSetID: %w", err)
+	}
+	return oldValue.PreRestoreBackupSetID, nil
+}
+
+// ClearPreRestoreBackupSetID clears the value of the "pre_restore_backup_set_id" field.
+func (m *RestoreRunMutation) ClearPreRestoreBackupSetID() {
+	m.pre_restore_backup_set_id = nil
+	m.clearedFields[restorerun.FieldPreRestoreBackupSetID] = struct{}{}
+}
+
+// PreRestoreBackupSetIDCleared returns if the "pre_restore_backup_set_id" field was cleared in this mutation.
+func (m *RestoreRunMutation) PreRestoreBackupSetIDCleared() bool {
+	_, ok := m.clearedFields[restorerun.FieldPreRestoreBackupSetID]
+	return ok
+}
+
+// ResetPreRestoreBackupSetID resets all changes to the "pre_restore_backup_set_id" field.
+func (m *RestoreRunMutation) ResetPreRestoreBackupSetID() {
+	m.pre_restore_backup_set_id = nil
+	delete(m.clearedFields, restorerun.FieldPreRestoreBackupSetID)
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (m *RestoreRunMutation) SetUndoOfRunID(s string) {
+	m.undo_of_run_id = &s
+}
+
+// UndoOfRunID returns the value of the "undo_of_run_id" field in the mutation.
+func (m *RestoreRunMutation) UndoOfRunID() (r string, exists bool) {
+	v := m.undo_of_run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUndoOfRunID returns the old "undo_of_run_id" field's value of the RestoreRun entity.
+// If the RestoreRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunMutation) OldUndoOfRunID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUndoOfRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUndoOfRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUndoOfRunID: %w", err)
+	}
+	return oldValue.UndoOfRunID, nil
+}
+
+// ClearUndoOfRunID clears the value of the "undo_of_run_id" field.
+func (m *RestoreRunMutation) ClearUndoOfRunID() {
+	m.undo_of_run_id = nil
+	m.clearedFields[restorerun.FieldUndoOfRunID] = struct{}{}
+}
+
+// UndoOfRunIDCleared returns if the "undo_of_run_id" field was cleared in this mutation.
+func (m *RestoreRunMutation) UndoOfRunIDCleared() bool {
+	_, ok := m.clearedFields[restorerun.FieldUndoOfRunID]
+	return ok
+}
+
+// ResetUndoOfRunID resets all changes to the "undo_of_run_id" field.
+func (m *RestoreRunMutation) ResetUndoOfRunID() {
+	m.undo_of_run_id = nil
+	delete(m.clearedFields, restorerun.FieldUndoOfRunID)
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *RestoreRunMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -12133,7 +13251,7 @@ func (m *RestoreRunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RestoreRunMutation) Fields() []string {
-	fields := make([]string, 0, 35)
+	fields := make([]string, 0, 42)
 	if m.created_at != nil {
 		fields = append(fields, restorerun.FieldCreatedAt)
 	}
@@ -12166,6 +13284,12 @@ func (m *RestoreRunMutation) Fields() []string {
 	}
 	if m.scope_tag_mapping != nil {
 		fields = append(fields, restorerun.FieldScopeTagMapping)
+	}
+	if m.filter_mapping != nil {
+		fields = append(fields, restorerun.FieldFilterMapping)
+	}
+	if m.item_targets != nil {
+		fields = append(fields, restorerun.FieldItemTargets)
 	}
 	if m.create_missing != nil {
 		fields = append(fields, restorerun.FieldCreateMissing)
@@ -12227,6 +13351,21 @@ func (m *RestoreRunMutation) Fields() []string {
 	if m.cancel_requested != nil {
 		fields = append(fields, restorerun.FieldCancelRequested)
 	}
+	if m.lease_owner != nil {
+		fields = append(fields, restorerun.FieldLeaseOwner)
+	}
+	if m.lease_expires_at != nil {
+		fields = append(fields, restorerun.FieldLeaseExpiresAt)
+	}
+	if m.lease_token != nil {
+		fields = append(fields, restorerun.FieldLeaseToken)
+	}
+	if m.pre_restore_backup_set_id != nil {
+		fields = append(fields, restorerun.FieldPreRestoreBackupSetID)
+	}
+	if m.undo_of_run_id != nil {
+		fields = append(fields, restorerun.FieldUndoOfRunID)
+	}
 	if m.started_at != nil {
 		fields = append(fields, restorerun.FieldStartedAt)
 	}
@@ -12269,6 +13408,10 @@ func (m *RestoreRunMutation) Field(name string) (ent.Value, bool) {
 		return m.GroupMapping()
 	case restorerun.FieldScopeTagMapping:
 		return m.ScopeTagMapping()
+	case restorerun.FieldFilterMapping:
+		return m.FilterMapping()
+	case restorerun.FieldItemTargets:
+		return m.ItemTargets()
 	case restorerun.FieldCreateMissing:
 		return m.CreateMissing()
 	case restorerun.FieldEventSequence:
@@ -12309,6 +13452,16 @@ func (m *RestoreRunMutation) Field(name string) (ent.Value, bool) {
 		return m.ActiveExecutionKey()
 	case restorerun.FieldCancelRequested:
 		return m.CancelRequested()
+	case restorerun.FieldLeaseOwner:
+		return m.LeaseOwner()
+	case restorerun.FieldLeaseExpiresAt:
+		return m.LeaseExpiresAt()
+	case restorerun.FieldLeaseToken:
+		return m.LeaseToken()
+	case restorerun.FieldPreRestoreBackupSetID:
+		return m.PreRestoreBackupSetID()
+	case restorerun.FieldUndoOfRunID:
+		return m.UndoOfRunID()
 	case restorerun.FieldStartedAt:
 		return m.StartedAt()
 	case restorerun.FieldFinishedAt:
@@ -12348,6 +13501,10 @@ func (m *RestoreRunMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldGroupMapping(ctx)
 	case restorerun.FieldScopeTagMapping:
 		return m.OldScopeTagMapping(ctx)
+	case restorerun.FieldFilterMapping:
+		return m.OldFilterMapping(ctx)
+	case restorerun.FieldItemTargets:
+		return m.OldItemTargets(ctx)
 	case restorerun.FieldCreateMissing:
 		return m.OldCreateMissing(ctx)
 	case restorerun.FieldEventSequence:
@@ -12388,6 +13545,16 @@ func (m *RestoreRunMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldActiveExecutionKey(ctx)
 	case restorerun.FieldCancelRequested:
 		return m.OldCancelRequested(ctx)
+	case restorerun.FieldLeaseOwner:
+		return m.OldLeaseOwner(ctx)
+	case restorerun.FieldLeaseExpiresAt:
+		return m.OldLeaseExpiresAt(ctx)
+	case restorerun.FieldLeaseToken:
+		return m.OldLeaseToken(ctx)
+	case restorerun.FieldPreRestoreBackupSetID:
+		return m.OldPreRestoreBackupSetID(ctx)
+	case restorerun.FieldUndoOfRunID:
+		return m.OldUndoOfRunID(ctx)
 	case restorerun.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case restorerun.FieldFinishedAt:
@@ -12481,6 +13648,20 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetScopeTagMapping(v)
+		return nil
+	case restorerun.FieldFilterMapping:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFilterMapping(v)
+		return nil
+	case restorerun.FieldItemTargets:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemTargets(v)
 		return nil
 	case restorerun.FieldCreateMissing:
 		v, ok := value.(bool)
@@ -12622,6 +13803,41 @@ func (m *RestoreRunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCancelRequested(v)
 		return nil
+	case restorerun.FieldLeaseOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseOwner(v)
+		return nil
+	case restorerun.FieldLeaseExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseExpiresAt(v)
+		return nil
+	case restorerun.FieldLeaseToken:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseToken(v)
+		return nil
+	case restorerun.FieldPreRestoreBackupSetID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreRestoreBackupSetID(v)
+		return nil
+	case restorerun.FieldUndoOfRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUndoOfRunID(v)
+		return nil
 	case restorerun.FieldStartedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12661,6 +13877,9 @@ func (m *RestoreRunMutation) AddedFields() []string {
 	if m.addevent_sequence != nil {
 		fields = append(fields, restorerun.FieldEventSequence)
 	}
+	if m.addlease_token != nil {
+		fields = append(fields, restorerun.FieldLeaseToken)
+	}
 	return fields
 }
 
@@ -12671,6 +13890,8 @@ func (m *RestoreRunMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case restorerun.FieldEventSequence:
 		return m.AddedEventSequence()
+	case restorerun.FieldLeaseToken:
+		return m.AddedLeaseToken()
 	}
 	return nil, false
 }
@@ -12686,6 +13907,13 @@ func (m *RestoreRunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddEventSequence(v)
+		return nil
+	case restorerun.FieldLeaseToken:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLeaseToken(v)
 		return nil
 	}
 	return fmt.Errorf("unknown RestoreRun numeric field %s", name)
@@ -12706,6 +13934,12 @@ func (m *RestoreRunMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(restorerun.FieldScopeTagMapping) {
 		fields = append(fields, restorerun.FieldScopeTagMapping)
+	}
+	if m.FieldCleared(restorerun.FieldFilterMapping) {
+		fields = append(fields, restorerun.FieldFilterMapping)
+	}
+	if m.FieldCleared(restorerun.FieldItemTargets) {
+		fields = append(fields, restorerun.FieldItemTargets)
 	}
 	if m.FieldCleared(restorerun.FieldCheckSummary) {
 		fields = append(fields, restorerun.FieldCheckSummary)
@@ -12733,6 +13967,18 @@ func (m *RestoreRunMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(restorerun.FieldActiveExecutionKey) {
 		fields = append(fields, restorerun.FieldActiveExecutionKey)
+	}
+	if m.FieldCleared(restorerun.FieldLeaseOwner) {
+		fields = append(fields, restorerun.FieldLeaseOwner)
+	}
+	if m.FieldCleared(restorerun.FieldLeaseExpiresAt) {
+		fields = append(fields, restorerun.FieldLeaseExpiresAt)
+	}
+	if m.FieldCleared(restorerun.FieldPreRestoreBackupSetID) {
+		fields = append(fields, restorerun.FieldPreRestoreBackupSetID)
+	}
+	if m.FieldCleared(restorerun.FieldUndoOfRunID) {
+		fields = append(fields, restorerun.FieldUndoOfRunID)
 	}
 	if m.FieldCleared(restorerun.FieldStartedAt) {
 		fields = append(fields, restorerun.FieldStartedAt)
@@ -12772,6 +14018,12 @@ func (m *RestoreRunMutation) ClearField(name string) error {
 	case restorerun.FieldScopeTagMapping:
 		m.ClearScopeTagMapping()
 		return nil
+	case restorerun.FieldFilterMapping:
+		m.ClearFilterMapping()
+		return nil
+	case restorerun.FieldItemTargets:
+		m.ClearItemTargets()
+		return nil
 	case restorerun.FieldCheckSummary:
 		m.ClearCheckSummary()
 		return nil
@@ -12798,6 +14050,18 @@ func (m *RestoreRunMutation) ClearField(name string) error {
 		return nil
 	case restorerun.FieldActiveExecutionKey:
 		m.ClearActiveExecutionKey()
+		return nil
+	case restorerun.FieldLeaseOwner:
+		m.ClearLeaseOwner()
+		return nil
+	case restorerun.FieldLeaseExpiresAt:
+		m.ClearLeaseExpiresAt()
+		return nil
+	case restorerun.FieldPreRestoreBackupSetID:
+		m.ClearPreRestoreBackupSetID()
+		return nil
+	case restorerun.FieldUndoOfRunID:
+		m.ClearUndoOfRunID()
 		return nil
 	case restorerun.FieldStartedAt:
 		m.ClearStartedAt()
@@ -12851,6 +14115,12 @@ func (m *RestoreRunMutation) ResetField(name string) error {
 		return nil
 	case restorerun.FieldScopeTagMapping:
 		m.ResetScopeTagMapping()
+		return nil
+	case restorerun.FieldFilterMapping:
+		m.ResetFilterMapping()
+		return nil
+	case restorerun.FieldItemTargets:
+		m.ResetItemTargets()
 		return nil
 	case restorerun.FieldCreateMissing:
 		m.ResetCreateMissing()
@@ -12911,6 +14181,21 @@ func (m *RestoreRunMutation) ResetField(name string) error {
 		return nil
 	case restorerun.FieldCancelRequested:
 		m.ResetCancelRequested()
+		return nil
+	case restorerun.FieldLeaseOwner:
+		m.ResetLeaseOwner()
+		return nil
+	case restorerun.FieldLeaseExpiresAt:
+		m.ResetLeaseExpiresAt()
+		return nil
+	case restorerun.FieldLeaseToken:
+		m.ResetLeaseToken()
+		return nil
+	case restorerun.FieldPreRestoreBackupSetID:
+		m.ResetPreRestoreBackupSetID()
+		return nil
+	case restorerun.FieldUndoOfRunID:
+		m.ResetUndoOfRunID()
 		return nil
 	case restorerun.FieldStartedAt:
 		m.ResetStartedAt()
@@ -13862,6 +15147,9 @@ type RestoreRunItemMutation struct {
 	preview_action      *restorerunitem.PreviewAction
 	preview_diff        **results.Diff
 	diff_truncated      *bool
+	executed_action     *restorerunitem.ExecutedAction
+	write_started_at    *time.Time
+	finished_at         *time.Time
 	verified            *bool
 	drift               **results.Diff
 	clearedFields       map[string]struct{}
@@ -14800,6 +16088,153 @@ func (m *RestoreRunItemMutation) ResetDiffTruncated() {
 	m.diff_truncated = nil
 }
 
+// SetExecutedAction sets the "executed_action" field.
+func (m *RestoreRunItemMutation) SetExecutedAction(ra restorerunitem.ExecutedAction) {
+	m.executed_action = &ra
+}
+
+// ExecutedAction returns the value of the "executed_action" field in the mutation.
+func (m *RestoreRunItemMutation) ExecutedAction() (r restorerunitem.ExecutedAction, exists bool) {
+	v := m.executed_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutedAction returns the old "executed_action" field's value of the RestoreRunItem entity.
+// If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunItemMutation) OldExecutedAction(ctx context.Context) (v *restorerunitem.ExecutedAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutedAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutedAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutedAction: %w", err)
+	}
+	return oldValue.ExecutedAction, nil
+}
+
+// ClearExecutedAction clears the value of the "executed_action" field.
+func (m *RestoreRunItemMutation) ClearExecutedAction() {
+	m.executed_action = nil
+	m.clearedFields[restorerunitem.FieldExecutedAction] = struct{}{}
+}
+
+// ExecutedActionCleared returns if the "executed_action" field was cleared in this mutation.
+func (m *RestoreRunItemMutation) ExecutedActionCleared() bool {
+	_, ok := m.clearedFields[restorerunitem.FieldExecutedAction]
+	return ok
+}
+
+// ResetExecutedAction resets all changes to the "executed_action" field.
+func (m *RestoreRunItemMutation) ResetExecutedAction() {
+	m.executed_action = nil
+	delete(m.clearedFields, restorerunitem.FieldExecutedAction)
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (m *RestoreRunItemMutation) SetWriteStartedAt(t time.Time) {
+	m.write_started_at = &t
+}
+
+// WriteStartedAt returns the value of the "write_started_at" field in the mutation.
+func (m *RestoreRunItemMutation) WriteStartedAt() (r time.Time, exists bool) {
+	v := m.write_started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWriteStartedAt returns the old "write_started_at" field's value of the RestoreRunItem entity.
+// If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunItemMutation) OldWriteStartedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWriteStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWriteStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWriteStartedAt: %w", err)
+	}
+	return oldValue.WriteStartedAt, nil
+}
+
+// ClearWriteStartedAt clears the value of the "write_started_at" field.
+func (m *RestoreRunItemMutation) ClearWriteStartedAt() {
+	m.write_started_at = nil
+	m.clearedFields[restorerunitem.FieldWriteStartedAt] = struct{}{}
+}
+
+// WriteStartedAtCleared returns if the "write_started_at" field was cleared in this mutation.
+func (m *RestoreRunItemMutation) WriteStartedAtCleared() bool {
+	_, ok := m.clearedFields[restorerunitem.FieldWriteStartedAt]
+	return ok
+}
+
+// ResetWriteStartedAt resets all changes to the "write_started_at" field.
+func (m *RestoreRunItemMutation) ResetWriteStartedAt() {
+	m.write_started_at = nil
+	delete(m.clearedFields, restorerunitem.FieldWriteStartedAt)
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *RestoreRunItemMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *RestoreRunItemMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the RestoreRunItem entity.
+// If the RestoreRunItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RestoreRunItemMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *RestoreRunItemMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[restorerunitem.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *RestoreRunItemMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[restorerunitem.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *RestoreRunItemMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, restorerunitem.FieldFinishedAt)
+}
+
 // SetVerified sets the "verified" field.
 func (m *RestoreRunItemMutation) SetVerified(b bool) {
 	m.verified = &b
@@ -14946,7 +16381,7 @@ func (m *RestoreRunItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RestoreRunItemMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 24)
 	if m.created_at != nil {
 		fields = append(fields, restorerunitem.FieldCreatedAt)
 	}
@@ -15004,6 +16439,15 @@ func (m *RestoreRunItemMutation) Fields() []string {
 	if m.diff_truncated != nil {
 		fields = append(fields, restorerunitem.FieldDiffTruncated)
 	}
+	if m.executed_action != nil {
+		fields = append(fields, restorerunitem.FieldExecutedAction)
+	}
+	if m.write_started_at != nil {
+		fields = append(fields, restorerunitem.FieldWriteStartedAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, restorerunitem.FieldFinishedAt)
+	}
 	if m.verified != nil {
 		fields = append(fields, restorerunitem.FieldVerified)
 	}
@@ -15056,6 +16500,12 @@ func (m *RestoreRunItemMutation) Field(name string) (ent.Value, bool) {
 		return m.PreviewDiff()
 	case restorerunitem.FieldDiffTruncated:
 		return m.DiffTruncated()
+	case restorerunitem.FieldExecutedAction:
+		return m.ExecutedAction()
+	case restorerunitem.FieldWriteStartedAt:
+		return m.WriteStartedAt()
+	case restorerunitem.FieldFinishedAt:
+		return m.FinishedAt()
 	case restorerunitem.FieldVerified:
 		return m.Verified()
 	case restorerunitem.FieldDrift:
@@ -15107,6 +16557,12 @@ func (m *RestoreRunItemMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldPreviewDiff(ctx)
 	case restorerunitem.FieldDiffTruncated:
 		return m.OldDiffTruncated(ctx)
+	case restorerunitem.FieldExecutedAction:
+		return m.OldExecutedAction(ctx)
+	case restorerunitem.FieldWriteStartedAt:
+		return m.OldWriteStartedAt(ctx)
+	case restorerunitem.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
 	case restorerunitem.FieldVerified:
 		return m.OldVerified(ctx)
 	case restorerunitem.FieldDrift:
@@ -15253,6 +16709,27 @@ func (m *RestoreRunItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDiffTruncated(v)
 		return nil
+	case restorerunitem.FieldExecutedAction:
+		v, ok := value.(restorerunitem.ExecutedAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutedAction(v)
+		return nil
+	case restorerunitem.FieldWriteStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWriteStartedAt(v)
+		return nil
+	case restorerunitem.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
 	case restorerunitem.FieldVerified:
 		v, ok := value.(bool)
 		if !ok {
@@ -15336,6 +16813,15 @@ func (m *RestoreRunItemMutation) ClearedFields() []string {
 	if m.FieldCleared(restorerunitem.FieldPreviewDiff) {
 		fields = append(fields, restorerunitem.FieldPreviewDiff)
 	}
+	if m.FieldCleared(restorerunitem.FieldExecutedAction) {
+		fields = append(fields, restorerunitem.FieldExecutedAction)
+	}
+	if m.FieldCleared(restorerunitem.FieldWriteStartedAt) {
+		fields = append(fields, restorerunitem.FieldWriteStartedAt)
+	}
+	if m.FieldCleared(restorerunitem.FieldFinishedAt) {
+		fields = append(fields, restorerunitem.FieldFinishedAt)
+	}
 	if m.FieldCleared(restorerunitem.FieldDrift) {
 		fields = append(fields, restorerunitem.FieldDrift)
 	}
@@ -15376,6 +16862,15 @@ func (m *RestoreRunItemMutation) ClearField(name string) error {
 		return nil
 	case restorerunitem.FieldPreviewDiff:
 		m.ClearPreviewDiff()
+		return nil
+	case restorerunitem.FieldExecutedAction:
+		m.ClearExecutedAction()
+		return nil
+	case restorerunitem.FieldWriteStartedAt:
+		m.ClearWriteStartedAt()
+		return nil
+	case restorerunitem.FieldFinishedAt:
+		m.ClearFinishedAt()
 		return nil
 	case restorerunitem.FieldDrift:
 		m.ClearDrift()
@@ -15444,6 +16939,15 @@ func (m *RestoreRunItemMutation) ResetField(name string) error {
 		return nil
 	case restorerunitem.FieldDiffTruncated:
 		m.ResetDiffTruncated()
+		return nil
+	case restorerunitem.FieldExecutedAction:
+		m.ResetExecutedAction()
+		return nil
+	case restorerunitem.FieldWriteStartedAt:
+		m.ResetWriteStartedAt()
+		return nil
+	case restorerunitem.FieldFinishedAt:
+		m.ResetFinishedAt()
 		return nil
 	case restorerunitem.FieldVerified:
 		m.ResetVerified()

@@ -43,6 +43,10 @@ type RestoreRun struct {
 	GroupMapping map[string]string `json:"group_mapping,omitempty"`
 	// ScopeTagMapping holds the value of the "scope_tag_mapping" field.
 	ScopeTagMapping map[string]string `json:"scope_tag_mapping,omitempty"`
+	// FilterMapping holds the value of the "filter_mapping" field.
+	FilterMapping map[string]string `json:"filter_mapping,omitempty"`
+	// ItemTargets holds the value of the "item_targets" field.
+	ItemTargets map[string]string `json:"item_targets,omitempty"`
 	// CreateMissing holds the value of the "create_missing" field.
 	CreateMissing bool `json:"create_missing,omitempty"`
 	// EventSequence holds the value of the "event_sequence" field.
@@ -83,6 +87,16 @@ type RestoreRun struct {
 	ActiveExecutionKey *string `json:"active_execution_key,omitempty"`
 	// CancelRequested holds the value of the "cancel_requested" field.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+	// LeaseOwner holds the value of the "lease_owner" field.
+	LeaseOwner *string `json:"lease_owner,omitempty"`
+	// LeaseExpiresAt holds the value of the "lease_expires_at" field.
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	// LeaseToken holds the value of the "lease_token" field.
+	LeaseToken int `json:"lease_token,omitempty"`
+	// PreRestoreBackupSetID holds the value of the "pre_restore_backup_set_id" field.
+	PreRestoreBackupSetID *string `json:"pre_restore_backup_set_id,omitempty"`
+	// UndoOfRunID holds the value of the "undo_of_run_id" field.
+	UndoOfRunID *string `json:"undo_of_run_id,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -137,15 +151,15 @@ func (*RestoreRun) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case restorerun.FieldSelectedItemIds, restorerun.FieldGroupMapping, restorerun.FieldScopeTagMapping, restorerun.FieldCheckSummary, restorerun.FieldCheckResults, restorerun.FieldPreviewSummary, restorerun.FieldCounts:
+		case restorerun.FieldSelectedItemIds, restorerun.FieldGroupMapping, restorerun.FieldScopeTagMapping, restorerun.FieldFilterMapping, restorerun.FieldItemTargets, restorerun.FieldCheckSummary, restorerun.FieldCheckResults, restorerun.FieldPreviewSummary, restorerun.FieldCounts:
 			values[i] = new([]byte)
 		case restorerun.FieldCreateMissing, restorerun.FieldDryRun, restorerun.FieldAcknowledged, restorerun.FieldCancelRequested:
 			values[i] = new(sql.NullBool)
-		case restorerun.FieldEventSequence:
+		case restorerun.FieldEventSequence, restorerun.FieldLeaseToken:
 			values[i] = new(sql.NullInt64)
-		case restorerun.FieldID, restorerun.FieldWorkspaceID, restorerun.FieldEnvironmentID, restorerun.FieldBackupSetID, restorerun.FieldInitiatorID, restorerun.FieldStatus, restorerun.FieldScopeMode, restorerun.FieldEnvironmentBadge, restorerun.FieldTenantLabel, restorerun.FieldScopeFingerprint, restorerun.FieldCheckFingerprint, restorerun.FieldPreviewFingerprint, restorerun.FieldConfirmedBy, restorerun.FieldConfirmedFingerprint, restorerun.FieldIdempotencyKey, restorerun.FieldActiveExecutionKey:
+		case restorerun.FieldID, restorerun.FieldWorkspaceID, restorerun.FieldEnvironmentID, restorerun.FieldBackupSetID, restorerun.FieldInitiatorID, restorerun.FieldStatus, restorerun.FieldScopeMode, restorerun.FieldEnvironmentBadge, restorerun.FieldTenantLabel, restorerun.FieldScopeFingerprint, restorerun.FieldCheckFingerprint, restorerun.FieldPreviewFingerprint, restorerun.FieldConfirmedBy, restorerun.FieldConfirmedFingerprint, restorerun.FieldIdempotencyKey, restorerun.FieldActiveExecutionKey, restorerun.FieldLeaseOwner, restorerun.FieldPreRestoreBackupSetID, restorerun.FieldUndoOfRunID:
 			values[i] = new(sql.NullString)
-		case restorerun.FieldCreatedAt, restorerun.FieldUpdatedAt, restorerun.FieldCheckedAt, restorerun.FieldPreviewedAt, restorerun.FieldConfirmedAt, restorerun.FieldStartedAt, restorerun.FieldFinishedAt, restorerun.FieldDeletedAt:
+		case restorerun.FieldCreatedAt, restorerun.FieldUpdatedAt, restorerun.FieldCheckedAt, restorerun.FieldPreviewedAt, restorerun.FieldConfirmedAt, restorerun.FieldLeaseExpiresAt, restorerun.FieldStartedAt, restorerun.FieldFinishedAt, restorerun.FieldDeletedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -239,6 +253,22 @@ func (_m *RestoreRun) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &_m.ScopeTagMapping); err != nil {
 					return fmt.Errorf("unmarshal field scope_tag_mapping: %w", err)
+				}
+			}
+		case restorerun.FieldFilterMapping:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field filter_mapping", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.FilterMapping); err != nil {
+					return fmt.Errorf("unmarshal field filter_mapping: %w", err)
+				}
+			}
+		case restorerun.FieldItemTargets:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field item_targets", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ItemTargets); err != nil {
+					return fmt.Errorf("unmarshal field item_targets: %w", err)
 				}
 			}
 		case restorerun.FieldCreateMissing:
@@ -373,6 +403,40 @@ func (_m *RestoreRun) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CancelRequested = value.Bool
 			}
+		case restorerun.FieldLeaseOwner:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_owner", values[i])
+			} else if value.Valid {
+				_m.LeaseOwner = new(string)
+				*_m.LeaseOwner = value.String
+			}
+		case restorerun.FieldLeaseExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_expires_at", values[i])
+			} else if value.Valid {
+				_m.LeaseExpiresAt = new(time.Time)
+				*_m.LeaseExpiresAt = value.Time
+			}
+		case restorerun.FieldLeaseToken:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_token", values[i])
+			} else if value.Valid {
+				_m.LeaseToken = int(value.Int64)
+			}
+		case restorerun.FieldPreRestoreBackupSetID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field pre_restore_backup_set_id", values[i])
+			} else if value.Valid {
+				_m.PreRestoreBackupSetID = new(string)
+				*_m.PreRestoreBackupSetID = value.String
+			}
+		case restorerun.FieldUndoOfRunID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field undo_of_run_id", values[i])
+			} else if value.Valid {
+				_m.UndoOfRunID = new(string)
+				*_m.UndoOfRunID = value.String
+			}
 		case restorerun.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field started_at", values[i])
@@ -483,6 +547,12 @@ func (_m *RestoreRun) String() string {
 	builder.WriteString("scope_tag_mapping=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ScopeTagMapping))
 	builder.WriteString(", ")
+	builder.WriteString("filter_mapping=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FilterMapping))
+	builder.WriteString(", ")
+	builder.WriteString("item_targets=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ItemTargets))
+	builder.WriteString(", ")
 	builder.WriteString("create_missing=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CreateMissing))
 	builder.WriteString(", ")
@@ -554,6 +624,29 @@ func (_m *RestoreRun) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("cancel_requested=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CancelRequested))
+	builder.WriteString(", ")
+	if v := _m.LeaseOwner; v != nil {
+		builder.WriteString("lease_owner=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaseExpiresAt; v != nil {
+		builder.WriteString("lease_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("lease_token=")
+	builder.WriteString(fmt.Sprintf("%v", _m.LeaseToken))
+	builder.WriteString(", ")
+	if v := _m.PreRestoreBackupSetID; v != nil {
+		builder.WriteString("pre_restore_backup_set_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.UndoOfRunID; v != nil {
+		builder.WriteString("undo_of_run_id=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.StartedAt; v != nil {
 		builder.WriteString("started_at=")

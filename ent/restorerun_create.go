@@ -132,6 +132,18 @@ func (_c *RestoreRunCreate) SetScopeTagMapping(v map[string]string) *RestoreRunC
 	return _c
 }
 
+// SetFilterMapping sets the "filter_mapping" field.
+func (_c *RestoreRunCreate) SetFilterMapping(v map[string]string) *RestoreRunCreate {
+	_c.mutation.SetFilterMapping(v)
+	return _c
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (_c *RestoreRunCreate) SetItemTargets(v map[string]string) *RestoreRunCreate {
+	_c.mutation.SetItemTargets(v)
+	return _c
+}
+
 // SetCreateMissing sets the "create_missing" field.
 func (_c *RestoreRunCreate) SetCreateMissing(v bool) *RestoreRunCreate {
 	_c.mutation.SetCreateMissing(v)
@@ -372,6 +384,76 @@ func (_c *RestoreRunCreate) SetNillableCancelRequested(v *bool) *RestoreRunCreat
 	return _c
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (_c *RestoreRunCreate) SetLeaseOwner(v string) *RestoreRunCreate {
+	_c.mutation.SetLeaseOwner(v)
+	return _c
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableLeaseOwner(v *string) *RestoreRunCreate {
+	if v != nil {
+		_c.SetLeaseOwner(*v)
+	}
+	return _c
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_c *RestoreRunCreate) SetLeaseExpiresAt(v time.Time) *RestoreRunCreate {
+	_c.mutation.SetLeaseExpiresAt(v)
+	return _c
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableLeaseExpiresAt(v *time.Time) *RestoreRunCreate {
+	if v != nil {
+		_c.SetLeaseExpiresAt(*v)
+	}
+	return _c
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (_c *RestoreRunCreate) SetLeaseToken(v int) *RestoreRunCreate {
+	_c.mutation.SetLeaseToken(v)
+	return _c
+}
+
+// SetNillableLeaseToken sets the "lease_token" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableLeaseToken(v *int) *RestoreRunCreate {
+	if v != nil {
+		_c.SetLeaseToken(*v)
+	}
+	return _c
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (_c *RestoreRunCreate) SetPreRestoreBackupSetID(v string) *RestoreRunCreate {
+	_c.mutation.SetPreRestoreBackupSetID(v)
+	return _c
+}
+
+// SetNillablePreRestoreBackupSetID sets the "pre_restore_backup_set_id" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillablePreRestoreBackupSetID(v *string) *RestoreRunCreate {
+	if v != nil {
+		_c.SetPreRestoreBackupSetID(*v)
+	}
+	return _c
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (_c *RestoreRunCreate) SetUndoOfRunID(v string) *RestoreRunCreate {
+	_c.mutation.SetUndoOfRunID(v)
+	return _c
+}
+
+// SetNillableUndoOfRunID sets the "undo_of_run_id" field if the given value is not nil.
+func (_c *RestoreRunCreate) SetNillableUndoOfRunID(v *string) *RestoreRunCreate {
+	if v != nil {
+		_c.SetUndoOfRunID(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *RestoreRunCreate) SetStartedAt(v time.Time) *RestoreRunCreate {
 	_c.mutation.SetStartedAt(v)
@@ -531,6 +613,10 @@ func (_c *RestoreRunCreate) defaults() {
 		v := restorerun.DefaultCancelRequested
 		_c.mutation.SetCancelRequested(v)
 	}
+	if _, ok := _c.mutation.LeaseToken(); !ok {
+		v := restorerun.DefaultLeaseToken
+		_c.mutation.SetLeaseToken(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := restorerun.DefaultID()
 		_c.mutation.SetID(v)
@@ -607,6 +693,9 @@ func (_c *RestoreRunCreate) check() error {
 	}
 	if _, ok := _c.mutation.CancelRequested(); !ok {
 		return &ValidationError{Name: "cancel_requested", err: errors.New(`ent: missing required field "RestoreRun.cancel_requested"`)}
+	}
+	if _, ok := _c.mutation.LeaseToken(); !ok {
+		return &ValidationError{Name: "lease_token", err: errors.New(`ent: missing required field "RestoreRun.lease_token"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := restorerun.IDValidator(v); err != nil {
@@ -691,6 +780,14 @@ func (_c *RestoreRunCreate) createSpec() (*RestoreRun, *sqlgraph.CreateSpec) {
 		_spec.SetField(restorerun.FieldScopeTagMapping, field.TypeJSON, value)
 		_node.ScopeTagMapping = value
 	}
+	if value, ok := _c.mutation.FilterMapping(); ok {
+		_spec.SetField(restorerun.FieldFilterMapping, field.TypeJSON, value)
+		_node.FilterMapping = value
+	}
+	if value, ok := _c.mutation.ItemTargets(); ok {
+		_spec.SetField(restorerun.FieldItemTargets, field.TypeJSON, value)
+		_node.ItemTargets = value
+	}
 	if value, ok := _c.mutation.CreateMissing(); ok {
 		_spec.SetField(restorerun.FieldCreateMissing, field.TypeBool, value)
 		_node.CreateMissing = value
@@ -770,6 +867,26 @@ func (_c *RestoreRunCreate) createSpec() (*RestoreRun, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CancelRequested(); ok {
 		_spec.SetField(restorerun.FieldCancelRequested, field.TypeBool, value)
 		_node.CancelRequested = value
+	}
+	if value, ok := _c.mutation.LeaseOwner(); ok {
+		_spec.SetField(restorerun.FieldLeaseOwner, field.TypeString, value)
+		_node.LeaseOwner = &value
+	}
+	if value, ok := _c.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(restorerun.FieldLeaseExpiresAt, field.TypeTime, value)
+		_node.LeaseExpiresAt = &value
+	}
+	if value, ok := _c.mutation.LeaseToken(); ok {
+		_spec.SetField(restorerun.FieldLeaseToken, field.TypeInt, value)
+		_node.LeaseToken = value
+	}
+	if value, ok := _c.mutation.PreRestoreBackupSetID(); ok {
+		_spec.SetField(restorerun.FieldPreRestoreBackupSetID, field.TypeString, value)
+		_node.PreRestoreBackupSetID = &value
+	}
+	if value, ok := _c.mutation.UndoOfRunID(); ok {
+		_spec.SetField(restorerun.FieldUndoOfRunID, field.TypeString, value)
+		_node.UndoOfRunID = &value
 	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(restorerun.FieldStartedAt, field.TypeTime, value)
@@ -990,6 +1107,42 @@ func (u *RestoreRunUpsert) UpdateScopeTagMapping() *RestoreRunUpsert {
 // ClearScopeTagMapping clears the value of the "scope_tag_mapping" field.
 func (u *RestoreRunUpsert) ClearScopeTagMapping() *RestoreRunUpsert {
 	u.SetNull(restorerun.FieldScopeTagMapping)
+	return u
+}
+
+// SetFilterMapping sets the "filter_mapping" field.
+func (u *RestoreRunUpsert) SetFilterMapping(v map[string]string) *RestoreRunUpsert {
+	u.Set(restorerun.FieldFilterMapping, v)
+	return u
+}
+
+// UpdateFilterMapping sets the "filter_mapping" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateFilterMapping() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldFilterMapping)
+	return u
+}
+
+// ClearFilterMapping clears the value of the "filter_mapping" field.
+func (u *RestoreRunUpsert) ClearFilterMapping() *RestoreRunUpsert {
+	u.SetNull(restorerun.FieldFilterMapping)
+	return u
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (u *RestoreRunUpsert) SetItemTargets(v map[string]string) *RestoreRunUpsert {
+	u.Set(restorerun.FieldItemTargets, v)
+	return u
+}
+
+// UpdateItemTargets sets the "item_targets" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateItemTargets() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldItemTargets)
+	return u
+}
+
+// ClearItemTargets clears the value of the "item_targets" field.
+func (u *RestoreRunUpsert) ClearItemTargets() *RestoreRunUpsert {
+	u.SetNull(restorerun.FieldItemTargets)
 	return u
 }
 
@@ -1269,6 +1422,96 @@ func (u *RestoreRunUpsert) UpdateCancelRequested() *RestoreRunUpsert {
 	return u
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *RestoreRunUpsert) SetLeaseOwner(v string) *RestoreRunUpsert {
+	u.Set(restorerun.FieldLeaseOwner, v)
+	return u
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateLeaseOwner() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldLeaseOwner)
+	return u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *RestoreRunUpsert) ClearLeaseOwner() *RestoreRunUpsert {
+	u.SetNull(restorerun.FieldLeaseOwner)
+	return u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *RestoreRunUpsert) SetLeaseExpiresAt(v time.Time) *RestoreRunUpsert {
+	u.Set(restorerun.FieldLeaseExpiresAt, v)
+	return u
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateLeaseExpiresAt() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldLeaseExpiresAt)
+	return u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *RestoreRunUpsert) ClearLeaseExpiresAt() *RestoreRunUpsert {
+	u.SetNull(restorerun.FieldLeaseExpiresAt)
+	return u
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (u *RestoreRunUpsert) SetLeaseToken(v int) *RestoreRunUpsert {
+	u.Set(restorerun.FieldLeaseToken, v)
+	return u
+}
+
+// UpdateLeaseToken sets the "lease_token" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateLeaseToken() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldLeaseToken)
+	return u
+}
+
+// AddLeaseToken adds v to the "lease_token" field.
+func (u *RestoreRunUpsert) AddLeaseToken(v int) *RestoreRunUpsert {
+	u.Add(restorerun.FieldLeaseToken, v)
+	return u
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (u *RestoreRunUpsert) SetPreRestoreBackupSetID(v string) *RestoreRunUpsert {
+	u.Set(restorerun.FieldPreRestoreBackupSetID, v)
+	return u
+}
+
+// UpdatePreRestoreBackupSetID sets the "pre_restore_backup_set_id" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdatePreRestoreBackupSetID() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldPreRestoreBackupSetID)
+	return u
+}
+
+// ClearPreRestoreBackupSetID clears the value of the "pre_restore_backup_set_id" field.
+func (u *RestoreRunUpsert) ClearPreRestoreBackupSetID() *RestoreRunUpsert {
+	u.SetNull(restorerun.FieldPreRestoreBackupSetID)
+	return u
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (u *RestoreRunUpsert) SetUndoOfRunID(v string) *RestoreRunUpsert {
+	u.Set(restorerun.FieldUndoOfRunID, v)
+	return u
+}
+
+// UpdateUndoOfRunID sets the "undo_of_run_id" field to the value that was provided on create.
+func (u *RestoreRunUpsert) UpdateUndoOfRunID() *RestoreRunUpsert {
+	u.SetExcluded(restorerun.FieldUndoOfRunID)
+	return u
+}
+
+// ClearUndoOfRunID clears the value of the "undo_of_run_id" field.
+func (u *RestoreRunUpsert) ClearUndoOfRunID() *RestoreRunUpsert {
+	u.SetNull(restorerun.FieldUndoOfRunID)
+	return u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (u *RestoreRunUpsert) SetStartedAt(v time.Time) *RestoreRunUpsert {
 	u.Set(restorerun.FieldStartedAt, v)
@@ -1541,6 +1784,48 @@ func (u *RestoreRunUpsertOne) UpdateScopeTagMapping() *RestoreRunUpsertOne {
 func (u *RestoreRunUpsertOne) ClearScopeTagMapping() *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.ClearScopeTagMapping()
+	})
+}
+
+// SetFilterMapping sets the "filter_mapping" field.
+func (u *RestoreRunUpsertOne) SetFilterMapping(v map[string]string) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetFilterMapping(v)
+	})
+}
+
+// UpdateFilterMapping sets the "filter_mapping" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateFilterMapping() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateFilterMapping()
+	})
+}
+
+// ClearFilterMapping clears the value of the "filter_mapping" field.
+func (u *RestoreRunUpsertOne) ClearFilterMapping() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearFilterMapping()
+	})
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (u *RestoreRunUpsertOne) SetItemTargets(v map[string]string) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetItemTargets(v)
+	})
+}
+
+// UpdateItemTargets sets the "item_targets" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateItemTargets() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateItemTargets()
+	})
+}
+
+// ClearItemTargets clears the value of the "item_targets" field.
+func (u *RestoreRunUpsertOne) ClearItemTargets() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearItemTargets()
 	})
 }
 
@@ -1863,6 +2148,111 @@ func (u *RestoreRunUpsertOne) SetCancelRequested(v bool) *RestoreRunUpsertOne {
 func (u *RestoreRunUpsertOne) UpdateCancelRequested() *RestoreRunUpsertOne {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.UpdateCancelRequested()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *RestoreRunUpsertOne) SetLeaseOwner(v string) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateLeaseOwner() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *RestoreRunUpsertOne) ClearLeaseOwner() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *RestoreRunUpsertOne) SetLeaseExpiresAt(v time.Time) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateLeaseExpiresAt() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *RestoreRunUpsertOne) ClearLeaseExpiresAt() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (u *RestoreRunUpsertOne) SetLeaseToken(v int) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetLeaseToken(v)
+	})
+}
+
+// AddLeaseToken adds v to the "lease_token" field.
+func (u *RestoreRunUpsertOne) AddLeaseToken(v int) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.AddLeaseToken(v)
+	})
+}
+
+// UpdateLeaseToken sets the "lease_token" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateLeaseToken() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateLeaseToken()
+	})
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (u *RestoreRunUpsertOne) SetPreRestoreBackupSetID(v string) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetPreRestoreBackupSetID(v)
+	})
+}
+
+// UpdatePreRestoreBackupSetID sets the "pre_restore_backup_set_id" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdatePreRestoreBackupSetID() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdatePreRestoreBackupSetID()
+	})
+}
+
+// ClearPreRestoreBackupSetID clears the value of the "pre_restore_backup_set_id" field.
+func (u *RestoreRunUpsertOne) ClearPreRestoreBackupSetID() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearPreRestoreBackupSetID()
+	})
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (u *RestoreRunUpsertOne) SetUndoOfRunID(v string) *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetUndoOfRunID(v)
+	})
+}
+
+// UpdateUndoOfRunID sets the "undo_of_run_id" field to the value that was provided on create.
+func (u *RestoreRunUpsertOne) UpdateUndoOfRunID() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateUndoOfRunID()
+	})
+}
+
+// ClearUndoOfRunID clears the value of the "undo_of_run_id" field.
+func (u *RestoreRunUpsertOne) ClearUndoOfRunID() *RestoreRunUpsertOne {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearUndoOfRunID()
 	})
 }
 
@@ -2320,6 +2710,48 @@ func (u *RestoreRunUpsertBulk) ClearScopeTagMapping() *RestoreRunUpsertBulk {
 	})
 }
 
+// SetFilterMapping sets the "filter_mapping" field.
+func (u *RestoreRunUpsertBulk) SetFilterMapping(v map[string]string) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetFilterMapping(v)
+	})
+}
+
+// UpdateFilterMapping sets the "filter_mapping" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateFilterMapping() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateFilterMapping()
+	})
+}
+
+// ClearFilterMapping clears the value of the "filter_mapping" field.
+func (u *RestoreRunUpsertBulk) ClearFilterMapping() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearFilterMapping()
+	})
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (u *RestoreRunUpsertBulk) SetItemTargets(v map[string]string) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetItemTargets(v)
+	})
+}
+
+// UpdateItemTargets sets the "item_targets" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateItemTargets() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateItemTargets()
+	})
+}
+
+// ClearItemTargets clears the value of the "item_targets" field.
+func (u *RestoreRunUpsertBulk) ClearItemTargets() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearItemTargets()
+	})
+}
+
 // SetCreateMissing sets the "create_missing" field.
 func (u *RestoreRunUpsertBulk) SetCreateMissing(v bool) *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
@@ -2639,6 +3071,111 @@ func (u *RestoreRunUpsertBulk) SetCancelRequested(v bool) *RestoreRunUpsertBulk 
 func (u *RestoreRunUpsertBulk) UpdateCancelRequested() *RestoreRunUpsertBulk {
 	return u.Update(func(s *RestoreRunUpsert) {
 		s.UpdateCancelRequested()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *RestoreRunUpsertBulk) SetLeaseOwner(v string) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateLeaseOwner() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *RestoreRunUpsertBulk) ClearLeaseOwner() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *RestoreRunUpsertBulk) SetLeaseExpiresAt(v time.Time) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateLeaseExpiresAt() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *RestoreRunUpsertBulk) ClearLeaseExpiresAt() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (u *RestoreRunUpsertBulk) SetLeaseToken(v int) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetLeaseToken(v)
+	})
+}
+
+// AddLeaseToken adds v to the "lease_token" field.
+func (u *RestoreRunUpsertBulk) AddLeaseToken(v int) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.AddLeaseToken(v)
+	})
+}
+
+// UpdateLeaseToken sets the "lease_token" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateLeaseToken() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateLeaseToken()
+	})
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (u *RestoreRunUpsertBulk) SetPreRestoreBackupSetID(v string) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetPreRestoreBackupSetID(v)
+	})
+}
+
+// UpdatePreRestoreBackupSetID sets the "pre_restore_backup_set_id" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdatePreRestoreBackupSetID() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdatePreRestoreBackupSetID()
+	})
+}
+
+// ClearPreRestoreBackupSetID clears the value of the "pre_restore_backup_set_id" field.
+func (u *RestoreRunUpsertBulk) ClearPreRestoreBackupSetID() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearPreRestoreBackupSetID()
+	})
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (u *RestoreRunUpsertBulk) SetUndoOfRunID(v string) *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.SetUndoOfRunID(v)
+	})
+}
+
+// UpdateUndoOfRunID sets the "undo_of_run_id" field to the value that was provided on create.
+func (u *RestoreRunUpsertBulk) UpdateUndoOfRunID() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.UpdateUndoOfRunID()
+	})
+}
+
+// ClearUndoOfRunID clears the value of the "undo_of_run_id" field.
+func (u *RestoreRunUpsertBulk) ClearUndoOfRunID() *RestoreRunUpsertBulk {
+	return u.Update(func(s *RestoreRunUpsert) {
+		s.ClearUndoOfRunID()
 	})
 }
 

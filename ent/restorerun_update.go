@@ -142,6 +142,30 @@ func (_u *RestoreRunUpdate) ClearScopeTagMapping() *RestoreRunUpdate {
 	return _u
 }
 
+// SetFilterMapping sets the "filter_mapping" field.
+func (_u *RestoreRunUpdate) SetFilterMapping(v map[string]string) *RestoreRunUpdate {
+	_u.mutation.SetFilterMapping(v)
+	return _u
+}
+
+// ClearFilterMapping clears the value of the "filter_mapping" field.
+func (_u *RestoreRunUpdate) ClearFilterMapping() *RestoreRunUpdate {
+	_u.mutation.ClearFilterMapping()
+	return _u
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (_u *RestoreRunUpdate) SetItemTargets(v map[string]string) *RestoreRunUpdate {
+	_u.mutation.SetItemTargets(v)
+	return _u
+}
+
+// ClearItemTargets clears the value of the "item_targets" field.
+func (_u *RestoreRunUpdate) ClearItemTargets() *RestoreRunUpdate {
+	_u.mutation.ClearItemTargets()
+	return _u
+}
+
 // SetCreateMissing sets the "create_missing" field.
 func (_u *RestoreRunUpdate) SetCreateMissing(v bool) *RestoreRunUpdate {
 	_u.mutation.SetCreateMissing(v)
@@ -437,6 +461,107 @@ func (_u *RestoreRunUpdate) SetNillableCancelRequested(v *bool) *RestoreRunUpdat
 	return _u
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (_u *RestoreRunUpdate) SetLeaseOwner(v string) *RestoreRunUpdate {
+	_u.mutation.SetLeaseOwner(v)
+	return _u
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableLeaseOwner(v *string) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetLeaseOwner(*v)
+	}
+	return _u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (_u *RestoreRunUpdate) ClearLeaseOwner() *RestoreRunUpdate {
+	_u.mutation.ClearLeaseOwner()
+	return _u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_u *RestoreRunUpdate) SetLeaseExpiresAt(v time.Time) *RestoreRunUpdate {
+	_u.mutation.SetLeaseExpiresAt(v)
+	return _u
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableLeaseExpiresAt(v *time.Time) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetLeaseExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (_u *RestoreRunUpdate) ClearLeaseExpiresAt() *RestoreRunUpdate {
+	_u.mutation.ClearLeaseExpiresAt()
+	return _u
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (_u *RestoreRunUpdate) SetLeaseToken(v int) *RestoreRunUpdate {
+	_u.mutation.ResetLeaseToken()
+	_u.mutation.SetLeaseToken(v)
+	return _u
+}
+
+// SetNillableLeaseToken sets the "lease_token" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableLeaseToken(v *int) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetLeaseToken(*v)
+	}
+	return _u
+}
+
+// AddLeaseToken adds value to the "lease_token" field.
+func (_u *RestoreRunUpdate) AddLeaseToken(v int) *RestoreRunUpdate {
+	_u.mutation.AddLeaseToken(v)
+	return _u
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (_u *RestoreRunUpdate) SetPreRestoreBackupSetID(v string) *RestoreRunUpdate {
+	_u.mutation.SetPreRestoreBackupSetID(v)
+	return _u
+}
+
+// SetNillablePreRestoreBackupSetID sets the "pre_restore_backup_set_id" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillablePreRestoreBackupSetID(v *string) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetPreRestoreBackupSetID(*v)
+	}
+	return _u
+}
+
+// ClearPreRestoreBackupSetID clears the value of the "pre_restore_backup_set_id" field.
+func (_u *RestoreRunUpdate) ClearPreRestoreBackupSetID() *RestoreRunUpdate {
+	_u.mutation.ClearPreRestoreBackupSetID()
+	return _u
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (_u *RestoreRunUpdate) SetUndoOfRunID(v string) *RestoreRunUpdate {
+	_u.mutation.SetUndoOfRunID(v)
+	return _u
+}
+
+// SetNillableUndoOfRunID sets the "undo_of_run_id" field if the given value is not nil.
+func (_u *RestoreRunUpdate) SetNillableUndoOfRunID(v *string) *RestoreRunUpdate {
+	if v != nil {
+		_u.SetUndoOfRunID(*v)
+	}
+	return _u
+}
+
+// ClearUndoOfRunID clears the value of the "undo_of_run_id" field.
+func (_u *RestoreRunUpdate) ClearUndoOfRunID() *RestoreRunUpdate {
+	_u.mutation.ClearUndoOfRunID()
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *RestoreRunUpdate) SetStartedAt(v time.Time) *RestoreRunUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -638,6 +763,18 @@ func (_u *RestoreRunUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.ScopeTagMappingCleared() {
 		_spec.ClearField(restorerun.FieldScopeTagMapping, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.FilterMapping(); ok {
+		_spec.SetField(restorerun.FieldFilterMapping, field.TypeJSON, value)
+	}
+	if _u.mutation.FilterMappingCleared() {
+		_spec.ClearField(restorerun.FieldFilterMapping, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ItemTargets(); ok {
+		_spec.SetField(restorerun.FieldItemTargets, field.TypeJSON, value)
+	}
+	if _u.mutation.ItemTargetsCleared() {
+		_spec.ClearField(restorerun.FieldItemTargets, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.CreateMissing(); ok {
 		_spec.SetField(restorerun.FieldCreateMissing, field.TypeBool, value)
 	}
@@ -726,6 +863,36 @@ func (_u *RestoreRunUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.CancelRequested(); ok {
 		_spec.SetField(restorerun.FieldCancelRequested, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.LeaseOwner(); ok {
+		_spec.SetField(restorerun.FieldLeaseOwner, field.TypeString, value)
+	}
+	if _u.mutation.LeaseOwnerCleared() {
+		_spec.ClearField(restorerun.FieldLeaseOwner, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(restorerun.FieldLeaseExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseExpiresAtCleared() {
+		_spec.ClearField(restorerun.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LeaseToken(); ok {
+		_spec.SetField(restorerun.FieldLeaseToken, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedLeaseToken(); ok {
+		_spec.AddField(restorerun.FieldLeaseToken, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.PreRestoreBackupSetID(); ok {
+		_spec.SetField(restorerun.FieldPreRestoreBackupSetID, field.TypeString, value)
+	}
+	if _u.mutation.PreRestoreBackupSetIDCleared() {
+		_spec.ClearField(restorerun.FieldPreRestoreBackupSetID, field.TypeString)
+	}
+	if value, ok := _u.mutation.UndoOfRunID(); ok {
+		_spec.SetField(restorerun.FieldUndoOfRunID, field.TypeString, value)
+	}
+	if _u.mutation.UndoOfRunIDCleared() {
+		_spec.ClearField(restorerun.FieldUndoOfRunID, field.TypeString)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(restorerun.FieldStartedAt, field.TypeTime, value)
@@ -909,6 +1076,30 @@ func (_u *RestoreRunUpdateOne) SetScopeTagMapping(v map[string]string) *RestoreR
 // ClearScopeTagMapping clears the value of the "scope_tag_mapping" field.
 func (_u *RestoreRunUpdateOne) ClearScopeTagMapping() *RestoreRunUpdateOne {
 	_u.mutation.ClearScopeTagMapping()
+	return _u
+}
+
+// SetFilterMapping sets the "filter_mapping" field.
+func (_u *RestoreRunUpdateOne) SetFilterMapping(v map[string]string) *RestoreRunUpdateOne {
+	_u.mutation.SetFilterMapping(v)
+	return _u
+}
+
+// ClearFilterMapping clears the value of the "filter_mapping" field.
+func (_u *RestoreRunUpdateOne) ClearFilterMapping() *RestoreRunUpdateOne {
+	_u.mutation.ClearFilterMapping()
+	return _u
+}
+
+// SetItemTargets sets the "item_targets" field.
+func (_u *RestoreRunUpdateOne) SetItemTargets(v map[string]string) *RestoreRunUpdateOne {
+	_u.mutation.SetItemTargets(v)
+	return _u
+}
+
+// ClearItemTargets clears the value of the "item_targets" field.
+func (_u *RestoreRunUpdateOne) ClearItemTargets() *RestoreRunUpdateOne {
+	_u.mutation.ClearItemTargets()
 	return _u
 }
 
@@ -1207,6 +1398,107 @@ func (_u *RestoreRunUpdateOne) SetNillableCancelRequested(v *bool) *RestoreRunUp
 	return _u
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (_u *RestoreRunUpdateOne) SetLeaseOwner(v string) *RestoreRunUpdateOne {
+	_u.mutation.SetLeaseOwner(v)
+	return _u
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableLeaseOwner(v *string) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetLeaseOwner(*v)
+	}
+	return _u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (_u *RestoreRunUpdateOne) ClearLeaseOwner() *RestoreRunUpdateOne {
+	_u.mutation.ClearLeaseOwner()
+	return _u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_u *RestoreRunUpdateOne) SetLeaseExpiresAt(v time.Time) *RestoreRunUpdateOne {
+	_u.mutation.SetLeaseExpiresAt(v)
+	return _u
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableLeaseExpiresAt(v *time.Time) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetLeaseExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (_u *RestoreRunUpdateOne) ClearLeaseExpiresAt() *RestoreRunUpdateOne {
+	_u.mutation.ClearLeaseExpiresAt()
+	return _u
+}
+
+// SetLeaseToken sets the "lease_token" field.
+func (_u *RestoreRunUpdateOne) SetLeaseToken(v int) *RestoreRunUpdateOne {
+	_u.mutation.ResetLeaseToken()
+	_u.mutation.SetLeaseToken(v)
+	return _u
+}
+
+// SetNillableLeaseToken sets the "lease_token" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableLeaseToken(v *int) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetLeaseToken(*v)
+	}
+	return _u
+}
+
+// AddLeaseToken adds value to the "lease_token" field.
+func (_u *RestoreRunUpdateOne) AddLeaseToken(v int) *RestoreRunUpdateOne {
+	_u.mutation.AddLeaseToken(v)
+	return _u
+}
+
+// SetPreRestoreBackupSetID sets the "pre_restore_backup_set_id" field.
+func (_u *RestoreRunUpdateOne) SetPreRestoreBackupSetID(v string) *RestoreRunUpdateOne {
+	_u.mutation.SetPreRestoreBackupSetID(v)
+	return _u
+}
+
+// SetNillablePreRestoreBackupSetID sets the "pre_restore_backup_set_id" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillablePreRestoreBackupSetID(v *string) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetPreRestoreBackupSetID(*v)
+	}
+	return _u
+}
+
+// ClearPreRestoreBackupSetID clears the value of the "pre_restore_backup_set_id" field.
+func (_u *RestoreRunUpdateOne) ClearPreRestoreBackupSetID() *RestoreRunUpdateOne {
+	_u.mutation.ClearPreRestoreBackupSetID()
+	return _u
+}
+
+// SetUndoOfRunID sets the "undo_of_run_id" field.
+func (_u *RestoreRunUpdateOne) SetUndoOfRunID(v string) *RestoreRunUpdateOne {
+	_u.mutation.SetUndoOfRunID(v)
+	return _u
+}
+
+// SetNillableUndoOfRunID sets the "undo_of_run_id" field if the given value is not nil.
+func (_u *RestoreRunUpdateOne) SetNillableUndoOfRunID(v *string) *RestoreRunUpdateOne {
+	if v != nil {
+		_u.SetUndoOfRunID(*v)
+	}
+	return _u
+}
+
+// ClearUndoOfRunID clears the value of the "undo_of_run_id" field.
+func (_u *RestoreRunUpdateOne) ClearUndoOfRunID() *RestoreRunUpdateOne {
+	_u.mutation.ClearUndoOfRunID()
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *RestoreRunUpdateOne) SetStartedAt(v time.Time) *RestoreRunUpdateOne {
 	_u.mutation.SetStartedAt(v)
@@ -1438,6 +1730,18 @@ func (_u *RestoreRunUpdateOne) sqlSave(ctx context.Context) (_node *RestoreRun, 
 	if _u.mutation.ScopeTagMappingCleared() {
 		_spec.ClearField(restorerun.FieldScopeTagMapping, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.FilterMapping(); ok {
+		_spec.SetField(restorerun.FieldFilterMapping, field.TypeJSON, value)
+	}
+	if _u.mutation.FilterMappingCleared() {
+		_spec.ClearField(restorerun.FieldFilterMapping, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ItemTargets(); ok {
+		_spec.SetField(restorerun.FieldItemTargets, field.TypeJSON, value)
+	}
+	if _u.mutation.ItemTargetsCleared() {
+		_spec.ClearField(restorerun.FieldItemTargets, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.CreateMissing(); ok {
 		_spec.SetField(restorerun.FieldCreateMissing, field.TypeBool, value)
 	}
@@ -1526,6 +1830,36 @@ func (_u *RestoreRunUpdateOne) sqlSave(ctx context.Context) (_node *RestoreRun, 
 	}
 	if value, ok := _u.mutation.CancelRequested(); ok {
 		_spec.SetField(restorerun.FieldCancelRequested, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.LeaseOwner(); ok {
+		_spec.SetField(restorerun.FieldLeaseOwner, field.TypeString, value)
+	}
+	if _u.mutation.LeaseOwnerCleared() {
+		_spec.ClearField(restorerun.FieldLeaseOwner, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(restorerun.FieldLeaseExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseExpiresAtCleared() {
+		_spec.ClearField(restorerun.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LeaseToken(); ok {
+		_spec.SetField(restorerun.FieldLeaseToken, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedLeaseToken(); ok {
+		_spec.AddField(restorerun.FieldLeaseToken, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.PreRestoreBackupSetID(); ok {
+		_spec.SetField(restorerun.FieldPreRestoreBackupSetID, field.TypeString, value)
+	}
+	if _u.mutation.PreRestoreBackupSetIDCleared() {
+		_spec.ClearField(restorerun.FieldPreRestoreBackupSetID, field.TypeString)
+	}
+	if value, ok := _u.mutation.UndoOfRunID(); ok {
+		_spec.SetField(restorerun.FieldUndoOfRunID, field.TypeString, value)
+	}
+	if _u.mutation.UndoOfRunIDCleared() {
+		_spec.ClearField(restorerun.FieldUndoOfRunID, field.TypeString)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(restorerun.FieldStartedAt, field.TypeTime, value)

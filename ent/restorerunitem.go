@@ -58,6 +58,12 @@ type RestoreRunItem struct {
 	PreviewDiff *results.Diff `json:"preview_diff,omitempty"`
 	// DiffTruncated holds the value of the "diff_truncated" field.
 	DiffTruncated bool `json:"diff_truncated,omitempty"`
+	// ExecutedAction holds the value of the "executed_action" field.
+	ExecutedAction *restorerunitem.ExecutedAction `json:"executed_action,omitempty"`
+	// WriteStartedAt holds the value of the "write_started_at" field.
+	WriteStartedAt *time.Time `json:"write_started_at,omitempty"`
+	// FinishedAt holds the value of the "finished_at" field.
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Verified holds the value of the "verified" field.
 	Verified bool `json:"verified,omitempty"`
 	// Drift holds the value of the "drift" field.
@@ -101,9 +107,9 @@ func (*RestoreRunItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case restorerunitem.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case restorerunitem.FieldID, restorerunitem.FieldWorkspaceID, restorerunitem.FieldRunID, restorerunitem.FieldBackupItemID, restorerunitem.FieldPolicyType, restorerunitem.FieldPlatform, restorerunitem.FieldDisplayName, restorerunitem.FieldPlannedAction, restorerunitem.FieldStatus, restorerunitem.FieldTargetGraphID, restorerunitem.FieldErrorCode, restorerunitem.FieldErrorMessage, restorerunitem.FieldCheckSeverity, restorerunitem.FieldPreviewAction:
+		case restorerunitem.FieldID, restorerunitem.FieldWorkspaceID, restorerunitem.FieldRunID, restorerunitem.FieldBackupItemID, restorerunitem.FieldPolicyType, restorerunitem.FieldPlatform, restorerunitem.FieldDisplayName, restorerunitem.FieldPlannedAction, restorerunitem.FieldStatus, restorerunitem.FieldTargetGraphID, restorerunitem.FieldErrorCode, restorerunitem.FieldErrorMessage, restorerunitem.FieldCheckSeverity, restorerunitem.FieldPreviewAction, restorerunitem.FieldExecutedAction:
 			values[i] = new(sql.NullString)
-		case restorerunitem.FieldCreatedAt, restorerunitem.FieldUpdatedAt:
+		case restorerunitem.FieldCreatedAt, restorerunitem.FieldUpdatedAt, restorerunitem.FieldWriteStartedAt, restorerunitem.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -250,6 +256,27 @@ func (_m *RestoreRunItem) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.DiffTruncated = value.Bool
 			}
+		case restorerunitem.FieldExecutedAction:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field executed_action", values[i])
+			} else if value.Valid {
+				_m.ExecutedAction = new(restorerunitem.ExecutedAction)
+				*_m.ExecutedAction = restorerunitem.ExecutedAction(value.String)
+			}
+		case restorerunitem.FieldWriteStartedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field write_started_at", values[i])
+			} else if value.Valid {
+				_m.WriteStartedAt = new(time.Time)
+				*_m.WriteStartedAt = value.Time
+			}
+		case restorerunitem.FieldFinishedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field finished_at", values[i])
+			} else if value.Valid {
+				_m.FinishedAt = new(time.Time)
+				*_m.FinishedAt = value.Time
+			}
 		case restorerunitem.FieldVerified:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field verified", values[i])
@@ -373,6 +400,21 @@ func (_m *RestoreRunItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("diff_truncated=")
 	builder.WriteString(fmt.Sprintf("%v", _m.DiffTruncated))
+	builder.WriteString(", ")
+	if v := _m.ExecutedAction; v != nil {
+		builder.WriteString("executed_action=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.WriteStartedAt; v != nil {
+		builder.WriteString("write_started_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.FinishedAt; v != nil {
+		builder.WriteString("finished_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("verified=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Verified))

@@ -243,6 +243,48 @@ func (_c *RestoreRunItemCreate) SetNillableDiffTruncated(v *bool) *RestoreRunIte
 	return _c
 }
 
+// SetExecutedAction sets the "executed_action" field.
+func (_c *RestoreRunItemCreate) SetExecutedAction(v restorerunitem.ExecutedAction) *RestoreRunItemCreate {
+	_c.mutation.SetExecutedAction(v)
+	return _c
+}
+
+// SetNillableExecutedAction sets the "executed_action" field if the given value is not nil.
+func (_c *RestoreRunItemCreate) SetNillableExecutedAction(v *restorerunitem.ExecutedAction) *RestoreRunItemCreate {
+	if v != nil {
+		_c.SetExecutedAction(*v)
+	}
+	return _c
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (_c *RestoreRunItemCreate) SetWriteStartedAt(v time.Time) *RestoreRunItemCreate {
+	_c.mutation.SetWriteStartedAt(v)
+	return _c
+}
+
+// SetNillableWriteStartedAt sets the "write_started_at" field if the given value is not nil.
+func (_c *RestoreRunItemCreate) SetNillableWriteStartedAt(v *time.Time) *RestoreRunItemCreate {
+	if v != nil {
+		_c.SetWriteStartedAt(*v)
+	}
+	return _c
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (_c *RestoreRunItemCreate) SetFinishedAt(v time.Time) *RestoreRunItemCreate {
+	_c.mutation.SetFinishedAt(v)
+	return _c
+}
+
+// SetNillableFinishedAt sets the "finished_at" field if the given value is not nil.
+func (_c *RestoreRunItemCreate) SetNillableFinishedAt(v *time.Time) *RestoreRunItemCreate {
+	if v != nil {
+		_c.SetFinishedAt(*v)
+	}
+	return _c
+}
+
 // SetVerified sets the "verified" field.
 func (_c *RestoreRunItemCreate) SetVerified(v bool) *RestoreRunItemCreate {
 	_c.mutation.SetVerified(v)
@@ -415,6 +457,11 @@ func (_c *RestoreRunItemCreate) check() error {
 	if _, ok := _c.mutation.DiffTruncated(); !ok {
 		return &ValidationError{Name: "diff_truncated", err: errors.New(`ent: missing required field "RestoreRunItem.diff_truncated"`)}
 	}
+	if v, ok := _c.mutation.ExecutedAction(); ok {
+		if err := restorerunitem.ExecutedActionValidator(v); err != nil {
+			return &ValidationError{Name: "executed_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.executed_action": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Verified(); !ok {
 		return &ValidationError{Name: "verified", err: errors.New(`ent: missing required field "RestoreRunItem.verified"`)}
 	}
@@ -533,6 +580,18 @@ func (_c *RestoreRunItemCreate) createSpec() (*RestoreRunItem, *sqlgraph.CreateS
 	if value, ok := _c.mutation.DiffTruncated(); ok {
 		_spec.SetField(restorerunitem.FieldDiffTruncated, field.TypeBool, value)
 		_node.DiffTruncated = value
+	}
+	if value, ok := _c.mutation.ExecutedAction(); ok {
+		_spec.SetField(restorerunitem.FieldExecutedAction, field.TypeEnum, value)
+		_node.ExecutedAction = &value
+	}
+	if value, ok := _c.mutation.WriteStartedAt(); ok {
+		_spec.SetField(restorerunitem.FieldWriteStartedAt, field.TypeTime, value)
+		_node.WriteStartedAt = &value
+	}
+	if value, ok := _c.mutation.FinishedAt(); ok {
+		_spec.SetField(restorerunitem.FieldFinishedAt, field.TypeTime, value)
+		_node.FinishedAt = &value
 	}
 	if value, ok := _c.mutation.Verified(); ok {
 		_spec.SetField(restorerunitem.FieldVerified, field.TypeBool, value)
@@ -806,6 +865,60 @@ func (u *RestoreRunItemUpsert) SetDiffTruncated(v bool) *RestoreRunItemUpsert {
 // UpdateDiffTruncated sets the "diff_truncated" field to the value that was provided on create.
 func (u *RestoreRunItemUpsert) UpdateDiffTruncated() *RestoreRunItemUpsert {
 	u.SetExcluded(restorerunitem.FieldDiffTruncated)
+	return u
+}
+
+// SetExecutedAction sets the "executed_action" field.
+func (u *RestoreRunItemUpsert) SetExecutedAction(v restorerunitem.ExecutedAction) *RestoreRunItemUpsert {
+	u.Set(restorerunitem.FieldExecutedAction, v)
+	return u
+}
+
+// UpdateExecutedAction sets the "executed_action" field to the value that was provided on create.
+func (u *RestoreRunItemUpsert) UpdateExecutedAction() *RestoreRunItemUpsert {
+	u.SetExcluded(restorerunitem.FieldExecutedAction)
+	return u
+}
+
+// ClearExecutedAction clears the value of the "executed_action" field.
+func (u *RestoreRunItemUpsert) ClearExecutedAction() *RestoreRunItemUpsert {
+	u.SetNull(restorerunitem.FieldExecutedAction)
+	return u
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (u *RestoreRunItemUpsert) SetWriteStartedAt(v time.Time) *RestoreRunItemUpsert {
+	u.Set(restorerunitem.FieldWriteStartedAt, v)
+	return u
+}
+
+// UpdateWriteStartedAt sets the "write_started_at" field to the value that was provided on create.
+func (u *RestoreRunItemUpsert) UpdateWriteStartedAt() *RestoreRunItemUpsert {
+	u.SetExcluded(restorerunitem.FieldWriteStartedAt)
+	return u
+}
+
+// ClearWriteStartedAt clears the value of the "write_started_at" field.
+func (u *RestoreRunItemUpsert) ClearWriteStartedAt() *RestoreRunItemUpsert {
+	u.SetNull(restorerunitem.FieldWriteStartedAt)
+	return u
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (u *RestoreRunItemUpsert) SetFinishedAt(v time.Time) *RestoreRunItemUpsert {
+	u.Set(restorerunitem.FieldFinishedAt, v)
+	return u
+}
+
+// UpdateFinishedAt sets the "finished_at" field to the value that was provided on create.
+func (u *RestoreRunItemUpsert) UpdateFinishedAt() *RestoreRunItemUpsert {
+	u.SetExcluded(restorerunitem.FieldFinishedAt)
+	return u
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (u *RestoreRunItemUpsert) ClearFinishedAt() *RestoreRunItemUpsert {
+	u.SetNull(restorerunitem.FieldFinishedAt)
 	return u
 }
 
@@ -1136,6 +1249,69 @@ func (u *RestoreRunItemUpsertOne) SetDiffTruncated(v bool) *RestoreRunItemUpsert
 func (u *RestoreRunItemUpsertOne) UpdateDiffTruncated() *RestoreRunItemUpsertOne {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.UpdateDiffTruncated()
+	})
+}
+
+// SetExecutedAction sets the "executed_action" field.
+func (u *RestoreRunItemUpsertOne) SetExecutedAction(v restorerunitem.ExecutedAction) *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetExecutedAction(v)
+	})
+}
+
+// UpdateExecutedAction sets the "executed_action" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertOne) UpdateExecutedAction() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdateExecutedAction()
+	})
+}
+
+// ClearExecutedAction clears the value of the "executed_action" field.
+func (u *RestoreRunItemUpsertOne) ClearExecutedAction() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearExecutedAction()
+	})
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (u *RestoreRunItemUpsertOne) SetWriteStartedAt(v time.Time) *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetWriteStartedAt(v)
+	})
+}
+
+// UpdateWriteStartedAt sets the "write_started_at" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertOne) UpdateWriteStartedAt() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdateWriteStartedAt()
+	})
+}
+
+// ClearWriteStartedAt clears the value of the "write_started_at" field.
+func (u *RestoreRunItemUpsertOne) ClearWriteStartedAt() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearWriteStartedAt()
+	})
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (u *RestoreRunItemUpsertOne) SetFinishedAt(v time.Time) *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetFinishedAt(v)
+	})
+}
+
+// UpdateFinishedAt sets the "finished_at" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertOne) UpdateFinishedAt() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdateFinishedAt()
+	})
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (u *RestoreRunItemUpsertOne) ClearFinishedAt() *RestoreRunItemUpsertOne {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearFinishedAt()
 	})
 }
 
@@ -1638,6 +1814,69 @@ func (u *RestoreRunItemUpsertBulk) SetDiffTruncated(v bool) *RestoreRunItemUpser
 func (u *RestoreRunItemUpsertBulk) UpdateDiffTruncated() *RestoreRunItemUpsertBulk {
 	return u.Update(func(s *RestoreRunItemUpsert) {
 		s.UpdateDiffTruncated()
+	})
+}
+
+// SetExecutedAction sets the "executed_action" field.
+func (u *RestoreRunItemUpsertBulk) SetExecutedAction(v restorerunitem.ExecutedAction) *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetExecutedAction(v)
+	})
+}
+
+// UpdateExecutedAction sets the "executed_action" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertBulk) UpdateExecutedAction() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdateExecutedAction()
+	})
+}
+
+// ClearExecutedAction clears the value of the "executed_action" field.
+func (u *RestoreRunItemUpsertBulk) ClearExecutedAction() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearExecutedAction()
+	})
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (u *RestoreRunItemUpsertBulk) SetWriteStartedAt(v time.Time) *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetWriteStartedAt(v)
+	})
+}
+
+// UpdateWriteStartedAt sets the "write_started_at" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertBulk) UpdateWriteStartedAt() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdateWriteStartedAt()
+	})
+}
+
+// ClearWriteStartedAt clears the value of the "write_started_at" field.
+func (u *RestoreRunItemUpsertBulk) ClearWriteStartedAt() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearWriteStartedAt()
+	})
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (u *RestoreRunItemUpsertBulk) SetFinishedAt(v time.Time) *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.SetFinishedAt(v)
+	})
+}
+
+// UpdateFinishedAt sets the "finished_at" field to the value that was provided on create.
+func (u *RestoreRunItemUpsertBulk) UpdateFinishedAt() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.UpdateFinishedAt()
+	})
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (u *RestoreRunItemUpsertBulk) ClearFinishedAt() *RestoreRunItemUpsertBulk {
+	return u.Update(func(s *RestoreRunItemUpsert) {
+		s.ClearFinishedAt()
 	})
 }
 

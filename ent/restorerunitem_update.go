@@ -236,6 +236,66 @@ func (_u *RestoreRunItemUpdate) SetNillableDiffTruncated(v *bool) *RestoreRunIte
 	return _u
 }
 
+// SetExecutedAction sets the "executed_action" field.
+func (_u *RestoreRunItemUpdate) SetExecutedAction(v restorerunitem.ExecutedAction) *RestoreRunItemUpdate {
+	_u.mutation.SetExecutedAction(v)
+	return _u
+}
+
+// SetNillableExecutedAction sets the "executed_action" field if the given value is not nil.
+func (_u *RestoreRunItemUpdate) SetNillableExecutedAction(v *restorerunitem.ExecutedAction) *RestoreRunItemUpdate {
+	if v != nil {
+		_u.SetExecutedAction(*v)
+	}
+	return _u
+}
+
+// ClearExecutedAction clears the value of the "executed_action" field.
+func (_u *RestoreRunItemUpdate) ClearExecutedAction() *RestoreRunItemUpdate {
+	_u.mutation.ClearExecutedAction()
+	return _u
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (_u *RestoreRunItemUpdate) SetWriteStartedAt(v time.Time) *RestoreRunItemUpdate {
+	_u.mutation.SetWriteStartedAt(v)
+	return _u
+}
+
+// SetNillableWriteStartedAt sets the "write_started_at" field if the given value is not nil.
+func (_u *RestoreRunItemUpdate) SetNillableWriteStartedAt(v *time.Time) *RestoreRunItemUpdate {
+	if v != nil {
+		_u.SetWriteStartedAt(*v)
+	}
+	return _u
+}
+
+// ClearWriteStartedAt clears the value of the "write_started_at" field.
+func (_u *RestoreRunItemUpdate) ClearWriteStartedAt() *RestoreRunItemUpdate {
+	_u.mutation.ClearWriteStartedAt()
+	return _u
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (_u *RestoreRunItemUpdate) SetFinishedAt(v time.Time) *RestoreRunItemUpdate {
+	_u.mutation.SetFinishedAt(v)
+	return _u
+}
+
+// SetNillableFinishedAt sets the "finished_at" field if the given value is not nil.
+func (_u *RestoreRunItemUpdate) SetNillableFinishedAt(v *time.Time) *RestoreRunItemUpdate {
+	if v != nil {
+		_u.SetFinishedAt(*v)
+	}
+	return _u
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (_u *RestoreRunItemUpdate) ClearFinishedAt() *RestoreRunItemUpdate {
+	_u.mutation.ClearFinishedAt()
+	return _u
+}
+
 // SetVerified sets the "verified" field.
 func (_u *RestoreRunItemUpdate) SetVerified(v bool) *RestoreRunItemUpdate {
 	_u.mutation.SetVerified(v)
@@ -323,6 +383,11 @@ func (_u *RestoreRunItemUpdate) check() error {
 	if v, ok := _u.mutation.PreviewAction(); ok {
 		if err := restorerunitem.PreviewActionValidator(v); err != nil {
 			return &ValidationError{Name: "preview_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.preview_action": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ExecutedAction(); ok {
+		if err := restorerunitem.ExecutedActionValidator(v); err != nil {
+			return &ValidationError{Name: "executed_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.executed_action": %w`, err)}
 		}
 	}
 	if _u.mutation.RunCleared() && len(_u.mutation.RunIDs()) > 0 {
@@ -416,6 +481,24 @@ func (_u *RestoreRunItemUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.DiffTruncated(); ok {
 		_spec.SetField(restorerunitem.FieldDiffTruncated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ExecutedAction(); ok {
+		_spec.SetField(restorerunitem.FieldExecutedAction, field.TypeEnum, value)
+	}
+	if _u.mutation.ExecutedActionCleared() {
+		_spec.ClearField(restorerunitem.FieldExecutedAction, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.WriteStartedAt(); ok {
+		_spec.SetField(restorerunitem.FieldWriteStartedAt, field.TypeTime, value)
+	}
+	if _u.mutation.WriteStartedAtCleared() {
+		_spec.ClearField(restorerunitem.FieldWriteStartedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FinishedAt(); ok {
+		_spec.SetField(restorerunitem.FieldFinishedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FinishedAtCleared() {
+		_spec.ClearField(restorerunitem.FieldFinishedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Verified(); ok {
 		_spec.SetField(restorerunitem.FieldVerified, field.TypeBool, value)
@@ -653,6 +736,66 @@ func (_u *RestoreRunItemUpdateOne) SetNillableDiffTruncated(v *bool) *RestoreRun
 	return _u
 }
 
+// SetExecutedAction sets the "executed_action" field.
+func (_u *RestoreRunItemUpdateOne) SetExecutedAction(v restorerunitem.ExecutedAction) *RestoreRunItemUpdateOne {
+	_u.mutation.SetExecutedAction(v)
+	return _u
+}
+
+// SetNillableExecutedAction sets the "executed_action" field if the given value is not nil.
+func (_u *RestoreRunItemUpdateOne) SetNillableExecutedAction(v *restorerunitem.ExecutedAction) *RestoreRunItemUpdateOne {
+	if v != nil {
+		_u.SetExecutedAction(*v)
+	}
+	return _u
+}
+
+// ClearExecutedAction clears the value of the "executed_action" field.
+func (_u *RestoreRunItemUpdateOne) ClearExecutedAction() *RestoreRunItemUpdateOne {
+	_u.mutation.ClearExecutedAction()
+	return _u
+}
+
+// SetWriteStartedAt sets the "write_started_at" field.
+func (_u *RestoreRunItemUpdateOne) SetWriteStartedAt(v time.Time) *RestoreRunItemUpdateOne {
+	_u.mutation.SetWriteStartedAt(v)
+	return _u
+}
+
+// SetNillableWriteStartedAt sets the "write_started_at" field if the given value is not nil.
+func (_u *RestoreRunItemUpdateOne) SetNillableWriteStartedAt(v *time.Time) *RestoreRunItemUpdateOne {
+	if v != nil {
+		_u.SetWriteStartedAt(*v)
+	}
+	return _u
+}
+
+// ClearWriteStartedAt clears the value of the "write_started_at" field.
+func (_u *RestoreRunItemUpdateOne) ClearWriteStartedAt() *RestoreRunItemUpdateOne {
+	_u.mutation.ClearWriteStartedAt()
+	return _u
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (_u *RestoreRunItemUpdateOne) SetFinishedAt(v time.Time) *RestoreRunItemUpdateOne {
+	_u.mutation.SetFinishedAt(v)
+	return _u
+}
+
+// SetNillableFinishedAt sets the "finished_at" field if the given value is not nil.
+func (_u *RestoreRunItemUpdateOne) SetNillableFinishedAt(v *time.Time) *RestoreRunItemUpdateOne {
+	if v != nil {
+		_u.SetFinishedAt(*v)
+	}
+	return _u
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (_u *RestoreRunItemUpdateOne) ClearFinishedAt() *RestoreRunItemUpdateOne {
+	_u.mutation.ClearFinishedAt()
+	return _u
+}
+
 // SetVerified sets the "verified" field.
 func (_u *RestoreRunItemUpdateOne) SetVerified(v bool) *RestoreRunItemUpdateOne {
 	_u.mutation.SetVerified(v)
@@ -753,6 +896,11 @@ func (_u *RestoreRunItemUpdateOne) check() error {
 	if v, ok := _u.mutation.PreviewAction(); ok {
 		if err := restorerunitem.PreviewActionValidator(v); err != nil {
 			return &ValidationError{Name: "preview_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.preview_action": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ExecutedAction(); ok {
+		if err := restorerunitem.ExecutedActionValidator(v); err != nil {
+			return &ValidationError{Name: "executed_action", err: fmt.Errorf(`ent: validator failed for field "RestoreRunItem.executed_action": %w`, err)}
 		}
 	}
 	if _u.mutation.RunCleared() && len(_u.mutation.RunIDs()) > 0 {
@@ -863,6 +1011,24 @@ func (_u *RestoreRunItemUpdateOne) sqlSave(ctx context.Context) (_node *RestoreR
 	}
 	if value, ok := _u.mutation.DiffTruncated(); ok {
 		_spec.SetField(restorerunitem.FieldDiffTruncated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ExecutedAction(); ok {
+		_spec.SetField(restorerunitem.FieldExecutedAction, field.TypeEnum, value)
+	}
+	if _u.mutation.ExecutedActionCleared() {
+		_spec.ClearField(restorerunitem.FieldExecutedAction, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.WriteStartedAt(); ok {
+		_spec.SetField(restorerunitem.FieldWriteStartedAt, field.TypeTime, value)
+	}
+	if _u.mutation.WriteStartedAtCleared() {
+		_spec.ClearField(restorerunitem.FieldWriteStartedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FinishedAt(); ok {
+		_spec.SetField(restorerunitem.FieldFinishedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FinishedAtCleared() {
+		_spec.ClearField(restorerunitem.FieldFinishedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Verified(); ok {
 		_spec.SetField(restorerunitem.FieldVerified, field.TypeBool, value)

@@ -24,6 +24,8 @@ type Tx struct {
 	BackupSet *BackupSetClient
 	// Environment is the client for interacting with the Environment builders.
 	Environment *EnvironmentClient
+	// IdentityMapping is the client for interacting with the IdentityMapping builders.
+	IdentityMapping *IdentityMappingClient
 	// IntunePolicy is the client for interacting with the IntunePolicy builders.
 	IntunePolicy *IntunePolicyClient
 	// Membership is the client for interacting with the Membership builders.
@@ -180,6 +182,7 @@ func (tx *Tx) init() {
 	tx.BackupItem = NewBackupItemClient(tx.config)
 	tx.BackupSet = NewBackupSetClient(tx.config)
 	tx.Environment = NewEnvironmentClient(tx.config)
+	tx.IdentityMapping = NewIdentityMappingClient(tx.config)
 	tx.IntunePolicy = NewIntunePolicyClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)

@@ -69,6 +69,18 @@ func (f EnvironmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EnvironmentMutation", m)
 }
 
+// The IdentityMappingFunc type is an adapter to allow the use of ordinary
+// function as IdentityMapping mutator.
+type IdentityMappingFunc func(context.Context, *ent.IdentityMappingMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f IdentityMappingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.IdentityMappingMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityMappingMutation", m)
+}
+
 // The IntunePolicyFunc type is an adapter to allow the use of ordinary
 // function as IntunePolicy mutator.
 type IntunePolicyFunc func(context.Context, *ent.IntunePolicyMutation) (ent.Value, error)

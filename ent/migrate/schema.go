@@ -213,6 +213,37 @@ var (
 			},
 		},
 	}
+	// IdentityMappingsColumns holds the columns for the "identity_mappings" table.
+	IdentityMappingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "workspace_id", Type: field.TypeString},
+		{Name: "source_tenant_id", Type: field.TypeString},
+		{Name: "target_tenant_id", Type: field.TypeString},
+		{Name: "policy_type", Type: field.TypeString},
+		{Name: "source_id", Type: field.TypeString},
+		{Name: "target_id", Type: field.TypeString},
+		{Name: "run_id", Type: field.TypeString, Default: ""},
+	}
+	// IdentityMappingsTable holds the schema information for the "identity_mappings" table.
+	IdentityMappingsTable = &schema.Table{
+		Name:       "identity_mappings",
+		Columns:    IdentityMappingsColumns,
+		PrimaryKey: []*schema.Column{IdentityMappingsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identitymapping_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentityMappingsColumns[3]},
+			},
+			{
+				Name:    "identitymapping_workspace_id_source_tenant_id_target_tenant_id_policy_type_source_id",
+				Unique:  true,
+				Columns: []*schema.Column{IdentityMappingsColumns[3], IdentityMappingsColumns[4], IdentityMappingsColumns[5], IdentityMappingsColumns[6], IdentityMappingsColumns[7]},
+			},
+		},
+	}
 	// IntunePoliciesColumns holds the columns for the "intune_policies" table.
 	IntunePoliciesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -444,6 +475,8 @@ var (
 		{Name: "selected_item_ids", Type: field.TypeJSON, Nullable: true},
 		{Name: "group_mapping", Type: field.TypeJSON, Nullable: true},
 		{Name: "scope_tag_mapping", Type: field.TypeJSON, Nullable: true},
+		{Name: "filter_mapping", Type: field.TypeJSON, Nullable: true},
+		{Name: "item_targets", Type: field.TypeJSON, Nullable: true},
 		{Name: "create_missing", Type: field.TypeBool, Default: false},
 		{Name: "event_sequence", Type: field.TypeInt, Default: 0},
 		{Name: "dry_run", Type: field.TypeBool, Default: true},
@@ -464,6 +497,11 @@ var (
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true},
 		{Name: "active_execution_key", Type: field.TypeString, Nullable: true},
 		{Name: "cancel_requested", Type: field.TypeBool, Default: false},
+		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
+		{Name: "lease_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_token", Type: field.TypeInt, Default: 0},
+		{Name: "pre_restore_backup_set_id", Type: field.TypeString, Nullable: true},
+		{Name: "undo_of_run_id", Type: field.TypeString, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "counts", Type: field.TypeJSON, Nullable: true},
@@ -479,13 +517,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "restore_runs_environments_environment",
-				Columns:    []*schema.Column{RestoreRunsColumns[34]},
+				Columns:    []*schema.Column{RestoreRunsColumns[41]},
 				RefColumns: []*schema.Column{EnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "restore_runs_backup_sets_backup_set",
-				Columns:    []*schema.Column{RestoreRunsColumns[35]},
+				Columns:    []*schema.Column{RestoreRunsColumns[42]},
 				RefColumns: []*schema.Column{BackupSetsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -499,17 +537,17 @@ var (
 			{
 				Name:    "restorerun_environment_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunsColumns[34], RestoreRunsColumns[5]},
+				Columns: []*schema.Column{RestoreRunsColumns[41], RestoreRunsColumns[5]},
 			},
 			{
 				Name:    "restorerun_active_execution_key",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunsColumns[28]},
+				Columns: []*schema.Column{RestoreRunsColumns[30]},
 			},
 			{
 				Name:    "restorerun_workspace_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunsColumns[3], RestoreRunsColumns[27]},
+				Columns: []*schema.Column{RestoreRunsColumns[3], RestoreRunsColumns[29]},
 			},
 		},
 	}
@@ -565,6 +603,9 @@ var (
 		{Name: "preview_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY"}},
 		{Name: "preview_diff", Type: field.TypeJSON, Nullable: true},
 		{Name: "diff_truncated", Type: field.TypeBool, Default: false},
+		{Name: "executed_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATED", "UPDATED", "UNCHANGED", "SKIPPED"}},
+		{Name: "write_started_at", Type: field.TypeTime, Nullable: true},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "verified", Type: field.TypeBool, Default: false},
 		{Name: "drift", Type: field.TypeJSON, Nullable: true},
 		{Name: "run_id", Type: field.TypeString, Size: 40},
@@ -577,7 +618,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "restore_run_items_restore_runs_run",
-				Columns:    []*schema.Column{RestoreRunItemsColumns[21]},
+				Columns:    []*schema.Column{RestoreRunItemsColumns[24]},
 				RefColumns: []*schema.Column{RestoreRunsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -591,17 +632,17 @@ var (
 			{
 				Name:    "restorerunitem_run_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunItemsColumns[21], RestoreRunItemsColumns[9]},
+				Columns: []*schema.Column{RestoreRunItemsColumns[24], RestoreRunItemsColumns[9]},
 			},
 			{
 				Name:    "restorerunitem_run_id_policy_type_platform",
 				Unique:  false,
-				Columns: []*schema.Column{RestoreRunItemsColumns[21], RestoreRunItemsColumns[5], RestoreRunItemsColumns[6]},
+				Columns: []*schema.Column{RestoreRunItemsColumns[24], RestoreRunItemsColumns[5], RestoreRunItemsColumns[6]},
 			},
 			{
 				Name:    "restorerunitem_run_id_backup_item_id",
 				Unique:  true,
-				Columns: []*schema.Column{RestoreRunItemsColumns[21], RestoreRunItemsColumns[4]},
+				Columns: []*schema.Column{RestoreRunItemsColumns[24], RestoreRunItemsColumns[4]},
 			},
 		},
 	}
@@ -640,6 +681,7 @@ var (
 		BackupItemsTable,
 		BackupSetsTable,
 		EnvironmentsTable,
+		IdentityMappingsTable,
 		IntunePoliciesTable,
 		MembershipsTable,
 		NotificationsTable,

@@ -21,6 +21,9 @@ type BackupSet func(*sql.Selector)
 // Environment is the predicate function for environment builders.
 type Environment func(*sql.Selector)
 
+// IdentityMapping is the predicate function for identitymapping builders.
+type IdentityMapping func(*sql.Selector)
+
 // IntunePolicy is the predicate function for intunepolicy builders.
 type IntunePolicy func(*sql.Selector)
 

@@ -39,6 +39,10 @@ const (
 	FieldGroupMapping = "group_mapping"
 	// FieldScopeTagMapping holds the string denoting the scope_tag_mapping field in the database.
 	FieldScopeTagMapping = "scope_tag_mapping"
+	// FieldFilterMapping holds the string denoting the filter_mapping field in the database.
+	FieldFilterMapping = "filter_mapping"
+	// FieldItemTargets holds the string denoting the item_targets field in the database.
+	FieldItemTargets = "item_targets"
 	// FieldCreateMissing holds the string denoting the create_missing field in the database.
 	FieldCreateMissing = "create_missing"
 	// FieldEventSequence holds the string denoting the event_sequence field in the database.
@@ -79,6 +83,16 @@ const (
 	FieldActiveExecutionKey = "active_execution_key"
 	// FieldCancelRequested holds the string denoting the cancel_requested field in the database.
 	FieldCancelRequested = "cancel_requested"
+	// FieldLeaseOwner holds the string denoting the lease_owner field in the database.
+	FieldLeaseOwner = "lease_owner"
+	// FieldLeaseExpiresAt holds the string denoting the lease_expires_at field in the database.
+	FieldLeaseExpiresAt = "lease_expires_at"
+	// FieldLeaseToken holds the string denoting the lease_token field in the database.
+	FieldLeaseToken = "lease_token"
+	// FieldPreRestoreBackupSetID holds the string denoting the pre_restore_backup_set_id field in the database.
+	FieldPreRestoreBackupSetID = "pre_restore_backup_set_id"
+	// FieldUndoOfRunID holds the string denoting the undo_of_run_id field in the database.
+	FieldUndoOfRunID = "undo_of_run_id"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
@@ -123,6 +137,8 @@ var Columns = []string{
 	FieldSelectedItemIds,
 	FieldGroupMapping,
 	FieldScopeTagMapping,
+	FieldFilterMapping,
+	FieldItemTargets,
 	FieldCreateMissing,
 	FieldEventSequence,
 	FieldDryRun,
@@ -143,6 +159,11 @@ var Columns = []string{
 	FieldIdempotencyKey,
 	FieldActiveExecutionKey,
 	FieldCancelRequested,
+	FieldLeaseOwner,
+	FieldLeaseExpiresAt,
+	FieldLeaseToken,
+	FieldPreRestoreBackupSetID,
+	FieldUndoOfRunID,
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldCounts,
@@ -186,6 +207,8 @@ var (
 	DefaultConfirmedFingerprint string
 	// DefaultCancelRequested holds the default value on creation for the "cancel_requested" field.
 	DefaultCancelRequested bool
+	// DefaultLeaseToken holds the default value on creation for the "lease_token" field.
+	DefaultLeaseToken int
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -383,6 +406,31 @@ func ByActiveExecutionKey(opts ...sql.OrderTermOption) OrderOption {
 // ByCancelRequested orders the results by the cancel_requested field.
 func ByCancelRequested(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCancelRequested, opts...).ToFunc()
+}
+
+// ByLeaseOwner orders the results by the lease_owner field.
+func ByLeaseOwner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseOwner, opts...).ToFunc()
+}
+
+// ByLeaseExpiresAt orders the results by the lease_expires_at field.
+func ByLeaseExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseExpiresAt, opts...).ToFunc()
+}
+
+// ByLeaseToken orders the results by the lease_token field.
+func ByLeaseToken(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseToken, opts...).ToFunc()
+}
+
+// ByPreRestoreBackupSetID orders the results by the pre_restore_backup_set_id field.
+func ByPreRestoreBackupSetID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreRestoreBackupSetID, opts...).ToFunc()
+}
+
+// ByUndoOfRunID orders the results by the undo_of_run_id field.
+func ByUndoOfRunID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUndoOfRunID, opts...).ToFunc()
 }
 
 // ByStartedAt orders the results by the started_at field.

@@ -180,6 +180,31 @@ func CancelRequested(v bool) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldCancelRequested, v))
 }
 
+// LeaseOwner applies equality check predicate on the "lease_owner" field. It's identical to LeaseOwnerEQ.
+func LeaseOwner(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldLeaseOwner, v))
+}
+
+// LeaseExpiresAt applies equality check predicate on the "lease_expires_at" field. It's identical to LeaseExpiresAtEQ.
+func LeaseExpiresAt(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldLeaseExpiresAt, v))
+}
+
+// LeaseToken applies equality check predicate on the "lease_token" field. It's identical to LeaseTokenEQ.
+func LeaseToken(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldLeaseToken, v))
+}
+
+// PreRestoreBackupSetID applies equality check predicate on the "pre_restore_backup_set_id" field. It's identical to PreRestoreBackupSetIDEQ.
+func PreRestoreBackupSetID(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldPreRestoreBackupSetID, v))
+}
+
+// UndoOfRunID applies equality check predicate on the "undo_of_run_id" field. It's identical to UndoOfRunIDEQ.
+func UndoOfRunID(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldUndoOfRunID, v))
+}
+
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
 func StartedAt(v time.Time) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldEQ(FieldStartedAt, v))
@@ -613,6 +638,26 @@ func ScopeTagMappingIsNil() predicate.RestoreRun {
 // ScopeTagMappingNotNil applies the NotNil predicate on the "scope_tag_mapping" field.
 func ScopeTagMappingNotNil() predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldNotNull(FieldScopeTagMapping))
+}
+
+// FilterMappingIsNil applies the IsNil predicate on the "filter_mapping" field.
+func FilterMappingIsNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIsNull(FieldFilterMapping))
+}
+
+// FilterMappingNotNil applies the NotNil predicate on the "filter_mapping" field.
+func FilterMappingNotNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotNull(FieldFilterMapping))
+}
+
+// ItemTargetsIsNil applies the IsNil predicate on the "item_targets" field.
+func ItemTargetsIsNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIsNull(FieldItemTargets))
+}
+
+// ItemTargetsNotNil applies the NotNil predicate on the "item_targets" field.
+func ItemTargetsNotNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotNull(FieldItemTargets))
 }
 
 // CreateMissingEQ applies the EQ predicate on the "create_missing" field.
@@ -1488,6 +1533,321 @@ func CancelRequestedEQ(v bool) predicate.RestoreRun {
 // CancelRequestedNEQ applies the NEQ predicate on the "cancel_requested" field.
 func CancelRequestedNEQ(v bool) predicate.RestoreRun {
 	return predicate.RestoreRun(sql.FieldNEQ(FieldCancelRequested, v))
+}
+
+// LeaseOwnerEQ applies the EQ predicate on the "lease_owner" field.
+func LeaseOwnerEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerNEQ applies the NEQ predicate on the "lease_owner" field.
+func LeaseOwnerNEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerIn applies the In predicate on the "lease_owner" field.
+func LeaseOwnerIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldLeaseOwner, vs...))
+}
+
+// LeaseOwnerNotIn applies the NotIn predicate on the "lease_owner" field.
+func LeaseOwnerNotIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldLeaseOwner, vs...))
+}
+
+// LeaseOwnerGT applies the GT predicate on the "lease_owner" field.
+func LeaseOwnerGT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerGTE applies the GTE predicate on the "lease_owner" field.
+func LeaseOwnerGTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerLT applies the LT predicate on the "lease_owner" field.
+func LeaseOwnerLT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerLTE applies the LTE predicate on the "lease_owner" field.
+func LeaseOwnerLTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerContains applies the Contains predicate on the "lease_owner" field.
+func LeaseOwnerContains(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContains(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerHasPrefix applies the HasPrefix predicate on the "lease_owner" field.
+func LeaseOwnerHasPrefix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasPrefix(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerHasSuffix applies the HasSuffix predicate on the "lease_owner" field.
+func LeaseOwnerHasSuffix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasSuffix(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerIsNil applies the IsNil predicate on the "lease_owner" field.
+func LeaseOwnerIsNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIsNull(FieldLeaseOwner))
+}
+
+// LeaseOwnerNotNil applies the NotNil predicate on the "lease_owner" field.
+func LeaseOwnerNotNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotNull(FieldLeaseOwner))
+}
+
+// LeaseOwnerEqualFold applies the EqualFold predicate on the "lease_owner" field.
+func LeaseOwnerEqualFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEqualFold(FieldLeaseOwner, v))
+}
+
+// LeaseOwnerContainsFold applies the ContainsFold predicate on the "lease_owner" field.
+func LeaseOwnerContainsFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContainsFold(FieldLeaseOwner, v))
+}
+
+// LeaseExpiresAtEQ applies the EQ predicate on the "lease_expires_at" field.
+func LeaseExpiresAtEQ(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtNEQ applies the NEQ predicate on the "lease_expires_at" field.
+func LeaseExpiresAtNEQ(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtIn applies the In predicate on the "lease_expires_at" field.
+func LeaseExpiresAtIn(vs ...time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldLeaseExpiresAt, vs...))
+}
+
+// LeaseExpiresAtNotIn applies the NotIn predicate on the "lease_expires_at" field.
+func LeaseExpiresAtNotIn(vs ...time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldLeaseExpiresAt, vs...))
+}
+
+// LeaseExpiresAtGT applies the GT predicate on the "lease_expires_at" field.
+func LeaseExpiresAtGT(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtGTE applies the GTE predicate on the "lease_expires_at" field.
+func LeaseExpiresAtGTE(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtLT applies the LT predicate on the "lease_expires_at" field.
+func LeaseExpiresAtLT(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtLTE applies the LTE predicate on the "lease_expires_at" field.
+func LeaseExpiresAtLTE(v time.Time) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldLeaseExpiresAt, v))
+}
+
+// LeaseExpiresAtIsNil applies the IsNil predicate on the "lease_expires_at" field.
+func LeaseExpiresAtIsNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIsNull(FieldLeaseExpiresAt))
+}
+
+// LeaseExpiresAtNotNil applies the NotNil predicate on the "lease_expires_at" field.
+func LeaseExpiresAtNotNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotNull(FieldLeaseExpiresAt))
+}
+
+// LeaseTokenEQ applies the EQ predicate on the "lease_token" field.
+func LeaseTokenEQ(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldLeaseToken, v))
+}
+
+// LeaseTokenNEQ applies the NEQ predicate on the "lease_token" field.
+func LeaseTokenNEQ(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldLeaseToken, v))
+}
+
+// LeaseTokenIn applies the In predicate on the "lease_token" field.
+func LeaseTokenIn(vs ...int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldLeaseToken, vs...))
+}
+
+// LeaseTokenNotIn applies the NotIn predicate on the "lease_token" field.
+func LeaseTokenNotIn(vs ...int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldLeaseToken, vs...))
+}
+
+// LeaseTokenGT applies the GT predicate on the "lease_token" field.
+func LeaseTokenGT(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldLeaseToken, v))
+}
+
+// LeaseTokenGTE applies the GTE predicate on the "lease_token" field.
+func LeaseTokenGTE(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldLeaseToken, v))
+}
+
+// LeaseTokenLT applies the LT predicate on the "lease_token" field.
+func LeaseTokenLT(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldLeaseToken, v))
+}
+
+// LeaseTokenLTE applies the LTE predicate on the "lease_token" field.
+func LeaseTokenLTE(v int) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldLeaseToken, v))
+}
+
+// PreRestoreBackupSetIDEQ applies the EQ predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDNEQ applies the NEQ predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDNEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDIn applies the In predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldPreRestoreBackupSetID, vs...))
+}
+
+// PreRestoreBackupSetIDNotIn applies the NotIn predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDNotIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldPreRestoreBackupSetID, vs...))
+}
+
+// PreRestoreBackupSetIDGT applies the GT predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDGT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDGTE applies the GTE predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDGTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDLT applies the LT predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDLT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDLTE applies the LTE predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDLTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDContains applies the Contains predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDContains(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContains(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDHasPrefix applies the HasPrefix predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDHasPrefix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasPrefix(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDHasSuffix applies the HasSuffix predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDHasSuffix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasSuffix(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDIsNil applies the IsNil predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDIsNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIsNull(FieldPreRestoreBackupSetID))
+}
+
+// PreRestoreBackupSetIDNotNil applies the NotNil predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDNotNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotNull(FieldPreRestoreBackupSetID))
+}
+
+// PreRestoreBackupSetIDEqualFold applies the EqualFold predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDEqualFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEqualFold(FieldPreRestoreBackupSetID, v))
+}
+
+// PreRestoreBackupSetIDContainsFold applies the ContainsFold predicate on the "pre_restore_backup_set_id" field.
+func PreRestoreBackupSetIDContainsFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContainsFold(FieldPreRestoreBackupSetID, v))
+}
+
+// UndoOfRunIDEQ applies the EQ predicate on the "undo_of_run_id" field.
+func UndoOfRunIDEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEQ(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDNEQ applies the NEQ predicate on the "undo_of_run_id" field.
+func UndoOfRunIDNEQ(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNEQ(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDIn applies the In predicate on the "undo_of_run_id" field.
+func UndoOfRunIDIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIn(FieldUndoOfRunID, vs...))
+}
+
+// UndoOfRunIDNotIn applies the NotIn predicate on the "undo_of_run_id" field.
+func UndoOfRunIDNotIn(vs ...string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotIn(FieldUndoOfRunID, vs...))
+}
+
+// UndoOfRunIDGT applies the GT predicate on the "undo_of_run_id" field.
+func UndoOfRunIDGT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGT(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDGTE applies the GTE predicate on the "undo_of_run_id" field.
+func UndoOfRunIDGTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldGTE(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDLT applies the LT predicate on the "undo_of_run_id" field.
+func UndoOfRunIDLT(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLT(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDLTE applies the LTE predicate on the "undo_of_run_id" field.
+func UndoOfRunIDLTE(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldLTE(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDContains applies the Contains predicate on the "undo_of_run_id" field.
+func UndoOfRunIDContains(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContains(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDHasPrefix applies the HasPrefix predicate on the "undo_of_run_id" field.
+func UndoOfRunIDHasPrefix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasPrefix(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDHasSuffix applies the HasSuffix predicate on the "undo_of_run_id" field.
+func UndoOfRunIDHasSuffix(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldHasSuffix(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDIsNil applies the IsNil predicate on the "undo_of_run_id" field.
+func UndoOfRunIDIsNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldIsNull(FieldUndoOfRunID))
+}
+
+// UndoOfRunIDNotNil applies the NotNil predicate on the "undo_of_run_id" field.
+func UndoOfRunIDNotNil() predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldNotNull(FieldUndoOfRunID))
+}
+
+// UndoOfRunIDEqualFold applies the EqualFold predicate on the "undo_of_run_id" field.
+func UndoOfRunIDEqualFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldEqualFold(FieldUndoOfRunID, v))
+}
+
+// UndoOfRunIDContainsFold applies the ContainsFold predicate on the "undo_of_run_id" field.
+func UndoOfRunIDContainsFold(v string) predicate.RestoreRun {
+	return predicate.RestoreRun(sql.FieldContainsFold(FieldUndoOfRunID, v))
 }
 
 // StartedAtEQ applies the EQ predicate on the "started_at" field.

@@ -55,6 +55,12 @@ const (
 	FieldPreviewDiff = "preview_diff"
 	// FieldDiffTruncated holds the string denoting the diff_truncated field in the database.
 	FieldDiffTruncated = "diff_truncated"
+	// FieldExecutedAction holds the string denoting the executed_action field in the database.
+	FieldExecutedAction = "executed_action"
+	// FieldWriteStartedAt holds the string denoting the write_started_at field in the database.
+	FieldWriteStartedAt = "write_started_at"
+	// FieldFinishedAt holds the string denoting the finished_at field in the database.
+	FieldFinishedAt = "finished_at"
 	// FieldVerified holds the string denoting the verified field in the database.
 	FieldVerified = "verified"
 	// FieldDrift holds the string denoting the drift field in the database.
@@ -94,6 +100,9 @@ var Columns = []string{
 	FieldPreviewAction,
 	FieldPreviewDiff,
 	FieldDiffTruncated,
+	FieldExecutedAction,
+	FieldWriteStartedAt,
+	FieldFinishedAt,
 	FieldVerified,
 	FieldDrift,
 }
@@ -235,6 +244,31 @@ func PreviewActionValidator(pa PreviewAction) error {
 	}
 }
 
+// ExecutedAction defines the type for the "executed_action" enum field.
+type ExecutedAction string
+
+// ExecutedAction values.
+const (
+	ExecutedActionCREATED   ExecutedAction = "CREATED"
+	ExecutedActionUPDATED   ExecutedAction = "UPDATED"
+	ExecutedActionUNCHANGED ExecutedAction = "UNCHANGED"
+	ExecutedActionSKIPPED   ExecutedAction = "SKIPPED"
+)
+
+func (ea ExecutedAction) String() string {
+	return string(ea)
+}
+
+// ExecutedActionValidator is a validator for the "executed_action" field enum values. It is called by the builders before save.
+func ExecutedActionValidator(ea ExecutedAction) error {
+	switch ea {
+	case ExecutedActionCREATED, ExecutedActionUPDATED, ExecutedActionUNCHANGED, ExecutedActionSKIPPED:
+		return nil
+	default:
+		return fmt.Errorf("restorerunitem: invalid enum value for executed_action field: %q", ea)
+	}
+}
+
 // OrderOption defines the ordering options for the RestoreRunItem queries.
 type OrderOption func(*sql.Selector)
 
@@ -328,6 +362,21 @@ func ByDiffTruncated(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDiffTruncated, opts...).ToFunc()
 }
 
+// ByExecutedAction orders the results by the executed_action field.
+func ByExecutedAction(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExecutedAction, opts...).ToFunc()
+}
+
+// ByWriteStartedAt orders the results by the write_started_at field.
+func ByWriteStartedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWriteStartedAt, opts...).ToFunc()
+}
+
+// ByFinishedAt orders the results by the finished_at field.
+func ByFinishedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFinishedAt, opts...).ToFunc()
+}
+
 // ByVerified orders the results by the verified field.
 func ByVerified(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVerified, opts...).ToFunc()
@@ -415,6 +464,24 @@ func (e *PreviewAction) UnmarshalGQL(val interface{}) error {
 	*e = PreviewAction(str)
 	if err := PreviewActionValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid PreviewAction", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e ExecutedAction) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *ExecutedAction) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = ExecutedAction(str)
+	if err := ExecutedActionValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid ExecutedAction", str)
 	}
 	return nil
 }

@@ -130,6 +130,16 @@ func DiffTruncated(v bool) predicate.RestoreRunItem {
 	return predicate.RestoreRunItem(sql.FieldEQ(FieldDiffTruncated, v))
 }
 
+// WriteStartedAt applies equality check predicate on the "write_started_at" field. It's identical to WriteStartedAtEQ.
+func WriteStartedAt(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldEQ(FieldWriteStartedAt, v))
+}
+
+// FinishedAt applies equality check predicate on the "finished_at" field. It's identical to FinishedAtEQ.
+func FinishedAt(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldEQ(FieldFinishedAt, v))
+}
+
 // Verified applies equality check predicate on the "verified" field. It's identical to VerifiedEQ.
 func Verified(v bool) predicate.RestoreRunItem {
 	return predicate.RestoreRunItem(sql.FieldEQ(FieldVerified, v))
@@ -1008,6 +1018,136 @@ func DiffTruncatedEQ(v bool) predicate.RestoreRunItem {
 // DiffTruncatedNEQ applies the NEQ predicate on the "diff_truncated" field.
 func DiffTruncatedNEQ(v bool) predicate.RestoreRunItem {
 	return predicate.RestoreRunItem(sql.FieldNEQ(FieldDiffTruncated, v))
+}
+
+// ExecutedActionEQ applies the EQ predicate on the "executed_action" field.
+func ExecutedActionEQ(v ExecutedAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldEQ(FieldExecutedAction, v))
+}
+
+// ExecutedActionNEQ applies the NEQ predicate on the "executed_action" field.
+func ExecutedActionNEQ(v ExecutedAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNEQ(FieldExecutedAction, v))
+}
+
+// ExecutedActionIn applies the In predicate on the "executed_action" field.
+func ExecutedActionIn(vs ...ExecutedAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIn(FieldExecutedAction, vs...))
+}
+
+// ExecutedActionNotIn applies the NotIn predicate on the "executed_action" field.
+func ExecutedActionNotIn(vs ...ExecutedAction) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotIn(FieldExecutedAction, vs...))
+}
+
+// ExecutedActionIsNil applies the IsNil predicate on the "executed_action" field.
+func ExecutedActionIsNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIsNull(FieldExecutedAction))
+}
+
+// ExecutedActionNotNil applies the NotNil predicate on the "executed_action" field.
+func ExecutedActionNotNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotNull(FieldExecutedAction))
+}
+
+// WriteStartedAtEQ applies the EQ predicate on the "write_started_at" field.
+func WriteStartedAtEQ(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldEQ(FieldWriteStartedAt, v))
+}
+
+// WriteStartedAtNEQ applies the NEQ predicate on the "write_started_at" field.
+func WriteStartedAtNEQ(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNEQ(FieldWriteStartedAt, v))
+}
+
+// WriteStartedAtIn applies the In predicate on the "write_started_at" field.
+func WriteStartedAtIn(vs ...time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIn(FieldWriteStartedAt, vs...))
+}
+
+// WriteStartedAtNotIn applies the NotIn predicate on the "write_started_at" field.
+func WriteStartedAtNotIn(vs ...time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotIn(FieldWriteStartedAt, vs...))
+}
+
+// WriteStartedAtGT applies the GT predicate on the "write_started_at" field.
+func WriteStartedAtGT(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldGT(FieldWriteStartedAt, v))
+}
+
+// WriteStartedAtGTE applies the GTE predicate on the "write_started_at" field.
+func WriteStartedAtGTE(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldGTE(FieldWriteStartedAt, v))
+}
+
+// WriteStartedAtLT applies the LT predicate on the "write_started_at" field.
+func WriteStartedAtLT(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldLT(FieldWriteStartedAt, v))
+}
+
+// WriteStartedAtLTE applies the LTE predicate on the "write_started_at" field.
+func WriteStartedAtLTE(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldLTE(FieldWriteStartedAt, v))
+}
+
+// WriteStartedAtIsNil applies the IsNil predicate on the "write_started_at" field.
+func WriteStartedAtIsNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIsNull(FieldWriteStartedAt))
+}
+
+// WriteStartedAtNotNil applies the NotNil predicate on the "write_started_at" field.
+func WriteStartedAtNotNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotNull(FieldWriteStartedAt))
+}
+
+// FinishedAtEQ applies the EQ predicate on the "finished_at" field.
+func FinishedAtEQ(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldEQ(FieldFinishedAt, v))
+}
+
+// FinishedAtNEQ applies the NEQ predicate on the "finished_at" field.
+func FinishedAtNEQ(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNEQ(FieldFinishedAt, v))
+}
+
+// FinishedAtIn applies the In predicate on the "finished_at" field.
+func FinishedAtIn(vs ...time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIn(FieldFinishedAt, vs...))
+}
+
+// FinishedAtNotIn applies the NotIn predicate on the "finished_at" field.
+func FinishedAtNotIn(vs ...time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotIn(FieldFinishedAt, vs...))
+}
+
+// FinishedAtGT applies the GT predicate on the "finished_at" field.
+func FinishedAtGT(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldGT(FieldFinishedAt, v))
+}
+
+// FinishedAtGTE applies the GTE predicate on the "finished_at" field.
+func FinishedAtGTE(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldGTE(FieldFinishedAt, v))
+}
+
+// FinishedAtLT applies the LT predicate on the "finished_at" field.
+func FinishedAtLT(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldLT(FieldFinishedAt, v))
+}
+
+// FinishedAtLTE applies the LTE predicate on the "finished_at" field.
+func FinishedAtLTE(v time.Time) predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldLTE(FieldFinishedAt, v))
+}
+
+// FinishedAtIsNil applies the IsNil predicate on the "finished_at" field.
+func FinishedAtIsNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldIsNull(FieldFinishedAt))
+}
+
+// FinishedAtNotNil applies the NotNil predicate on the "finished_at" field.
+func FinishedAtNotNil() predicate.RestoreRunItem {
+	return predicate.RestoreRunItem(sql.FieldNotNull(FieldFinishedAt))
 }
 
 // VerifiedEQ applies the EQ predicate on the "verified" field.

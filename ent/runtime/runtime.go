@@ -10,6 +10,7 @@ import (
 	"github.com/restored/restored/ent/backupitem"
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/environment"
+	"github.com/restored/restored/ent/identitymapping"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/membership"
 	"github.com/restored/restored/ent/notification"
@@ -350,6 +351,51 @@ func init() {
 			return nil
 		}
 	}()
+	identitymappingMixin := schema.IdentityMapping{}.Mixin()
+	identitymappingMixinFields0 := identitymappingMixin[0].Fields()
+	_ = identitymappingMixinFields0
+	identitymappingMixinFields1 := identitymappingMixin[1].Fields()
+	_ = identitymappingMixinFields1
+	identitymappingFields := schema.IdentityMapping{}.Fields()
+	_ = identitymappingFields
+	// identitymappingDescCreatedAt is the schema descriptor for created_at field.
+	identitymappingDescCreatedAt := identitymappingMixinFields0[0].Descriptor()
+	// identitymapping.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identitymapping.DefaultCreatedAt = identitymappingDescCreatedAt.Default.(func() time.Time)
+	// identitymappingDescUpdatedAt is the schema descriptor for updated_at field.
+	identitymappingDescUpdatedAt := identitymappingMixinFields0[1].Descriptor()
+	// identitymapping.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	identitymapping.DefaultUpdatedAt = identitymappingDescUpdatedAt.Default.(func() time.Time)
+	// identitymapping.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	identitymapping.UpdateDefaultUpdatedAt = identitymappingDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// identitymappingDescWorkspaceID is the schema descriptor for workspace_id field.
+	identitymappingDescWorkspaceID := identitymappingMixinFields1[0].Descriptor()
+	// identitymapping.WorkspaceIDValidator is a validator for the "workspace_id" field. It is called by the builders before save.
+	identitymapping.WorkspaceIDValidator = identitymappingDescWorkspaceID.Validators[0].(func(string) error)
+	// identitymappingDescSourceTenantID is the schema descriptor for source_tenant_id field.
+	identitymappingDescSourceTenantID := identitymappingFields[0].Descriptor()
+	// identitymapping.SourceTenantIDValidator is a validator for the "source_tenant_id" field. It is called by the builders before save.
+	identitymapping.SourceTenantIDValidator = identitymappingDescSourceTenantID.Validators[0].(func(string) error)
+	// identitymappingDescTargetTenantID is the schema descriptor for target_tenant_id field.
+	identitymappingDescTargetTenantID := identitymappingFields[1].Descriptor()
+	// identitymapping.TargetTenantIDValidator is a validator for the "target_tenant_id" field. It is called by the builders before save.
+	identitymapping.TargetTenantIDValidator = identitymappingDescTargetTenantID.Validators[0].(func(string) error)
+	// identitymappingDescPolicyType is the schema descriptor for policy_type field.
+	identitymappingDescPolicyType := identitymappingFields[2].Descriptor()
+	// identitymapping.PolicyTypeValidator is a validator for the "policy_type" field. It is called by the builders before save.
+	identitymapping.PolicyTypeValidator = identitymappingDescPolicyType.Validators[0].(func(string) error)
+	// identitymappingDescSourceID is the schema descriptor for source_id field.
+	identitymappingDescSourceID := identitymappingFields[3].Descriptor()
+	// identitymapping.SourceIDValidator is a validator for the "source_id" field. It is called by the builders before save.
+	identitymapping.SourceIDValidator = identitymappingDescSourceID.Validators[0].(func(string) error)
+	// identitymappingDescTargetID is the schema descriptor for target_id field.
+	identitymappingDescTargetID := identitymappingFields[4].Descriptor()
+	// identitymapping.TargetIDValidator is a validator for the "target_id" field. It is called by the builders before save.
+	identitymapping.TargetIDValidator = identitymappingDescTargetID.Validators[0].(func(string) error)
+	// identitymappingDescRunID is the schema descriptor for run_id field.
+	identitymappingDescRunID := identitymappingFields[5].Descriptor()
+	// identitymapping.DefaultRunID holds the default value on creation for the run_id field.
+	identitymapping.DefaultRunID = identitymappingDescRunID.Default.(string)
 	intunepolicyMixin := schema.IntunePolicy{}.Mixin()
 	intunepolicyMixinFields0 := intunepolicyMixin[0].Fields()
 	_ = intunepolicyMixinFields0
@@ -627,41 +673,45 @@ func init() {
 	// restorerun.WorkspaceIDValidator is a validator for the "workspace_id" field. It is called by the builders before save.
 	restorerun.WorkspaceIDValidator = restorerunDescWorkspaceID.Validators[0].(func(string) error)
 	// restorerunDescCreateMissing is the schema descriptor for create_missing field.
-	restorerunDescCreateMissing := restorerunFields[8].Descriptor()
+	restorerunDescCreateMissing := restorerunFields[10].Descriptor()
 	// restorerun.DefaultCreateMissing holds the default value on creation for the create_missing field.
 	restorerun.DefaultCreateMissing = restorerunDescCreateMissing.Default.(bool)
 	// restorerunDescEventSequence is the schema descriptor for event_sequence field.
-	restorerunDescEventSequence := restorerunFields[9].Descriptor()
+	restorerunDescEventSequence := restorerunFields[11].Descriptor()
 	// restorerun.DefaultEventSequence holds the default value on creation for the event_sequence field.
 	restorerun.DefaultEventSequence = restorerunDescEventSequence.Default.(int)
 	// restorerunDescDryRun is the schema descriptor for dry_run field.
-	restorerunDescDryRun := restorerunFields[10].Descriptor()
+	restorerunDescDryRun := restorerunFields[12].Descriptor()
 	// restorerun.DefaultDryRun holds the default value on creation for the dry_run field.
 	restorerun.DefaultDryRun = restorerunDescDryRun.Default.(bool)
 	// restorerunDescScopeFingerprint is the schema descriptor for scope_fingerprint field.
-	restorerunDescScopeFingerprint := restorerunFields[13].Descriptor()
+	restorerunDescScopeFingerprint := restorerunFields[15].Descriptor()
 	// restorerun.DefaultScopeFingerprint holds the default value on creation for the scope_fingerprint field.
 	restorerun.DefaultScopeFingerprint = restorerunDescScopeFingerprint.Default.(string)
 	// restorerunDescCheckFingerprint is the schema descriptor for check_fingerprint field.
-	restorerunDescCheckFingerprint := restorerunFields[16].Descriptor()
+	restorerunDescCheckFingerprint := restorerunFields[18].Descriptor()
 	// restorerun.DefaultCheckFingerprint holds the default value on creation for the check_fingerprint field.
 	restorerun.DefaultCheckFingerprint = restorerunDescCheckFingerprint.Default.(string)
 	// restorerunDescPreviewFingerprint is the schema descriptor for preview_fingerprint field.
-	restorerunDescPreviewFingerprint := restorerunFields[19].Descriptor()
+	restorerunDescPreviewFingerprint := restorerunFields[21].Descriptor()
 	// restorerun.DefaultPreviewFingerprint holds the default value on creation for the preview_fingerprint field.
 	restorerun.DefaultPreviewFingerprint = restorerunDescPreviewFingerprint.Default.(string)
 	// restorerunDescAcknowledged is the schema descriptor for acknowledged field.
-	restorerunDescAcknowledged := restorerunFields[21].Descriptor()
+	restorerunDescAcknowledged := restorerunFields[23].Descriptor()
 	// restorerun.DefaultAcknowledged holds the default value on creation for the acknowledged field.
 	restorerun.DefaultAcknowledged = restorerunDescAcknowledged.Default.(bool)
 	// restorerunDescConfirmedFingerprint is the schema descriptor for confirmed_fingerprint field.
-	restorerunDescConfirmedFingerprint := restorerunFields[24].Descriptor()
+	restorerunDescConfirmedFingerprint := restorerunFields[26].Descriptor()
 	// restorerun.DefaultConfirmedFingerprint holds the default value on creation for the confirmed_fingerprint field.
 	restorerun.DefaultConfirmedFingerprint = restorerunDescConfirmedFingerprint.Default.(string)
 	// restorerunDescCancelRequested is the schema descriptor for cancel_requested field.
-	restorerunDescCancelRequested := restorerunFields[27].Descriptor()
+	restorerunDescCancelRequested := restorerunFields[29].Descriptor()
 	// restorerun.DefaultCancelRequested holds the default value on creation for the cancel_requested field.
 	restorerun.DefaultCancelRequested = restorerunDescCancelRequested.Default.(bool)
+	// restorerunDescLeaseToken is the schema descriptor for lease_token field.
+	restorerunDescLeaseToken := restorerunFields[32].Descriptor()
+	// restorerun.DefaultLeaseToken holds the default value on creation for the lease_token field.
+	restorerun.DefaultLeaseToken = restorerunDescLeaseToken.Default.(int)
 	// restorerunDescID is the schema descriptor for id field.
 	restorerunDescID := restorerunMixinFields0[0].Descriptor()
 	// restorerun.DefaultID holds the default value on creation for the id field.
@@ -747,7 +797,7 @@ func init() {
 	// restorerunitem.DefaultDiffTruncated holds the default value on creation for the diff_truncated field.
 	restorerunitem.DefaultDiffTruncated = restorerunitemDescDiffTruncated.Default.(bool)
 	// restorerunitemDescVerified is the schema descriptor for verified field.
-	restorerunitemDescVerified := restorerunitemFields[16].Descriptor()
+	restorerunitemDescVerified := restorerunitemFields[19].Descriptor()
 	// restorerunitem.DefaultVerified holds the default value on creation for the verified field.
 	restorerunitem.DefaultVerified = restorerunitemDescVerified.Default.(bool)
 	// restorerunitemDescID is the schema descriptor for id field.

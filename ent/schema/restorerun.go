@@ -36,6 +36,12 @@ func (RestoreRun) Fields() []ent.Field {
 		field.Strings("selected_item_ids").Annotations(entgql.MapsTo("selectedItemIds"), entgql.Type("[ID!]")).Optional(),
 		field.JSON("group_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("scope_tag_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		// Source assignment filter id → target filter id.
+		field.JSON("filter_mapping", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		// The admin's explicit target per backup item (backup item id → target
+		// Graph id, or "new" to create): resolves TARGET_AMBIGUOUS and
+		// overrides identity and name matching.
+		field.JSON("item_targets", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("create_missing").Default(false),
 		// The sequence of the run's last event (RestoreRunEvent); incremented
 		// in the transaction that appends the event.
@@ -68,6 +74,20 @@ func (RestoreRun) Fields() []ent.Field {
 		// Set by cancelRestoreRun on a running execution: the executor stops
 		// before its next item.
 		field.Bool("cancel_requested").Default(false),
+		// The execution lease: one executor per run at any moment. The holder
+		// renews lease_expires_at (heartbeat); lease_token grows on every
+		// acquisition and is checked before every Graph write (fencing), so a
+		// handler that lost the lease stops.
+		field.String("lease_owner").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("lease_expires_at").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int("lease_token").Default(0).Annotations(entgql.Skip()),
+		// The backup set of the target objects captured before execution
+		// overwrote them (undoRestoreRun restores it).
+		field.String("pre_restore_backup_set_id").Optional().Nillable().
+			Annotations(entgql.MapsTo("preRestoreBackupSetId"), entgql.Type("ID")),
+		// The run this one undoes, when made by undoRestoreRun.
+		field.String("undo_of_run_id").Optional().Nillable().
+			Annotations(entgql.MapsTo("undoOfRunId"), entgql.Type("ID")),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("finished_at").Optional().Nillable(),
 		field.JSON("counts", &results.ItemCounts{}).Optional().Annotations(entgql.Skip()),

@@ -45,6 +45,15 @@ func (RestoreRunItem) Fields() []ent.Field {
 			Annotations(entgql.Type("PreviewAction")),
 		field.JSON("preview_diff", &results.Diff{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("diff_truncated").Default(false),
+		// What execution did (CREATED, UPDATED, UNCHANGED, SKIPPED): the
+		// planned action is the intent, this is the fact.
+		field.Enum("executed_action").Values("CREATED", "UPDATED", "UNCHANGED", "SKIPPED").Optional().Nillable().
+			Annotations(entgql.Type("ExecutedAction")),
+		// Set just before the item's first Graph write and kept: an item with
+		// it set and no outcome may have been written by a crashed attempt,
+		// so the executor looks it up in the target before writing again.
+		field.Time("write_started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
 		field.Bool("verified").Default(false),
 		field.JSON("drift", &results.Diff{}).Optional().Annotations(entgql.Skip()),
 	}

@@ -6946,6 +6946,52 @@ func (ec *executionContext) fieldContext_RestoreRun_cancelRequested(_ context.Co
 	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _RestoreRun_preRestoreBackupSetId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_preRestoreBackupSetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreRestoreBackupSetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_preRestoreBackupSetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RestoreRun_undoOfRunId(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_undoOfRunId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UndoOfRunID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_undoOfRunId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRun", field, false, false, "ID")
+}
+
 func (ec *executionContext) _RestoreRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8041,6 +8087,75 @@ func (ec *executionContext) _RestoreRunItem_diffTruncated(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_RestoreRunItem_diffTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RestoreRunItem_executedAction(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_executedAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExecutedAction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *restorerunitem.ExecutedAction) graphql.Marshaler {
+			return ec.marshalOExecutedAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐExecutedAction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_executedAction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "ExecutedAction")
+}
+
+func (ec *executionContext) _RestoreRunItem_writeStartedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_writeStartedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WriteStartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_writeStartedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RestoreRunItem_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreRunItem", field, false, false, "Time")
 }
 
 func (ec *executionContext) _RestoreRunItem_verified(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
@@ -11777,6 +11892,16 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "preRestoreBackupSetId":
+			out.Values[i] = ec._RestoreRun_preRestoreBackupSetId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "undoOfRunId":
+			out.Values[i] = ec._RestoreRun_undoOfRunId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "startedAt":
 			out.Values[i] = ec._RestoreRun_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12070,6 +12195,21 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 		case "diffTruncated":
 			out.Values[i] = ec._RestoreRunItem_diffTruncated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "executedAction":
+			out.Values[i] = ec._RestoreRunItem_executedAction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "writeStartedAt":
+			out.Values[i] = ec._RestoreRunItem_writeStartedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._RestoreRunItem_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "verified":
@@ -13219,6 +13359,22 @@ func (ec *executionContext) unmarshalOEnvironmentOrder2ᚖgithubᚗcomᚋrestore
 	}
 	res, err := ec.unmarshalInputEnvironmentOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOExecutedAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐExecutedAction(ctx context.Context, v any) (*restorerunitem.ExecutedAction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(restorerunitem.ExecutedAction)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOExecutedAction2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋrestorerunitemᚐExecutedAction(ctx context.Context, sel ast.SelectionSet, v *restorerunitem.ExecutedAction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOIntunePolicy2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐIntunePolicy(ctx context.Context, sel ast.SelectionSet, v *ent.IntunePolicy) graphql.Marshaler {

@@ -520,46 +520,48 @@ type ComplexityRoot struct {
 	}
 
 	RestoreRun struct {
-		Acknowledged       func(childComplexity int) int
-		BackupSet          func(childComplexity int) int
-		BackupSetID        func(childComplexity int) int
-		CancelRequested    func(childComplexity int) int
-		CheckFingerprint   func(childComplexity int) int
-		CheckResults       func(childComplexity int) int
-		CheckSummary       func(childComplexity int) int
-		CheckedAt          func(childComplexity int) int
-		ChecksRun          func(childComplexity int) int
-		ConfirmedAt        func(childComplexity int) int
-		ConfirmedBy        func(childComplexity int) int
-		Counts             func(childComplexity int) int
-		CreateMissing      func(childComplexity int) int
-		CreatedAt          func(childComplexity int) int
-		DeletedAt          func(childComplexity int) int
-		DryRun             func(childComplexity int) int
-		Environment        func(childComplexity int) int
-		EnvironmentBadge   func(childComplexity int) int
-		EnvironmentID      func(childComplexity int) int
-		ExecutionRun       func(childComplexity int) int
-		FinishedAt         func(childComplexity int) int
-		GroupMapping       func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		InitiatorID        func(childComplexity int) int
-		Items              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) int
-		PreviewFingerprint func(childComplexity int) int
-		PreviewItems       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) int
-		PreviewRun         func(childComplexity int) int
-		PreviewSummary     func(childComplexity int) int
-		PreviewedAt        func(childComplexity int) int
-		Readiness          func(childComplexity int) int
-		ScopeFingerprint   func(childComplexity int) int
-		ScopeMode          func(childComplexity int) int
-		ScopeTagMapping    func(childComplexity int) int
-		SelectedItemIds    func(childComplexity int) int
-		StartedAt          func(childComplexity int) int
-		Status             func(childComplexity int) int
-		TenantLabel        func(childComplexity int) int
-		UpdatedAt          func(childComplexity int) int
-		WorkspaceID        func(childComplexity int) int
+		Acknowledged          func(childComplexity int) int
+		BackupSet             func(childComplexity int) int
+		BackupSetID           func(childComplexity int) int
+		CancelRequested       func(childComplexity int) int
+		CheckFingerprint      func(childComplexity int) int
+		CheckResults          func(childComplexity int) int
+		CheckSummary          func(childComplexity int) int
+		CheckedAt             func(childComplexity int) int
+		ChecksRun             func(childComplexity int) int
+		ConfirmedAt           func(childComplexity int) int
+		ConfirmedBy           func(childComplexity int) int
+		Counts                func(childComplexity int) int
+		CreateMissing         func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		DeletedAt             func(childComplexity int) int
+		DryRun                func(childComplexity int) int
+		Environment           func(childComplexity int) int
+		EnvironmentBadge      func(childComplexity int) int
+		EnvironmentID         func(childComplexity int) int
+		ExecutionRun          func(childComplexity int) int
+		FinishedAt            func(childComplexity int) int
+		GroupMapping          func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		InitiatorID           func(childComplexity int) int
+		Items                 func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) int
+		PreRestoreBackupSetID func(childComplexity int) int
+		PreviewFingerprint    func(childComplexity int) int
+		PreviewItems          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) int
+		PreviewRun            func(childComplexity int) int
+		PreviewSummary        func(childComplexity int) int
+		PreviewedAt           func(childComplexity int) int
+		Readiness             func(childComplexity int) int
+		ScopeFingerprint      func(childComplexity int) int
+		ScopeMode             func(childComplexity int) int
+		ScopeTagMapping       func(childComplexity int) int
+		SelectedItemIds       func(childComplexity int) int
+		StartedAt             func(childComplexity int) int
+		Status                func(childComplexity int) int
+		TenantLabel           func(childComplexity int) int
+		UndoOfRunID           func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+		WorkspaceID           func(childComplexity int) int
 	}
 
 	RestoreRunConnection struct {
@@ -585,29 +587,32 @@ type ComplexityRoot struct {
 	}
 
 	RestoreRunItem struct {
-		Attempts      func(childComplexity int) int
-		BackupItem    func(childComplexity int) int
-		BackupItemID  func(childComplexity int) int
-		CheckResults  func(childComplexity int) int
-		CheckSeverity func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		DiffTruncated func(childComplexity int) int
-		DisplayName   func(childComplexity int) int
-		ErrorCode     func(childComplexity int) int
-		ErrorMessage  func(childComplexity int) int
-		ID            func(childComplexity int) int
-		PlannedAction func(childComplexity int) int
-		Platform      func(childComplexity int) int
-		PolicyType    func(childComplexity int) int
-		PreviewAction func(childComplexity int) int
-		PreviewDiff   func(childComplexity int) int
-		Run           func(childComplexity int) int
-		RunID         func(childComplexity int) int
-		Status        func(childComplexity int) int
-		TargetGraphID func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
-		Verified      func(childComplexity int) int
-		WorkspaceID   func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		BackupItem     func(childComplexity int) int
+		BackupItemID   func(childComplexity int) int
+		CheckResults   func(childComplexity int) int
+		CheckSeverity  func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DiffTruncated  func(childComplexity int) int
+		DisplayName    func(childComplexity int) int
+		ErrorCode      func(childComplexity int) int
+		ErrorMessage   func(childComplexity int) int
+		ExecutedAction func(childComplexity int) int
+		FinishedAt     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		PlannedAction  func(childComplexity int) int
+		Platform       func(childComplexity int) int
+		PolicyType     func(childComplexity int) int
+		PreviewAction  func(childComplexity int) int
+		PreviewDiff    func(childComplexity int) int
+		Run            func(childComplexity int) int
+		RunID          func(childComplexity int) int
+		Status         func(childComplexity int) int
+		TargetGraphID  func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Verified       func(childComplexity int) int
+		WorkspaceID    func(childComplexity int) int
+		WriteStartedAt func(childComplexity int) int
 	}
 
 	RestoreRunItemConnection struct {
@@ -3066,6 +3071,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.Items(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["severity"].(*restorerunitem.CheckSeverity), args["status"].(*restorerunitem.Status)), true
+	case "RestoreRun.preRestoreBackupSetId":
+		if e.ComplexityRoot.RestoreRun.PreRestoreBackupSetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.PreRestoreBackupSetID(childComplexity), true
 	case "RestoreRun.previewFingerprint":
 		if e.ComplexityRoot.RestoreRun.PreviewFingerprint == nil {
 			break
@@ -3149,6 +3160,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.TenantLabel(childComplexity), true
+	case "RestoreRun.undoOfRunId":
+		if e.ComplexityRoot.RestoreRun.UndoOfRunID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.UndoOfRunID(childComplexity), true
 	case "RestoreRun.updatedAt":
 		if e.ComplexityRoot.RestoreRun.UpdatedAt == nil {
 			break
@@ -3303,6 +3320,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.ErrorMessage(childComplexity), true
+	case "RestoreRunItem.executedAction":
+		if e.ComplexityRoot.RestoreRunItem.ExecutedAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.ExecutedAction(childComplexity), true
+	case "RestoreRunItem.finishedAt":
+		if e.ComplexityRoot.RestoreRunItem.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.FinishedAt(childComplexity), true
 	case "RestoreRunItem.id":
 		if e.ComplexityRoot.RestoreRunItem.ID == nil {
 			break
@@ -3381,6 +3410,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.WorkspaceID(childComplexity), true
+	case "RestoreRunItem.writeStartedAt":
+		if e.ComplexityRoot.RestoreRunItem.WriteStartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.WriteStartedAt(childComplexity), true
 
 	case "RestoreRunItemConnection.edges":
 		if e.ComplexityRoot.RestoreRunItemConnection.Edges == nil {
@@ -4202,6 +4237,15 @@ enum EnvironmentOrderField {
   CREATED_AT
   DISPLAY_NAME
 }
+"""
+ExecutedAction is enum for the field executed_action
+"""
+enum ExecutedAction @goModel(model: "github.com/restored/restored/ent/restorerunitem.ExecutedAction") {
+  CREATED
+  UPDATED
+  UNCHANGED
+  SKIPPED
+}
 type IntunePolicy implements Node {
   id: ID!
   createdAt: Time!
@@ -4654,6 +4698,8 @@ type RestoreRun implements Node {
   confirmedBy: ID
   confirmedAt: Time
   cancelRequested: Boolean!
+  preRestoreBackupSetId: ID
+  undoOfRunId: ID
   startedAt: Time
   finishedAt: Time
   deletedAt: Time
@@ -4709,6 +4755,9 @@ type RestoreRunItem implements Node {
   checkSeverity: CheckSeverity
   previewAction: PreviewAction
   diffTruncated: Boolean!
+  executedAction: ExecutedAction
+  writeStartedAt: Time
+  finishedAt: Time
   verified: Boolean!
   run: RestoreRun!
 }
@@ -6644,6 +6693,10 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_confirmedAt(ctx, field)
 	case "cancelRequested":
 		return ec.fieldContext_RestoreRun_cancelRequested(ctx, field)
+	case "preRestoreBackupSetId":
+		return ec.fieldContext_RestoreRun_preRestoreBackupSetId(ctx, field)
+	case "undoOfRunId":
+		return ec.fieldContext_RestoreRun_undoOfRunId(ctx, field)
 	case "startedAt":
 		return ec.fieldContext_RestoreRun_startedAt(ctx, field)
 	case "finishedAt":
@@ -6764,6 +6817,12 @@ func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, fiel
 		return ec.fieldContext_RestoreRunItem_previewAction(ctx, field)
 	case "diffTruncated":
 		return ec.fieldContext_RestoreRunItem_diffTruncated(ctx, field)
+	case "executedAction":
+		return ec.fieldContext_RestoreRunItem_executedAction(ctx, field)
+	case "writeStartedAt":
+		return ec.fieldContext_RestoreRunItem_writeStartedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_RestoreRunItem_finishedAt(ctx, field)
 	case "verified":
 		return ec.fieldContext_RestoreRunItem_verified(ctx, field)
 	case "run":
