@@ -26,7 +26,7 @@ import (
 // first, so an upgrade is never mistaken for a GET), the limits, and the one
 // error presenter.
 func newGraphQL(o Options) http.Handler {
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}))
+	srv := handler.New(sizedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver})})
 	readLimit := o.MaxBodyBytes
 	revalidate := o.RevalidateEvery
 	if revalidate <= 0 {
@@ -55,6 +55,9 @@ func newGraphQL(o Options) http.Handler {
 	}
 	if o.MaxDepth > 0 {
 		srv.Use(depthLimit(o.MaxDepth))
+	}
+	if o.MaxResponseBytes > 0 {
+		srv.Use(responseLimit{max: o.MaxResponseBytes})
 	}
 	srv.SetErrorPresenter(presenter(o))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {

@@ -32,6 +32,8 @@ type Options struct {
 	MaxBodyBytes  int64
 	MaxDepth      int
 	MaxComplexity int
+	// MaxResponseBytes refuses larger responses (0: no limit).
+	MaxResponseBytes int
 	// RevalidateEvery is how often an open websocket re-checks its token, so a
 	// revoked or expired token loses its live subscriptions within that time.
 	RevalidateEvery time.Duration

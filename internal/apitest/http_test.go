@@ -115,7 +115,7 @@ func TestLimits(t *testing.T) {
 	e := start(t, func(c *config.Config) {
 		c.MaxBodyBytes = 2048
 		c.MaxDepth = 3
-		c.MaxComplexity = 40
+		c.MaxComplexity = 150
 	})
 	t.Run("body size", func(t *testing.T) {
 		q := `{ viewer { role } }` + strings.Repeat(" ", 4096)
@@ -142,12 +142,41 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("complexity", func(t *testing.T) {
 		q := "{"
-		for i := range 20 {
+		for i := range 55 {
 			q += fmt.Sprintf(" v%d: viewer { role capabilities }", i)
 		}
 		r := e.post(e.owner, q+" }", nil)
 		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("complexity counts list sizes", func(t *testing.T) {
+		// A page costs its size times its fields: 1 + 10×4 is over 40,
+		// 1 + 5×4 is not, and a list without first is costed as a page of 50.
+		e := start(t, func(c *config.Config) { c.MaxComplexity = 40 })
+		for q, refused := range map[string]bool{
+			`{ workspaces(first: 10) { edges { node { id name } } } }`:                                                          true,
+			`{ workspaces(last: 10) { edges { node { id name } } } }`:                                                           true,
+			`{ workspaces { edges { node { id name } } } }`:                                                                     true,
+			`{ workspaces(first: 5) { edges { node { id name } } } }`:                                                           false,
+			`{ a: workspaces(first: 5) { edges { node { id name } } } b: workspaces(first: 5) { edges { node { id name } } } }`: true,
+		} {
+			r := e.post(e.owner, q, nil)
+			got := len(r.Errors) > 0 && r.Errors[0].Extensions["reason"] == "COMPLEXITY_LIMIT_EXCEEDED"
+			if got != refused || (!refused && len(r.Errors) > 0) {
+				t.Errorf("%s: refused=%v, want %v: %s", q, got, refused, r.Raw)
+			}
+		}
+	})
+	t.Run("response size", func(t *testing.T) {
+		small := start(t, func(c *config.Config) { c.MaxResponseBytes = 64 })
+		r := small.post(small.owner, `{ viewer { role capabilities } }`, nil)
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "RESPONSE_TOO_LARGE" ||
+			!strings.Contains(r.Errors[0].Message, "limit of 64") || strings.Contains(r.Raw, "capabilities") {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+		if r := small.post(small.owner, `{ viewer { role } }`, nil); len(r.Errors) > 0 {
+			t.Fatalf("small response refused: %s", r.Raw)
 		}
 	})
 }

@@ -141,6 +141,7 @@ func (a *App) Handler() http.Handler {
 		MaxBodyBytes:              a.Config.MaxBodyBytes,
 		MaxDepth:                  a.Config.MaxDepth,
 		MaxComplexity:             a.Config.MaxComplexity,
+		MaxResponseBytes:          a.Config.MaxResponseBytes,
 		Bus:                       a.Bus,
 		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
 		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,

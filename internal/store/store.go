@@ -41,10 +41,17 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// database/sql keeps 2 idle connections by default: under 50 concurrent
+	// clients most requests then open a connection of their own (on SQLite
+	// that is a file open plus the pragmas, half the CPU), so keep as many
+	// idle as may be open.
 	if dia == dialect.Postgres {
 		db.SetMaxOpenConns(20)
-		db.SetConnMaxIdleTime(5 * time.Minute)
+		db.SetMaxIdleConns(20)
+	} else {
+		db.SetMaxIdleConns(16)
 	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {

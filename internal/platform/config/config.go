@@ -39,6 +39,8 @@ type Config struct {
 	MaxBodyBytes  int64
 	MaxDepth      int
 	MaxComplexity int
+	// MaxResponseBytes is the largest GraphQL response data served.
+	MaxResponseBytes int
 	// MaxSubscriptionsPerSocket and MaxSubscriptionsPerToken cap live
 	// subscriptions (per process), so one client cannot exhaust the server.
 	MaxSubscriptionsPerSocket int
@@ -114,7 +116,8 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.BoolVar(&c.AutoMigrate, "migrate", envBool("RESTORED_MIGRATE", "true"), "apply pending database migrations at start-up")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(envInt("RESTORED_MAX_BODY_BYTES", "1048576")), "largest accepted request body (and websocket message)")
 	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
-	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "5000"), "most complex accepted query")
+	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "50000"), "most complex accepted query: each field costs 1 plus its children, times first/last (50 when absent) on lists")
+	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", envInt("RESTORED_MAX_RESPONSE_BYTES", "8388608"), "largest GraphQL response served (bigger ones are refused: ask for smaller pages)")
 	fs.IntVar(&c.MaxSubscriptionsPerSocket, "max-subscriptions-per-socket", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_SOCKET", "100"), "live subscriptions one websocket may hold")
 	fs.IntVar(&c.MaxSubscriptionsPerToken, "max-subscriptions-per-token", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_TOKEN", "500"), "live subscriptions one API token may hold across its websockets (per process)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")

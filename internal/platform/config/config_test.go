@@ -63,7 +63,8 @@ func TestParseDefaults(t *testing.T) {
 		AutoMigrate:               true,
 		MaxBodyBytes:              1 << 20,
 		MaxDepth:                  12,
-		MaxComplexity:             5000,
+		MaxComplexity:             50000,
+		MaxResponseBytes:          8 << 20,
 		MaxSubscriptionsPerSocket: 100,
 		MaxSubscriptionsPerToken:  500,
 		TokenRecheckEvery:         time.Minute,
@@ -120,6 +121,7 @@ var fullEnv = map[string]string{
 	"RESTORED_MAX_SUBSCRIPTIONS_PER_TOKEN":  "4",
 	"RESTORED_TOKEN_RECHECK_INTERVAL":       "5s",
 	"RESTORED_GRAPH_RATE_LIMIT":             "false",
+	"RESTORED_MAX_RESPONSE_BYTES":           "1000",
 }
 
 func TestParseEnv(t *testing.T) {
@@ -141,6 +143,7 @@ func TestParseEnv(t *testing.T) {
 		MaxBodyBytes:              2048,
 		MaxDepth:                  7,
 		MaxComplexity:             99,
+		MaxResponseBytes:          1000,
 		MaxSubscriptionsPerSocket: 3,
 		MaxSubscriptionsPerToken:  4,
 		TokenRecheckEvery:         5 * time.Second,
@@ -176,6 +179,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		"--token-recheck-interval", "7s",
 		"--graph-rate-limit=false",
 		"--shutdown-timeout", "1m",
+		"--max-response-bytes", "2000",
 	}
 	got := mustParse(t, args, fullEnv)
 	want := &config.Config{
@@ -195,6 +199,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		MaxBodyBytes:              4096,
 		MaxDepth:                  8,
 		MaxComplexity:             100,
+		MaxResponseBytes:          2000,
 		MaxSubscriptionsPerSocket: 5,
 		MaxSubscriptionsPerToken:  6,
 		TokenRecheckEvery:         7 * time.Second,
