@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -503,5 +504,54 @@ func TestForwardIDs(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("the stream did not end with its context")
+	}
+}
+
+// TestForwardIDsLoadsOncePerEvent: however many subscribers a topic has in a
+// process, each event's row is loaded once; two events about the same row
+// are two loads (the second sees the row's new state).
+func TestForwardIDsLoadsOncePerEvent(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
+	defer cancel()
+	var mu sync.Mutex
+	loads := map[string]int{}
+	version := 0
+	const subscribers = 50
+	outs := make([]<-chan string, subscribers)
+	for i := range outs {
+		sub := mustSubscribe(t, ctx, bus, "feed")
+		outs[i] = events.ForwardIDs(ctx, sub, func(_ context.Context, id string) (string, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			loads[id]++
+			version++
+			return fmt.Sprintf("%s v%d", id, version), true
+		})
+	}
+	for _, id := range []string{"a", "b", "a"} {
+		if err := bus.Publish(ctx, "feed", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, out := range outs {
+		var got []string
+		for range 3 {
+			select {
+			case v := <-out:
+				got = append(got, v)
+			case <-time.After(wait):
+				t.Fatalf("subscriber %d: only %v within %v", i, got, wait)
+			}
+		}
+		if want := []string{"a v1", "b v2", "a v3"}; !slices.Equal(got, want) {
+			t.Fatalf("subscriber %d got %v, want %v (every subscriber sees the same loads, in order)", i, got, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if loads["a"] != 2 || loads["b"] != 1 {
+		t.Fatalf("loads %v, want a:2 b:1 for %d subscribers", loads, subscribers)
 	}
 }
