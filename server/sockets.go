@@ -76,7 +76,7 @@ func wsInit(a *auth.Authenticator, bus *events.Bus, revalidate time.Duration) tr
 			}
 		}
 		recheck := func() {
-			now, err := a.Authenticate(ctx, secret)
+			now, err := a.Revalidate(ctx, secret)
 			switch {
 			case apperr.CodeOf(err) == apperr.Unauthenticated:
 				end("UNAUTHENTICATED: API token revoked or expired")

@@ -94,8 +94,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Bus = events.NewBus(a.Redis, log)
 	a.Queue = jobs.NewQueue(a.Redis)
 	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
-	a.Auth = &auth.Authenticator{Client: a.DB.Client, Clock: a.Clock}
-	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit, Bus: a.Bus, Clock: a.Clock}
+	a.Auth = &auth.Authenticator{Client: a.DB.Client, Clock: a.Clock, Bus: a.Bus}
+	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit, Bus: a.Bus, Auth: a.Auth, Clock: a.Clock}
 	if cfg.SecretKey != nil {
 		if a.Secrets, err = secrets.New(cfg.SecretKey); err != nil {
 			return nil, err

@@ -29,6 +29,8 @@ type Service struct {
 	// Bus, when set, hears about revocations and role changes, so open
 	// websockets re-check their token at once (see server).
 	Bus *events.Bus
+	// Auth, when set, forgets its cached viewers of a workspace at once.
+	Auth *auth.Authenticator
 	// Clock tells the time (nil: the system clock).
 	Clock *clock.Clock
 }
@@ -36,6 +38,9 @@ type Service struct {
 // accessChanged tells every process that a token or membership of the
 // workspace changed. Best effort: sockets also re-check periodically.
 func (s *Service) accessChanged(ctx context.Context, workspaceID string) {
+	if s.Auth != nil {
+		s.Auth.Forget(workspaceID)
+	}
 	if s.Bus != nil {
 		_ = s.Bus.Publish(context.WithoutCancel(ctx), events.AccessTopic(workspaceID), true)
 	}

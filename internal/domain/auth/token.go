@@ -10,6 +10,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/restored/restored/ent"
@@ -18,6 +19,7 @@ import (
 	"github.com/restored/restored/internal/domain/access"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/clock"
+	"github.com/restored/restored/internal/platform/events"
 )
 
 // tokenPrefix marks restored's tokens so secret scanners can recognise them.
@@ -59,6 +61,36 @@ type Authenticator struct {
 	Client *ent.Client
 	// Clock tells the time (nil: the system clock).
 	Clock *clock.Clock
+	// Bus, when set, lets Authenticate cache viewers for CacheTTL (default
+	// 10s): each workspace's access changes drop its cached viewers.
+	Bus      *events.Bus
+	CacheTTL time.Duration
+
+	cacheOnce sync.Once
+	cache     *viewerCache
+}
+
+func (a *Authenticator) viewers() *viewerCache {
+	a.cacheOnce.Do(func() {
+		if a.Bus != nil {
+			ttl := a.CacheTTL
+			if ttl <= 0 {
+				ttl = 10 * time.Second
+			}
+			a.cache = newViewerCache(a.Bus, ttl)
+		}
+	})
+	return a.cache
+}
+
+// Forget drops the cached viewers of a workspace: called by the process
+// that revoked a token or changed a membership, before it answers, so its
+// own next request already sees the change (other processes hear it
+// through the bus).
+func (a *Authenticator) Forget(workspaceID string) {
+	if c := a.viewers(); c != nil {
+		c.forget(workspaceID)
+	}
 }
 
 // lastUsedGranularity bounds how often a token's last_used_at is written, so
@@ -69,15 +101,31 @@ const lastUsedGranularity = time.Minute
 // expired tokens, and tokens whose user left the workspace, are all
 // UNAUTHENTICATED with the same message: the caller learns nothing about
 // which tokens exist.
+//
+// A viewer read in the last seconds is reused (see viewerCache); Revalidate
+// always reads the database.
 func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*Viewer, error) {
+	secret = strings.TrimSpace(secret)
+	if c := a.viewers(); c != nil {
+		if v, ok := c.get(Hash(secret), a.Clock.Now()); ok {
+			return v, nil
+		}
+	}
+	return a.Revalidate(ctx, secret)
+}
+
+// Revalidate is Authenticate from the database, never from the cache: open
+// websockets re-check their token with it when access changes.
+func (a *Authenticator) Revalidate(ctx context.Context, secret string) (*Viewer, error) {
 	unauth := apperr.New(apperr.Unauthenticated, "missing, invalid, expired or revoked API token")
 	secret = strings.TrimSpace(secret)
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
 		return nil, unauth
 	}
 	now := a.Clock.Now()
+	hash := Hash(secret)
 	tok, err := a.Client.APIToken.Query().
-		Where(apitoken.TokenHash(Hash(secret))).
+		Where(apitoken.TokenHash(hash)).
 		WithUser().
 		Only(ctx)
 	if ent.IsNotFound(err) {
@@ -102,13 +150,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*Viewe
 		// Best effort: a failed bookkeeping write must not fail the request.
 		_ = a.Client.APIToken.UpdateOneID(tok.ID).SetLastUsedAt(now).Exec(ctx)
 	}
-	return &Viewer{
+	v := &Viewer{
 		User:        tok.Edges.User,
 		WorkspaceID: tok.WorkspaceID,
 		TokenID:     tok.ID,
 		Role:        lesser(tok.Role, m.Role),
 		ExpiresAt:   tok.ExpiresAt,
-	}, nil
+	}
+	if c := a.viewers(); c != nil {
+		c.put(hash, v, now)
+	}
+	return v, nil
 }
 
 // lesser returns the less privileged of two roles.
