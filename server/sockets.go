@@ -31,6 +31,9 @@ const closeForbidden = 4403
 // receiving the moment it is noticed, not at the next event's end.
 type socket struct {
 	viewer *auth.Viewer
+	secret string
+	ctx    context.Context
+	end    func(reason string)
 	subs   atomic.Int64
 	ended  atomic.Bool
 }
@@ -42,8 +45,10 @@ type socketKey struct{}
 // re-checks its token when the workspace's tokens or members change (the
 // access topic), at the token's expiry, and every revalidate period as a
 // backstop; once the token is revoked, expired or its role changed, the
-// socket closes with 4403.
+// socket closes with 4403. The re-checks are the process's socketWatch's:
+// an open socket costs no goroutine or bus subscription of its own.
 func wsInit(a *auth.Authenticator, bus *events.Bus, revalidate time.Duration) transport.WebsocketInitFunc {
+	watch := &socketWatch{auth: a, bus: bus, every: revalidate, byWorkspace: map[string]*feed{}}
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		secret := p.GetString("token")
 		if secret == "" {
@@ -67,62 +72,203 @@ func wsInit(a *auth.Authenticator, bus *events.Bus, revalidate time.Duration) tr
 		if err != nil {
 			return refuse("INTERNAL: authentication is unavailable, try again")
 		}
-		s := &socket{viewer: v}
+		s := &socket{viewer: v, secret: secret}
 		ctx, cancel := context.WithCancel(context.WithValue(auth.WithViewer(ctx, v), socketKey{}, s))
-		end := func(reason string) {
+		s.end = func(reason string) {
 			if s.ended.CompareAndSwap(false, true) {
 				gorillaws.SetCloseCode(ctx, closeForbidden, reason)
 				cancel()
 			}
 		}
-		recheck := func() {
-			now, err := a.Revalidate(ctx, secret)
-			switch {
-			case apperr.CodeOf(err) == apperr.Unauthenticated:
-				end("UNAUTHENTICATED: API token revoked or expired")
-			case err == nil && now.Role != v.Role:
-				end("FORBIDDEN: the token's role changed; reconnect to continue with the new role")
-			}
+		s.ctx = ctx
+		if err := watch.add(s); err != nil {
+			cancel()
+			return refuse("INTERNAL: live events are unavailable, try again")
 		}
-		var changes <-chan []byte
-		if bus != nil {
-			sub, err := bus.Subscribe(ctx, events.AccessTopic(v.WorkspaceID))
-			if err != nil {
-				cancel()
-				return refuse("INTERNAL: live events are unavailable, try again")
-			}
-			changes = sub.C()
-		}
-		go func() {
-			t := time.NewTicker(revalidate)
-			defer t.Stop()
-			var expiry <-chan time.Time
-			if v.ExpiresAt != nil {
-				e := time.NewTimer(time.Until(*v.ExpiresAt))
-				defer e.Stop()
-				expiry = e.C
-			}
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-expiry:
-					expiry = nil
-					recheck()
-				case _, ok := <-changes:
-					if !ok {
-						// The bus ended this subscription (reconnect or overload):
-						// fall back to the periodic check alone.
-						changes = nil
-						continue
-					}
-					recheck()
-				case <-t.C:
-					recheck()
-				}
-			}
-		}()
 		return transport.AppendCloseReason(ctx, "UNAUTHENTICATED: API token revoked or expired"), nil, nil
+	}
+}
+
+// socketWatch re-checks the tokens of a process's open sockets: one bus
+// subscription and one goroutine per workspace with open sockets, one
+// periodic sweep for all, and a timer per expiring token.
+type socketWatch struct {
+	auth  *auth.Authenticator
+	bus   *events.Bus
+	every time.Duration
+
+	mu          sync.Mutex
+	byWorkspace map[string]*feed
+	sweeping    bool
+}
+
+// feed is a workspace's open sockets and its access-change subscription.
+type feed struct {
+	sockets map[*socket]struct{}
+	sub     *events.Subscription
+}
+
+// recheckers bounds the concurrent token reads of one re-check.
+const recheckers = 8
+
+// add watches s until its context ends.
+func (w *socketWatch) add(s *socket) error {
+	ws := s.viewer.WorkspaceID
+	w.mu.Lock()
+	f := w.byWorkspace[ws]
+	if f == nil {
+		f = &feed{sockets: map[*socket]struct{}{}}
+		if w.bus != nil {
+			// Subscribing under the lock keeps one feed per workspace; it
+			// is quick (the bus's shared Redis subscription is already up).
+			sub, err := w.bus.Subscribe(context.Background(), events.AccessTopic(ws))
+			if err != nil {
+				w.mu.Unlock()
+				return err
+			}
+			f.sub = sub
+			go w.follow(ws, f)
+		}
+		w.byWorkspace[ws] = f
+	}
+	f.sockets[s] = struct{}{}
+	if !w.sweeping {
+		w.sweeping = true
+		go w.sweep()
+	}
+	w.mu.Unlock()
+	if exp := s.viewer.ExpiresAt; exp != nil {
+		t := time.AfterFunc(time.Until(*exp), func() { w.check(s, true) })
+		context.AfterFunc(s.ctx, func() { t.Stop() })
+	}
+	context.AfterFunc(s.ctx, func() { w.remove(s) })
+	return nil
+}
+
+// remove forgets s; the last socket of a workspace closes its feed.
+func (w *socketWatch) remove(s *socket) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws := s.viewer.WorkspaceID
+	f := w.byWorkspace[ws]
+	if f == nil {
+		return
+	}
+	delete(f.sockets, s)
+	if len(f.sockets) == 0 {
+		delete(w.byWorkspace, ws)
+		if f.sub != nil {
+			f.sub.Close()
+		}
+	}
+}
+
+// sockets lists a workspace's open sockets ("" for all).
+func (w *socketWatch) sockets(ws string) []*socket {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*socket
+	for id, f := range w.byWorkspace {
+		if ws == "" || id == ws {
+			for s := range f.sockets {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// follow re-checks a workspace's sockets from the database on each of its
+// access changes, until the workspace has no socket left. A feed the bus
+// ended (Redis reconnected: changes may have been missed) means a re-check
+// and a new feed.
+func (w *socketWatch) follow(ws string, f *feed) {
+	sub := f.sub
+	for {
+		for range sub.C() {
+			w.recheck(w.sockets(ws), true)
+		}
+		w.mu.Lock()
+		gone := w.byWorkspace[ws] != f
+		w.mu.Unlock()
+		if gone {
+			return // its last socket closed the feed
+		}
+		w.recheck(w.sockets(ws), true)
+		next, err := w.bus.Subscribe(context.Background(), events.AccessTopic(ws))
+		for err != nil {
+			if errors.Is(err, events.ErrClosed) {
+				for _, s := range w.sockets(ws) {
+					s.end("UNAUTHENTICATED: the server is shutting down")
+				}
+				return
+			}
+			time.Sleep(time.Second)
+			next, err = w.bus.Subscribe(context.Background(), events.AccessTopic(ws))
+		}
+		w.mu.Lock()
+		if w.byWorkspace[ws] != f {
+			w.mu.Unlock()
+			next.Close()
+			return
+		}
+		f.sub, sub = next, next
+		w.mu.Unlock()
+	}
+}
+
+// sweep re-checks every socket each period (from the briefly cached viewer:
+// access changes already re-check from the database), until none is open.
+func (w *socketWatch) sweep() {
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	for range t.C {
+		all := w.sockets("")
+		if len(all) == 0 {
+			w.mu.Lock()
+			if len(w.byWorkspace) == 0 {
+				w.sweeping = false
+				w.mu.Unlock()
+				return
+			}
+			w.mu.Unlock()
+		}
+		w.recheck(all, false)
+	}
+}
+
+// recheck checks sockets a few at a time.
+func (w *socketWatch) recheck(sockets []*socket, fresh bool) {
+	sem := make(chan struct{}, recheckers)
+	var wg sync.WaitGroup
+	for _, s := range sockets {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			w.check(s, fresh)
+		}()
+	}
+	wg.Wait()
+}
+
+// check re-reads a socket's token and ends the socket if it no longer
+// holds: from the database after an access change or at expiry (fresh),
+// from the briefly cached viewer on the periodic sweep.
+func (w *socketWatch) check(s *socket, fresh bool) {
+	if s.ended.Load() || s.ctx.Err() != nil {
+		return
+	}
+	read := w.auth.Authenticate
+	if fresh {
+		read = w.auth.Revalidate
+	}
+	now, err := read(s.ctx, s.secret)
+	switch {
+	case apperr.CodeOf(err) == apperr.Unauthenticated:
+		s.end("UNAUTHENTICATED: API token revoked or expired")
+	case err == nil && now.Role != s.viewer.Role:
+		s.end("FORBIDDEN: the token's role changed; reconnect to continue with the new role")
 	}
 }
 

@@ -68,6 +68,9 @@ type Authenticator struct {
 
 	cacheOnce sync.Once
 	cache     *viewerCache
+
+	flightMu sync.Mutex
+	flights  map[string]*flight // token hash → read in progress
 }
 
 func (a *Authenticator) viewers() *viewerCache {
@@ -115,15 +118,50 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (*Viewe
 }
 
 // Revalidate is Authenticate from the database, never from the cache: open
-// websockets re-check their token with it when access changes.
+// websockets re-check their token with it when access changes. Concurrent
+// revalidations of one token share one read: an access change makes every
+// socket of the workspace re-check at once.
 func (a *Authenticator) Revalidate(ctx context.Context, secret string) (*Viewer, error) {
-	unauth := apperr.New(apperr.Unauthenticated, "missing, invalid, expired or revoked API token")
 	secret = strings.TrimSpace(secret)
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
-		return nil, unauth
+		return nil, apperr.New(apperr.Unauthenticated, "missing, invalid, expired or revoked API token")
 	}
-	now := a.Clock.Now()
 	hash := Hash(secret)
+	a.flightMu.Lock()
+	if a.flights == nil {
+		a.flights = map[string]*flight{}
+	}
+	if f, ok := a.flights[hash]; ok {
+		a.flightMu.Unlock()
+		select {
+		case <-f.done:
+			return f.v, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	a.flights[hash] = f
+	a.flightMu.Unlock()
+	f.v, f.err = a.read(context.WithoutCancel(ctx), hash)
+	a.flightMu.Lock()
+	delete(a.flights, hash)
+	a.flightMu.Unlock()
+	close(f.done)
+	return f.v, f.err
+}
+
+// flight is one database read of a token that concurrent callers share.
+type flight struct {
+	done chan struct{}
+	v    *Viewer
+	err  error
+}
+
+// read authenticates the token with hash from the database.
+func (a *Authenticator) read(ctx context.Context, hash string) (*Viewer, error) {
+	unauth := apperr.New(apperr.Unauthenticated, "missing, invalid, expired or revoked API token")
+	now := a.Clock.Now()
 	tok, err := a.Client.APIToken.Query().
 		Where(apitoken.TokenHash(hash)).
 		WithUser().

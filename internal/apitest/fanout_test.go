@@ -1,0 +1,382 @@
+package apitest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/platform/config"
+	"github.com/restored/restored/internal/platform/events"
+)
+
+// The live-event fan-out measured as users meet it: N websocket clients
+// subscribed to one workspace's audit feed while entries are written at a
+// steady rate, against a floor: a bare gorilla/websocket broadcast of the
+// same messages to the same clients on the same box. The clients run in a
+// child process (this test binary, re-executed), so their sockets use their
+// own file descriptor limit and their memory is not counted as the server's.
+
+// TestMain runs the fan-out client load when this binary is its child.
+func TestMain(m *testing.M) {
+	if os.Getenv(fanoutChildEnv) != "" {
+		os.Exit(fanoutChild())
+	}
+	os.Exit(m.Run())
+}
+
+const fanoutChildEnv = "RESTORED_FANOUT_CHILD"
+
+// fanoutResult is what one scenario measured.
+type fanoutResult struct {
+	Subscribers int     `json:"subscribers"`
+	Expected    int     `json:"expected"`  // subscribers × events
+	Delivered   int     `json:"delivered"` // messages received in time
+	P50, P99    float64 `json:"-"`         // milliseconds from write to receipt
+	Latencies   []int64 `json:"latencies"` // a sample, microseconds
+	BytesPerSub float64 `json:"-"`         // server memory per subscriber
+}
+
+func (r fanoutResult) deliveredRatio() float64 {
+	if r.Expected == 0 {
+		return 0
+	}
+	return float64(r.Delivered) / float64(r.Expected)
+}
+
+// fanoutScenario is one measured run: serve subscribers at url (mode
+// "graphql" or "bare"), wait until the server holds them all (live), then
+// call publish once per event at rate per second.
+type fanoutScenario struct {
+	url, mode, token, workspaceID string
+	subscribers, events, rate     int
+	live                          func() int // subscriptions the server holds
+	publish                       func(sentAt string) error
+}
+
+func (s fanoutScenario) run(t testing.TB) fanoutResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fanoutChildEnv+"=1",
+		"FANOUT_URL="+s.url, "FANOUT_MODE="+s.mode, "FANOUT_TOKEN="+s.token, "FANOUT_WS="+s.workspaceID,
+		"FANOUT_N="+strconv.Itoa(s.subscribers), "FANOUT_EVENTS="+strconv.Itoa(s.events))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	before := heapAndStacks()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	// The child says READY once every socket is open and subscribed; the
+	// server's own count then says every subscription is live.
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "READY" {
+		t.Fatalf("fan-out child: %q %v", line, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for s.live() < s.subscribers {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d subscriptions live", s.live(), s.subscribers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	perSub := float64(heapAndStacks()-before) / float64(s.subscribers)
+	if os.Getenv("FANOUT_DEBUG") != "" {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintf(os.Stderr, "%s: goroutines %d, heap %d MiB, stacks %d MiB\n", s.mode, runtime.NumGoroutine(), m.HeapInuse>>20, m.StackInuse>>20)
+	}
+	tick := time.NewTicker(time.Second / time.Duration(s.rate))
+	for range s.events {
+		<-tick.C
+		if err := s.publish(strconv.FormatInt(time.Now().UnixNano(), 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick.Stop()
+	stdin.Close() // all sent: the child waits a grace period, then reports
+	var r fanoutResult
+	if err := json.NewDecoder(out).Decode(&r); err != nil {
+		t.Fatalf("fan-out child result: %v", err)
+	}
+	r.BytesPerSub = perSub
+	slices.Sort(r.Latencies)
+	if n := len(r.Latencies); n > 0 {
+		r.P50 = float64(r.Latencies[n/2]) / 1000
+		r.P99 = float64(r.Latencies[min(n-1, n*99/100)]) / 1000
+	}
+	return r
+}
+
+// heapAndStacks is this process's live memory after a collection.
+func heapAndStacks() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// restoredFanout measures restored's auditLogAdded feed.
+func restoredFanout(t testing.TB, subscribers, events, rate int) fanoutResult {
+	e := start(t, func(c *config.Config) {
+		c.MaxSubscriptionsPerToken = subscribers + 10
+		c.TokenRecheckEvery = time.Minute // the default; the harness re-checks every 200 ms
+	})
+	ctx := context.Background()
+	topic := eventsAuditTopic(e.wsID)
+	return fanoutScenario{
+		url: "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql", mode: "graphql",
+		token: e.auditor, workspaceID: e.wsID, subscribers: subscribers, events: events, rate: rate,
+		live: func() int { return e.app.Bus.Subscribers(topic) },
+		publish: func(sentAt string) error {
+			entry, err := e.app.Audit.Record(ctx, e.app.DB.Client, audit.Entry{WorkspaceID: e.wsID,
+				Action: "bench.fanout", ObjectType: "bench", ObjectID: "bench", Metadata: map[string]any{"sentAt": sentAt}})
+			if err != nil {
+				return err
+			}
+			e.app.Audit.Announce(ctx, entry)
+			return nil
+		},
+	}.run(t)
+}
+
+func eventsAuditTopic(ws string) events.Topic { return events.AuditTopic(ws) }
+
+// bareFanout measures the floor: a bare gorilla/websocket server that
+// writes each message to every connection, one writer goroutine each.
+func bareFanout(t testing.TB, subscribers, events, rate int) fanoutResult {
+	var (
+		mu    sync.Mutex
+		conns = map[chan []byte]struct{}{}
+		live  atomic.Int64
+	)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := make(chan []byte, 256)
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
+		live.Add(1)
+		go func() {
+			for msg := range c {
+				if conn.WriteMessage(websocket.TextMessage, msg) != nil {
+					return
+				}
+			}
+		}()
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				break
+			}
+		}
+		mu.Lock()
+		delete(conns, c)
+		mu.Unlock()
+		close(c)
+		conn.Close()
+	}))
+	defer srv.Close()
+	return fanoutScenario{
+		url: "ws" + strings.TrimPrefix(srv.URL, "http"), mode: "bare", subscribers: subscribers, events: events, rate: rate,
+		live: func() int { return int(live.Load()) },
+		publish: func(sentAt string) error {
+			msg, _ := json.Marshal(map[string]string{"sentAt": sentAt})
+			mu.Lock()
+			defer mu.Unlock()
+			for c := range conns {
+				select {
+				case c <- msg:
+				default:
+				}
+			}
+			return nil
+		},
+	}.run(t)
+}
+
+// TestFanoutDeliversEverything is the short version of BenchmarkFanout:
+// 200 subscribers of the audit feed receive every one of 20 entries.
+func TestFanoutDeliversEverything(t *testing.T) {
+	r := restoredFanout(t, 200, 20, 10)
+	if r.Delivered != r.Expected || r.Expected != 200*20 {
+		t.Fatalf("delivered %d of %d", r.Delivered, r.Expected)
+	}
+}
+
+// BenchmarkFanout: FANOUT_SUBSCRIBERS (default 10,000) subscribers, 10
+// events/s for 10 s, restored against the bare broadcast floor. Ratios are
+// restored / floor.
+func BenchmarkFanout(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("FANOUT_SUBSCRIBERS")); err == nil && v > 0 {
+		n = v
+	}
+	const events, rate = 100, 10
+	for b.Loop() {
+		floor := bareFanout(b, n, events, rate)
+		got := restoredFanout(b, n, events, rate)
+		b.ReportMetric(100*got.deliveredRatio(), "%delivered")
+		b.ReportMetric(100*floor.deliveredRatio(), "%floor-delivered")
+		b.ReportMetric(got.P99, "p99-ms")
+		b.ReportMetric(floor.P99, "floor-p99-ms")
+		b.ReportMetric(got.P99/max(floor.P99, 0.001), "p99-ratio")
+		b.ReportMetric(got.BytesPerSub/1024, "KiB/sub")
+		b.ReportMetric(floor.BytesPerSub/1024, "floor-KiB/sub")
+		b.ReportMetric(got.BytesPerSub/max(floor.BytesPerSub, 1), "mem-ratio")
+	}
+}
+
+// fanoutChild is the client side: open the sockets, subscribe, say READY,
+// count what arrives until stdin closes plus a grace period, then print
+// the result as JSON.
+func fanoutChild() int {
+	url, mode, token, ws := os.Getenv("FANOUT_URL"), os.Getenv("FANOUT_MODE"), os.Getenv("FANOUT_TOKEN"), os.Getenv("FANOUT_WS")
+	n, _ := strconv.Atoi(os.Getenv("FANOUT_N"))
+	events, _ := strconv.Atoi(os.Getenv("FANOUT_EVENTS"))
+	var (
+		delivered atomic.Int64
+		mu        sync.Mutex
+		latencies []int64
+	)
+	record := func(sentAt string) {
+		ns, err := strconv.ParseInt(sentAt, 10, 64)
+		if err != nil {
+			return
+		}
+		delivered.Add(1)
+		us := time.Since(time.Unix(0, ns)).Microseconds()
+		mu.Lock()
+		if len(latencies) < 200000 {
+			latencies = append(latencies, us)
+		}
+		mu.Unlock()
+	}
+	conns := make([]*websocket.Conn, n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := fanoutDial(url, mode, token, ws)
+			if err != nil {
+				if failed.Add(1) == 1 {
+					fmt.Fprintln(os.Stderr, "fan-out client:", err)
+				}
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		go func() {
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if sentAt, ok := fanoutSentAt(mode, data); ok {
+					record(sentAt)
+				}
+			}
+		}()
+	}
+	fmt.Println("READY")
+	_, _ = bufio.NewReader(os.Stdin).ReadString(0) // until the parent closes stdin
+	// Grace for the last events: stop early once everything has arrived.
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && delivered.Load() < int64(n*events); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	_ = json.NewEncoder(os.Stdout).Encode(fanoutResult{Subscribers: n, Expected: n * events,
+		Delivered: int(delivered.Load()), Latencies: latencies})
+	return 0
+}
+
+func fanoutDial(url, mode, token, ws string) (*websocket.Conn, error) {
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+	if mode == "bare" {
+		c, _, err := d.Dial(url, nil)
+		return c, err
+	}
+	d.Subprotocols = []string{"graphql-transport-ws"}
+	c, _, err := d.Dial(url, nil)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	if err := c.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}); err != nil {
+		return nil, err
+	}
+	var ack struct{ Type string }
+	if err := c.ReadJSON(&ack); err != nil || ack.Type != "connection_ack" {
+		c.Close()
+		return nil, fmt.Errorf("connection_init: %q %v", ack.Type, err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	err = c.WriteJSON(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
+		"query":     `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { id action metadata } }`,
+		"variables": map[string]any{"ws": ws}}})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// fanoutSentAt extracts the send time a message carries.
+func fanoutSentAt(mode string, data []byte) (string, bool) {
+	if mode == "bare" {
+		var m struct{ SentAt string }
+		return m.SentAt, json.Unmarshal(data, &m) == nil && m.SentAt != ""
+	}
+	var m struct {
+		Type    string
+		Payload struct {
+			Data struct {
+				AuditLogAdded struct{ Metadata map[string]any }
+			}
+		}
+	}
+	if json.Unmarshal(data, &m) != nil || m.Type != "next" {
+		return "", false
+	}
+	s, ok := m.Payload.Data.AuditLogAdded.Metadata["sentAt"].(string)
+	return s, ok
+}
