@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"github.com/99designs/gqlgen/graphql"
 
 	"entgo.io/contrib/entgql"
 	"github.com/restored/restored/ent"
@@ -263,24 +264,30 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := r.Client.Workspace.Get(ctx, v.WorkspaceID)
-	if err != nil {
-		return nil, err
+	// Only what the query selects is read: `viewer { role }`, the commonest
+	// request of all, then costs no database read.
+	out := &model.Viewer{User: v.User, Role: v.Role, Memberships: []*ent.Membership{}, Capabilities: []string{}}
+	for _, f := range graphql.CollectAllFields(ctx) {
+		switch f {
+		case "workspace":
+			if out.Workspace, err = r.Client.Workspace.Get(ctx, v.WorkspaceID); err != nil {
+				return nil, err
+			}
+		case "memberships":
+			if out.Memberships, err = r.Client.Membership.Query().
+				Where(membership.UserID(v.User.ID), membership.WorkspaceID(v.WorkspaceID)).All(ctx); err != nil {
+				return nil, err
+			}
+		case "token":
+			if out.Token, err = r.Client.APIToken.Get(ctx, v.TokenID); err != nil {
+				return nil, err
+			}
+		}
 	}
-	ms, err := r.Client.Membership.Query().
-		Where(membership.UserID(v.User.ID), membership.WorkspaceID(v.WorkspaceID)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := r.Client.APIToken.Get(ctx, v.TokenID)
-	if err != nil {
-		return nil, err
-	}
-	caps := make([]string, 0, 6)
 	for _, c := range v.Role.Capabilities() {
-		caps = append(caps, string(c))
+		out.Capabilities = append(out.Capabilities, string(c))
 	}
-	return &model.Viewer{User: v.User, Workspace: ws, Role: v.Role, Capabilities: caps, Memberships: ms, Token: tok}, nil
+	return out, nil
 }
 
 // Workspaces is the resolver for the workspaces field.

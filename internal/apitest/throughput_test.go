@@ -1,0 +1,135 @@
+package apitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// load runs clients concurrent loops of do for d and returns the requests
+// per second and the p99 latency in milliseconds.
+func load(tb testing.TB, clients int, d time.Duration, do func(c *http.Client) error) (perSec, p99 float64) {
+	tb.Helper()
+	var (
+		mu    sync.Mutex
+		lats  []time.Duration
+		wg    sync.WaitGroup
+		first error
+	)
+	end := time.Now().Add(d)
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				if err := do(c); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		tb.Fatal(first)
+	}
+	slices.Sort(lats)
+	if len(lats) == 0 {
+		tb.Fatal("no request completed")
+	}
+	return float64(len(lats)) / time.Since(start).Seconds(), float64(lats[len(lats)*99/100].Microseconds()) / 1000
+}
+
+// post sends one GraphQL request and checks it has no errors.
+func graphqlDo(url, token, query string, vars map[string]any) func(c *http.Client) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return func(c *http.Client) error {
+		req, _ := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || bytes.Contains(b, []byte(`"errors"`)) {
+			return fmt.Errorf("%d %.300s", res.StatusCode, b)
+		}
+		return nil
+	}
+}
+
+// BenchmarkAPIThroughput: viewer and a 100-item backupItems page at 10 and
+// 50 concurrent clients, against a bare net/http JSON handler serving a
+// response of the same size on the same box (the floor). Ratios are
+// floor / restored throughput and restored p99 at 50 / at 10 clients.
+func BenchmarkAPIThroughput(b *testing.B) {
+	e := start(b)
+	bsID := e.largeSet(1000)
+	const d = 5 * time.Second
+	queries := map[string]struct {
+		q    string
+		vars map[string]any
+	}{
+		"viewer": {`{ viewer { role capabilities } }`, nil},
+		"backupItems100": {`query($id: ID!) { backupItems(backupSetId: $id, first: 100) { edges { node { id displayName policyType platform } } } }`,
+			map[string]any{"id": bsID}},
+	}
+	for b.Loop() {
+		for _, name := range []string{"viewer", "backupItems100"} {
+			q := queries[name]
+			do := graphqlDo(e.srv.URL, e.owner, q.q, q.vars)
+			// The floor answers a body as large as restored's.
+			sample := e.post(e.owner, q.q, q.vars).Raw
+			bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, sample)
+			}))
+			floorDo := func(c *http.Client) error {
+				res, err := c.Post(bare.URL, "application/json", bytes.NewReader([]byte(`{"query":"{}"}`)))
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				return res.Body.Close()
+			}
+			var p99at10 float64
+			for _, clients := range []int{10, 50} {
+				rps, p99 := load(b, clients, d, do)
+				floorRPS, floorP99 := load(b, clients, d, floorDo)
+				tag := fmt.Sprintf("%s-%dc", name, clients)
+				b.ReportMetric(rps, tag+"-req/s")
+				b.ReportMetric(floorRPS/rps, tag+"-floor-ratio")
+				b.ReportMetric(p99, tag+"-p99-ms")
+				b.ReportMetric(floorP99, tag+"-floor-p99-ms")
+				if clients == 10 {
+					p99at10 = p99
+				} else {
+					b.ReportMetric(p99/p99at10, name+"-p99-50c/10c")
+				}
+			}
+			bare.Close()
+		}
+	}
+}
