@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph/graphsim"
 	"github.com/restored/restored/internal/platform/ptr"
@@ -306,17 +308,24 @@ func TestLostTaskIsResubmitted(t *testing.T) {
 	if op.ID != run.ID {
 		t.Fatalf("a second sync started beside the stuck one: %s", op.ID)
 	}
-	// (The harness's seeded run is queued too, so count relative to it.)
-	n, err := e.app.Ops.Resubmit(ctx, 0)
-	if err != nil || n < 1 {
-		t.Fatalf("resubmitted %d runs: %v", n, err)
+	// The reconciler (one pass, no grace) gives it its task back from the
+	// database. (The harness's seeded run is queued without a task too.)
+	opts := operations.ReconcileOptions{QueuedGrace: time.Nanosecond, RunningIdle: time.Nanosecond}
+	rep, err := e.app.Ops.Reconcile(ctx, e.app.Queue, opts)
+	if err != nil || rep.Requeued < 1 {
+		t.Fatalf("reconcile: %+v, %v", rep, err)
 	}
 	if done := e.waitOp(e.owner, run.ID, 60*time.Second); done.Outcome != "SUCCEEDED" {
-		t.Fatalf("resubmitted run ended %+v", done)
+		t.Fatalf("re-enqueued run ended %+v", done)
 	}
-	// Once completed, the run is no longer resubmitted.
-	if again, err := e.app.Ops.Resubmit(ctx, 0); err != nil || again != n-1 {
-		t.Fatalf("second resubmit: %d (first %d) %v", again, n, err)
+	got := e.app.DB.Client.OperationRun.GetX(ctx, run.ID).Context.Reconciliation
+	if got == nil || got.Action != operations.ActionRequeued || !slices.Equal(got.ReasonCodes, []string{operations.ReasonTaskLost}) {
+		t.Errorf("context.reconciliation = %+v, want requeued for task_lost", got)
+	}
+	// Once completed (and the seeded run's task exists again), nothing is
+	// enqueued a second time.
+	if again, err := e.app.Ops.Reconcile(ctx, e.app.Queue, opts); err != nil || again.Requeued != 0 {
+		t.Fatalf("second reconcile: %+v %v", again, err)
 	}
 }
 

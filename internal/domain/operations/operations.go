@@ -11,10 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/domain/notifications"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
@@ -54,6 +54,8 @@ type Service struct {
 	Notes *notifications.Service
 	// Clock tells the time (nil: the system clock).
 	Clock *clock.Clock
+	// Audit records the reconciler's decisions (nil: not recorded).
+	Audit *audit.Recorder
 }
 
 func (s *Service) log() *slog.Logger {
@@ -258,29 +260,6 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 			s.log().Warn("publish operation run", "run", run.ID, "err", err)
 		}
 	}
-}
-
-// Resubmit hands every run still queued or running, and untouched for
-// longer than idle, back to the queue. Submitting is idempotent (the run id
-// is the task id), so a run whose task still exists is left alone, while a
-// run whose task was lost (an in-process Redis restarted, a flushed Redis)
-// gets one again instead of staying "running" forever and blocking its dedupe
-// key. Jobs are written to be run again: they skip what they already did.
-func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (_ int, err error) {
-	defer apperr.Wrap(&err, "operations.Resubmit")
-	runs, err := s.Client.OperationRun.Query().
-		Where(operationrun.StatusIn(operationrun.StatusQUEUED, operationrun.StatusRUNNING),
-			operationrun.UpdatedAtLT(s.Clock.Now().Add(-idle))).
-		Select(operationrun.FieldID, operationrun.FieldType).All(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, run := range runs {
-		if err := s.Queue.Submit(ctx, run.Type, run.ID); err != nil {
-			return 0, err
-		}
-	}
-	return len(runs), nil
 }
 
 // ErrInterrupted is what a job returns when its process is shutting down:
