@@ -114,7 +114,7 @@ type ReconcileReport struct {
 //
 // Completed runs, cancelled ones included, are never touched, and a job
 // resumed by a new task skips what it finished. Every write is guarded by the
-// run's status and updated_at, so a run that moved meanwhile is left to its
+// run's status and attempts, so a run that moved meanwhile is left to its
 // job, and each action records context.reconciliation and one audit entry.
 func (s *Service) Reconcile(ctx context.Context, probe TaskProbe, o ReconcileOptions) (rep ReconcileReport, err error) {
 	defer apperr.Wrap(&err, "operations.Reconcile")
@@ -215,13 +215,13 @@ func (s *Service) reconciliation(run *ent.OperationRun, action string, reasons .
 	return c
 }
 
-// save applies u (an update of run as it was read: status and updated_at in
-// the WHERE) and the decision's audit entry in one transaction. A run its job
+// save applies u (an update of run as it was read: status and attempts in
+// the WHERE, so a run begun again meanwhile does not match) and the decision's audit entry in one transaction. A run its job
 // changed meanwhile is the job's: ok=false, nothing written.
 func (s *Service) save(ctx context.Context, run *ent.OperationRun, action string, reasons []string, set func(*ent.OperationRunUpdateOne)) (updated *ent.OperationRun, entry *ent.AuditLog, err error) {
 	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		u := tx.OperationRun.UpdateOneID(run.ID).
-			Where(operationrun.StatusEQ(run.Status), operationrun.UpdatedAtEQ(run.UpdatedAt))
+			Where(operationrun.StatusEQ(run.Status), operationrun.Attempts(run.Attempts))
 		set(u)
 		updated, err = u.Save(ctx)
 		if err != nil {
