@@ -9,6 +9,7 @@ import (
 
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/domain/operations/opwrite"
 	"github.com/restored/restored/internal/domain/results"
 )
 
@@ -21,9 +22,11 @@ func TestOperationRunQueries(t *testing.T) {
 	ctx := context.Background()
 	c := e.app.DB.Client
 	env2 := e.freshEnv()
+	// Runs in every state, written as their service would (fixtures only:
+	// opwrite.Allow is the operations package's).
 	mk := func(typ, env string, st operationrun.Status, out operationrun.Outcome) string {
 		return c.OperationRun.Create().SetWorkspaceID(e.wsID).SetEnvironmentID(env).SetType(typ).
-			SetStatus(st).SetOutcome(out).SaveX(ctx).ID
+			SetStatus(st).SetOutcome(out).SaveX(opwrite.Allow(ctx)).ID
 	}
 	failedSync := mk("test.sync", e.prodEnvID, operationrun.StatusCOMPLETED, operationrun.OutcomeFAILED)
 	okSync := mk("test.sync", e.prodEnvID, operationrun.StatusCOMPLETED, operationrun.OutcomeSUCCEEDED)

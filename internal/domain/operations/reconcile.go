@@ -9,6 +9,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/audit"
+	"github.com/restored/restored/internal/domain/operations/opwrite"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/store"
@@ -223,7 +224,7 @@ func (s *Service) save(ctx context.Context, run *ent.OperationRun, action string
 		u := tx.OperationRun.UpdateOneID(run.ID).
 			Where(operationrun.StatusEQ(run.Status), operationrun.Attempts(run.Attempts))
 		set(u)
-		updated, err = u.Save(ctx)
+		updated, err = u.Save(opwrite.Allow(ctx))
 		if err != nil {
 			return err
 		}
