@@ -520,3 +520,55 @@ func TestOperationRunsOfWorkspaceLive(t *testing.T) {
 		t.Fatalf("another workspace's owner: got %s %s, want FORBIDDEN", m.Type, m.Payload)
 	}
 }
+
+// TestReconcilerRecoversCaptureAfterRedisLoss: Redis loses the queue while a
+// capture runs, and the worker then stops (a deploy): the run is QUEUED in
+// the database with no task anywhere. The reconciler enqueues it again from
+// the database; the capture resumes, skips what it stored, and the set ends
+// READY with every object once.
+func TestReconcilerRecoversCaptureAfterRedisLoss(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	tenant, envRow := e.tenantEnv(s, "redislost", graphsim.GenOptions{Seed: 6, Policies: 3 * len(intune.Types())})
+	tenant.SetFaults(graphsim.Faults{Latency: 40 * time.Millisecond})
+	op := e.mutateOp(e.owner, createBackupSet, map[string]any{"env": envRow.ID, "name": "lost", "all": true, "f": true}, "createBackupSet")
+	ctx := context.Background()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		run := e.app.DB.Client.OperationRun.GetX(ctx, op.ID)
+		if run.Summary.Captured >= 3 {
+			break
+		}
+		if run.Status == operationrun.StatusCOMPLETED || time.Now().After(deadline) {
+			t.Fatalf("capture %s before Redis was lost: %+v", run.Status, run.Summary)
+		}
+	}
+	// Redis loses this deployment's queues (only its keys: a shared Redis
+	// holds other tests' too), then the worker stops.
+	for _, q := range []string{e.app.Redis.Queue(), e.app.Redis.ExecuteQueue()} {
+		iter := e.app.Redis.Client.Scan(ctx, 0, "asynq:{"+q+"}:*", 100).Iterator()
+		for iter.Next(ctx) {
+			e.app.Redis.Client.Del(ctx, iter.Val())
+		}
+	}
+	e.app.StopWorker()
+	if st, err := e.app.Queue.TaskState(ctx, operations.TypeBackupCapture, op.ID); err != nil || st != operations.TaskMissing {
+		t.Fatalf("task after the loss: %v %v, want missing", st, err)
+	}
+	partial := e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(*op.SubjectID)).CountX(ctx)
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.app.Ops.Reconcile(ctx, e.app.Queue, operations.ReconcileOptions{QueuedGrace: time.Nanosecond, RunningIdle: time.Nanosecond})
+	if err != nil || rep.Requeued < 1 {
+		t.Fatalf("reconcile: %+v %v", rep, err)
+	}
+	done := e.waitOp(e.owner, op.ID, 90*time.Second)
+	if done.Outcome != "SUCCEEDED" || done.Summary["failed"] != 0 || done.Summary["skipped"] < partial {
+		t.Fatalf("recovered capture ended %+v, want SUCCEEDED skipping the %d stored before", done, partial)
+	}
+	set := e.app.DB.Client.BackupSet.GetX(ctx, *op.SubjectID)
+	items := e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(set.ID)).CountX(ctx)
+	if set.Status != backupset.StatusREADY || items != done.Summary["total"] || set.ItemCount != items {
+		t.Errorf("backup set %s with %d items (count %d), want READY with all %d once", set.Status, items, set.ItemCount, done.Summary["total"])
+	}
+}
