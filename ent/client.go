@@ -1769,7 +1769,8 @@ func (c *OperationRunClient) GetX(ctx context.Context, id string) *OperationRun 
 
 // Hooks returns the client hooks.
 func (c *OperationRunClient) Hooks() []Hook {
-	return c.hooks.OperationRun
+	hooks := c.hooks.OperationRun
+	return append(hooks[:len(hooks):len(hooks)], operationrun.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.

@@ -281,7 +281,9 @@ func (_c *OperationRunCreate) Mutation() *OperationRunMutation {
 
 // Save creates the OperationRun in the database.
 func (_c *OperationRunCreate) Save(ctx context.Context) (*OperationRun, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -308,12 +310,18 @@ func (_c *OperationRunCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *OperationRunCreate) defaults() {
+func (_c *OperationRunCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if operationrun.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized operationrun.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := operationrun.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if operationrun.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized operationrun.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := operationrun.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -334,9 +342,13 @@ func (_c *OperationRunCreate) defaults() {
 		_c.mutation.SetAttempts(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if operationrun.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized operationrun.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := operationrun.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

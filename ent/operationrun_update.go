@@ -320,7 +320,9 @@ func (_u *OperationRunUpdate) Mutation() *OperationRunMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *OperationRunUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -347,11 +349,15 @@ func (_u *OperationRunUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *OperationRunUpdate) defaults() {
+func (_u *OperationRunUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if operationrun.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized operationrun.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := operationrun.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -798,7 +804,9 @@ func (_u *OperationRunUpdateOne) Select(field string, fields ...string) *Operati
 
 // Save executes the query and returns the updated OperationRun entity.
 func (_u *OperationRunUpdateOne) Save(ctx context.Context) (*OperationRun, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -825,11 +833,15 @@ func (_u *OperationRunUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *OperationRunUpdateOne) defaults() {
+func (_u *OperationRunUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if operationrun.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized operationrun.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := operationrun.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -452,8 +452,13 @@ func (r *queryResolver) BackupItems(ctx context.Context, backupSetID string, sea
 		ent.WithBackupItemOrder(&ent.BackupItemOrder{Direction: entgql.OrderDirectionAsc, Field: ent.BackupItemOrderFieldDisplayName}))
 }
 
+// OperationRun is the resolver for the operationRun field.
+func (r *queryResolver) OperationRun(ctx context.Context, id string) (*ent.OperationRun, error) {
+	return r.Ops.Get(ctx, id)
+}
+
 // OperationRuns is the resolver for the operationRuns field.
-func (r *queryResolver) OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error) {
+func (r *queryResolver) OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, outcome *operationrun.Outcome, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error) {
 	if _, err := auth.Require(ctx, workspaceID, access.RunsView); err != nil {
 		return nil, err
 	}
@@ -469,6 +474,9 @@ func (r *queryResolver) OperationRuns(ctx context.Context, workspaceID string, e
 	}
 	if status != nil {
 		q = q.Where(operationrun.StatusEQ(*status))
+	}
+	if outcome != nil {
+		q = q.Where(operationrun.OutcomeEQ(*outcome))
 	}
 	return q.Paginate(ctx, after, first, before, last,
 		ent.WithOperationRunOrder(&ent.OperationRunOrder{Direction: entgql.OrderDirectionDesc, Field: ent.OperationRunOrderFieldCreatedAt}))
@@ -588,6 +596,15 @@ func (r *restoreRunResolver) PreviewRun(ctx context.Context, obj *ent.RestoreRun
 // ExecutionRun is the resolver for the executionRun field.
 func (r *restoreRunResolver) ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error) {
 	return r.latestOperation(ctx, obj.ID, operations.TypeRestoreExecute)
+}
+
+// Proof is the resolver for the proof field.
+func (r *restoreRunResolver) Proof(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreProof, error) {
+	p, err := r.Restore.ExecutionProof(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RestoreProof{Outcome: model.RestoreProofOutcome(p.Outcome), Reasons: nonNil(p.Reasons), Missing: nonNil(p.Missing)}, nil
 }
 
 // Kind is the resolver for the kind field.

@@ -548,6 +548,8 @@ func init() {
 		}
 	}()
 	operationrunMixin := schema.OperationRun{}.Mixin()
+	operationrunHooks := schema.OperationRun{}.Hooks()
+	operationrun.Hooks[0] = operationrunHooks[0]
 	operationrunMixinFields0 := operationrunMixin[0].Fields()
 	_ = operationrunMixinFields0
 	operationrunMixinFields1 := operationrunMixin[1].Fields()

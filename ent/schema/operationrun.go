@@ -1,6 +1,10 @@
 package schema
 
 import (
+	"context"
+	"errors"
+	"fmt"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -8,6 +12,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/restored/restored/ent/schema/mixins"
+	"github.com/restored/restored/internal/domain/operations/opwrite"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/ids"
 )
@@ -59,4 +64,36 @@ func (OperationRun) Indexes() []ent.Index {
 // Annotations of the OperationRun.
 func (OperationRun) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// ErrStatusWrite is the error of a status or outcome write outside package
+// operations.
+var ErrStatusWrite = errors.New("operation run status and outcome are written only by the operations service")
+
+// Hooks of the OperationRun: status and outcome change only through package
+// operations (opwrite.Allow); a new run starts QUEUED and PENDING.
+func (OperationRun) Hooks() []ent.Hook {
+	return []ent.Hook{
+		func(next ent.Mutator) ent.Mutator {
+			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+				if opwrite.Allowed(ctx) {
+					return next.Mutate(ctx, m)
+				}
+				for _, f := range []struct{ name, initial string }{{"status", "QUEUED"}, {"outcome", "PENDING"}} {
+					v, set := m.Field(f.name)
+					if m.Op().Is(ent.OpCreate) {
+						// Defaults are applied before hooks run.
+						if set && fmt.Sprint(v) != f.initial {
+							return nil, ErrStatusWrite
+						}
+						continue
+					}
+					if set {
+						return nil, ErrStatusWrite
+					}
+				}
+				return next.Mutate(ctx, m)
+			})
+		},
+	}
 }

@@ -51,7 +51,8 @@ type QueryResolver interface {
 	PolicyVersions(ctx context.Context, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.PolicyVersionConnection, error)
 	BackupSets(ctx context.Context, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupSetConnection, error)
 	BackupItems(ctx context.Context, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error)
-	OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error)
+	OperationRun(ctx context.Context, id string) (*ent.OperationRun, error)
+	OperationRuns(ctx context.Context, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, outcome *operationrun.Outcome, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.OperationRunConnection, error)
 	Members(ctx context.Context, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.MembershipConnection, error)
 	RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error)
 	RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error)
@@ -68,6 +69,7 @@ type RestoreRunResolver interface {
 	ChecksRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
 	PreviewRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
 	ExecutionRun(ctx context.Context, obj *ent.RestoreRun) (*ent.OperationRun, error)
+	Proof(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreProof, error)
 }
 type RestoreRunItemResolver interface {
 	BackupItem(ctx context.Context, obj *ent.RestoreRunItem) (*ent.BackupItem, error)
@@ -481,6 +483,20 @@ func (ec *executionContext) field_Query_notifications_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_operationRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_operationRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -516,38 +532,46 @@ func (ec *executionContext) field_Query_operationRuns_args(ctx context.Context, 
 		return nil, err
 	}
 	args["status"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "outcome",
+		func(ctx context.Context, v any) (*operationrun.Outcome, error) {
+			return ec.unmarshalOOperationOutcome2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐOutcome(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["outcome"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
 			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	args["after"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg5
-	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+	args["first"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "before",
 		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
 			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["before"] = arg6
-	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+	args["before"] = arg7
+	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "last",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["last"] = arg7
+	args["last"] = arg8
 	return args, nil
 }
 
@@ -6077,6 +6101,50 @@ func (ec *executionContext) fieldContext_Query_backupItems(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_operationRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_operationRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OperationRun(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {
+			return ec.marshalOOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_operationRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_operationRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_operationRuns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6087,7 +6155,7 @@ func (ec *executionContext) _Query_operationRuns(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().OperationRuns(ctx, fc.Args["workspaceId"].(string), fc.Args["environmentId"].(*string), fc.Args["type"].(*string), fc.Args["status"].(*operationrun.Status), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+			return ec.Resolvers.Query().OperationRuns(ctx, fc.Args["workspaceId"].(string), fc.Args["environmentId"].(*string), fc.Args["type"].(*string), fc.Args["status"].(*operationrun.Status), fc.Args["outcome"].(*operationrun.Outcome), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.OperationRunConnection) graphql.Marshaler {
@@ -7528,6 +7596,38 @@ func (ec *executionContext) fieldContext_RestoreRun_executionRun(_ context.Conte
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_OperationRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_proof(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_proof(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().Proof(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreProof) graphql.Marshaler {
+			return ec.marshalNRestoreProof2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreProof(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_proof(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreProof(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11699,6 +11799,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_backupItems(ctx, field)
 				})
+		case "operationRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_operationRun(ctx, field)
+				})
 		case "operationRuns":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -11997,6 +12103,12 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreRun_executionRun(ctx, field, obj)
+				})
+		case "proof":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_proof(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13471,6 +13583,22 @@ func (ec *executionContext) marshalONotificationEdge2ᚖgithubᚗcomᚋrestored�
 		return graphql.Null
 	}
 	return ec._NotificationEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOperationOutcome2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐOutcome(ctx context.Context, v any) (*operationrun.Outcome, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(operationrun.Outcome)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOperationOutcome2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚋoperationrunᚐOutcome(ctx context.Context, sel ast.SelectionSet, v *operationrun.Outcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOOperationRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐOperationRun(ctx context.Context, sel ast.SelectionSet, v *ent.OperationRun) graphql.Marshaler {

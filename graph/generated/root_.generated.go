@@ -313,6 +313,13 @@ type ComplexityRoot struct {
 		PolicyType func(childComplexity int) int
 	}
 
+	OperationReconciliation struct {
+		Action      func(childComplexity int) int
+		At          func(childComplexity int) int
+		Count       func(childComplexity int) int
+		ReasonCodes func(childComplexity int) int
+	}
+
 	OperationRun struct {
 		Attempts      func(childComplexity int) int
 		Context       func(childComplexity int) int
@@ -349,6 +356,7 @@ type ComplexityRoot struct {
 		PolicyIDs          func(childComplexity int) int
 		PolicyVersionID    func(childComplexity int) int
 		ReasonCodes        func(childComplexity int) int
+		Reconciliation     func(childComplexity int) int
 		Summary            func(childComplexity int) int
 	}
 
@@ -452,7 +460,8 @@ type ComplexityRoot struct {
 		Node              func(childComplexity int, id string) int
 		Nodes             func(childComplexity int, ids []string) int
 		Notifications     func(childComplexity int, first *int, after *entgql.Cursor[string], unreadOnly *bool) int
-		OperationRuns     func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		OperationRun      func(childComplexity int, id string) int
+		OperationRuns     func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, outcome *operationrun.Outcome, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Policies          func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
 		PolicyTypes       func(childComplexity int) int
 		PolicyVersions    func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
@@ -512,6 +521,12 @@ type ComplexityRoot struct {
 		Skipped            func(childComplexity int) int
 	}
 
+	RestoreProof struct {
+		Missing func(childComplexity int) int
+		Outcome func(childComplexity int) int
+		Reasons func(childComplexity int) int
+	}
+
 	RestoreReadiness struct {
 		CanExecute               func(childComplexity int) int
 		CanProceedToConfirmation func(childComplexity int) int
@@ -551,6 +566,7 @@ type ComplexityRoot struct {
 		PreviewRun            func(childComplexity int) int
 		PreviewSummary        func(childComplexity int) int
 		PreviewedAt           func(childComplexity int) int
+		Proof                 func(childComplexity int) int
 		Readiness             func(childComplexity int) int
 		ScopeFingerprint      func(childComplexity int) int
 		ScopeMode             func(childComplexity int) int
@@ -1939,6 +1955,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OperationFailure.PolicyType(childComplexity), true
 
+	case "OperationReconciliation.action":
+		if e.ComplexityRoot.OperationReconciliation.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationReconciliation.Action(childComplexity), true
+	case "OperationReconciliation.at":
+		if e.ComplexityRoot.OperationReconciliation.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationReconciliation.At(childComplexity), true
+	case "OperationReconciliation.count":
+		if e.ComplexityRoot.OperationReconciliation.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationReconciliation.Count(childComplexity), true
+	case "OperationReconciliation.reasonCodes":
+		if e.ComplexityRoot.OperationReconciliation.ReasonCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationReconciliation.ReasonCodes(childComplexity), true
+
 	case "OperationRun.attempts":
 		if e.ComplexityRoot.OperationRun.Attempts == nil {
 			break
@@ -2115,6 +2156,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRunContext.ReasonCodes(childComplexity), true
+	case "OperationRunContext.reconciliation":
+		if e.ComplexityRoot.OperationRunContext.Reconciliation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.Reconciliation(childComplexity), true
 	case "OperationRunContext.summary":
 		if e.ComplexityRoot.OperationRunContext.Summary == nil {
 			break
@@ -2609,6 +2656,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Notifications(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[string]), args["unreadOnly"].(*bool)), true
+	case "Query.operationRun":
+		if e.ComplexityRoot.Query.OperationRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_operationRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OperationRun(childComplexity, args["id"].(string)), true
 	case "Query.operationRuns":
 		if e.ComplexityRoot.Query.OperationRuns == nil {
 			break
@@ -2619,7 +2677,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.OperationRuns(childComplexity, args["workspaceId"].(string), args["environmentId"].(*string), args["type"].(*string), args["status"].(*operationrun.Status), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+		return e.ComplexityRoot.Query.OperationRuns(childComplexity, args["workspaceId"].(string), args["environmentId"].(*string), args["type"].(*string), args["status"].(*operationrun.Status), args["outcome"].(*operationrun.Outcome), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Query.policies":
 		if e.ComplexityRoot.Query.Policies == nil {
 			break
@@ -2891,6 +2949,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RestorePreviewSummary.Skipped(childComplexity), true
 
+	case "RestoreProof.missing":
+		if e.ComplexityRoot.RestoreProof.Missing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreProof.Missing(childComplexity), true
+	case "RestoreProof.outcome":
+		if e.ComplexityRoot.RestoreProof.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreProof.Outcome(childComplexity), true
+	case "RestoreProof.reasons":
+		if e.ComplexityRoot.RestoreProof.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreProof.Reasons(childComplexity), true
+
 	case "RestoreReadiness.canExecute":
 		if e.ComplexityRoot.RestoreReadiness.CanExecute == nil {
 			break
@@ -3112,6 +3189,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.PreviewedAt(childComplexity), true
+	case "RestoreRun.proof":
+		if e.ComplexityRoot.RestoreRun.Proof == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.Proof(childComplexity), true
 	case "RestoreRun.readiness":
 		if e.ComplexityRoot.RestoreRun.Readiness == nil {
 			break
@@ -5103,6 +5186,10 @@ extend type Query {
     last: Int
   ): BackupItemConnection!
   """
+  One operation run (runs.view in its workspace; another workspace's is FORBIDDEN).
+  """
+  operationRun(id: ID!): OperationRun
+  """
   Operation runs (jobs) of a workspace, newest first.
   """
   operationRuns(
@@ -5110,6 +5197,7 @@ extend type Query {
     environmentId: ID
     type: String
     status: OperationStatus
+    outcome: OperationOutcome
     after: Cursor
     first: Int
     before: Cursor
@@ -5186,6 +5274,22 @@ type OperationRunContext {
   missingForWrite: [String!]!
   "Set when a worker shutdown handed the run back to the queue (e.g. worker_shutdown)."
   lastInterruption: String
+  "The reconciler's last decision about the run, if it ever acted on it."
+  reconciliation: OperationReconciliation
+}
+
+"""
+What the reconciler did to a run and why: requeued (its task was lost while
+queued), handed_back (its worker and task were gone while running), failed
+(given up) or outcome_set (its domain's evidence decided the outcome).
+"""
+type OperationReconciliation {
+  action: String!
+  "Machine-readable reasons (e.g. task_lost, attempts_exhausted, post_run_evidence_missing)."
+  reasonCodes: [String!]!
+  at: Time!
+  "How many times the reconciler acted on the run."
+  count: Int!
 }
 
 type OperationFailure {
@@ -5510,6 +5614,37 @@ extend type RestoreRun {
   checksRun: OperationRun
   previewRun: OperationRun
   executionRun: OperationRun
+  """
+  What the run's evidence proves about its execution: the outcome its
+  execute operation run earns, why it is not a plain success, and which
+  parts of the proof bundle are missing. Beside the items' post-run
+  evidence (verified, drift), it says exactly why a run is not a success.
+  """
+  proof: RestoreProof!
+}
+
+"""
+The proof of a restore run's execution (spec 364).
+"""
+type RestoreProof {
+  outcome: RestoreProofOutcome!
+  "Reason codes (e.g. preview_only, post_run_evidence_missing, items_failed, audit_finish_missing, blocked_write_gate)."
+  reasons: [String!]!
+  "Parts of the proof bundle not shown: run_present, same_workspace, same_environment, executed, run_completed, items_succeeded, items_verified, audit_started, audit_finished."
+  missing: [String!]!
+}
+
+"""
+An operation outcome, or NOT_RECONCILED when no same-scope proof can be
+identified yet (non-final: nothing is claimed).
+"""
+enum RestoreProofOutcome {
+  SUCCEEDED
+  PARTIALLY_SUCCEEDED
+  BLOCKED
+  FAILED
+  CANCELLED
+  NOT_RECONCILED
 }
 
 extend type RestoreRunItem {
@@ -6275,6 +6410,20 @@ func (ec *executionContext) childFields_OperationFailure(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type OperationFailure", field.Name)
 }
 
+func (ec *executionContext) childFields_OperationReconciliation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "action":
+		return ec.fieldContext_OperationReconciliation_action(ctx, field)
+	case "reasonCodes":
+		return ec.fieldContext_OperationReconciliation_reasonCodes(ctx, field)
+	case "at":
+		return ec.fieldContext_OperationReconciliation_at(ctx, field)
+	case "count":
+		return ec.fieldContext_OperationReconciliation_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OperationReconciliation", field.Name)
+}
+
 func (ec *executionContext) childFields_OperationRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6349,6 +6498,8 @@ func (ec *executionContext) childFields_OperationRunContext(ctx context.Context,
 		return ec.fieldContext_OperationRunContext_missingForWrite(ctx, field)
 	case "lastInterruption":
 		return ec.fieldContext_OperationRunContext_lastInterruption(ctx, field)
+	case "reconciliation":
+		return ec.fieldContext_OperationRunContext_reconciliation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperationRunContext", field.Name)
 }
@@ -6631,6 +6782,18 @@ func (ec *executionContext) childFields_RestorePreviewSummary(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type RestorePreviewSummary", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreProof(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outcome":
+		return ec.fieldContext_RestoreProof_outcome(ctx, field)
+	case "reasons":
+		return ec.fieldContext_RestoreProof_reasons(ctx, field)
+	case "missing":
+		return ec.fieldContext_RestoreProof_missing(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreProof", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreReadiness(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "canProceedToConfirmation":
@@ -6731,6 +6894,8 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_previewRun(ctx, field)
 	case "executionRun":
 		return ec.fieldContext_RestoreRun_executionRun(ctx, field)
+	case "proof":
+		return ec.fieldContext_RestoreRun_proof(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RestoreRun", field.Name)
 }

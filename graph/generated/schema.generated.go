@@ -1920,6 +1920,98 @@ func (ec *executionContext) fieldContext_OperationFailure_code(_ context.Context
 	return graphql.NewScalarFieldContext("OperationFailure", field, false, false, "String")
 }
 
+func (ec *executionContext) _OperationReconciliation_action(ctx context.Context, field graphql.CollectedField, obj *results.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationReconciliation_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationReconciliation_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationReconciliation", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationReconciliation_reasonCodes(ctx context.Context, field graphql.CollectedField, obj *results.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationReconciliation_reasonCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReasonCodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationReconciliation_reasonCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationReconciliation", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationReconciliation_at(ctx context.Context, field graphql.CollectedField, obj *results.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationReconciliation_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationReconciliation_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationReconciliation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OperationReconciliation_count(ctx context.Context, field graphql.CollectedField, obj *results.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationReconciliation_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationReconciliation_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationReconciliation", field, false, false, "Int")
+}
+
 func (ec *executionContext) _OperationRunContext_reasonCodes(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2157,6 +2249,38 @@ func (ec *executionContext) _OperationRunContext_lastInterruption(ctx context.Co
 }
 func (ec *executionContext) fieldContext_OperationRunContext_lastInterruption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRunContext", field, true, true, "String")
+}
+
+func (ec *executionContext) _OperationRunContext_reconciliation(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_reconciliation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reconciliation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *results.Reconciliation) graphql.Marshaler {
+			return ec.marshalOOperationReconciliation2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐReconciliation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_reconciliation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OperationRunContext",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OperationReconciliation(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OperationRunSummary_types(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
@@ -3771,6 +3895,75 @@ func (ec *executionContext) _RestorePreviewSummary_failed(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_RestorePreviewSummary_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestoreProof_outcome(ctx context.Context, field graphql.CollectedField, obj *model.RestoreProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreProof_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RestoreProofOutcome) graphql.Marshaler {
+			return ec.marshalNRestoreProofOutcome2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreProofOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreProof_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreProof", field, false, false, "RestoreProofOutcome")
+}
+
+func (ec *executionContext) _RestoreProof_reasons(ctx context.Context, field graphql.CollectedField, obj *model.RestoreProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreProof_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreProof_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreProof", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreProof_missing(ctx context.Context, field graphql.CollectedField, obj *model.RestoreProof) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreProof_missing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreProof_missing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreProof", field, false, false, "String")
 }
 
 func (ec *executionContext) _RestoreReadiness_canProceedToConfirmation(ctx context.Context, field graphql.CollectedField, obj *model.RestoreReadiness) (ret graphql.Marshaler) {
@@ -6236,6 +6429,54 @@ func (ec *executionContext) _OperationFailure(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var operationReconciliationImplementors = []string{"OperationReconciliation"}
+
+func (ec *executionContext) _OperationReconciliation(ctx context.Context, sel ast.SelectionSet, obj *results.Reconciliation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, operationReconciliationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OperationReconciliation")
+		case "action":
+			out.Values[i] = ec._OperationReconciliation_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasonCodes":
+			out.Values[i] = ec._OperationReconciliation_reasonCodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._OperationReconciliation_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._OperationReconciliation_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var operationRunContextImplementors = []string{"OperationRunContext"}
 
 func (ec *executionContext) _OperationRunContext(ctx context.Context, sel ast.SelectionSet, obj *results.OperationContext) graphql.Marshaler {
@@ -6300,6 +6541,11 @@ func (ec *executionContext) _OperationRunContext(ctx context.Context, sel ast.Se
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._OperationRunContext_lastInterruption(ctx, field, obj)
 				})
+		case "reconciliation":
+			out.Values[i] = ec._OperationRunContext_reconciliation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6922,6 +7168,49 @@ func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.
 			}
 		case "failed":
 			out.Values[i] = ec._RestorePreviewSummary_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreProofImplementors = []string{"RestoreProof"}
+
+func (ec *executionContext) _RestoreProof(ctx context.Context, sel ast.SelectionSet, obj *model.RestoreProof) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreProofImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreProof")
+		case "outcome":
+			out.Values[i] = ec._RestoreProof_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._RestoreProof_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missing":
+			out.Values[i] = ec._RestoreProof_missing(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7623,6 +7912,24 @@ func (ec *executionContext) marshalNRestoreItemCounts2ᚖgithubᚗcomᚋrestored
 	return ec._RestoreItemCounts(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRestoreProof2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreProof(ctx context.Context, sel ast.SelectionSet, v *model.RestoreProof) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreProof!")
+		return graphql.Null
+	}
+	return ec._RestoreProof(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreProofOutcome2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreProofOutcome(ctx context.Context, v any) (model.RestoreProofOutcome, error) {
+	var res model.RestoreProofOutcome
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreProofOutcome2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreProofOutcome(ctx context.Context, sel ast.SelectionSet, v model.RestoreProofOutcome) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNRestoreReadiness2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐRestoreReadiness(ctx context.Context, sel ast.SelectionSet, v *model.RestoreReadiness) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RestoreReadiness!")
@@ -7806,6 +8113,13 @@ func (ec *executionContext) unmarshalOMappingInput2ᚕᚖgithubᚗcomᚋrestored
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOOperationReconciliation2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐReconciliation(ctx context.Context, sel ast.SelectionSet, v *results.Reconciliation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OperationReconciliation(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORestoreCheckSummary2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐCheckSummary(ctx context.Context, sel ast.SelectionSet, v *results.CheckSummary) graphql.Marshaler {

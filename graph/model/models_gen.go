@@ -157,6 +157,15 @@ type RestoreGate struct {
 	Message   string `json:"message"`
 }
 
+// The proof of a restore run's execution (spec 364).
+type RestoreProof struct {
+	Outcome RestoreProofOutcome `json:"outcome"`
+	// Reason codes (e.g. preview_only, post_run_evidence_missing, items_failed, audit_finish_missing, blocked_write_gate).
+	Reasons []string `json:"reasons"`
+	// Parts of the proof bundle not shown: run_present, same_workspace, same_environment, executed, run_completed, items_succeeded, items_verified, audit_started, audit_finished.
+	Missing []string `json:"missing"`
+}
+
 // What stands between a run and confirmation or execution. The server enforces the same gates on every mutation.
 type RestoreReadiness struct {
 	CanProceedToConfirmation bool           `json:"canProceedToConfirmation"`
@@ -217,6 +226,71 @@ type Viewer struct {
 	Memberships []*ent.Membership `json:"memberships"`
 	// The API token of this request.
 	Token *ent.APIToken `json:"token"`
+}
+
+// An operation outcome, or NOT_RECONCILED when no same-scope proof can be
+// identified yet (non-final: nothing is claimed).
+type RestoreProofOutcome string
+
+const (
+	RestoreProofOutcomeSucceeded          RestoreProofOutcome = "SUCCEEDED"
+	RestoreProofOutcomePartiallySucceeded RestoreProofOutcome = "PARTIALLY_SUCCEEDED"
+	RestoreProofOutcomeBlocked            RestoreProofOutcome = "BLOCKED"
+	RestoreProofOutcomeFailed             RestoreProofOutcome = "FAILED"
+	RestoreProofOutcomeCancelled          RestoreProofOutcome = "CANCELLED"
+	RestoreProofOutcomeNotReconciled      RestoreProofOutcome = "NOT_RECONCILED"
+)
+
+var AllRestoreProofOutcome = []RestoreProofOutcome{
+	RestoreProofOutcomeSucceeded,
+	RestoreProofOutcomePartiallySucceeded,
+	RestoreProofOutcomeBlocked,
+	RestoreProofOutcomeFailed,
+	RestoreProofOutcomeCancelled,
+	RestoreProofOutcomeNotReconciled,
+}
+
+func (e RestoreProofOutcome) IsValid() bool {
+	switch e {
+	case RestoreProofOutcomeSucceeded, RestoreProofOutcomePartiallySucceeded, RestoreProofOutcomeBlocked, RestoreProofOutcomeFailed, RestoreProofOutcomeCancelled, RestoreProofOutcomeNotReconciled:
+		return true
+	}
+	return false
+}
+
+func (e RestoreProofOutcome) String() string {
+	return string(e)
+}
+
+func (e *RestoreProofOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RestoreProofOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RestoreProofOutcome", str)
+	}
+	return nil
+}
+
+func (e RestoreProofOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RestoreProofOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RestoreProofOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type RestoreRunEventKind string

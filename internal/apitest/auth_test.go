@@ -202,6 +202,11 @@ var apiOperations = []operation{
 		allowed: demoRoles,
 	},
 	{
+		field: "operationRun", query: `query($id: ID!) { operationRun(id: $id) { id type status outcome context { reasonCodes reconciliation { action reasonCodes } } } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.opRunID} },
+		allowed: demoRoles,
+	},
+	{
 		field: "syncInventory", query: `mutation($env: ID!) { syncInventory(environmentId: $env) { id type status } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID} },
 		allowed: capturers,

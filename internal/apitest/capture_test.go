@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/intunepolicy"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph/graphsim"
 	"github.com/restored/restored/internal/platform/ptr"
@@ -306,17 +308,24 @@ func TestLostTaskIsResubmitted(t *testing.T) {
 	if op.ID != run.ID {
 		t.Fatalf("a second sync started beside the stuck one: %s", op.ID)
 	}
-	// (The harness's seeded run is queued too, so count relative to it.)
-	n, err := e.app.Ops.Resubmit(ctx, 0)
-	if err != nil || n < 1 {
-		t.Fatalf("resubmitted %d runs: %v", n, err)
+	// The reconciler (one pass, no grace) gives it its task back from the
+	// database. (The harness's seeded run is queued without a task too.)
+	opts := operations.ReconcileOptions{QueuedGrace: time.Nanosecond, RunningIdle: time.Nanosecond}
+	rep, err := e.app.Ops.Reconcile(ctx, e.app.Queue, opts)
+	if err != nil || rep.Requeued < 1 {
+		t.Fatalf("reconcile: %+v, %v", rep, err)
 	}
 	if done := e.waitOp(e.owner, run.ID, 60*time.Second); done.Outcome != "SUCCEEDED" {
-		t.Fatalf("resubmitted run ended %+v", done)
+		t.Fatalf("re-enqueued run ended %+v", done)
 	}
-	// Once completed, the run is no longer resubmitted.
-	if again, err := e.app.Ops.Resubmit(ctx, 0); err != nil || again != n-1 {
-		t.Fatalf("second resubmit: %d (first %d) %v", again, n, err)
+	got := e.app.DB.Client.OperationRun.GetX(ctx, run.ID).Context.Reconciliation
+	if got == nil || got.Action != operations.ActionRequeued || !slices.Equal(got.ReasonCodes, []string{operations.ReasonTaskLost}) {
+		t.Errorf("context.reconciliation = %+v, want requeued for task_lost", got)
+	}
+	// Once completed (and the seeded run's task exists again), nothing is
+	// enqueued a second time.
+	if again, err := e.app.Ops.Reconcile(ctx, e.app.Queue, opts); err != nil || again.Requeued != 0 {
+		t.Fatalf("second reconcile: %+v %v", again, err)
 	}
 }
 
@@ -509,5 +518,57 @@ func TestOperationRunsOfWorkspaceLive(t *testing.T) {
 	o.subscribe("x", sub, map[string]any{"ws": e.wsID})
 	if m := nextFor(t, o, "x"); !strings.Contains(string(m.Payload), "FORBIDDEN") {
 		t.Fatalf("another workspace's owner: got %s %s, want FORBIDDEN", m.Type, m.Payload)
+	}
+}
+
+// TestReconcilerRecoversCaptureAfterRedisLoss: Redis loses the queue while a
+// capture runs, and the worker then stops (a deploy): the run is QUEUED in
+// the database with no task anywhere. The reconciler enqueues it again from
+// the database; the capture resumes, skips what it stored, and the set ends
+// READY with every object once.
+func TestReconcilerRecoversCaptureAfterRedisLoss(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	tenant, envRow := e.tenantEnv(s, "redislost", graphsim.GenOptions{Seed: 6, Policies: 3 * len(intune.Types())})
+	tenant.SetFaults(graphsim.Faults{Latency: 40 * time.Millisecond})
+	op := e.mutateOp(e.owner, createBackupSet, map[string]any{"env": envRow.ID, "name": "lost", "all": true, "f": true}, "createBackupSet")
+	ctx := context.Background()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		run := e.app.DB.Client.OperationRun.GetX(ctx, op.ID)
+		if run.Summary.Captured >= 3 {
+			break
+		}
+		if run.Status == operationrun.StatusCOMPLETED || time.Now().After(deadline) {
+			t.Fatalf("capture %s before Redis was lost: %+v", run.Status, run.Summary)
+		}
+	}
+	// Redis loses this deployment's queues (only its keys: a shared Redis
+	// holds other tests' too), then the worker stops.
+	for _, q := range []string{e.app.Redis.Queue(), e.app.Redis.ExecuteQueue()} {
+		iter := e.app.Redis.Client.Scan(ctx, 0, "asynq:{"+q+"}:*", 100).Iterator()
+		for iter.Next(ctx) {
+			e.app.Redis.Client.Del(ctx, iter.Val())
+		}
+	}
+	e.app.StopWorker()
+	if st, err := e.app.Queue.TaskState(ctx, operations.TypeBackupCapture, op.ID); err != nil || st != operations.TaskMissing {
+		t.Fatalf("task after the loss: %v %v, want missing", st, err)
+	}
+	partial := e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(*op.SubjectID)).CountX(ctx)
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.app.Ops.Reconcile(ctx, e.app.Queue, operations.ReconcileOptions{QueuedGrace: time.Nanosecond, RunningIdle: time.Nanosecond})
+	if err != nil || rep.Requeued < 1 {
+		t.Fatalf("reconcile: %+v %v", rep, err)
+	}
+	done := e.waitOp(e.owner, op.ID, 90*time.Second)
+	if done.Outcome != "SUCCEEDED" || done.Summary["failed"] != 0 || done.Summary["skipped"] < partial {
+		t.Fatalf("recovered capture ended %+v, want SUCCEEDED skipping the %d stored before", done, partial)
+	}
+	set := e.app.DB.Client.BackupSet.GetX(ctx, *op.SubjectID)
+	items := e.app.DB.Client.BackupItem.Query().Where(backupitem.BackupSetID(set.ID)).CountX(ctx)
+	if set.Status != backupset.StatusREADY || items != done.Summary["total"] || set.ItemCount != items {
+		t.Errorf("backup set %s with %d items (count %d), want READY with all %d once", set.Status, items, set.ItemCount, done.Summary["total"])
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/internal/domain/accounts"
@@ -53,8 +52,8 @@ type App struct {
 	// Clock is the one clock every service reads.
 	Clock *clock.Clock
 
-	tenants      *tenantClients
-	stopResubmit func()
+	tenants       *tenantClients
+	stopReconcile func()
 }
 
 // TrustSimulatedGraph makes environments on trust's hosts reach that
@@ -102,7 +101,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		}
 	}
 	a.Notes = &notifications.Service{Client: a.DB.Client, Bus: a.Bus, Log: log, Clock: a.Clock}
-	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock}
+	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock, Audit: a.Audit}
 	a.tenants = &tenantClients{box: a.Secrets, log: log}
 	if cfg.GraphRateLimit {
 		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, msgraph.IntuneLimits)
@@ -173,48 +172,31 @@ func (a *App) StartWorker(register ...func(*jobs.Worker)) error {
 	a.Worker = w
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	a.stopResubmit = func() { cancel(); <-done }
+	a.stopReconcile = func() { cancel(); <-done }
+	r := a.Reconciler()
 	go func() {
 		defer close(done)
-		a.resubmitLoop(ctx)
+		r.Run(ctx)
 	}()
 	return nil
 }
 
-// resubmitInterval is how often a worker process looks for runs whose task
-// was lost; resubmitIdle is how long a queued or running run must have been
-// untouched first (running jobs report progress well within it).
-const (
-	resubmitInterval = time.Minute
-	resubmitIdle     = 2 * time.Minute
-)
-
-// resubmitLoop gives lost runs their task back, at start and every minute
-// (see operations.Service.Resubmit).
-func (a *App) resubmitLoop(ctx context.Context) {
-	t := time.NewTicker(resubmitInterval)
-	defer t.Stop()
-	for {
-		if n, err := a.Ops.Resubmit(ctx, resubmitIdle); err != nil && ctx.Err() == nil {
-			a.Log.Warn("resubmit lost runs", "err", err)
-		} else if n > 0 {
-			a.Log.Info("resubmitted runs", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// Reconciler returns the reconciler of this deployment: every worker process
+// runs one, and one at a time leads (see jobs.Reconciler). Adapters decide
+// runs from their domain's evidence (restore.execute from its restore run).
+func (a *App) Reconciler() *jobs.Reconciler {
+	return jobs.NewReconciler(a.Redis, a.Ops, a.Queue, a.Config.ReconcileInterval, operations.ReconcileOptions{
+		Adapters: map[string]operations.Adapter{operations.TypeRestoreExecute: a.Restore},
+	}, a.Log)
 }
 
 // StopWorker stops this process's worker the way a deploy does: running
 // jobs stop at their next item boundary and are handed back to the queue.
 // StartWorker may be called again afterwards.
 func (a *App) StopWorker() {
-	if a.stopResubmit != nil {
-		a.stopResubmit()
-		a.stopResubmit = nil
+	if a.stopReconcile != nil {
+		a.stopReconcile()
+		a.stopReconcile = nil
 	}
 	if a.Worker != nil {
 		a.Worker.Shutdown()

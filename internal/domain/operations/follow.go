@@ -17,6 +17,22 @@ func WorkspaceTopic(workspaceID string) events.Topic {
 	return events.Topic("operations:" + workspaceID)
 }
 
+// Get returns one run to a viewer with runs.view in its workspace.
+// Codes: NOT_FOUND, FORBIDDEN (another workspace's run).
+func (s *Service) Get(ctx context.Context, id string) (*ent.OperationRun, error) {
+	run, err := s.Client.OperationRun.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "no operation run %q", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.Require(ctx, run.WorkspaceID, access.RunsView); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
 // Follow streams one run (runs.view): its current state first, then each
 // change, read from the database (events carry only the id); it ends once
 // the run has completed.

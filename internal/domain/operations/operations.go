@@ -11,11 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/domain/notifications"
+	"github.com/restored/restored/internal/domain/operations/opwrite"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/clock"
@@ -43,7 +44,9 @@ type Enqueuer interface {
 	Remove(ctx context.Context, taskType, runID string) error
 }
 
-// Service manages operation runs.
+// Service manages operation runs. It is the only writer of their status and
+// outcome: the schema's hook refuses those writes without opwrite.Allow,
+// which only this package uses.
 type Service struct {
 	Client *ent.Client
 	Queue  Enqueuer
@@ -54,6 +57,8 @@ type Service struct {
 	Notes *notifications.Service
 	// Clock tells the time (nil: the system clock).
 	Clock *clock.Clock
+	// Audit records the reconciler's decisions (nil: not recorded).
+	Audit *audit.Recorder
 }
 
 func (s *Service) log() *slog.Logger {
@@ -173,7 +178,7 @@ func (s *Service) Begin(ctx context.Context, id string) (_ *ent.OperationRun, er
 	if run.StartedAt == nil {
 		u.SetStartedAt(s.Clock.Now())
 	}
-	run, err = u.Save(ctx)
+	run, err = u.Save(opwrite.Allow(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +240,7 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.Oper
 	if end.ErrorCode != "" {
 		u.SetErrorCode(end.ErrorCode).SetErrorMessage(end.ErrorMessage)
 	}
-	run, err = u.Save(ctx)
+	run, err = u.Save(opwrite.Allow(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -258,29 +263,6 @@ func (s *Service) publish(ctx context.Context, run *ent.OperationRun) {
 			s.log().Warn("publish operation run", "run", run.ID, "err", err)
 		}
 	}
-}
-
-// Resubmit hands every run still queued or running, and untouched for
-// longer than idle, back to the queue. Submitting is idempotent (the run id
-// is the task id), so a run whose task still exists is left alone, while a
-// run whose task was lost (an in-process Redis restarted, a flushed Redis)
-// gets one again instead of staying "running" forever and blocking its dedupe
-// key. Jobs are written to be run again: they skip what they already did.
-func (s *Service) Resubmit(ctx context.Context, idle time.Duration) (_ int, err error) {
-	defer apperr.Wrap(&err, "operations.Resubmit")
-	runs, err := s.Client.OperationRun.Query().
-		Where(operationrun.StatusIn(operationrun.StatusQUEUED, operationrun.StatusRUNNING),
-			operationrun.UpdatedAtLT(s.Clock.Now().Add(-idle))).
-		Select(operationrun.FieldID, operationrun.FieldType).All(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, run := range runs {
-		if err := s.Queue.Submit(ctx, run.Type, run.ID); err != nil {
-			return 0, err
-		}
-	}
-	return len(runs), nil
 }
 
 // ErrInterrupted is what a job returns when its process is shutting down:
@@ -326,7 +308,7 @@ func (s *Service) Interrupt(ctx context.Context, id string) (err error) {
 	runCtx := run.Context
 	runCtx.LastInterruption = "worker_shutdown"
 	run, err = s.Client.OperationRun.UpdateOneID(id).Where(operationrun.StatusEQ(operationrun.StatusRUNNING)).
-		SetStatus(operationrun.StatusQUEUED).SetContext(runCtx).Save(ctx)
+		SetStatus(operationrun.StatusQUEUED).SetContext(runCtx).Save(opwrite.Allow(ctx))
 	if ent.IsNotFound(err) {
 		return nil // finished or handed back meanwhile
 	}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Severity of a check result: BLOCKING, WARNING or SAFE.
@@ -250,6 +251,19 @@ type OperationContext struct {
 	MissingForWrite   []string `json:"missingForWrite,omitempty"`
 	// Set when a worker shutdown handed the run back to the queue.
 	LastInterruption string `json:"lastInterruption,omitempty"`
+	// Set by the reconciler when it acted on the run: what it did and why.
+	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
+}
+
+// Reconciliation is the reconciler's last decision about a run: the action
+// (requeued, handed_back, failed, outcome_set), the machine-readable reasons
+// and when. The keys are stored: renaming one needs a data migration.
+type Reconciliation struct {
+	Action      string    `json:"action"`
+	ReasonCodes []string  `json:"reasonCodes"`
+	At          time.Time `json:"at"`
+	// Count is how many times the reconciler acted on the run.
+	Count int `json:"count"`
 }
 
 // Failure is one object a job could not handle, with a short safe code.
@@ -288,6 +302,9 @@ func (c OperationContext) Merge(o OperationContext) OperationContext {
 	}
 	if o.MissingForWrite != nil {
 		c.MissingForWrite = o.MissingForWrite
+	}
+	if o.Reconciliation != nil {
+		c.Reconciliation = o.Reconciliation
 	}
 	return c
 }

@@ -55,6 +55,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RestoreMaxAge is how long restore checks and previews stay current.
 	RestoreMaxAge time.Duration
+	// ReconcileInterval is how often the leading worker process reconciles
+	// queued and running operation runs with the queue.
+	ReconcileInterval time.Duration
 
 	// GraphsimURL and GraphsimCAFile point environments at a standalone
 	// simulated Graph (`restored graphsim`): environments on its host get
@@ -123,6 +126,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")
 	fs.BoolVar(&c.GraphRateLimit, "graph-rate-limit", envBool("RESTORED_GRAPH_RATE_LIMIT", "true"), "pace Microsoft Graph requests per tenant at Microsoft's published Intune limits, shared by every process through Redis")
 	fs.DurationVar(&c.TokenRecheckEvery, "token-recheck-interval", envDuration("RESTORED_TOKEN_RECHECK_INTERVAL", "1m"), "how often open websockets re-check their token besides the instant revocation events")
+	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", envDuration("RESTORED_RECONCILE_INTERVAL", "30s"), "how often the leading worker re-enqueues runs whose task was lost and hands back or fails runs whose worker is gone")
 	fs.DurationVar(&c.RestoreMaxAge, "restore-max-age", envDuration("RESTORED_RESTORE_MAX_AGE", "1h"), "how long restore safety checks and previews stay current before they must be run again")
 	fs.StringVar(&c.GraphsimURL, "graphsim-url", env("RESTORED_GRAPHSIM_URL", ""), "URL of a standalone simulated Graph (restored graphsim) that environments may use")
 	fs.StringVar(&c.GraphsimCAFile, "graphsim-ca-file", env("RESTORED_GRAPHSIM_CA_FILE", ""), "CA certificate (PEM) of that simulated Graph")

@@ -71,6 +71,7 @@ func TestParseDefaults(t *testing.T) {
 		GraphRateLimit:            true,
 		ShutdownTimeout:           30 * time.Second,
 		RestoreMaxAge:             time.Hour,
+		ReconcileInterval:         30 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
@@ -150,6 +151,7 @@ func TestParseEnv(t *testing.T) {
 		GraphRateLimit:            false,
 		ShutdownTimeout:           5 * time.Second,
 		RestoreMaxAge:             time.Hour,
+		ReconcileInterval:         30 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config from env mismatch (-want +got):\n%s", diff)
@@ -206,6 +208,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		GraphRateLimit:            false,
 		ShutdownTimeout:           time.Minute,
 		RestoreMaxAge:             time.Hour,
+		ReconcileInterval:         30 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config from flags over env mismatch (-want +got):\n%s", diff)

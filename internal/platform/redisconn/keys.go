@@ -16,3 +16,7 @@ func (c *Conn) Channel(topic string) string { return c.Prefix + ":events:" + top
 // run waits there, instead of failing and retrying on a worker that has no
 // handler for it.
 func (c *Conn) ExecuteQueue() string { return c.Prefix + "-execute" }
+
+// LeaderKey is the lock a role held by one process at a time (the
+// reconciler) takes; its value names the holder.
+func (c *Conn) LeaderKey(role string) string { return c.Prefix + ":leader:" + role }
