@@ -21,6 +21,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -39,9 +41,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "restored:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // help was asked for and printed: not a failure
 		}
+		fmt.Fprintln(os.Stderr, "restored:", err)
 		os.Exit(1)
 	}
 }
@@ -55,6 +58,7 @@ commands:
   token create   issue an API token: --workspace SLUG --email E --role owner|operator|auditor
   graphsim       serve a simulated Microsoft Graph with generated tenants
   keys rotate    re-encrypt stored tenant secrets with --new-key HEX (run with restored stopped)
+  version        print the version and build of this binary
 
 Run "restored <command> -h" for the flags of a command. Every flag can also be
 set by an environment variable (see README.md).
@@ -74,6 +78,10 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
+		if len(args) >= 2 && isHelp(args[1]) {
+			fmt.Fprint(stdout, "usage: restored token create --workspace SLUG --email E --role owner|operator|auditor [flags]\n\nRun \"restored token create -h\" for every flag.\n")
+			return nil
+		}
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(stderr, usage)
 			return errors.New(`unknown token command: want "token create"`)
@@ -86,10 +94,47 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
+// versionString names the build: the module version (or the VCS revision
+// of a source build) and the Go release.
+func versionString() string {
+	v, rev, modified := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	out := "restored " + v
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		out += " " + rev
+		if modified {
+			out += "+dirty"
+		}
+	}
+	return out + " " + runtime.Version()
 }
 
 // serve runs the API (api=true) or only the worker (api=false) until ctx ends,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -262,6 +264,56 @@ func TestHelp(t *testing.T) {
 			t.Errorf("help output does not mention %q:\n%s", cmd, stdout)
 		}
 	}
+}
+
+// TestSubcommandHelp: every subcommand's --help lists its own flags (and
+// only those: migrate has no listen address) and is not a failure: run
+// returns flag.ErrHelp, which main turns into exit status 0.
+func TestSubcommandHelp(t *testing.T) {
+	tests := []struct {
+		args          []string
+		want, notWant []string
+	}{
+		{[]string{"serve", "--help"}, []string{"--addr", "--dev", "--max-response-bytes"}, nil},
+		{[]string{"worker", "-h"}, []string{"--worker-concurrency", "--redis-url"}, nil},
+		{[]string{"migrate", "--help"}, []string{"--database-url"}, []string{"--addr", "--dev", "--max-depth"}},
+		{[]string{"token", "create", "--help"}, []string{"--workspace", "--email", "--role", "--database-url"}, []string{"--addr", "--max-depth"}},
+		{[]string{"keys", "rotate", "--help"}, []string{"--new-key"}, []string{"--addr"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, stderr, err := runCmd(t, map[string]string{"RESTORED_DATA_DIR": t.TempDir()}, tt.args...)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("err = %v, want flag.ErrHelp (exit 0)", err)
+			}
+			out := stdout + stderr
+			if !strings.Contains(out, "usage: restored "+tt.args[0]) {
+				t.Errorf("no usage line:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w+" ") && !strings.Contains(out, w+"\n") {
+					t.Errorf("help does not list %s:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(out, w+" ") || strings.Contains(out, w+"\n") {
+					t.Errorf("help lists %s, which is serve's:\n%s", w, out)
+				}
+			}
+		})
+	}
+	t.Run("token --help", func(t *testing.T) {
+		stdout, _, err := runCmd(t, nil, "token", "--help")
+		if err != nil || !strings.Contains(stdout, "token create") {
+			t.Fatalf("token --help: %v %q", err, stdout)
+		}
+	})
+	t.Run("version", func(t *testing.T) {
+		stdout, _, err := runCmd(t, nil, "version")
+		if err != nil || !strings.HasPrefix(stdout, "restored ") || !strings.Contains(stdout, "go1.") {
+			t.Fatalf("version: %v %q", err, stdout)
+		}
+	})
 }
 
 // server is a restored command (serve or worker) running in the background.

@@ -130,9 +130,12 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.DurationVar(&c.RestoreMaxAge, "restore-max-age", envDuration("RESTORED_RESTORE_MAX_AGE", "1h"), "how long restore safety checks and previews stay current before they must be run again")
 	fs.StringVar(&c.GraphsimURL, "graphsim-url", env("RESTORED_GRAPHSIM_URL", ""), "URL of a standalone simulated Graph (restored graphsim) that environments may use")
 	fs.StringVar(&c.GraphsimCAFile, "graphsim-ca-file", env("RESTORED_GRAPHSIM_CA_FILE", ""), "CA certificate (PEM) of that simulated Graph")
+	before := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { before[f.Name] = true })
 	if extra != nil {
 		extra(fs)
 	}
+	fs.Usage = func() { usage(fs, name, before) }
 	if len(bad) > 0 {
 		return nil, nil, errors.New("bad environment: " + strings.Join(bad, "; "))
 	}
@@ -208,4 +211,30 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// storeFlags are the flags of the commands that only open the database.
+var storeFlags = map[string]bool{"database-url": true, "data-dir": true, "log-level": true, "log-format": true, "secret-key": true}
+
+// usage prints a command's own flags: serve and worker take them all; the
+// administrative commands take the database flags and their own (those not
+// in common, registered through Parse's extra).
+func usage(fs *flag.FlagSet, name string, common map[string]bool) {
+	w := fs.Output()
+	fmt.Fprintf(w, "usage: restored %s [flags]\n\nflags (each also settable by its RESTORED_* environment variable, see README.md):\n", name)
+	all := name == "serve" || name == "worker"
+	fs.VisitAll(func(f *flag.Flag) {
+		if !all && common[f.Name] && !storeFlags[f.Name] {
+			return
+		}
+		fmt.Fprintf(w, "  --%s", f.Name)
+		if typ, _ := flag.UnquoteUsage(f); typ != "" {
+			fmt.Fprintf(w, " %s", typ)
+		}
+		fmt.Fprintf(w, "\n    \t%s", f.Usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
