@@ -33,7 +33,8 @@ func newGraphQL(o Options) http.Handler {
 		revalidate = 5 * time.Second
 	}
 	srv.AddTransport(transport.Websocket{
-		Implementation:        gorillaws.New(gorillaws.Options{WriteTimeout: 10 * time.Second, Logger: o.Log}),
+		Implementation: gorillaws.New(gorillaws.Options{WriteTimeout: 10 * time.Second, Logger: o.Log,
+			CheckOrigin: websocketOrigin(o.CORSOrigins)}),
 		InitFunc:              wsInit(o.Auth, o.Bus, revalidate),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 15 * time.Second,

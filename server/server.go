@@ -44,13 +44,16 @@ type Options struct {
 	// subscriptions (0: no cap).
 	MaxSubscriptionsPerSocket int
 	MaxSubscriptionsPerToken  int
+	// CORSOrigins are the browser origins allowed to call the API from
+	// another origin ("*": any; none by default).
+	CORSOrigins []string
 }
 
 // New returns restored's HTTP handler.
 func New(o Options) http.Handler {
 	mux := http.NewServeMux()
 	gql := newGraphQL(o)
-	mux.Handle("/graphql", limitBody(o.MaxBodyBytes, authenticate(o.Auth, o.Log, gql)))
+	mux.Handle("/graphql", cors(o.CORSOrigins, limitBody(o.MaxBodyBytes, authenticate(o.Auth, o.Log, graphQLOverHTTP(gql)))))
 	mux.Handle("GET /{$}", playground.Handler("restored", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

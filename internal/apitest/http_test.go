@@ -59,6 +59,50 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			t.Errorf("content type %q", ct)
 		}
 	})
+	t.Run("GraphQL-over-HTTP request errors", func(t *testing.T) {
+		send := func(accept, contentType, body string) *response {
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(body))
+			if contentType != "" {
+				req.Header.Set("Content-Type", contentType)
+			}
+			if accept != "" {
+				req.Header.Set("Accept", accept)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.owner)
+			return e.do(req)
+		}
+		for _, tc := range []struct {
+			name, accept, contentType, body string
+			status                          int
+			noData                          bool
+		}{
+			{"parse failure, json", "application/json", "application/json", `{"query":"{ viewer { "}`, 200, false},
+			{"validation failure, json", "application/json", "application/json", `{"query":"{ viewer { nope } }"}`, 200, false},
+			{"validation failure, no accept", "", "application/json", `{"query":"{ viewer { nope } }"}`, 200, false},
+			{"parse failure, graphql-response", "application/graphql-response+json", "application/json", `{"query":"{ viewer { "}`, 400, true},
+			{"validation failure, graphql-response", "application/graphql-response+json", "application/json", `{"query":"{ viewer { nope } }"}`, 400, true},
+			{"bad variables, graphql-response", "application/graphql-response+json", "application/json", `{"query":"query($n: Int!) { viewer { role } }","variables":{"n":"x"}}`, 400, true},
+			{"JSON parse failure, graphql-response", "application/graphql-response+json", "application/json", `{"query":`, 400, true},
+			{"no content type", "", "", `{"query":"{ viewer { role } }"}`, 0, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := send(tc.accept, tc.contentType, tc.body)
+				if tc.status != 0 && r.Status != tc.status {
+					t.Errorf("status %d, want %d: %s", r.Status, tc.status, r.Raw)
+				}
+				if len(r.Errors) == 0 || r.code() == "" {
+					t.Fatalf("no error with extensions.code: %d %s", r.Status, r.Raw)
+				}
+				if tc.noData && strings.Contains(r.Raw, `"data"`) {
+					t.Errorf("a request error carries a data entry: %s", r.Raw)
+				}
+			})
+		}
+		r := get(`mutation { revokeApiToken(id: "tok_x") { id } }`, "")
+		if r.code() != "BAD_USER_INPUT" {
+			t.Errorf("mutation over GET: no extensions.code: %d %s", r.Status, r.Raw)
+		}
+	})
 	t.Run("validation error", func(t *testing.T) {
 		r := e.post(e.owner, `{ viewer { nope } }`, nil)
 		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "GRAPHQL_VALIDATION_FAILED" || (r.Data != nil && string(r.Data) != "null") {

@@ -141,6 +141,7 @@ func (a *App) Handler() http.Handler {
 		MaxDepth:                  a.Config.MaxDepth,
 		MaxComplexity:             a.Config.MaxComplexity,
 		MaxResponseBytes:          a.Config.MaxResponseBytes,
+		CORSOrigins:               a.Config.CORSOrigins,
 		Bus:                       a.Bus,
 		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
 		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,8 @@ type Config struct {
 	MaxComplexity int
 	// MaxResponseBytes is the largest GraphQL response data served.
 	MaxResponseBytes int
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
 	// MaxSubscriptionsPerSocket and MaxSubscriptionsPerToken cap live
 	// subscriptions (per process), so one client cannot exhaust the server.
 	MaxSubscriptionsPerSocket int
@@ -120,6 +123,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(envInt("RESTORED_MAX_BODY_BYTES", "1048576")), "largest accepted request body (and websocket message)")
 	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
 	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "50000"), "most complex accepted query: each field costs 1 plus its children, times first/last (50 when absent) on lists")
+	corsOrigins := fs.String("cors-origins", env("RESTORED_CORS_ORIGINS", ""), "comma-separated browser origins (https://admin.example.com) allowed to call the API from another origin; * for any (tokens are never cookies, so no credentials are allowed)")
 	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", envInt("RESTORED_MAX_RESPONSE_BYTES", "8388608"), "largest GraphQL response served (bigger ones are refused: ask for smaller pages)")
 	fs.IntVar(&c.MaxSubscriptionsPerSocket, "max-subscriptions-per-socket", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_SOCKET", "100"), "live subscriptions one websocket may hold")
 	fs.IntVar(&c.MaxSubscriptionsPerToken, "max-subscriptions-per-token", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_TOKEN", "500"), "live subscriptions one API token may hold across its websockets (per process)")
@@ -156,6 +160,15 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 		if c.SecretKey, err = hex.DecodeString(*secret); err != nil || len(c.SecretKey) != 32 {
 			return nil, nil, errors.New("secret key must be 64 hex characters (32 bytes)")
 		}
+	}
+	for _, o := range strings.Split(*corsOrigins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
+			return nil, nil, fmt.Errorf("CORS origin %q: want scheme://host[:port], such as https://admin.example.com, or *", o)
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
 	}
 	if c.DevToken != "" && !strings.HasPrefix(c.DevToken, "rst_") {
 		return nil, nil, errors.New("dev token must start with rst_")

@@ -123,6 +123,7 @@ var fullEnv = map[string]string{
 	"RESTORED_TOKEN_RECHECK_INTERVAL":       "5s",
 	"RESTORED_GRAPH_RATE_LIMIT":             "false",
 	"RESTORED_MAX_RESPONSE_BYTES":           "1000",
+	"RESTORED_CORS_ORIGINS":                 "https://admin.example.com, http://localhost:5173/",
 }
 
 func TestParseEnv(t *testing.T) {
@@ -145,6 +146,7 @@ func TestParseEnv(t *testing.T) {
 		MaxDepth:                  7,
 		MaxComplexity:             99,
 		MaxResponseBytes:          1000,
+		CORSOrigins:               []string{"https://admin.example.com", "http://localhost:5173"},
 		MaxSubscriptionsPerSocket: 3,
 		MaxSubscriptionsPerToken:  4,
 		TokenRecheckEvery:         5 * time.Second,
@@ -182,6 +184,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		"--graph-rate-limit=false",
 		"--shutdown-timeout", "1m",
 		"--max-response-bytes", "2000",
+		"--cors-origins", "*",
 	}
 	got := mustParse(t, args, fullEnv)
 	want := &config.Config{
@@ -202,6 +205,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		MaxDepth:                  8,
 		MaxComplexity:             100,
 		MaxResponseBytes:          2000,
+		CORSOrigins:               []string{"*"},
 		MaxSubscriptionsPerSocket: 5,
 		MaxSubscriptionsPerToken:  6,
 		TokenRecheckEvery:         7 * time.Second,
@@ -240,6 +244,8 @@ func TestParseErrors(t *testing.T) {
 		{"dev token prefix env", nil, map[string]string{"RESTORED_DEV_TOKEN": "tok_123"}, []string{"rst_"}},
 		{"bad log level", nil, map[string]string{"RESTORED_LOG_LEVEL": "loud"}, []string{"log level", "loud"}},
 		{"bad log format", []string{"--log-format", "xml"}, nil, []string{"log format", "xml"}},
+		{"CORS origin with a path", []string{"--cors-origins", "https://a.example/app"}, nil, []string{"CORS origin", "scheme://host"}},
+		{"CORS origin without scheme", nil, map[string]string{"RESTORED_CORS_ORIGINS": "https://ok.example, admin.example"}, []string{"admin.example"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
