@@ -14,6 +14,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // Payload is the payload of every operation task: the run it executes.
@@ -93,6 +94,9 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon Ab
 		if err != nil {
 			return err
 		}
+		started := time.Now()
+		env := ptr.Deref(run.EnvironmentID)
+		log.Info("job started", "run", run.ID, "type", run.Type, "environment", env, "attempt", run.Attempts)
 		end, err := fn(ctx, run)
 		if errors.Is(err, operations.ErrInterrupted) {
 			log.Info("operation interrupted by shutdown; handed back to the queue", "run", run.ID, "type", run.Type)
@@ -120,6 +124,8 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon Ab
 		if _, err := ops.Complete(context.WithoutCancel(ctx), run.ID, end); err != nil {
 			return err
 		}
+		log.Info("job finished", "run", run.ID, "type", run.Type, "environment", env, "outcome", string(end.Outcome),
+			"error_code", end.ErrorCode, "duration_ms", time.Since(started).Milliseconds())
 		return nil
 	})
 }

@@ -60,9 +60,10 @@ func newGraphQL(o Options) http.Handler {
 	if o.MaxResponseBytes > 0 {
 		srv.Use(responseLimit{max: o.MaxResponseBytes})
 	}
+	srv.Use(operationLog{})
 	srv.SetErrorPresenter(presenter(o))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		o.Log.Error("resolver panic", "panic", fmt.Sprint(p))
+		o.Log.Error("resolver panic", "request_id", RequestID(ctx), "panic", fmt.Sprint(p))
 		return errors.New("internal panic")
 	})
 	return srv
@@ -110,7 +111,7 @@ func presenter(o Options) graphql.ErrorPresenterFunc {
 			gqlErr.Extensions = map[string]any{"code": string(apperr.Internal)}
 			return gqlErr
 		}
-		o.Log.Error("internal error", "path", gqlErr.Path.String(), "err", err)
+		o.Log.Error("internal error", "request_id", RequestID(ctx), "path", gqlErr.Path.String(), "err", err)
 		gqlErr.Message = "internal error"
 		gqlErr.Extensions = map[string]any{"code": string(apperr.Internal)}
 		return gqlErr

@@ -72,7 +72,7 @@ func New(o Options) http.Handler {
 		}
 		writeJSON(w, code, status)
 	})
-	return mux
+	return requestLog(o.Log, mux)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

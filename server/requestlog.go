@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+type requestKey struct{}
+
+// requestInfo is what the log line of a request says, filled as it runs.
+type requestInfo struct {
+	id        string
+	operation string // "query viewer", set by operationName
+	errors    int
+}
+
+// RequestID returns the id of the request ctx belongs to ("" outside one).
+func RequestID(ctx context.Context) string {
+	if ri, _ := ctx.Value(requestKey{}).(*requestInfo); ri != nil {
+		return ri.id
+	}
+	return ""
+}
+
+// validRequestID accepts a caller's id only when it is short and plain, so
+// it can be logged and echoed as is.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestLog gives every request an id (the caller's X-Request-Id when it
+// sends a plain one, a new one otherwise), returns it in X-Request-Id, and
+// logs one structured line per request when it ends: method, path, status,
+// size, duration and id. The GraphQL operation's own line (name, type,
+// errors) carries the same id. Nothing of the body or headers is logged.
+func requestLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		ri := &requestInfo{id: id}
+		ctx := context.WithValue(r.Context(), requestKey{}, ri)
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		level := slog.LevelInfo
+		switch {
+		case sw.status >= 500:
+			level = slog.LevelError
+		case r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
+			level = slog.LevelDebug // probes and scrapes would drown the log
+		}
+		attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000)}
+		if ri.operation != "" {
+			attrs = append(attrs, slog.String("operation", ri.operation), slog.Int("graphql_errors", ri.errors))
+		}
+		log.LogAttrs(ctx, level, "http request", attrs...)
+	})
+}
+
+// statusWriter records the status and size of a response. It unwraps to
+// the underlying writer, so websocket upgrades (Hijack) still work.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a websocket upgrade (gorilla asserts
+// http.Hijacker directly).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.status, w.wrote = http.StatusSwitchingProtocols, true
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Flush passes streaming flushes through.
+func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// operationLog names the GraphQL operation in its request's log line
+// ("query viewer", "mutation confirmRestoreRun", "query" when anonymous)
+// and counts the errors it answered with.
+type operationLog struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = operationLog{}
+
+func (operationLog) ExtensionName() string                   { return "OperationLog" }
+func (operationLog) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (operationLog) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	ri, _ := ctx.Value(requestKey{}).(*requestInfo)
+	if ri == nil || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation != nil && ri.operation == "" {
+		ri.operation = strings.TrimSpace(string(oc.Operation.Operation) + " " + oc.OperationName)
+	}
+	if resp != nil {
+		ri.errors += len(resp.Errors)
+	}
+	return resp
+}
