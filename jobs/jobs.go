@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -36,6 +37,29 @@ func (q *Queue) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option
 	// The full slice expression makes append copy: appending to the
 	// caller's slice could write into its spare capacity.
 	return q.client.EnqueueContext(ctx, t, append(opts[:len(opts):len(opts)], asynq.Queue(q.queue))...)
+}
+
+// Depth returns how many tasks wait in each of this deployment's queues
+// (pending, scheduled and retrying): the metrics' queue depth. A queue no
+// task was ever put in does not exist yet and counts 0.
+func (q *Queue) Depth() (map[string]int, error) {
+	existing, err := q.inspector.Queues()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, name := range []string{q.queue, q.execute} {
+		out[name] = 0
+		if !slices.Contains(existing, name) {
+			continue
+		}
+		info, err := q.inspector.GetQueueInfo(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = info.Pending + info.Scheduled + info.Retry
+	}
+	return out, nil
 }
 
 // Close releases the queue's connections.

@@ -48,7 +48,7 @@ func newGraphQL(o Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(newSubscriptionGuard(o.MaxSubscriptionsPerSocket, o.MaxSubscriptionsPerToken))
+	srv.Use(newSubscriptionGuard(o.MaxSubscriptionsPerSocket, o.MaxSubscriptionsPerToken, o.Metrics))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if o.MaxComplexity > 0 {
@@ -60,7 +60,7 @@ func newGraphQL(o Options) http.Handler {
 	if o.MaxResponseBytes > 0 {
 		srv.Use(responseLimit{max: o.MaxResponseBytes})
 	}
-	srv.Use(operationLog{})
+	srv.Use(operationLog{metrics: o.Metrics})
 	srv.SetErrorPresenter(presenter(o))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Log.Error("resolver panic", "request_id", RequestID(ctx), "panic", fmt.Sprint(p))

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/restored/restored/internal/platform/metrics"
 )
 
 type requestKey struct{}
@@ -123,7 +125,7 @@ func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter
 // operationLog names the GraphQL operation in its request's log line
 // ("query viewer", "mutation confirmRestoreRun", "query" when anonymous)
 // and counts the errors it answered with.
-type operationLog struct{}
+type operationLog struct{ metrics *metrics.Metrics }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -133,15 +135,36 @@ var _ interface {
 func (operationLog) ExtensionName() string                   { return "OperationLog" }
 func (operationLog) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (operationLog) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+func (o operationLog) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
-	ri, _ := ctx.Value(requestKey{}).(*requestInfo)
-	if ri == nil || !graphql.HasOperationContext(ctx) {
+	if !graphql.HasOperationContext(ctx) {
+		// Refused before an operation existed (parse or validation).
+		if resp != nil && len(resp.Errors) > 0 {
+			o.metrics.Operation("", "unknown", true, 0)
+		}
 		return resp
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation != nil && ri.operation == "" {
-		ri.operation = strings.TrimSpace(string(oc.Operation.Operation) + " " + oc.OperationName)
+	op := oc.Operation
+	if op == nil && oc.Doc != nil && len(oc.Doc.Operations) == 1 {
+		op = oc.Doc.Operations[0] // refused by validation: still name it
+	}
+	typ, name := "unknown", oc.OperationName
+	if op != nil {
+		typ = string(op.Operation)
+		if name == "" {
+			name = op.Name
+		}
+	}
+	if resp != nil {
+		o.metrics.Operation(name, typ, len(resp.Errors) > 0, time.Since(oc.Stats.OperationStart))
+	}
+	ri, _ := ctx.Value(requestKey{}).(*requestInfo)
+	if ri == nil {
+		return resp
+	}
+	if op != nil && ri.operation == "" {
+		ri.operation = strings.TrimSpace(typ + " " + name)
 	}
 	if resp != nil {
 		ri.errors += len(resp.Errors)

@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/metrics"
 )
 
 // Pinger is something whose health /readyz reports.
@@ -47,6 +48,9 @@ type Options struct {
 	// CORSOrigins are the browser origins allowed to call the API from
 	// another origin ("*": any; none by default).
 	CORSOrigins []string
+	// Metrics is served at /metrics and counts operations and
+	// subscriptions (nil: no /metrics).
+	Metrics *metrics.Metrics
 }
 
 // New returns restored's HTTP handler.
@@ -72,6 +76,12 @@ func New(o Options) http.Handler {
 		}
 		writeJSON(w, code, status)
 	})
+	if o.Metrics != nil {
+		// Unauthenticated, like every Prometheus target: it shows counts,
+		// durations and tenant ids, never tokens or payloads. Keep it off
+		// the public listener's path at the proxy if that matters.
+		mux.Handle("GET /metrics", o.Metrics.Handler())
+	}
 	return requestLog(o.Log, mux)
 }
 

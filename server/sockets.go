@@ -16,6 +16,7 @@ import (
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/metrics"
 	"github.com/restored/restored/server/gorillaws"
 )
 
@@ -276,13 +277,14 @@ func (w *socketWatch) check(s *socket, fresh bool) {
 // this process) and stops delivery the moment a socket's token is ended.
 type subscriptionGuard struct {
 	perSocket, perToken int
+	metrics             *metrics.Metrics
 
 	mu      sync.Mutex
 	byToken map[string]int
 }
 
-func newSubscriptionGuard(perSocket, perToken int) *subscriptionGuard {
-	return &subscriptionGuard{perSocket: perSocket, perToken: perToken, byToken: map[string]int{}}
+func newSubscriptionGuard(perSocket, perToken int, m *metrics.Metrics) *subscriptionGuard {
+	return &subscriptionGuard{perSocket: perSocket, perToken: perToken, metrics: m, byToken: map[string]int{}}
 }
 
 var _ interface {
@@ -334,11 +336,13 @@ func (g *subscriptionGuard) acquire(s *socket) string {
 		return fmt.Sprintf("this API token already holds %d live subscriptions, the most allowed: complete some first", g.perToken)
 	}
 	g.byToken[tok]++
+	g.metrics.Subscriptions(1)
 	return ""
 }
 
 func (g *subscriptionGuard) release(s *socket) {
 	s.subs.Add(-1)
+	g.metrics.Subscriptions(-1)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	tok := s.viewer.TokenID

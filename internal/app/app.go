@@ -24,6 +24,7 @@ import (
 	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/config"
 	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/metrics"
 	"github.com/restored/restored/internal/platform/redisconn"
 	"github.com/restored/restored/internal/platform/secrets"
 	"github.com/restored/restored/internal/store"
@@ -33,12 +34,14 @@ import (
 
 // App is a running restored.
 type App struct {
-	Config   *config.Config
-	Log      *slog.Logger
-	DB       *store.DB
-	Redis    *redisconn.Conn
-	Bus      *events.Bus
-	Queue    *jobs.Queue
+	Config *config.Config
+	Log    *slog.Logger
+	DB     *store.DB
+	Redis  *redisconn.Conn
+	Bus    *events.Bus
+	Queue  *jobs.Queue
+	// Metrics is the process's Prometheus registry, served at /metrics.
+	Metrics  *metrics.Metrics
 	Worker   *jobs.Worker // nil unless the worker runs in this process
 	Auth     *auth.Authenticator
 	Accounts *accounts.Service
@@ -101,8 +104,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		}
 	}
 	a.Notes = &notifications.Service{Client: a.DB.Client, Bus: a.Bus, Log: log, Clock: a.Clock}
-	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock, Audit: a.Audit}
-	a.tenants = &tenantClients{box: a.Secrets, log: log}
+	a.Metrics = metrics.New()
+	a.Metrics.QueueDepth(a.Queue.Depth)
+	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock, Audit: a.Audit, Metrics: a.Metrics}
+	a.tenants = &tenantClients{box: a.Secrets, log: log, metrics: a.Metrics}
 	if cfg.GraphRateLimit {
 		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, msgraph.IntuneLimits)
 	}
@@ -142,6 +147,7 @@ func (a *App) Handler() http.Handler {
 		MaxComplexity:             a.Config.MaxComplexity,
 		MaxResponseBytes:          a.Config.MaxResponseBytes,
 		CORSOrigins:               a.Config.CORSOrigins,
+		Metrics:                   a.Metrics,
 		Bus:                       a.Bus,
 		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
 		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,

@@ -14,6 +14,7 @@ import (
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph"
+	"github.com/restored/restored/internal/platform/metrics"
 	"github.com/restored/restored/internal/platform/secrets"
 )
 
@@ -35,6 +36,8 @@ type tenantClients struct {
 	log *slog.Logger
 	// limiter paces every tenant's requests across all processes (nil: off).
 	limiter *msgraph.RedisLimiter
+	// metrics counts Graph requests and throttle waits (nil: off).
+	metrics *metrics.Metrics
 
 	mu      sync.Mutex
 	trust   []SimTrust
@@ -80,7 +83,7 @@ func (g *tenantClients) client(env *ent.Environment) (*msgraph.Client, error) {
 	}
 	cfg := msgraph.Config{
 		BaseURL: env.GraphBaseURL, TenantID: env.AzureTenantID,
-		ClientID: env.ClientID, ClientSecret: string(secret), Logger: g.log,
+		ClientID: env.ClientID, ClientSecret: string(secret), Logger: g.log, Metrics: g.metrics,
 	}
 	if g.limiter != nil {
 		cfg.Limiter = g.limiter.For(env.AzureTenantID, env.ClientID)

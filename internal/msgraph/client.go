@@ -54,6 +54,8 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
+
+	"github.com/restored/restored/internal/platform/metrics"
 )
 
 // Config configures a Client. BaseURL is required; so are TenantID, ClientID
@@ -81,6 +83,8 @@ type Config struct {
 	// Limiter, when set, paces every attempt to the tenant's budgets shared
 	// by all workers, and spreads a 429's Retry-After to all of them.
 	Limiter TenantLimiter
+	// Metrics counts attempts by status and throttle waits (nil: off).
+	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 }
 
@@ -95,7 +99,9 @@ type Client struct {
 	maxRetryAfter time.Duration
 	timeout       time.Duration
 	log           *slog.Logger
-	limiter       TenantLimiter                                    // nil: no pacing
+	limiter       TenantLimiter // nil: no pacing
+	metrics       *metrics.Metrics
+	tenant        string
 	sleep         func(ctx context.Context, d time.Duration) error // replaced in tests
 	jitter        func(n time.Duration) time.Duration              // uniform in [0, n)
 }
@@ -121,6 +127,8 @@ func New(cfg Config) (*Client, error) {
 		timeout:       cmp.Or(cfg.Timeout, 60*time.Second),
 		log:           cfg.Logger,
 		limiter:       cfg.Limiter,
+		metrics:       cfg.Metrics,
+		tenant:        cfg.TenantID,
 		sleep:         sleepCtx,
 		jitter:        func(n time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(max(n, 1)))) },
 	}

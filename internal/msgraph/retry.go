@@ -38,12 +38,19 @@ func (c *Client) do(ctx context.Context, method, path string, u *url.URL, body [
 		done := func() {}
 		if c.limiter != nil {
 			var err error
+			waited := time.Now()
 			if done, err = c.limiter.Wait(ctx, method != http.MethodGet); err != nil {
 				return nil, fmt.Errorf("msgraph: %s %s: %w", method, displayPath(path), err)
 			}
+			c.metrics.ThrottleWait(c.tenant, time.Since(waited))
 		}
 		r, err := c.once(ctx, method, u, body)
 		done()
+		if err == nil {
+			c.metrics.GraphRequest(method, r.status)
+		} else {
+			c.metrics.GraphRequest(method, 0)
+		}
 		if err == nil && r.status >= 200 && r.status < 300 {
 			return r.body, nil
 		}
@@ -67,6 +74,7 @@ func (c *Client) do(ctx context.Context, method, path string, u *url.URL, body [
 			}
 		}
 		if e.Status == http.StatusTooManyRequests && e.RetryAfter > 0 && c.limiter != nil {
+			c.metrics.ThrottlePause(c.tenant)
 			if err := c.limiter.Pause(ctx, min(e.RetryAfter, c.maxRetryAfter)); err != nil {
 				c.log.Warn("graph rate limiter: pause", "err", err)
 			}

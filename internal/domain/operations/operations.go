@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
@@ -21,6 +22,7 @@ import (
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/clock"
 	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/metrics"
 )
 
 // Operation types: what a run does. Each is also the Asynq task type of its
@@ -59,6 +61,8 @@ type Service struct {
 	Clock *clock.Clock
 	// Audit records the reconciler's decisions (nil: not recorded).
 	Audit *audit.Recorder
+	// Metrics counts finished jobs by type and outcome (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 func (s *Service) log() *slog.Logger {
@@ -246,6 +250,11 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.Oper
 	}
 	s.publish(ctx, run)
 	s.notify(ctx, before, run)
+	var took time.Duration
+	if run.StartedAt != nil && run.FinishedAt != nil {
+		took = run.FinishedAt.Sub(*run.StartedAt)
+	}
+	s.Metrics.Job(run.Type, string(run.Outcome), took)
 	return run, nil
 }
 

@@ -1,0 +1,89 @@
+package apitest
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restored/restored/internal/msgraph/graphsim"
+)
+
+// TestMetrics: /metrics (no token, Prometheus text) counts GraphQL
+// operations by name, jobs by type and outcome, Graph requests by status,
+// live subscriptions and the queues' depth.
+func TestMetrics(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	_, envRow := e.tenantEnv(s, "metrics", graphsim.GenOptions{Seed: 3, Policies: 5})
+	e.backupOf(envRow.ID, "for metrics") // a capture job: Graph requests and a finished job
+	if r := e.post(e.owner, `query Who { viewer { role } }`, nil); len(r.Errors) > 0 {
+		t.Fatal(r.Raw)
+	}
+	e.post(e.owner, `query Broken { viewer { nope } }`, nil)
+	c := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + e.owner})
+	if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %+v", m)
+	}
+	c.subscribe("1", `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { id } }`, map[string]any{"ws": e.wsID})
+
+	scrape := func() string {
+		res, err := http.Get(e.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("/metrics: %d %s", res.StatusCode, b)
+		}
+		return string(b)
+	}
+	want := []string{
+		`restored_graphql_operations_total{operation="Who",result="ok",type="query"} 1`,
+		`restored_graphql_operation_duration_seconds_count{operation="Who",type="query"} 1`,
+		`restored_jobs_total{outcome="SUCCEEDED",type="backup_set.capture"} 1`,
+		`restored_live_subscriptions 1`,
+		`restored_queue_tasks{queue=`,
+		`go_goroutines`,
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second) // the subscription registers asynchronously
+	for {
+		body = scrape()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s:\n%s", missing, grepLines(body, "restored_"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`restored_graph_requests_total\{method="GET",status="200"\} [1-9]`).MatchString(body) {
+		t.Errorf("no successful Graph GET counted:\n%s", grepLines(body, "restored_graph"))
+	}
+	if !regexp.MustCompile(`restored_graphql_operations_total\{operation="(Broken|anonymous)",result="error",type="(query|unknown)"\} 1`).MatchString(body) {
+		t.Errorf("the failed operation is not counted as an error:\n%s", grepLines(body, "restored_graphql_operations"))
+	}
+	if strings.Contains(body, e.owner) {
+		t.Error("a token reached /metrics")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
