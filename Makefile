@@ -25,7 +25,13 @@ CC_GO := $(if $(filter environment command line,$(origin CC)),$(CC),$(shell $(GO
 RACE ?= $(if $(filter 1,$(CGO)),$(if $(shell command -v $(firstword $(CC_GO)) 2>/dev/null),-race))
 
 .DEFAULT_GOAL := build
-.PHONY: generate migration build run test bench lint check-generated
+.PHONY: generate migration build run test bench lint check-generated graphiql
+
+## graphiql: rebuild the embedded GraphiQL assets from the npm packages named
+## in server/graphiql/VERSIONS (needs npm and the registry; the result is
+## byte-for-byte reproducible and committed, so `make run` needs only Go).
+graphiql:
+	bash server/graphiql/build.sh
 
 ## generate: regenerate ent (and ent.graphql), then the gqlgen server code.
 generate:

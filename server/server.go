@@ -10,12 +10,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/platform/metrics"
+	"github.com/restored/restored/server/graphiql"
 )
 
 // Pinger is something whose health /readyz reports.
@@ -51,6 +50,9 @@ type Options struct {
 	// Metrics is served at /metrics and counts operations and
 	// subscriptions (nil: no /metrics).
 	Metrics *metrics.Metrics
+	// GraphiQLToken prefills GraphiQL's Authorization header (--dev only:
+	// the page then carries an owner token).
+	GraphiQLToken string
 }
 
 // New returns restored's HTTP handler.
@@ -58,7 +60,12 @@ func New(o Options) http.Handler {
 	mux := http.NewServeMux()
 	gql := newGraphQL(o)
 	mux.Handle("/graphql", cors(o.CORSOrigins, limitBody(o.MaxBodyBytes, authenticate(o.Auth, o.Log, graphQLOverHTTP(gql)))))
-	mux.Handle("GET /{$}", playground.Handler("restored", "/graphql"))
+	page := graphiql.Options{Endpoint: "/graphql"}
+	if o.GraphiQLToken != "" {
+		page.Headers = map[string]string{"Authorization": "Bearer " + o.GraphiQLToken}
+	}
+	mux.Handle("GET /{$}", graphiql.Page(page))
+	mux.Handle("GET "+graphiql.AssetPrefix, graphiql.Assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

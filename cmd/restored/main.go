@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -175,6 +176,9 @@ func serve(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 		}
 		fmt.Fprintf(stdout, "dev mode: workspace %q seeded\n", devseed.Workspace)
 		for _, m := range members {
+			if m.Role == access.Owner {
+				a.GraphiQLToken = cmp.Or(m.Token, cfg.DevToken)
+			}
 			tok := m.Token
 			if tok == "" {
 				tok = "(issued at an earlier start; see its output or create one with `restored token create`)"

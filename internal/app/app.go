@@ -54,6 +54,9 @@ type App struct {
 	Secrets  *secrets.Box // nil without a configured key
 	// Clock is the one clock every service reads.
 	Clock *clock.Clock
+	// GraphiQLToken prefills GraphiQL's Authorization header: set by
+	// `serve --dev` to the demo owner's token before Handler is built.
+	GraphiQLToken string
 
 	tenants       *tenantClients
 	stopReconcile func()
@@ -148,6 +151,7 @@ func (a *App) Handler() http.Handler {
 		MaxResponseBytes:          a.Config.MaxResponseBytes,
 		CORSOrigins:               a.Config.CORSOrigins,
 		Metrics:                   a.Metrics,
+		GraphiQLToken:             a.GraphiQLToken,
 		Bus:                       a.Bus,
 		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
 		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,
