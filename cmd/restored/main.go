@@ -6,6 +6,7 @@
 //	restored migrate         apply database migrations
 //	restored token create    issue an API token (creating workspace and user if needed)
 //	restored graphsim        a simulated Microsoft Graph, for trying restored without a tenant
+//	restored run watch ID    follow a restore run live (also: run list)
 package main
 
 import (
@@ -46,6 +47,10 @@ func main() {
 			return // help was asked for and printed: not a failure
 		}
 		fmt.Fprintln(os.Stderr, "restored:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(1)
 	}
 }
@@ -59,6 +64,8 @@ commands:
   token create   issue an API token: --workspace SLUG --email E --role owner|operator|auditor
   graphsim       serve a simulated Microsoft Graph with generated tenants
   keys rotate    re-encrypt stored tenant secrets with --new-key HEX (run with restored stopped)
+  run list       restore runs of an environment (--environment ID), against a running server
+  run watch ID   follow a restore run live; the exit status says how it ended
   version        print the version and build of this binary
 
 Run "restored <command> -h" for the flags of a command. Every flag can also be
@@ -92,6 +99,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return keys(ctx, args[1:], getenv, stdout, stderr)
 	case "graphsim":
 		return runGraphsim(ctx, args[1:], getenv, stdout, stderr)
+	case "run":
+		return runCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
