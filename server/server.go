@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"github.com/hibiken/asynq"
 	"log/slog"
 	"net/http"
 	"time"
@@ -50,6 +51,9 @@ type Options struct {
 	// Metrics is served at /metrics and counts operations and
 	// subscriptions (nil: no /metrics).
 	Metrics *metrics.Metrics
+	// Queues is the Asynq connection the owners' dashboard at
+	// /admin/queues reads (nil: no dashboard).
+	Queues asynq.RedisConnOpt
 	// GraphiQLToken prefills GraphiQL's Authorization header (--dev only:
 	// the page then carries an owner token).
 	GraphiQLToken string
@@ -88,6 +92,11 @@ func New(o Options) http.Handler {
 		// durations and tenant ids, never tokens or payloads. Keep it off
 		// the public listener's path at the proxy if that matters.
 		mux.Handle("GET /metrics", o.Metrics.Handler())
+	}
+	if o.Queues != nil {
+		admin := adminQueues(o.Auth, o.Queues, o.Log)
+		mux.Handle(AdminQueuesPath, admin)
+		mux.Handle(AdminQueuesPath+"/", admin)
 	}
 	return requestLog(o.Log, mux)
 }

@@ -152,6 +152,7 @@ func (a *App) Handler() http.Handler {
 		CORSOrigins:               a.Config.CORSOrigins,
 		Metrics:                   a.Metrics,
 		GraphiQLToken:             a.GraphiQLToken,
+		Queues:                    a.Redis.Asynq,
 		Bus:                       a.Bus,
 		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
 		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,
