@@ -50,7 +50,14 @@ func newGraphQL(o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(newSubscriptionGuard(o.MaxSubscriptionsPerSocket, o.MaxSubscriptionsPerToken, o.Metrics))
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	switch {
+	case o.TrustedDocuments != nil:
+		srv.Use(trustedDocuments{docs: o.TrustedDocuments})
+	case o.PersistedQueries != nil:
+		srv.Use(extension.AutomaticPersistedQuery{Cache: persistedQueries{o.PersistedQueries}})
+	default:
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	}
 	if o.MaxComplexity > 0 {
 		srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/platform/metrics"
+	"github.com/restored/restored/internal/platform/redisconn"
 	"github.com/restored/restored/server/graphiql"
 )
 
@@ -54,6 +55,12 @@ type Options struct {
 	// Queues is the Asynq connection the owners' dashboard at
 	// /admin/queues reads (nil: no dashboard).
 	Queues asynq.RedisConnOpt
+	// PersistedQueries stores automatic persisted queries in Redis, shared
+	// by every replica (nil: in this process only).
+	PersistedQueries *redisconn.Conn
+	// TrustedDocuments, when set, is the only operations accepted (hash →
+	// document); automatic persisted queries are then off.
+	TrustedDocuments map[string]string
 	// GraphiQLToken prefills GraphiQL's Authorization header (--dev only:
 	// the page then carries an owner token).
 	GraphiQLToken string

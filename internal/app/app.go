@@ -59,6 +59,7 @@ type App struct {
 	GraphiQLToken string
 
 	tenants       *tenantClients
+	trustedDocs   map[string]string
 	stopReconcile func()
 }
 
@@ -107,6 +108,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 		}
 	}
 	a.Notes = &notifications.Service{Client: a.DB.Client, Bus: a.Bus, Log: log, Clock: a.Clock}
+	if cfg.TrustedDocuments != "" {
+		if a.trustedDocs, err = server.LoadTrustedDocuments(cfg.TrustedDocuments); err != nil {
+			return nil, err
+		}
+	}
 	a.Metrics = metrics.New()
 	a.Metrics.QueueDepth(a.Queue.Depth)
 	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock, Audit: a.Audit, Metrics: a.Metrics}
@@ -153,6 +159,8 @@ func (a *App) Handler() http.Handler {
 		Metrics:                   a.Metrics,
 		GraphiQLToken:             a.GraphiQLToken,
 		Queues:                    a.Redis.Asynq,
+		PersistedQueries:          a.Redis,
+		TrustedDocuments:          a.trustedDocs,
 		Bus:                       a.Bus,
 		MaxSubscriptionsPerSocket: a.Config.MaxSubscriptionsPerSocket,
 		MaxSubscriptionsPerToken:  a.Config.MaxSubscriptionsPerToken,

@@ -20,3 +20,7 @@ func (c *Conn) ExecuteQueue() string { return c.Prefix + "-execute" }
 // LeaderKey is the lock a role held by one process at a time (the
 // reconciler) takes; its value names the holder.
 func (c *Conn) LeaderKey(role string) string { return c.Prefix + ":leader:" + role }
+
+// PersistedQueryKey names the stored text of an automatic persisted query
+// (its SHA-256 hash): shared by every API replica.
+func (c *Conn) PersistedQueryKey(hash string) string { return c.Prefix + ":apq:" + hash }
