@@ -9,17 +9,23 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/ptr"
+	"github.com/restored/restored/internal/platform/tracing"
 )
 
 // Payload is the payload of every operation task: the run it executes.
 type Payload struct {
 	RunID string `json:"runId"`
+	// Trace continues the trace of the request that started the run
+	// (W3C trace context; empty when tracing is off).
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 // maxRetry bounds how often a failing job is retried before its run is
@@ -30,7 +36,7 @@ const maxRetry = 10
 // run id is the task id: submitting a run twice is a no-op.
 func (q *Queue) Submit(ctx context.Context, taskType, runID string) (err error) {
 	defer apperr.Wrap(&err, "enqueue %s task of run %s", taskType, runID)
-	payload, err := json.Marshal(Payload{RunID: runID})
+	payload, err := json.Marshal(Payload{RunID: runID, Trace: tracing.Inject(ctx)})
 	if err != nil {
 		return err
 	}
@@ -84,6 +90,9 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon Ab
 		if err := json.Unmarshal(t.Payload(), &p); err != nil || p.RunID == "" {
 			return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
 		}
+		ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, p.Trace), "job "+t.Type(),
+			trace.WithAttributes(attribute.String("restored.run_id", p.RunID)))
+		defer span.End()
 		run, err := ops.Begin(ctx, p.RunID)
 		if errors.Is(err, operations.ErrFinished) {
 			return nil // a duplicate delivery of a finished run

@@ -68,6 +68,7 @@ func newGraphQL(o Options) http.Handler {
 		srv.Use(responseLimit{max: o.MaxResponseBytes})
 	}
 	srv.Use(operationLog{metrics: o.Metrics})
+	srv.Use(operationTrace{})
 	srv.SetErrorPresenter(presenter(o))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Log.Error("resolver panic", "request_id", RequestID(ctx), "panic", fmt.Sprint(p))

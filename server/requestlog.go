@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,8 +13,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/restored/restored/internal/platform/metrics"
+	"github.com/restored/restored/internal/platform/tracing"
 )
 
 type requestKey struct{}
@@ -168,6 +174,39 @@ func (o operationLog) InterceptResponse(ctx context.Context, next graphql.Respon
 	}
 	if resp != nil {
 		ri.errors += len(resp.Errors)
+	}
+	return resp
+}
+
+// operationTrace opens a span per query and mutation, so a trace runs from
+// the request through the job it starts (see jobs) to each Graph request.
+type operationTrace struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = operationTrace{}
+
+func (operationTrace) ExtensionName() string                   { return "OperationTrace" }
+func (operationTrace) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (operationTrace) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	name := strings.TrimSpace(string(oc.Operation.Operation) + " " + cmp.Or(oc.OperationName, oc.Operation.Name))
+	ctx, span := tracing.Tracer().Start(ctx, "graphql "+name,
+		trace.WithAttributes(attribute.String("graphql.operation.type", string(oc.Operation.Operation)),
+			attribute.String("graphql.operation.name", cmp.Or(oc.OperationName, oc.Operation.Name)),
+			attribute.String("restored.request_id", RequestID(ctx))))
+	defer span.End()
+	resp := next(ctx)
+	if resp != nil && len(resp.Errors) > 0 {
+		span.SetStatus(codes.Error, resp.Errors[0].Message)
 	}
 	return resp
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/restored/restored/internal/domain/audit"
 	"github.com/restored/restored/internal/msgraph/graphsim"
 	"github.com/restored/restored/internal/platform/config"
+	"github.com/restored/restored/internal/platform/tracing"
 	"github.com/restored/restored/internal/store"
 )
 
@@ -173,6 +174,11 @@ func serve(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 	} else if cfg.SecretKey == nil {
 		log.Warn("no --secret-key set: tenant credentials cannot be stored until one is configured")
 	}
+	stopTracing, err := tracing.Setup(ctx, cfg.OTLPEndpoint, versionString())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }()
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

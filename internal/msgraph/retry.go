@@ -11,6 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/restored/restored/internal/platform/tracing"
 )
 
 // Backoff without Retry-After: full jitter, uniform in [0, min(cap, base·2^n)).
@@ -44,7 +49,14 @@ func (c *Client) do(ctx context.Context, method, path string, u *url.URL, body [
 			}
 			c.metrics.ThrottleWait(c.tenant, time.Since(waited))
 		}
-		r, err := c.once(ctx, method, u, body)
+		actx, span := tracing.Tracer().Start(ctx, "graph "+method, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", displayPath(path)),
+				attribute.Int("restored.attempt", attempt)))
+		r, err := c.once(actx, method, u, body)
+		if err == nil {
+			span.SetAttributes(attribute.Int("http.response.status_code", r.status))
+		}
+		span.End()
 		done()
 		if err == nil {
 			c.metrics.GraphRequest(method, r.status)
