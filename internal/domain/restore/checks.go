@@ -41,6 +41,7 @@ const (
 	CheckTemplateMissing   = "NOTIFICATION_TEMPLATE_MISSING"
 	CheckItemTargetInvalid = "ITEM_TARGET_INVALID"
 	CheckBuiltin           = "BUILT_IN"
+	CheckMapped            = "MAPPED"
 	CheckPreviewOnly       = "PREVIEW_ONLY"
 	CheckInvalidPayload    = "INVALID_PAYLOAD"
 	CheckTargetUnreadable  = "TARGET_UNREADABLE"
@@ -218,7 +219,7 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 		return []result{{CheckInvalidPayload, SeverityBlocking,
 			fmt.Sprintf("The payload's type %q is not a %s.", odata, t.Label), false}}, restorerunitem.PlannedActionSKIP, ""
 	}
-	if t.IsBuiltin(b.Payload) {
+	if isBuiltinItem(t, b) {
 		// Built-in objects exist in every tenant: they map to the target's
 		// own and are never created or overwritten.
 		if id, ok := builtinCounterpart(ctx, index, t, b); ok {
@@ -227,6 +228,12 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 		}
 		return []result{{CheckBuiltin, SeverityWarning,
 			"Built-in " + t.Label + " the target does not have: built-in objects are never created or overwritten.", false}}, restorerunitem.PlannedActionSKIP, ""
+	}
+	if m, ok := runMapping(run, t.Key)[b.SourceGraphID]; ok {
+		// A mapped foundation is the target's own object: it is neither
+		// created nor overwritten, whether or not it is in the scope.
+		return []result{{CheckMapped, SeveritySafe,
+			"Mapped to the target's " + t.Label + " " + m + " in the scope: that one is used, this one is not restored.", false}}, restorerunitem.PlannedActionSKIP, m
 	}
 	previewOnly := t.PreviewOnlyReason(b.Payload)
 	if previewOnly != "" {

@@ -125,6 +125,23 @@ func TestCheckCodes(t *testing.T) {
 				b.PolicyType, b.DisplayName, b.SourceGraphID = "deviceHealthScript", "Restart stopped Office C2R svc", "hs-src"
 				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScript", "isGlobalScript": true}
 			}}},
+		{name: "the Default scope tag maps to the target's", code: CheckBuiltin, severity: SeveritySafe,
+			item: &itemCase{mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType, b.DisplayName, b.SourceGraphID = "roleScopeTag", "Default", "0"
+				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "Default"}
+			}}},
+		{name: "a target matched by name that is built-in is never overwritten", code: CheckBuiltin, severity: SeverityWarning,
+			item: &itemCase{mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType, b.DisplayName, b.SourceGraphID = "deviceHealthScript", "Restart stopped Office C2R svc", "hs-src"
+				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScript"}
+				b.ScopeTagIds, b.Assignments = nil, nil
+			}}},
+		{name: "a mapped foundation in scope is not restored", code: CheckMapped, severity: SeveritySafe,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"tag-src": "5"} },
+				mutateItem: func(b *ent.BackupItem) {
+					b.PolicyType, b.DisplayName, b.SourceGraphID = "roleScopeTag", "Paris", "tag-src"
+					b.Payload = map[string]any{"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "Paris"}
+				}}},
 		{name: "filter mapped to a filter the target lacks", code: CheckFilterOrphaned, severity: SeverityBlocking,
 			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.FilterMapping = map[string]string{"f1": "404"} }}},
 		{name: "notification template missing", code: CheckTemplateMissing, severity: SeverityBlocking,
@@ -263,7 +280,7 @@ func TestCheckCodes(t *testing.T) {
 	}
 	all := []string{CheckTargetMissing, CheckTargetNewer, CheckTargetAmbiguous, CheckGroupUnmapped, CheckGroupOrphaned,
 		CheckScopeTagMissing, CheckScopeTagOrphaned, CheckFilterMissing, CheckFilterOrphaned, CheckTemplateMissing,
-		CheckItemTargetInvalid, CheckBuiltin, CheckPreviewOnly, CheckInvalidPayload,
+		CheckItemTargetInvalid, CheckBuiltin, CheckMapped, CheckPreviewOnly, CheckInvalidPayload,
 		CheckTargetUnreadable, CheckOK, CheckUnreachable, CheckWritesDisabled, CheckWritePermission, CheckReadPermission,
 		CheckPermissionUnknown}
 	for _, code := range all {

@@ -37,11 +37,14 @@ func (s *Service) planRun(ctx context.Context, run *ent.RestoreRun, index *targe
 			return nil
 		}
 		k := t.Key + "/" + b.SourceGraphID
-		if t.IsBuiltin(b.Payload) {
+		if isBuiltinItem(t, b) {
 			if id, ok := builtinCounterpart(ctx, index, t, b); ok {
 				p.scoped[k] = id
 			}
 			return nil
+		}
+		if _, mapped := runMapping(run, t.Key)[b.SourceGraphID]; mapped {
+			return nil // the mapping decides, see checkItem
 		}
 		var m match
 		if index != nil {
@@ -91,7 +94,7 @@ func (p *runPlan) claimedBy(typeKey, targetID, backupItemID string) []claim {
 // stands for: the Default scope tag is "0" everywhere; a built-in script is
 // the target's built-in of the same name and type.
 func builtinCounterpart(ctx context.Context, index *targetIndex, t *intune.Type, b *ent.BackupItem) (string, bool) {
-	if t.Key == refScopeTag && (b.SourceGraphID == "0" || b.Payload["id"] == "0") {
+	if t.Key == refScopeTag && b.SourceGraphID == "0" {
 		return "0", true
 	}
 	if index == nil {
@@ -112,6 +115,14 @@ func builtinCounterpart(ctx context.Context, index *targetIndex, t *intune.Type,
 		return "", false
 	}
 	return found[0], true
+}
+
+// isBuiltinItem reports a backed-up built-in object. Capture leaves them
+// out, and the normalizer drops the properties that say so (isBuiltIn,
+// isGlobalScript are Graph's), so the Default scope tag is also known by
+// its id; a payload that still says so counts too.
+func isBuiltinItem(t *intune.Type, b *ent.BackupItem) bool {
+	return t.IsBuiltin(b.Payload) || (t.Key == refScopeTag && b.SourceGraphID == "0")
 }
 
 func isRefType(key string) bool {

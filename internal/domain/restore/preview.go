@@ -157,12 +157,15 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, rf *refs, it
 	if !ok {
 		return itemPreview{diff: results.Diff{Note: "unsupported policy type"}}
 	}
-	if t.IsBuiltin(b.Payload) {
+	if isBuiltinItem(t, b) {
 		note := "built-in object: never created or overwritten"
 		if item.TargetGraphID != nil {
 			note = "built-in object: maps to the target's own " + rf.label(ctx, t.Key, *item.TargetGraphID) + ", never created or overwritten"
 		}
 		return itemPreview{diff: results.Diff{Note: note}}
+	}
+	if m, ok := rf.mapping(t.Key)[b.SourceGraphID]; ok {
+		return itemPreview{diff: results.Diff{Note: "mapped to the target's " + rf.label(ctx, t.Key, m) + ": not restored"}}
 	}
 	want := rf.desired(t, b)
 	p := itemPreview{}

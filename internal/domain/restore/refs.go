@@ -203,14 +203,18 @@ func (r *refs) setCreated(typeKey, sourceID, targetID string) {
 }
 
 // mapping is the run's explicit mapping of a reference kind.
-func (r *refs) mapping(kind string) map[string]string {
+func (r *refs) mapping(kind string) map[string]string { return runMapping(r.run, kind) }
+
+// runMapping is a run's explicit mapping of a reference kind (nil for
+// kinds without one).
+func runMapping(run *ent.RestoreRun, kind string) map[string]string {
 	switch kind {
 	case refGroup:
-		return r.run.GroupMapping
+		return run.GroupMapping
 	case refScopeTag:
-		return r.run.ScopeTagMapping
+		return run.ScopeTagMapping
 	case refFilter:
-		return r.run.FilterMapping
+		return run.FilterMapping
 	}
 	return nil
 }
