@@ -5874,11 +5874,11 @@ extend type Query {
   restoreRuns(environmentId: ID!, status: RestoreRunStatus, after: Cursor, first: Int, before: Cursor, last: Int): RestoreRunConnection!
   restoreScopeItems(runId: ID!, search: String, policyTypes: [String!], platforms: [String!]): RestoreScopeItems!
   """
-  The groups, scope tags and assignment filters the run's scoped items refer to, each with its mapping and a suggested target by exact name (runs.view). Reads the target tenant.
+  The groups, scope tags and assignment filters the run's scoped items refer to, each with its mapping and a suggested target by exact name (runs.view). Reads the target tenant: INVALID_TRANSITION when it cannot be read.
   """
   restoreMappingSuggestions(runId: ID!): [MappingSuggestion!]!
   """
-  Objects of one kind in the run's target tenant whose name starts with search (case-insensitive), at most first (default 25, at most 100), by name (runs.view).
+  Objects of one kind in the run's target tenant whose name starts with search (case-insensitive), at most first (default 25, at most 100), by name (runs.view). INVALID_TRANSITION when the target tenant cannot be read.
   """
   restoreTargetSearch(runId: ID!, kind: MappingKind!, search: String, first: Int): [TargetObject!]!
 }

@@ -62,7 +62,8 @@ type MappingSuggestion struct {
 // suggested target by exact, case-insensitive name (only when exactly one
 // target object has it). Tag and filter names come from the backup set's
 // own foundations; group names from the source environment when it can be
-// read. Codes: NOT_FOUND, FORBIDDEN, INTERNAL (target unreadable).
+// read. Codes: NOT_FOUND, FORBIDDEN, INVALID_TRANSITION (the target
+// tenant cannot be read).
 func (s *Service) MappingSuggestions(ctx context.Context, runID string) (_ []MappingSuggestion, err error) {
 	defer apperr.Wrap(&err, "restore.MappingSuggestions(%s)", runID)
 	run, _, err := s.load(ctx, runID, access.RunsView)
@@ -90,9 +91,12 @@ func (s *Service) MappingSuggestions(ctx context.Context, runID string) (_ []Map
 	if err != nil {
 		return nil, err
 	}
+	if len(used) == 0 {
+		return []MappingSuggestion{}, nil
+	}
 	g, err := s.Tenants.Reader(ctx, run.Edges.Environment)
 	if err != nil {
-		return nil, err
+		return nil, unreadableTarget(err)
 	}
 	index := newTargetIndex(g, false)
 	sourceNames, inScope, err := s.foundationNames(ctx, run)
@@ -138,7 +142,7 @@ func (s *Service) MappingSuggestions(ctx context.Context, runID string) (_ []Map
 				sg.SourceName = &name
 				found, err := s.targetsNamed(ctx, index, kind, name)
 				if err != nil {
-					return nil, err
+					return nil, unreadableTarget(err)
 				}
 				if len(found) == 1 {
 					sg.Suggested = &found[0]
@@ -167,7 +171,7 @@ const maxSearch = 100
 // TargetSearch lists objects of one kind in the run's target tenant whose
 // name starts with search (case-insensitive; all when empty), at most first
 // (default 25, at most 100), by name. Codes: NOT_FOUND, FORBIDDEN,
-// BAD_USER_INPUT, INTERNAL (target unreadable).
+// BAD_USER_INPUT, INVALID_TRANSITION (the target tenant cannot be read).
 func (s *Service) TargetSearch(ctx context.Context, runID string, kind MappingKind, search string, first int) (_ []TargetObject, err error) {
 	defer apperr.Wrap(&err, "restore.TargetSearch(%s)", runID)
 	switch {
@@ -188,7 +192,7 @@ func (s *Service) TargetSearch(ctx context.Context, runID string, kind MappingKi
 	}
 	g, err := s.Tenants.Reader(ctx, run.Edges.Environment)
 	if err != nil {
-		return nil, err
+		return nil, unreadableTarget(err)
 	}
 	var out []TargetObject
 	if kind == MappingGroup {
@@ -204,14 +208,14 @@ func (s *Service) TargetSearch(ctx context.Context, runID string, kind MappingKi
 			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
-			return nil, err
+			return nil, unreadableTarget(err)
 		}
 	} else {
 		rk, _ := kind.refKind()
 		t, _ := intune.Lookup(rk)
 		ti := newTargetIndex(g, false).of(ctx, t)
 		if ti.err != nil {
-			return nil, ti.err
+			return nil, unreadableTarget(ti.err)
 		}
 		prefix := strings.ToLower(search)
 		for _, o := range ti.byID {
@@ -231,6 +235,17 @@ func (s *Service) TargetSearch(ctx context.Context, runID string, kind MappingKi
 		out = out[:first]
 	}
 	return orEmpty(out), nil
+}
+
+// unreadableTarget is the error of a query that needs the target tenant
+// when it cannot be read: the run's state (its target) refuses the call.
+// The message holds only the safe code of the cause.
+func unreadableTarget(err error) error {
+	if _, ok := apperr.As(err); ok || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &apperr.Error{Code: apperr.InvalidTransition,
+		Message: "the target tenant could not be read (" + apperr.SafeCode(err) + "): check its credentials and permissions"}
 }
 
 // errEnough stops a listing that has what it needs.
