@@ -118,10 +118,10 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ ope
 	var index *targetIndex
 	if gerr == nil {
 		index = newTargetIndex(g, tt.source == tt.target)
-		if tt.source != tt.target {
-			index.identity = func(typeKey string) (map[string]string, error) {
-				return identities(ctx, s.Client, run.WorkspaceID, tt, typeKey)
-			}
+		// The identity map holds for the same tenant too: an object a run
+		// re-created after its original was deleted is found by it.
+		index.identity = func(typeKey string) (map[string]string, error) {
+			return identities(ctx, s.Client, run.WorkspaceID, tt, typeKey)
 		}
 		// One light read proves the target answers before judging items.
 		if t, ok := intune.Lookup("deviceConfiguration"); ok {

@@ -48,10 +48,10 @@ const (
 //
 // A reference resolves, in order: the built-in Default tag "0" to "0"; an
 // explicit mapping; a foundation in the scope (matched: its target id;
-// created: the new id, or "new: <name>" until execution created it); in
-// the same tenant the id itself; across tenants the identity map (if the
-// remembered object still exists), then, for templates, the one target
-// template of the same name. What does not resolve keeps its source id, and
+// created: the new id, or "new: <name>" until execution created it); the
+// identity map (if the remembered object still exists); in the same tenant
+// the id itself; across tenants, for templates, the one target template of
+// the same name. What does not resolve keeps its source id, and
 // the checks block it.
 type refs struct {
 	run        *ent.RestoreRun
@@ -154,11 +154,9 @@ func (s *Service) buildRefs(ctx context.Context, run *ent.RestoreRun, index *tar
 		sourceNames[f.PolicyType+"/"+f.SourceGraphID] = f.DisplayName
 	}
 	remembered := map[string]map[string]string{}
-	if tt.source != tt.target {
-		for _, key := range refTypes {
-			if remembered[key], err = identities(ctx, s.Client, run.WorkspaceID, tt, key); err != nil {
-				return nil, err
-			}
+	for _, key := range refTypes {
+		if remembered[key], err = identities(ctx, s.Client, run.WorkspaceID, tt, key); err != nil {
+			return nil, err
 		}
 	}
 	return newRefs(ctx, run, index, tt.source == tt.target, scoped, sourceNames, remembered)
@@ -242,14 +240,14 @@ func (r *refs) resolve(kind, src string) (string, string) {
 		}
 		return newRefPrefix + name, viaScope
 	}
+	if tgt, ok := r.remembered[k]; ok {
+		return tgt, viaIdentity
+	}
 	if r.sameTenant {
 		return src, viaSame
 	}
 	if kind == refGroup {
 		return src, ""
-	}
-	if tgt, ok := r.remembered[k]; ok {
-		return tgt, viaIdentity
 	}
 	if kind == refTemplate {
 		if name, ok := r.sourceNames[k]; ok {

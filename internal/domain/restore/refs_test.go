@@ -110,7 +110,8 @@ func TestRefsResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same, err := newRefs(ctx, run, checkTarget(true, testTime), true, nil, nil, nil)
+	same, err := newRefs(ctx, run, checkTarget(true, testTime), true, nil, nil,
+		map[string]map[string]string{"assignmentFilter": {"f-recreated": "f1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,7 @@ func TestRefsResolve(t *testing.T) {
 		{"a remembered template", cross, refTemplate, "n", "n1", viaIdentity},
 		{"an unknown tag across tenants", cross, refScopeTag, "x", "x", ""},
 		{"an unknown filter in the same tenant", same, refFilter, "x", "x", viaSame},
+		{"a filter a run re-created in the same tenant", same, refFilter, "f-recreated", "f1", viaIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
