@@ -5659,13 +5659,13 @@ type SettingChange {
   """
   before: Any
   """
-  The value the restore writes (Microsoft's JSON); null when removed.
+  The value the restore writes (Microsoft's JSON); null when removed. References are target ids: a notification template or assignment filter id is shown as "id (Name)", one the run creates as "new: <name>".
   """
   after: Any
 }
 
 """
-Assignments (Microsoft's JSON, groups mapped) the restore adds, removes and changes.
+Assignments (Microsoft's JSON, every group and filter id a target id: what the executor sends) the restore adds, removes and changes.
 """
 type AssignmentChanges {
   added: [Map!]!
@@ -5677,7 +5677,7 @@ type AssignmentChanges {
 }
 
 """
-Scope tag ids (mapped) the restore adds and removes.
+Scope tags (target ids) the restore adds and removes, shown as "id (Name)" when the target has them, "new: <name>" for a tag the run creates.
 """
 type ScopeTagChanges {
   added: [ID!]!
