@@ -346,6 +346,13 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 	if got := search("ASSIGNMENT_FILTER", ""); !slices.ContainsFunc(got, func(o struct{ ID, Name string }) bool { return o.ID == "t-flt-corp" }) {
 		t.Errorf("filters: %+v", got)
 	}
+	if got := search("GROUP", "o'brien"); len(got) != 0 { // a quote is escaped, not an injection
+		t.Errorf("groups starting with o'brien: %+v", got)
+	}
+	if r := e.post(e.operator, `query($id: ID!) { restoreTargetSearch(runId: $id, kind: GROUP, first: 101) { id } }`,
+		map[string]any{"id": w.id}); r.code() != "BAD_USER_INPUT" {
+		t.Errorf("first: 101: %s", r.Raw)
+	}
 	// Another workspace cannot read the run's mappings.
 	if r := e.post(e.otherOwner, `query($id: ID!) { restoreMappingSuggestions(runId: $id) { sourceId } }`, map[string]any{"id": w.id}); r.code() != "FORBIDDEN" && r.code() != "NOT_FOUND" {
 		t.Errorf("another workspace: %s", r.Raw)

@@ -266,7 +266,9 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 			"Not in the target, and creating missing objects is off: allow it in the scope or leave the item out.", false})
 	default:
 		o := m.found[0]
-		if others := plan.claimedBy(t.Key, o.ID, b.ID); len(others) > 0 && m.by != matchedByChoice {
+		// Even an explicit choice blocks when another item lands on the
+		// same object: one of the two would silently overwrite the other.
+		if others := plan.claimedBy(t.Key, o.ID, b.ID); len(others) > 0 {
 			out = append(out, result{CheckTargetAmbiguous, SeverityBlocking,
 				fmt.Sprintf("Several backup items restore onto the same target object %s %q: this one and %s. Choose a target (or create new) for each in the scope's item targets.",
 					o.ID, o.DisplayName, namesOf(others)), false})
