@@ -279,6 +279,15 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 	}
 	mustPut(t, source, "deviceConfiguration", wifi("src-wifi", []any{"0", "src-tag-paris"}, []any{assign("src-g-kiosk", "src-flt-kiosk", "exclude")}))
 
+	// A script of the template named like one of Microsoft's built-in
+	// remediations of the customer: never written over it.
+	script := func(id string, global bool) map[string]any {
+		return map[string]any{"id": id, "@odata.type": "#microsoft.graph.deviceHealthScript", "displayName": "Restart Office Click-to-Run service",
+			"publisher": "Contoso", "detectionScriptContent": "ZXhpdCAw", "remediationScriptContent": "ZXhpdCAw", "isGlobalScript": global,
+			"runAsAccount": "system", "enforceSignatureCheck": false, "runAs32Bit": false}
+	}
+	mustPut(t, source, "deviceHealthScript", script("src-script", false))
+	mustPut(t, target, "deviceHealthScript", script("t-script-builtin", true))
 	target.AddGroup("t-g-sales", "Sales")
 	target.AddGroup("t-g-kiosk", "KIOSK USERS")
 	mustPut(t, target, "roleScopeTag", tag("t-tag-paris", "Paris-T"))
@@ -293,7 +302,8 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 	item := func(src string) string { return e.backupItemBySource(bs, src) }
 	comp, wf := item("src-comp"), item("src-wifi")
 	tagParis, tagLyon, tagNice, fltKiosk := item("src-tag-paris"), item("src-tag-lyon"), item("src-tag-nice"), item("src-flt-kiosk")
-	scoped := []string{comp, wf, tagParis, tagLyon, tagNice, fltKiosk}
+	scr := item("src-script")
+	scoped := []string{comp, wf, tagParis, tagLyon, tagNice, fltKiosk, scr}
 
 	// What an earlier execution between the two tenants remembered.
 	remember := func(typeKey, src, dst string) {
@@ -386,9 +396,13 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 		tagLyon:  "UPDATE t-tag-lyon", // in scope, matched by name
 		tagNice:  "CREATE ",           // in scope, created
 		fltKiosk: "CREATE ",           // in scope, created
+		scr:      "SKIP ",             // its namesake in the target is built-in
 	}
 	if diff := cmp.Diff(wantPlan, planned); diff != "" {
 		t.Fatalf("plan (-want +got):\n%s", diff)
+	}
+	if _, ok := items[scr].has("BUILT_IN"); !ok {
+		t.Errorf("script named like a built-in: %+v", items[scr].CheckResults)
 	}
 	if _, ok := items[tagParis].has("MAPPED"); !ok {
 		t.Errorf("mapped tag: %+v", items[tagParis].CheckResults)
@@ -433,6 +447,13 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 		"deviceAndAppManagementAssignmentFilterId": "new: Kiosk", "deviceAndAppManagementAssignmentFilterType": "exclude"}}}
 	if wfd == nil || deref(items[wf].PreviewAction) != "CREATE" || cmp.Diff(wantWifi, wfd.Assignments.Added) != "" {
 		t.Errorf("wi-fi preview %s: %+v", deref(items[wf].PreviewAction), wfd)
+	}
+	// The built-in Default tag is the target's own "0".
+	if slices.Sort(wfd.ScopeTags.Added); cmp.Diff([]string{"0 (Default)", "t-tag-paris (Paris-T)"}, wfd.ScopeTags.Added) != "" {
+		t.Errorf("wi-fi scope tags %v", wfd.ScopeTags.Added)
+	}
+	if n := items[scr]; n.PreviewAction != nil {
+		t.Errorf("the script named like a built-in is previewed as %s", deref(n.PreviewAction))
 	}
 	if n := items[tagParis]; n.PreviewAction != nil || n.PreviewDiff == nil || !strings.Contains(n.PreviewDiff.Note, "t-tag-paris (Paris-T)") {
 		t.Errorf("mapped tag preview %s: %+v", deref(n.PreviewAction), n.PreviewDiff)
