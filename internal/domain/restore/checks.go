@@ -294,9 +294,23 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 		out = append(out, s.referenceChecks(ctx, index, rf, t, b)...)
 	}
 	if len(out) == 0 {
-		out = append(out, result{CheckOK, SeveritySafe, "Safe to restore.", false})
+		msg := "Safe to restore."
+		if action == restorerunitem.PlannedActionUPDATE {
+			// Say which object is overwritten and why that one: across
+			// tenants the name alone may not be what the admin expects.
+			msg = fmt.Sprintf("Safe to restore: updates %s %q, %s.", targetID, m.found[0].DisplayName, matchedHow[m.by])
+		}
+		out = append(out, result{CheckOK, SeveritySafe, msg, false})
 	}
 	return out, action, targetID
+}
+
+// matchedHow explains each way of matching.
+var matchedHow = map[string]string{
+	matchedByChoice:   "chosen in the scope",
+	matchedByIdentity: "which earlier runs between these tenants restored this object onto",
+	matchedByID:       "the same object",
+	matchedByName:     "the one of its type with this name",
 }
 
 // referenceChecks verifies that what the item refers to resolves to an

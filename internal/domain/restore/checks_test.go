@@ -3,6 +3,8 @@ package restore
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +92,7 @@ func TestCheckCodes(t *testing.T) {
 		// technical, for run-level results)
 		code, severity string
 		technical      bool
+		wantMessage    string // part of the result's message, when set
 	}{
 		{name: "target missing, creating off", code: CheckTargetMissing, severity: SeverityBlocking,
 			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.SourceGraphID = "gone" }}},
@@ -198,6 +201,7 @@ func TestCheckCodes(t *testing.T) {
 				b.Payload = complianceWith("src-n") // the template matches by name
 			}}},
 		{name: "across tenants, a renamed target found by the identity map", code: CheckOK, severity: SeveritySafe,
+			wantMessage: `updates b-src "Wi-Fi", which earlier runs`,
 			item: &itemCase{mutateRun: func(r *ent.RestoreRun) {
 				r.GroupMapping = map[string]string{"g1": "g1"}
 				r.FilterMapping = map[string]string{"f1": "f1"}
@@ -277,6 +281,9 @@ func TestCheckCodes(t *testing.T) {
 			}
 			if tt.code == CheckOK && len(got) != 1 {
 				t.Errorf("OK beside other results: %+v", got)
+			}
+			if tt.wantMessage != "" && !slices.ContainsFunc(got, func(r result) bool { return strings.Contains(r.Message, tt.wantMessage) }) {
+				t.Errorf("no message with %q in %+v", tt.wantMessage, got)
 			}
 		})
 		covered[tt.code] = true
