@@ -9,6 +9,7 @@ import (
 	"github.com/restored/restored/graph/model"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/ptr"
 )
 
 // mappingIn turns mapping inputs into a map (later entries win).
@@ -30,6 +31,51 @@ func mappingOut(m map[string]string) []*model.Mapping {
 		out = append(out, &model.Mapping{SourceID: k, TargetID: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SourceID < out[j].SourceID })
+	return out
+}
+
+// itemTargetsIn turns item target inputs into the domain's.
+func itemTargetsIn(in []*model.ItemTargetInput) []restore.ItemTarget {
+	out := make([]restore.ItemTarget, len(in))
+	for i, e := range in {
+		out[i] = restore.ItemTarget{BackupItemID: e.BackupItemID, TargetID: ptr.Deref(e.TargetID), CreateNew: ptr.Deref(e.CreateNew)}
+	}
+	return out
+}
+
+// itemTargetsOut lists a run's item targets by backup item id.
+func itemTargetsOut(m map[string]string) []*model.ItemTarget {
+	out := make([]*model.ItemTarget, 0, len(m))
+	for item, target := range m {
+		t := &model.ItemTarget{BackupItemID: item}
+		if target == restore.ItemTargetNew {
+			t.CreateNew = true
+		} else {
+			t.TargetID = &target
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].BackupItemID < out[j].BackupItemID })
+	return out
+}
+
+func suggestionsOut(in []restore.MappingSuggestion) []*model.MappingSuggestion {
+	out := make([]*model.MappingSuggestion, len(in))
+	for i, s := range in {
+		out[i] = &model.MappingSuggestion{Kind: model.MappingKind(s.Kind), SourceID: s.SourceID, SourceName: s.SourceName,
+			MappedTargetID: s.MappedTargetID, InScope: s.InScope}
+		if s.Suggested != nil {
+			out[i].Suggested = &model.TargetObject{ID: s.Suggested.ID, Name: s.Suggested.Name}
+		}
+	}
+	return out
+}
+
+func targetsOut(in []restore.TargetObject) []*model.TargetObject {
+	out := make([]*model.TargetObject, len(in))
+	for i, t := range in {
+		out[i] = &model.TargetObject{ID: t.ID, Name: t.Name}
+	}
 	return out
 }
 

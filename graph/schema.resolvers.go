@@ -7,9 +7,9 @@ package graph
 
 import (
 	"context"
-	"github.com/99designs/gqlgen/graphql"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/apitoken"
 	"github.com/restored/restored/ent/auditlog"
@@ -141,6 +141,7 @@ func (r *mutationResolver) DefineRestoreScope(ctx context.Context, input model.D
 	return r.Restore.DefineScope(ctx, input.RunID, restore.ScopeInput{
 		Mode: input.Mode, ItemIDs: input.ItemIds, CreateMissing: input.CreateMissing != nil && *input.CreateMissing,
 		GroupMapping: mappingIn(input.GroupMapping), ScopeTagMapping: mappingIn(input.ScopeTagMapping),
+		FilterMapping: mappingIn(input.FilterMapping), ItemTargets: itemTargetsIn(input.ItemTargets),
 	})
 }
 
@@ -524,6 +525,18 @@ func (r *queryResolver) RestoreScopeItems(ctx context.Context, runID string, sea
 	return &model.RestoreScopeItems{Run: run, Filter: restore.ScopeFilter{Search: ptr.Deref(search), PolicyTypes: policyTypes, Platforms: platforms}}, nil
 }
 
+// RestoreMappingSuggestions is the resolver for the restoreMappingSuggestions field.
+func (r *queryResolver) RestoreMappingSuggestions(ctx context.Context, runID string) ([]*model.MappingSuggestion, error) {
+	out, err := r.Restore.MappingSuggestions(ctx, runID)
+	return suggestionsOut(out), err
+}
+
+// RestoreTargetSearch is the resolver for the restoreTargetSearch field.
+func (r *queryResolver) RestoreTargetSearch(ctx context.Context, runID string, kind model.MappingKind, search *string, first *int) ([]*model.TargetObject, error) {
+	out, err := r.Restore.TargetSearch(ctx, runID, restore.MappingKind(kind), ptr.Deref(search), ptr.Deref(first))
+	return targetsOut(out), err
+}
+
 // Notifications is the resolver for the notifications field.
 func (r *queryResolver) Notifications(ctx context.Context, first *int, after *entgql.Cursor[string], unreadOnly *bool) (*ent.NotificationConnection, error) {
 	v, err := auth.RequireViewer(ctx)
@@ -549,6 +562,16 @@ func (r *restoreRunResolver) GroupMapping(ctx context.Context, obj *ent.RestoreR
 // ScopeTagMapping is the resolver for the scopeTagMapping field.
 func (r *restoreRunResolver) ScopeTagMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error) {
 	return mappingOut(obj.ScopeTagMapping), nil
+}
+
+// FilterMapping is the resolver for the filterMapping field.
+func (r *restoreRunResolver) FilterMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error) {
+	return mappingOut(obj.FilterMapping), nil
+}
+
+// ItemTargets is the resolver for the itemTargets field.
+func (r *restoreRunResolver) ItemTargets(ctx context.Context, obj *ent.RestoreRun) ([]*model.ItemTarget, error) {
+	return itemTargetsOut(obj.ItemTargets), nil
 }
 
 // Items is the resolver for the items field.

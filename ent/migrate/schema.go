@@ -592,7 +592,7 @@ var (
 		{Name: "policy_type", Type: field.TypeString},
 		{Name: "platform", Type: field.TypeString, Default: ""},
 		{Name: "display_name", Type: field.TypeString, Default: ""},
-		{Name: "planned_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "SKIP"}},
+		{Name: "planned_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "SKIP"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED"}, Default: "PENDING"},
 		{Name: "target_graph_id", Type: field.TypeString, Nullable: true},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},

@@ -147,9 +147,10 @@ type PlannedAction string
 
 // PlannedAction values.
 const (
-	PlannedActionCREATE PlannedAction = "CREATE"
-	PlannedActionUPDATE PlannedAction = "UPDATE"
-	PlannedActionSKIP   PlannedAction = "SKIP"
+	PlannedActionCREATE    PlannedAction = "CREATE"
+	PlannedActionUPDATE    PlannedAction = "UPDATE"
+	PlannedActionNO_CHANGE PlannedAction = "NO_CHANGE"
+	PlannedActionSKIP      PlannedAction = "SKIP"
 )
 
 func (pa PlannedAction) String() string {
@@ -159,7 +160,7 @@ func (pa PlannedAction) String() string {
 // PlannedActionValidator is a validator for the "planned_action" field enum values. It is called by the builders before save.
 func PlannedActionValidator(pa PlannedAction) error {
 	switch pa {
-	case PlannedActionCREATE, PlannedActionUPDATE, PlannedActionSKIP:
+	case PlannedActionCREATE, PlannedActionUPDATE, PlannedActionNO_CHANGE, PlannedActionSKIP:
 		return nil
 	default:
 		return fmt.Errorf("restorerunitem: invalid enum value for planned_action field: %q", pa)

@@ -30,7 +30,10 @@ func (RestoreRunItem) Fields() []ent.Field {
 		field.String("policy_type").Immutable(),
 		field.String("platform").Default("").Immutable(),
 		field.String("display_name").Default("").Immutable(),
-		field.Enum("planned_action").Values("CREATE", "UPDATE", "SKIP").Optional().Nillable().
+		// The action execution takes: checks plan CREATE, UPDATE or SKIP;
+		// the preview turns an UPDATE whose target already equals the backup
+		// into NO_CHANGE, which execution never writes.
+		field.Enum("planned_action").Values("CREATE", "UPDATE", "NO_CHANGE", "SKIP").Optional().Nillable().
 			Annotations(entgql.Type("RestoreAction")),
 		field.Enum("status").Values("PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED").
 			Default("PENDING").Annotations(entgql.Type("RestoreItemStatus")),

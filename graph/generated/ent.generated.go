@@ -57,12 +57,16 @@ type QueryResolver interface {
 	RestoreRun(ctx context.Context, id string) (*ent.RestoreRun, error)
 	RestoreRuns(ctx context.Context, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.RestoreRunConnection, error)
 	RestoreScopeItems(ctx context.Context, runID string, search *string, policyTypes []string, platforms []string) (*model.RestoreScopeItems, error)
+	RestoreMappingSuggestions(ctx context.Context, runID string) ([]*model.MappingSuggestion, error)
+	RestoreTargetSearch(ctx context.Context, runID string, kind model.MappingKind, search *string, first *int) ([]*model.TargetObject, error)
 	Notifications(ctx context.Context, first *int, after *entgql.Cursor[string], unreadOnly *bool) (*ent.NotificationConnection, error)
 }
 type RestoreRunResolver interface {
 	Readiness(ctx context.Context, obj *ent.RestoreRun) (*model.RestoreReadiness, error)
 	GroupMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
 	ScopeTagMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
+	FilterMapping(ctx context.Context, obj *ent.RestoreRun) ([]*model.Mapping, error)
+	ItemTargets(ctx context.Context, obj *ent.RestoreRun) ([]*model.ItemTarget, error)
 	Items(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) (*ent.RestoreRunItemConnection, error)
 	PreviewItems(ctx context.Context, obj *ent.RestoreRun, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, actions []restorerunitem.PreviewAction) (*ent.RestoreRunItemConnection, error)
 	Counts(ctx context.Context, obj *ent.RestoreRun) (*results.ItemCounts, error)
@@ -707,6 +711,20 @@ func (ec *executionContext) field_Query_policyVersions_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_restoreMappingSuggestions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "runId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_restoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -810,6 +828,44 @@ func (ec *executionContext) field_Query_restoreScopeItems_args(ctx context.Conte
 		return nil, err
 	}
 	args["platforms"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_restoreTargetSearch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "runId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (model.MappingKind, error) {
+			return ec.unmarshalNMappingKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
 	return args, nil
 }
 
@@ -6365,6 +6421,94 @@ func (ec *executionContext) fieldContext_Query_restoreScopeItems(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_restoreMappingSuggestions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreMappingSuggestions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreMappingSuggestions(ctx, fc.Args["runId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MappingSuggestion) graphql.Marshaler {
+			return ec.marshalNMappingSuggestion2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingSuggestionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreMappingSuggestions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MappingSuggestion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreMappingSuggestions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_restoreTargetSearch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreTargetSearch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreTargetSearch(ctx, fc.Args["runId"].(string), fc.Args["kind"].(model.MappingKind), fc.Args["search"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TargetObject) graphql.Marshaler {
+			return ec.marshalNTargetObject2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐTargetObjectᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreTargetSearch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TargetObject(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreTargetSearch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_notifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7380,6 +7524,70 @@ func (ec *executionContext) fieldContext_RestoreRun_scopeTagMapping(_ context.Co
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Mapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_filterMapping(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_filterMapping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().FilterMapping(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Mapping) graphql.Marshaler {
+			return ec.marshalNMapping2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_filterMapping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Mapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreRun_itemTargets(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRun_itemTargets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RestoreRun().ItemTargets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ItemTarget) graphql.Marshaler {
+			return ec.marshalNItemTarget2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTargetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRun_itemTargets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ItemTarget(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11835,6 +12043,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_restoreScopeItems(ctx, field)
 				})
+		case "restoreMappingSuggestions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreMappingSuggestions(ctx, field)
+				})
+		case "restoreTargetSearch":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreTargetSearch(ctx, field)
+				})
 		case "notifications":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -12067,6 +12287,18 @@ func (ec *executionContext) _RestoreRun(ctx context.Context, sel ast.SelectionSe
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RestoreRun_scopeTagMapping(ctx, field, obj)
+				})
+		case "filterMapping":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_filterMapping(ctx, field, obj)
+				})
+		case "itemTargets":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RestoreRun_itemTargets(ctx, field, obj)
 				})
 		case "items":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

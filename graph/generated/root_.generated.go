@@ -228,9 +228,24 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ItemTarget struct {
+		BackupItemID func(childComplexity int) int
+		CreateNew    func(childComplexity int) int
+		TargetID     func(childComplexity int) int
+	}
+
 	Mapping struct {
 		SourceID func(childComplexity int) int
 		TargetID func(childComplexity int) int
+	}
+
+	MappingSuggestion struct {
+		InScope        func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		MappedTargetID func(childComplexity int) int
+		SourceID       func(childComplexity int) int
+		SourceName     func(childComplexity int) int
+		Suggested      func(childComplexity int) int
 	}
 
 	Membership struct {
@@ -451,25 +466,27 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens         func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		AuditLogs         func(childComplexity int, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		BackupItems       func(childComplexity int, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		BackupSets        func(childComplexity int, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Environments      func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
-		Members           func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Node              func(childComplexity int, id string) int
-		Nodes             func(childComplexity int, ids []string) int
-		Notifications     func(childComplexity int, first *int, after *entgql.Cursor[string], unreadOnly *bool) int
-		OperationRun      func(childComplexity int, id string) int
-		OperationRuns     func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, outcome *operationrun.Outcome, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Policies          func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
-		PolicyTypes       func(childComplexity int) int
-		PolicyVersions    func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		RestoreRun        func(childComplexity int, id string) int
-		RestoreRuns       func(childComplexity int, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		RestoreScopeItems func(childComplexity int, runID string, search *string, policyTypes []string, platforms []string) int
-		Viewer            func(childComplexity int) int
-		Workspaces        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		APITokens                 func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		AuditLogs                 func(childComplexity int, workspaceID string, action *string, objectID *string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		BackupItems               func(childComplexity int, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		BackupSets                func(childComplexity int, environmentID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Environments              func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.EnvironmentOrder, includeArchived *bool) int
+		Members                   func(childComplexity int, workspaceID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Node                      func(childComplexity int, id string) int
+		Nodes                     func(childComplexity int, ids []string) int
+		Notifications             func(childComplexity int, first *int, after *entgql.Cursor[string], unreadOnly *bool) int
+		OperationRun              func(childComplexity int, id string) int
+		OperationRuns             func(childComplexity int, workspaceID string, environmentID *string, typeArg *string, status *operationrun.Status, outcome *operationrun.Outcome, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Policies                  func(childComplexity int, environmentID string, search *string, policyTypes []string, platforms []string, includeMissing *bool, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.IntunePolicyOrder) int
+		PolicyTypes               func(childComplexity int) int
+		PolicyVersions            func(childComplexity int, policyID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		RestoreMappingSuggestions func(childComplexity int, runID string) int
+		RestoreRun                func(childComplexity int, id string) int
+		RestoreRuns               func(childComplexity int, environmentID string, status *restorerun.Status, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		RestoreScopeItems         func(childComplexity int, runID string, search *string, policyTypes []string, platforms []string) int
+		RestoreTargetSearch       func(childComplexity int, runID string, kind model.MappingKind, search *string, first *int) int
+		Viewer                    func(childComplexity int) int
+		Workspaces                func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 	}
 
 	RemoveMemberPayload struct {
@@ -555,10 +572,12 @@ type ComplexityRoot struct {
 		EnvironmentBadge      func(childComplexity int) int
 		EnvironmentID         func(childComplexity int) int
 		ExecutionRun          func(childComplexity int) int
+		FilterMapping         func(childComplexity int) int
 		FinishedAt            func(childComplexity int) int
 		GroupMapping          func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		InitiatorID           func(childComplexity int) int
+		ItemTargets           func(childComplexity int) int
 		Items                 func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, severity *restorerunitem.CheckSeverity, status *restorerunitem.Status) int
 		PreRestoreBackupSetID func(childComplexity int) int
 		PreviewFingerprint    func(childComplexity int) int
@@ -673,6 +692,11 @@ type ComplexityRoot struct {
 		NotificationReceived func(childComplexity int) int
 		OperationRunUpdated  func(childComplexity int, id *string, workspaceID *string) int
 		RestoreRunEvents     func(childComplexity int, runID string, afterSequence *int) int
+	}
+
+	TargetObject struct {
+		ID   func(childComplexity int) int
+		Name func(childComplexity int) int
 	}
 
 	User struct {
@@ -1478,6 +1502,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IntunePolicyEdge.Node(childComplexity), true
 
+	case "ItemTarget.backupItemId":
+		if e.ComplexityRoot.ItemTarget.BackupItemID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemTarget.BackupItemID(childComplexity), true
+	case "ItemTarget.createNew":
+		if e.ComplexityRoot.ItemTarget.CreateNew == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemTarget.CreateNew(childComplexity), true
+	case "ItemTarget.targetId":
+		if e.ComplexityRoot.ItemTarget.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ItemTarget.TargetID(childComplexity), true
+
 	case "Mapping.sourceId":
 		if e.ComplexityRoot.Mapping.SourceID == nil {
 			break
@@ -1490,6 +1533,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mapping.TargetID(childComplexity), true
+
+	case "MappingSuggestion.inScope":
+		if e.ComplexityRoot.MappingSuggestion.InScope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingSuggestion.InScope(childComplexity), true
+	case "MappingSuggestion.kind":
+		if e.ComplexityRoot.MappingSuggestion.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingSuggestion.Kind(childComplexity), true
+	case "MappingSuggestion.mappedTargetId":
+		if e.ComplexityRoot.MappingSuggestion.MappedTargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingSuggestion.MappedTargetID(childComplexity), true
+	case "MappingSuggestion.sourceId":
+		if e.ComplexityRoot.MappingSuggestion.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingSuggestion.SourceID(childComplexity), true
+	case "MappingSuggestion.sourceName":
+		if e.ComplexityRoot.MappingSuggestion.SourceName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingSuggestion.SourceName(childComplexity), true
+	case "MappingSuggestion.suggested":
+		if e.ComplexityRoot.MappingSuggestion.Suggested == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingSuggestion.Suggested(childComplexity), true
 
 	case "Membership.createdAt":
 		if e.ComplexityRoot.Membership.CreatedAt == nil {
@@ -2706,6 +2786,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PolicyVersions(childComplexity, args["policyId"].(string), args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.restoreMappingSuggestions":
+		if e.ComplexityRoot.Query.RestoreMappingSuggestions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreMappingSuggestions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreMappingSuggestions(childComplexity, args["runId"].(string)), true
 	case "Query.restoreRun":
 		if e.ComplexityRoot.Query.RestoreRun == nil {
 			break
@@ -2739,6 +2830,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RestoreScopeItems(childComplexity, args["runId"].(string), args["search"].(*string), args["policyTypes"].([]string), args["platforms"].([]string)), true
+	case "Query.restoreTargetSearch":
+		if e.ComplexityRoot.Query.RestoreTargetSearch == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreTargetSearch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreTargetSearch(childComplexity, args["runId"].(string), args["kind"].(model.MappingKind), args["search"].(*string), args["first"].(*int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -3113,6 +3215,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.ExecutionRun(childComplexity), true
+	case "RestoreRun.filterMapping":
+		if e.ComplexityRoot.RestoreRun.FilterMapping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.FilterMapping(childComplexity), true
 	case "RestoreRun.finishedAt":
 		if e.ComplexityRoot.RestoreRun.FinishedAt == nil {
 			break
@@ -3137,6 +3245,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRun.InitiatorID(childComplexity), true
+	case "RestoreRun.itemTargets":
+		if e.ComplexityRoot.RestoreRun.ItemTargets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRun.ItemTargets(childComplexity), true
 	case "RestoreRun.items":
 		if e.ComplexityRoot.RestoreRun.Items == nil {
 			break
@@ -3665,6 +3779,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.RestoreRunEvents(childComplexity, args["runId"].(string), args["afterSequence"].(*int)), true
 
+	case "TargetObject.id":
+		if e.ComplexityRoot.TargetObject.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TargetObject.ID(childComplexity), true
+	case "TargetObject.name":
+		if e.ComplexityRoot.TargetObject.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TargetObject.Name(childComplexity), true
+
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
 			break
@@ -3855,6 +3982,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("GenerateRestorePreviewInput", ec.unmarshalInputGenerateRestorePreviewInput),
 			graphql.NewInputUnmarshaler("IntunePolicyOrder", ec.unmarshalInputIntunePolicyOrder),
 			graphql.NewInputUnmarshaler("InviteMemberInput", ec.unmarshalInputInviteMemberInput),
+			graphql.NewInputUnmarshaler("ItemTargetInput", ec.unmarshalInputItemTargetInput),
 			graphql.NewInputUnmarshaler("MappingInput", ec.unmarshalInputMappingInput),
 			graphql.NewInputUnmarshaler("MembershipOrder", ec.unmarshalInputMembershipOrder),
 			graphql.NewInputUnmarshaler("NotificationOrder", ec.unmarshalInputNotificationOrder),
@@ -4745,6 +4873,7 @@ RestoreAction is enum for the field planned_action
 enum RestoreAction @goModel(model: "github.com/restored/restored/ent/restorerunitem.PlannedAction") {
   CREATE
   UPDATE
+  NO_CHANGE
   SKIP
 }
 """
@@ -5530,13 +5659,13 @@ type SettingChange {
   """
   before: Any
   """
-  The value the restore writes (Microsoft's JSON); null when removed.
+  The value the restore writes (Microsoft's JSON); null when removed. References are target ids: a notification template or assignment filter id is shown as "id (Name)", one the run creates as "new: <name>".
   """
   after: Any
 }
 
 """
-Assignments (Microsoft's JSON, groups mapped) the restore adds, removes and changes.
+Assignments (Microsoft's JSON, every group and filter id a target id: what the executor sends) the restore adds, removes and changes.
 """
 type AssignmentChanges {
   added: [Map!]!
@@ -5548,7 +5677,7 @@ type AssignmentChanges {
 }
 
 """
-Scope tag ids (mapped) the restore adds and removes.
+Scope tags (target ids) the restore adds and removes, shown as "id (Name)" when the target has them, "new: <name>" for a tag the run creates.
 """
 type ScopeTagChanges {
   added: [ID!]!
@@ -5586,6 +5715,71 @@ input MappingInput {
   targetId: ID!
 }
 
+"""
+The admin's explicit choice of the target object a backup item restores onto: it overrides the identity map and name matching, and resolves TARGET_AMBIGUOUS.
+"""
+type ItemTarget {
+  backupItemId: ID!
+  """
+  The Graph id of the target object to update; null when createNew.
+  """
+  targetId: ID
+  createNew: Boolean!
+}
+
+input ItemTargetInput {
+  backupItemId: ID!
+  """
+  The Graph id of an object of the item's type (and @odata.type) in the target tenant; checked by the safety checks.
+  """
+  targetId: ID
+  """
+  Create a new object instead of updating one (then targetId must be omitted).
+  """
+  createNew: Boolean = false
+}
+
+"""
+What a mapping maps: Entra ID groups (assignments), scope tags, assignment filters.
+"""
+enum MappingKind {
+  GROUP
+  SCOPE_TAG
+  ASSIGNMENT_FILTER
+}
+
+"""
+An object of the target tenant a reference can be mapped to.
+"""
+type TargetObject {
+  id: ID!
+  name: String!
+}
+
+"""
+One group, scope tag or assignment filter the run's scoped items refer to, with how it is mapped and what the target has under the same name.
+"""
+type MappingSuggestion {
+  kind: MappingKind!
+  sourceId: ID!
+  """
+  The name in the source tenant, when known (from the backup set for tags and filters, from the source environment for groups); null otherwise.
+  """
+  sourceName: String
+  """
+  The run's current mapping of this source id; null when unmapped.
+  """
+  mappedTargetId: ID
+  """
+  The one target object with the same name (case-insensitive); null when none or several.
+  """
+  suggested: TargetObject
+  """
+  True when the run restores this object itself (a tag or filter in the scope): it needs no mapping, a mapping overrides it.
+  """
+  inScope: Boolean!
+}
+
 extend type RestoreRun {
   checkSummary: RestoreCheckSummary
   """
@@ -5596,6 +5790,8 @@ extend type RestoreRun {
   readiness: RestoreReadiness!
   groupMapping: [Mapping!]!
   scopeTagMapping: [Mapping!]!
+  filterMapping: [Mapping!]!
+  itemTargets: [ItemTarget!]!
   """
   The scoped items with their check results, preview and outcome.
   """
@@ -5677,6 +5873,14 @@ extend type Query {
   restoreRun(id: ID!): RestoreRun
   restoreRuns(environmentId: ID!, status: RestoreRunStatus, after: Cursor, first: Int, before: Cursor, last: Int): RestoreRunConnection!
   restoreScopeItems(runId: ID!, search: String, policyTypes: [String!], platforms: [String!]): RestoreScopeItems!
+  """
+  The groups, scope tags and assignment filters the run's scoped items refer to, each with its mapping and a suggested target by exact name (runs.view). Reads the target tenant: INVALID_TRANSITION when it cannot be read.
+  """
+  restoreMappingSuggestions(runId: ID!): [MappingSuggestion!]!
+  """
+  Objects of one kind in the run's target tenant whose name starts with search (case-insensitive), at most first (default 25, at most 100), by name (runs.view). INVALID_TRANSITION when the target tenant cannot be read.
+  """
+  restoreTargetSearch(runId: ID!, kind: MappingKind!, search: String, first: Int): [TargetObject!]!
 }
 
 input CreateRestoreRunInput {
@@ -5698,6 +5902,11 @@ input DefineRestoreScopeInput {
   itemIds: [ID!]
   groupMapping: [MappingInput!]
   scopeTagMapping: [MappingInput!]
+  filterMapping: [MappingInput!]
+  """
+  Explicit targets per backup item (one per item).
+  """
+  itemTargets: [ItemTargetInput!]
   """
   Create objects missing from the target (otherwise a missing target blocks).
   """
@@ -6294,6 +6503,18 @@ func (ec *executionContext) childFields_IntunePolicyEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type IntunePolicyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ItemTarget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "backupItemId":
+		return ec.fieldContext_ItemTarget_backupItemId(ctx, field)
+	case "targetId":
+		return ec.fieldContext_ItemTarget_targetId(ctx, field)
+	case "createNew":
+		return ec.fieldContext_ItemTarget_createNew(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ItemTarget", field.Name)
+}
+
 func (ec *executionContext) childFields_Mapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "sourceId":
@@ -6302,6 +6523,24 @@ func (ec *executionContext) childFields_Mapping(ctx context.Context, field graph
 		return ec.fieldContext_Mapping_targetId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Mapping", field.Name)
+}
+
+func (ec *executionContext) childFields_MappingSuggestion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_MappingSuggestion_kind(ctx, field)
+	case "sourceId":
+		return ec.fieldContext_MappingSuggestion_sourceId(ctx, field)
+	case "sourceName":
+		return ec.fieldContext_MappingSuggestion_sourceName(ctx, field)
+	case "mappedTargetId":
+		return ec.fieldContext_MappingSuggestion_mappedTargetId(ctx, field)
+	case "suggested":
+		return ec.fieldContext_MappingSuggestion_suggested(ctx, field)
+	case "inScope":
+		return ec.fieldContext_MappingSuggestion_inScope(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MappingSuggestion", field.Name)
 }
 
 func (ec *executionContext) childFields_Membership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6882,6 +7121,10 @@ func (ec *executionContext) childFields_RestoreRun(ctx context.Context, field gr
 		return ec.fieldContext_RestoreRun_groupMapping(ctx, field)
 	case "scopeTagMapping":
 		return ec.fieldContext_RestoreRun_scopeTagMapping(ctx, field)
+	case "filterMapping":
+		return ec.fieldContext_RestoreRun_filterMapping(ctx, field)
+	case "itemTargets":
+		return ec.fieldContext_RestoreRun_itemTargets(ctx, field)
 	case "items":
 		return ec.fieldContext_RestoreRun_items(ctx, field)
 	case "previewItems":
@@ -7074,6 +7317,16 @@ func (ec *executionContext) childFields_SettingChange(ctx context.Context, field
 		return ec.fieldContext_SettingChange_after(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SettingChange", field.Name)
+}
+
+func (ec *executionContext) childFields_TargetObject(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TargetObject_id(ctx, field)
+	case "name":
+		return ec.fieldContext_TargetObject_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TargetObject", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -749,6 +749,75 @@ func (ec *executionContext) fieldContext_CreateApiTokenPayload_secret(_ context.
 	return graphql.NewScalarFieldContext("CreateApiTokenPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _ItemTarget_backupItemId(ctx context.Context, field graphql.CollectedField, obj *model.ItemTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemTarget_backupItemId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackupItemID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemTarget_backupItemId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemTarget", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ItemTarget_targetId(ctx context.Context, field graphql.CollectedField, obj *model.ItemTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemTarget_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ItemTarget_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemTarget", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ItemTarget_createNew(ctx context.Context, field graphql.CollectedField, obj *model.ItemTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ItemTarget_createNew(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateNew, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ItemTarget_createNew(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ItemTarget", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Mapping_sourceId(ctx context.Context, field graphql.CollectedField, obj *model.Mapping) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -793,6 +862,153 @@ func (ec *executionContext) _Mapping_targetId(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Mapping_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Mapping", field, false, false, "ID")
+}
+
+func (ec *executionContext) _MappingSuggestion_kind(ctx context.Context, field graphql.CollectedField, obj *model.MappingSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingSuggestion_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MappingKind) graphql.Marshaler {
+			return ec.marshalNMappingKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MappingSuggestion_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingSuggestion", field, false, false, "MappingKind")
+}
+
+func (ec *executionContext) _MappingSuggestion_sourceId(ctx context.Context, field graphql.CollectedField, obj *model.MappingSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingSuggestion_sourceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MappingSuggestion_sourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingSuggestion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _MappingSuggestion_sourceName(ctx context.Context, field graphql.CollectedField, obj *model.MappingSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingSuggestion_sourceName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MappingSuggestion_sourceName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingSuggestion", field, false, false, "String")
+}
+
+func (ec *executionContext) _MappingSuggestion_mappedTargetId(ctx context.Context, field graphql.CollectedField, obj *model.MappingSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingSuggestion_mappedTargetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MappedTargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MappingSuggestion_mappedTargetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingSuggestion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _MappingSuggestion_suggested(ctx context.Context, field graphql.CollectedField, obj *model.MappingSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingSuggestion_suggested(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suggested, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TargetObject) graphql.Marshaler {
+			return ec.marshalOTargetObject2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐTargetObject(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MappingSuggestion_suggested(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MappingSuggestion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TargetObject(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MappingSuggestion_inScope(ctx context.Context, field graphql.CollectedField, obj *model.MappingSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingSuggestion_inScope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InScope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MappingSuggestion_inScope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingSuggestion", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Mutation_createEnvironment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4794,6 +5010,52 @@ func (ec *executionContext) fieldContext_Subscription_notificationReceived(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _TargetObject_id(ctx context.Context, field graphql.CollectedField, obj *model.TargetObject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TargetObject_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TargetObject_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TargetObject", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TargetObject_name(ctx context.Context, field graphql.CollectedField, obj *model.TargetObject) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TargetObject_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TargetObject_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TargetObject", field, false, false, "String")
+}
+
 func (ec *executionContext) _Viewer_user(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5485,7 +5747,7 @@ func (ec *executionContext) unmarshalInputDefineRestoreScopeInput(ctx context.Co
 		asMap["createMissing"] = false
 	}
 
-	fieldsInOrder := [...]string{"runId", "mode", "itemIds", "groupMapping", "scopeTagMapping", "createMissing"}
+	fieldsInOrder := [...]string{"runId", "mode", "itemIds", "groupMapping", "scopeTagMapping", "filterMapping", "itemTargets", "createMissing"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5527,6 +5789,20 @@ func (ec *executionContext) unmarshalInputDefineRestoreScopeInput(ctx context.Co
 				return it, err
 			}
 			it.ScopeTagMapping = data
+		case "filterMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filterMapping"))
+			data, err := ec.unmarshalOMappingInput2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FilterMapping = data
+		case "itemTargets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("itemTargets"))
+			data, err := ec.unmarshalOItemTargetInput2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTargetInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ItemTargets = data
 		case "createMissing":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createMissing"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -5695,6 +5971,66 @@ func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context,
 func UnmarshalInviteMemberInput(ctx context.Context, raw any) (model.InviteMemberInput, error) {
 	var out model.InviteMemberInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "InviteMemberInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputItemTargetInput(ctx context.Context, obj any) (model.ItemTargetInput, error) {
+	var it model.ItemTargetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["createNew"]; !present {
+		asMap["createNew"] = false
+	}
+
+	fieldsInOrder := [...]string{"backupItemId", "targetId", "createNew"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "backupItemId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backupItemId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackupItemID = data
+		case "targetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetID = data
+		case "createNew":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createNew"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateNew = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalItemTargetInput unmarshals raw into the ItemTargetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalItemTargetInput(ctx context.Context, raw any) (model.ItemTargetInput, error) {
+	var out model.ItemTargetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ItemTargetInput", raw, &out)
 	return out, err
 }
 
@@ -6143,6 +6479,49 @@ func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var itemTargetImplementors = []string{"ItemTarget"}
+
+func (ec *executionContext) _ItemTarget(ctx context.Context, sel ast.SelectionSet, obj *model.ItemTarget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, itemTargetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ItemTarget")
+		case "backupItemId":
+			out.Values[i] = ec._ItemTarget_backupItemId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targetId":
+			out.Values[i] = ec._ItemTarget_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createNew":
+			out.Values[i] = ec._ItemTarget_createNew(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mappingImplementors = []string{"Mapping"}
 
 func (ec *executionContext) _Mapping(ctx context.Context, sel ast.SelectionSet, obj *model.Mapping) graphql.Marshaler {
@@ -6161,6 +6540,64 @@ func (ec *executionContext) _Mapping(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "targetId":
 			out.Values[i] = ec._Mapping_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mappingSuggestionImplementors = []string{"MappingSuggestion"}
+
+func (ec *executionContext) _MappingSuggestion(ctx context.Context, sel ast.SelectionSet, obj *model.MappingSuggestion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mappingSuggestionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MappingSuggestion")
+		case "kind":
+			out.Values[i] = ec._MappingSuggestion_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sourceId":
+			out.Values[i] = ec._MappingSuggestion_sourceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sourceName":
+			out.Values[i] = ec._MappingSuggestion_sourceName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "mappedTargetId":
+			out.Values[i] = ec._MappingSuggestion_mappedTargetId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "suggested":
+			out.Values[i] = ec._MappingSuggestion_suggested(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "inScope":
+			out.Values[i] = ec._MappingSuggestion_inScope(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7562,6 +7999,44 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var targetObjectImplementors = []string{"TargetObject"}
+
+func (ec *executionContext) _TargetObject(ctx context.Context, sel ast.SelectionSet, obj *model.TargetObject) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, targetObjectImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TargetObject")
+		case "id":
+			out.Values[i] = ec._TargetObject_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._TargetObject_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
@@ -7712,6 +8187,35 @@ func (ec *executionContext) unmarshalNInviteMemberInput2githubᚗcomᚋrestored�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNItemTarget2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTargetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ItemTarget) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNItemTarget2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTarget(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNItemTarget2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTarget(ctx context.Context, sel ast.SelectionSet, v *model.ItemTarget) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ItemTarget!")
+		return graphql.Null
+	}
+	return ec._ItemTarget(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNItemTargetInput2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTargetInput(ctx context.Context, v any) (*model.ItemTargetInput, error) {
+	res, err := ec.unmarshalInputItemTargetInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7786,6 +8290,40 @@ func (ec *executionContext) marshalNMapping2ᚖgithubᚗcomᚋrestoredᚋrestore
 func (ec *executionContext) unmarshalNMappingInput2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingInput(ctx context.Context, v any) (*model.MappingInput, error) {
 	res, err := ec.unmarshalInputMappingInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNMappingKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingKind(ctx context.Context, v any) (model.MappingKind, error) {
+	var res model.MappingKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMappingKind2githubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingKind(ctx context.Context, sel ast.SelectionSet, v model.MappingKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNMappingSuggestion2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingSuggestionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MappingSuggestion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMappingSuggestion2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingSuggestion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMappingSuggestion2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐMappingSuggestion(ctx context.Context, sel ast.SelectionSet, v *model.MappingSuggestion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MappingSuggestion!")
+		return graphql.Null
+	}
+	return ec._MappingSuggestion(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNOperationFailure2githubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐFailure(ctx context.Context, sel ast.SelectionSet, v results.Failure) graphql.Marshaler {
@@ -8028,6 +8566,30 @@ func (ec *executionContext) marshalNSettingChange2ᚕgithubᚗcomᚋrestoredᚋr
 	return ret
 }
 
+func (ec *executionContext) marshalNTargetObject2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐTargetObjectᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TargetObject) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTargetObject2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐTargetObject(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTargetObject2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐTargetObject(ctx context.Context, sel ast.SelectionSet, v *model.TargetObject) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TargetObject!")
+		return graphql.Null
+	}
+	return ec._TargetObject(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8078,6 +8640,23 @@ func (ec *executionContext) marshalOAssignmentChanges2ᚖgithubᚗcomᚋrestored
 		return graphql.Null
 	}
 	return ec._AssignmentChanges(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOItemTargetInput2ᚕᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTargetInputᚄ(ctx context.Context, v any) ([]*model.ItemTargetInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ItemTargetInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNItemTargetInput2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐItemTargetInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOMap2map(ctx context.Context, v any) (map[string]any, error) {
@@ -8155,6 +8734,13 @@ func (ec *executionContext) marshalOScopeTagChanges2ᚖgithubᚗcomᚋrestored�
 		return graphql.Null
 	}
 	return ec._ScopeTagChanges(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTargetObject2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋgraphᚋmodelᚐTargetObject(ctx context.Context, sel ast.SelectionSet, v *model.TargetObject) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TargetObject(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {

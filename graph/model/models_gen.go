@@ -91,6 +91,9 @@ type DefineRestoreScopeInput struct {
 	ItemIds         []string        `json:"itemIds,omitempty"`
 	GroupMapping    []*MappingInput `json:"groupMapping,omitempty"`
 	ScopeTagMapping []*MappingInput `json:"scopeTagMapping,omitempty"`
+	FilterMapping   []*MappingInput `json:"filterMapping,omitempty"`
+	// Explicit targets per backup item (one per item).
+	ItemTargets []*ItemTargetInput `json:"itemTargets,omitempty"`
 	// Create objects missing from the target (otherwise a missing target blocks).
 	CreateMissing *bool `json:"createMissing,omitempty"`
 }
@@ -111,6 +114,22 @@ type InviteMemberInput struct {
 	Role        access.Role `json:"role"`
 }
 
+// The admin's explicit choice of the target object a backup item restores onto: it overrides the identity map and name matching, and resolves TARGET_AMBIGUOUS.
+type ItemTarget struct {
+	BackupItemID string `json:"backupItemId"`
+	// The Graph id of the target object to update; null when createNew.
+	TargetID  *string `json:"targetId,omitempty"`
+	CreateNew bool    `json:"createNew"`
+}
+
+type ItemTargetInput struct {
+	BackupItemID string `json:"backupItemId"`
+	// The Graph id of an object of the item's type (and @odata.type) in the target tenant; checked by the safety checks.
+	TargetID *string `json:"targetId,omitempty"`
+	// Create a new object instead of updating one (then targetId must be omitted).
+	CreateNew *bool `json:"createNew,omitempty"`
+}
+
 type Mapping struct {
 	SourceID string `json:"sourceId"`
 	TargetID string `json:"targetId"`
@@ -119,6 +138,20 @@ type Mapping struct {
 type MappingInput struct {
 	SourceID string `json:"sourceId"`
 	TargetID string `json:"targetId"`
+}
+
+// One group, scope tag or assignment filter the run's scoped items refer to, with how it is mapped and what the target has under the same name.
+type MappingSuggestion struct {
+	Kind     MappingKind `json:"kind"`
+	SourceID string      `json:"sourceId"`
+	// The name in the source tenant, when known (from the backup set for tags and filters, from the source environment for groups); null otherwise.
+	SourceName *string `json:"sourceName,omitempty"`
+	// The run's current mapping of this source id; null when unmapped.
+	MappedTargetID *string `json:"mappedTargetId,omitempty"`
+	// The one target object with the same name (case-insensitive); null when none or several.
+	Suggested *TargetObject `json:"suggested,omitempty"`
+	// True when the run restores this object itself (a tag or filter in the scope): it needs no mapping, a mapping overrides it.
+	InScope bool `json:"inScope"`
 }
 
 // What the app's granted permissions allow, in plain words.
@@ -207,6 +240,12 @@ type SetMemberRoleInput struct {
 type Subscription struct {
 }
 
+// An object of the target tenant a reference can be mapped to.
+type TargetObject struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
 type UpdateEnvironmentInput struct {
 	EnvironmentID string            `json:"environmentId"`
 	DisplayName   *string           `json:"displayName,omitempty"`
@@ -226,6 +265,64 @@ type Viewer struct {
 	Memberships []*ent.Membership `json:"memberships"`
 	// The API token of this request.
 	Token *ent.APIToken `json:"token"`
+}
+
+// What a mapping maps: Entra ID groups (assignments), scope tags, assignment filters.
+type MappingKind string
+
+const (
+	MappingKindGroup            MappingKind = "GROUP"
+	MappingKindScopeTag         MappingKind = "SCOPE_TAG"
+	MappingKindAssignmentFilter MappingKind = "ASSIGNMENT_FILTER"
+)
+
+var AllMappingKind = []MappingKind{
+	MappingKindGroup,
+	MappingKindScopeTag,
+	MappingKindAssignmentFilter,
+}
+
+func (e MappingKind) IsValid() bool {
+	switch e {
+	case MappingKindGroup, MappingKindScopeTag, MappingKindAssignmentFilter:
+		return true
+	}
+	return false
+}
+
+func (e MappingKind) String() string {
+	return string(e)
+}
+
+func (e *MappingKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MappingKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MappingKind", str)
+	}
+	return nil
+}
+
+func (e MappingKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MappingKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MappingKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // An operation outcome, or NOT_RECONCILED when no same-scope proof can be

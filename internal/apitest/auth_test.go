@@ -131,6 +131,18 @@ var apiOperations = []operation{
 		allowed: demoRoles,
 	},
 	{
+		field: "restoreMappingSuggestions", query: `query($id: ID!) { restoreMappingSuggestions(runId: $id) { kind sourceId sourceName mappedTargetId inScope suggested { id name } } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.scopedRun()} },
+		allowed: demoRoles,
+	},
+	{
+		// The demo environment has no credentials: past authorization, the
+		// unreadable target refuses the search.
+		field: "restoreTargetSearch", query: `query($id: ID!) { restoreTargetSearch(runId: $id, kind: SCOPE_TAG, search: "x") { id name } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.scopedRun()} },
+		allowed: demoRoles, stateError: "INVALID_TRANSITION",
+	},
+	{
 		field: "createRestoreRun", query: `mutation($env: ID!, $bs: ID!) { createRestoreRun(input: {environmentId: $env, backupSetId: $bs}) { id status } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"env": e.prodEnvID, "bs": e.backupSetID} },
 		allowed: capturers,

@@ -3,7 +3,6 @@ package restore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/restored/restored/ent"
@@ -38,6 +37,11 @@ const (
 	CheckScopeTagMissing   = "SCOPE_TAG_MISSING"
 	CheckScopeTagOrphaned  = "SCOPE_TAG_ORPHANED"
 	CheckFilterMissing     = "ASSIGNMENT_FILTER_MISSING"
+	CheckFilterOrphaned    = "ASSIGNMENT_FILTER_ORPHANED"
+	CheckTemplateMissing   = "NOTIFICATION_TEMPLATE_MISSING"
+	CheckItemTargetInvalid = "ITEM_TARGET_INVALID"
+	CheckBuiltin           = "BUILT_IN"
+	CheckMapped            = "MAPPED"
 	CheckPreviewOnly       = "PREVIEW_ONLY"
 	CheckInvalidPayload    = "INVALID_PAYLOAD"
 	CheckTargetUnreadable  = "TARGET_UNREADABLE"
@@ -109,16 +113,24 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ ope
 		return staleEnd(), nil
 	}
 	env := run.Edges.Environment
+	tt := tenants{source: run.Edges.BackupSet.Edges.Environment.AzureTenantID, target: env.AzureTenantID}
 	g, gerr := s.Tenants.Reader(ctx, env)
 	var index *targetIndex
 	if gerr == nil {
-		sameTenant := run.Edges.BackupSet.Edges.Environment.AzureTenantID == env.AzureTenantID
-		index = newTargetIndex(g, sameTenant)
+		index = newTargetIndex(g, tt.source == tt.target)
+		// The identity map holds for the same tenant too: an object a run
+		// re-created after its original was deleted is found by it.
+		index.identity = func(typeKey string) (map[string]string, error) {
+			return identities(ctx, s.Client, run.WorkspaceID, tt, typeKey)
+		}
 		// One light read proves the target answers before judging items.
 		if t, ok := intune.Lookup("deviceConfiguration"); ok {
 			if ti := index.of(ctx, t); ti.err != nil {
 				gerr = ti.err
 			}
+		}
+		if gerr != nil {
+			index = nil
 		}
 	}
 	if gerr != nil && ctx.Err() != nil {
@@ -129,12 +141,24 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ ope
 	for _, r := range runResults {
 		summary.Add(r.Severity)
 	}
-	inScope, err := s.scopeIndex(ctx, run)
+	// The run-wide view first: which items land on the same target object,
+	// where the foundations in scope go.
+	plan, err := s.planRun(ctx, run, index)
 	if err != nil {
 		return operations.End{}, err
 	}
+	var rf *refs
+	if index != nil {
+		if rf, err = s.buildRefs(ctx, run, index, tt, plan.scoped); err != nil {
+			if ctx.Err() != nil {
+				return operations.End{}, ctx.Err()
+			}
+			// The foundations could not be listed: every item says so.
+			rf = nil
+		}
+	}
 	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
-		found, action, targetID := s.checkItem(ctx, run, index, inScope, b)
+		found, action, targetID := s.checkItem(ctx, run, index, plan, rf, b)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -182,17 +206,34 @@ func (s *Service) RunChecksJob(ctx context.Context, op *ent.OperationRun) (_ ope
 }
 
 // checkItem judges one backup item against the target: its results, the
-// action execution would take, and the matched target id.
-func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *targetIndex, inScope scopeSet, b *ent.BackupItem) ([]result, restorerunitem.PlannedAction, string) {
+// action execution would take, and the matched target id. rf is nil when
+// the target's foundations could not be read.
+func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *targetIndex, plan *runPlan, rf *refs, b *ent.BackupItem) ([]result, restorerunitem.PlannedAction, string) {
 	var out []result
 	t, ok := intune.Lookup(b.PolicyType)
 	if !ok {
 		return []result{{CheckInvalidPayload, SeverityBlocking, "The policy type " + b.PolicyType + " is not supported.", false}}, restorerunitem.PlannedActionSKIP, ""
 	}
 	odata, _ := b.Payload["@odata.type"].(string)
-	if !t.AcceptsODataType(odata) {
+	if !t.AcceptsODataType(intune.CanonicalODataType(odata)) {
 		return []result{{CheckInvalidPayload, SeverityBlocking,
 			fmt.Sprintf("The payload's type %q is not a %s.", odata, t.Label), false}}, restorerunitem.PlannedActionSKIP, ""
+	}
+	if isBuiltinItem(t, b) {
+		// Built-in objects exist in every tenant: they map to the target's
+		// own and are never created or overwritten.
+		if id, ok := builtinCounterpart(ctx, index, t, b); ok {
+			return []result{{CheckBuiltin, SeveritySafe,
+				"Built-in " + t.Label + ": it maps to the target's own (" + id + ") and is never created or overwritten.", false}}, restorerunitem.PlannedActionSKIP, id
+		}
+		return []result{{CheckBuiltin, SeverityWarning,
+			"Built-in " + t.Label + " the target does not have: built-in objects are never created or overwritten.", false}}, restorerunitem.PlannedActionSKIP, ""
+	}
+	if m, ok := runMapping(run, t.Key)[b.SourceGraphID]; ok {
+		// A mapped foundation is the target's own object: it is neither
+		// created nor overwritten, whether or not it is in the scope.
+		return []result{{CheckMapped, SeveritySafe,
+			"Mapped to the target's " + t.Label + " " + m + " in the scope: that one is used, this one is not restored.", false}}, restorerunitem.PlannedActionSKIP, m
 	}
 	previewOnly := t.PreviewOnlyReason(b.Payload)
 	if previewOnly != "" {
@@ -203,23 +244,43 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 		out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "The target could not be read to match this item.", false})
 		return out, action, ""
 	}
-	matches, err := index.match(ctx, t, b)
+	m, err := index.match(ctx, run, t, b)
 	switch {
 	case err != nil:
 		out = append(out, result{CheckTargetUnreadable, SeverityBlocking,
 			"The target's " + t.Label + " objects could not be read (" + apperr.SafeCode(err) + ").", false})
-	case len(matches) > 1:
+	case m.invalid != "":
+		out = append(out, result{CheckItemTargetInvalid, SeverityBlocking, m.invalid + " Choose another target or create new.", false})
+	case len(m.found) > 1:
 		out = append(out, result{CheckTargetAmbiguous, SeverityBlocking,
-			fmt.Sprintf("%d objects named %q exist in the target: rename or remove the extra ones.", len(matches), b.DisplayName), false})
-	case len(matches) == 0 && run.CreateMissing:
+			fmt.Sprintf("%d %s objects of type %s named %q exist in the target (%s): choose one in the scope's item targets, or create new.",
+				len(m.found), t.Label, odataTypeOf(t, b.Payload), b.DisplayName, objectsOf(m.found)), false})
+	case len(m.found) == 0 && m.createNew:
+		out = append(out, result{CheckTargetMissing, SeverityWarning, "Created as a new object, as chosen in the scope.", false})
+		action = restorerunitem.PlannedActionCREATE
+	case len(m.found) == 0 && run.CreateMissing:
 		out = append(out, result{CheckTargetMissing, SeverityWarning, "Not in the target: it will be created.", false})
 		action = restorerunitem.PlannedActionCREATE
-	case len(matches) == 0:
+	case len(m.found) == 0:
 		out = append(out, result{CheckTargetMissing, SeverityBlocking,
 			"Not in the target, and creating missing objects is off: allow it in the scope or leave the item out.", false})
 	default:
-		action, targetID = restorerunitem.PlannedActionUPDATE, matches[0].ID
-		if lm := matches[0].LastModified; lm != nil && b.SourceLastModified != nil && lm.After(*b.SourceLastModified) {
+		o := m.found[0]
+		// Even an explicit choice blocks when another item lands on the
+		// same object: one of the two would silently overwrite the other.
+		if others := plan.claimedBy(t.Key, o.ID, b.ID); len(others) > 0 {
+			out = append(out, result{CheckTargetAmbiguous, SeverityBlocking,
+				fmt.Sprintf("Several backup items restore onto the same target object %s %q: this one and %s. Choose a target (or create new) for each in the scope's item targets.",
+					o.ID, o.DisplayName, namesOf(others)), false})
+			break
+		}
+		if o.Builtin {
+			out = append(out, result{CheckBuiltin, SeverityWarning,
+				"The matching target object " + o.ID + " is built-in: it is never overwritten.", false})
+			break
+		}
+		action, targetID = restorerunitem.PlannedActionUPDATE, o.ID
+		if lm := o.LastModified; lm != nil && b.SourceLastModified != nil && lm.After(*b.SourceLastModified) {
 			out = append(out, result{CheckTargetNewer, SeverityWarning,
 				"The target was changed after this backup (" + lm.UTC().Format("2006-01-02 15:04") + " UTC): restoring overwrites that change.", false})
 		}
@@ -227,27 +288,49 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	if previewOnly != "" {
 		action = restorerunitem.PlannedActionSKIP
 	}
-	out = append(out, s.referenceChecks(ctx, run, index, inScope, b)...)
+	if rf == nil {
+		out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "The target's scope tags, filters or notification templates could not be read.", false})
+	} else {
+		out = append(out, s.referenceChecks(ctx, index, rf, t, b)...)
+	}
 	if len(out) == 0 {
-		out = append(out, result{CheckOK, SeveritySafe, "Safe to restore.", false})
+		msg := "Safe to restore."
+		if action == restorerunitem.PlannedActionUPDATE {
+			// Say which object is overwritten and why that one: across
+			// tenants the name alone may not be what the admin expects.
+			msg = fmt.Sprintf("Safe to restore: updates %s %q, %s.", targetID, m.found[0].DisplayName, matchedHow[m.by])
+		}
+		out = append(out, result{CheckOK, SeveritySafe, msg, false})
 	}
 	return out, action, targetID
 }
 
-// referenceChecks verifies what the item refers to exists in the target (or
-// comes with the restore): groups of its assignments, its scope tags and
-// its assignment filters.
-func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, index *targetIndex, inScope scopeSet, b *ent.BackupItem) []result {
+// matchedHow explains each way of matching.
+var matchedHow = map[string]string{
+	matchedByChoice:   "chosen in the scope",
+	matchedByIdentity: "which earlier runs between these tenants restored this object onto",
+	matchedByID:       "the same object",
+	matchedByName:     "the one of its type with this name",
+}
+
+// referenceChecks verifies that what the item refers to resolves to an
+// object of the target (or one the restore brings): the groups of its
+// assignments and scheduled actions, its scope tags, its assignment filters
+// and its notification templates. A mapping, an identity or an id of the
+// same tenant must name an existing object.
+func (s *Service) referenceChecks(ctx context.Context, index *targetIndex, rf *refs, t *intune.Type, b *ent.BackupItem) []result {
 	var out []result
-	for _, g := range intune.AssignmentGroupIDs(b.Assignments) {
-		target, mapped := run.GroupMapping[g]
-		if !mapped {
-			if !index.sameTenant {
-				out = append(out, result{CheckGroupUnmapped, SeverityBlocking,
-					"Group " + g + " belongs to the backup's tenant: map it to a group of the target.", false})
-				continue
-			}
-			target = g
+	inPayload := payloadRefIDs(b.Payload)
+	groups := intune.AssignmentGroupIDs(b.Assignments)
+	for _, g := range inPayload[refGroup] {
+		groups = appendUnique(groups, g)
+	}
+	for _, g := range groups {
+		target, via := rf.resolve(refGroup, g)
+		if via == "" {
+			out = append(out, result{CheckGroupUnmapped, SeverityBlocking,
+				"Group " + g + " belongs to the backup's tenant: map it to a group of the target.", false})
+			continue
 		}
 		ok, err := index.groupExists(ctx, target)
 		if err != nil {
@@ -259,63 +342,41 @@ func (s *Service) referenceChecks(ctx context.Context, run *ent.RestoreRun, inde
 				"Group " + target + " does not exist in the target: map it to an existing group.", false})
 		}
 	}
-	refs := []struct {
-		ids     []string
-		typeKey string
-		mapping map[string]string
-		code    string
-		label   string
+	kinds := []struct {
+		kind, label, missing, orphaned string
+		ids                            []string
 	}{
-		{b.ScopeTagIds, "roleScopeTag", run.ScopeTagMapping, CheckScopeTagMissing, "Scope tag"},
-		{intune.AssignmentFilterIDs(b.Assignments), "assignmentFilter", nil, CheckFilterMissing, "Assignment filter"},
+		{refScopeTag, "Scope tag", CheckScopeTagMissing, CheckScopeTagOrphaned, b.ScopeTagIds},
+		{refFilter, "Assignment filter", CheckFilterMissing, CheckFilterOrphaned, intune.AssignmentFilterIDs(b.Assignments)},
+		{refTemplate, "Notification message template", CheckTemplateMissing, CheckTemplateMissing, inPayload[refTemplate]},
 	}
-	for _, ref := range refs {
-		rt, _ := intune.Lookup(ref.typeKey)
-		for _, id := range ref.ids {
-			if id == "0" && ref.typeKey == "roleScopeTag" {
-				continue // the built-in Default tag exists everywhere
-			}
-			if target, ok := ref.mapping[id]; ok {
-				// A mapping is checked like a group mapping: its target
-				// must exist in the target tenant.
-				if r, bad := s.mappedRefCheck(ctx, index, rt, target); bad {
-					out = append(out, r)
+	for _, k := range kinds {
+		for _, id := range k.ids {
+			target, via := rf.resolve(k.kind, id)
+			_, exists := rf.targetNames[k.kind+"/"+target]
+			switch via {
+			case viaBuiltin, viaScope, viaIdentity, viaName:
+				continue
+			case viaMapping:
+				if !exists {
+					out = append(out, result{k.orphaned, SeverityBlocking,
+						k.label + " " + target + " does not exist in the target: map " + id + " to an existing one.", false})
 				}
 				continue
-			}
-			if inScope.has(ref.typeKey, id) {
-				continue
-			}
-			if index.sameTenant {
-				if ti := index.of(ctx, rt); ti.err == nil {
-					if _, ok := ti.byID[id]; ok {
-						continue
-					}
+			case viaSame:
+				if exists {
+					continue
 				}
 			}
-			out = append(out, result{ref.code, SeverityBlocking,
-				ref.label + " " + id + " is neither in the target nor in the restore scope: add it to the scope or map it.", false})
+			hint := "add it to the scope or map it."
+			if k.kind == refTemplate {
+				hint = "add it to the scope, or create one of the same name in the target."
+			}
+			out = append(out, result{k.missing, SeverityBlocking,
+				k.label + " " + id + " is neither in the target nor in the restore scope: " + hint, false})
 		}
 	}
 	return out
-}
-
-// mappedRefCheck verifies the target id a scope tag is mapped to exists in
-// the target (the built-in Default tag "0" always does); it reports the
-// blocking result when it does not, or cannot be read.
-func (s *Service) mappedRefCheck(ctx context.Context, index *targetIndex, rt *intune.Type, target string) (result, bool) {
-	if target == "0" {
-		return result{}, false
-	}
-	ti := index.of(ctx, rt)
-	if ti.err != nil {
-		return result{CheckTargetUnreadable, SeverityBlocking, "Scope tags of the target could not be read (" + apperr.SafeCode(ti.err) + ").", false}, true
-	}
-	if _, ok := ti.byID[target]; !ok {
-		return result{CheckScopeTagOrphaned, SeverityBlocking,
-			"Scope tag " + target + " does not exist in the target: map it to an existing scope tag.", false}, true
-	}
-	return result{}, false
 }
 
 // targetResults are the run-level results: whether the target env may be
@@ -374,37 +435,6 @@ func staleEnd() operations.End {
 	return operations.End{Outcome: operationrun.OutcomeCANCELLED, ErrorCode: "scope_changed",
 		ErrorMessage: "the scope changed while the job ran; run it again",
 		Context:      results.OperationContext{ReasonCodes: []string{"scope_changed"}}}
-}
-
-// scopeSet indexes the foundations restored along with a run.
-type scopeSet map[string]bool
-
-func (s scopeSet) has(typeKey, id string) bool { return s[typeKey+"/"+id] }
-
-// scopeIndex lists the foundation objects in the run's scope.
-func (s *Service) scopeIndex(ctx context.Context, run *ent.RestoreRun) (scopeSet, error) {
-	out := scopeSet{}
-	items, err := s.Client.RestoreRunItem.Query().
-		Where(restorerunitem.RunID(run.ID), restorerunitem.PolicyTypeIn("roleScopeTag", "assignmentFilter")).
-		Select(restorerunitem.FieldBackupItemID, restorerunitem.FieldPolicyType).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.BackupItemID
-	}
-	for chunk := range slices.Chunk(ids, 500) {
-		bs, err := s.Client.BackupItem.Query().Where(backupitem.IDIn(chunk...)).
-			Select(backupitem.FieldPolicyType, backupitem.FieldSourceGraphID).All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bs {
-			out[b.PolicyType+"/"+b.SourceGraphID] = true
-		}
-	}
-	return out, nil
 }
 
 // pageSize bounds how many items a job holds in memory at once.

@@ -3,6 +3,8 @@ package restore
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,16 +17,18 @@ var writeAll = []string{"DeviceManagementConfiguration.ReadWrite.All", "DeviceMa
 	"DeviceManagementRBAC.ReadWrite.All", "DeviceManagementApps.ReadWrite.All", "Group.Read.All"}
 
 // checkTarget is a target tenant as the checks see it, already listed: a
-// device configuration "Wi-Fi" (id b-src, modified at modified; an
-// enrollment configuration alike), scope tags
-// "0" and "5", assignment filter "f1", and groups g1 (present) and g9
-// (absent). Prefilling the index means no Graph read happens: the checks
-// judge exactly this.
+// Windows 10 general device configuration "Wi-Fi" (id b-src, modified at
+// modified; an enrollment configuration alike), scope tags "0" and "5",
+// assignment filter "f1", notification template "n1" ("Warn"), the
+// built-in remediation script "hs0" ("Restart stopped Office C2R svc"),
+// and groups g1 (present) and g9 (absent). Prefilling the index means no
+// Graph read happens: the checks judge exactly this.
 func checkTarget(sameTenant bool, modified time.Time) *targetIndex {
 	x := newTargetIndex(nil, sameTenant)
 	obj := func(id, name string, lm *time.Time) targetObject {
 		return targetObject{ID: id, DisplayName: name, LastModified: lm}
 	}
+	typed := func(o targetObject, odata string) targetObject { o.ODataType = odata; return o }
 	index := func(objs ...targetObject) *typeIndex {
 		ti := &typeIndex{byID: map[string]targetObject{}, byName: map[string][]targetObject{}}
 		for _, o := range objs {
@@ -33,11 +37,17 @@ func checkTarget(sameTenant bool, modified time.Time) *targetIndex {
 		}
 		return ti
 	}
-	x.byType["deviceConfiguration"] = index(obj("b-src", "Wi-Fi", &modified))
-	x.byType["enrollmentConfiguration"] = index(obj("b-src", "Wi-Fi", &modified))
-	x.byType["roleScopeTag"] = index(obj("0", "Default", nil), obj("5", "Paris", nil))
-	x.byType["assignmentFilter"] = index(obj("f1", "Corp devices", nil))
-	x.groups["g1"], x.groups["g9"] = true, false
+	x.byType["deviceConfiguration"] = index(typed(obj("b-src", "Wi-Fi", &modified), "#microsoft.graph.windows10GeneralConfiguration"))
+	x.byType["enrollmentConfiguration"] = index(typed(obj("b-src", "Wi-Fi", &modified), "#microsoft.graph.deviceEnrollmentLimitConfiguration"))
+	x.byType["roleScopeTag"] = index(typed(obj("0", "Default", nil), "#microsoft.graph.roleScopeTag"), typed(obj("5", "Paris", nil), "#microsoft.graph.roleScopeTag"))
+	x.byType["assignmentFilter"] = index(typed(obj("f1", "Corp devices", nil), "#microsoft.graph.deviceAndAppManagementAssignmentFilter"))
+	x.byType["deviceCompliancePolicy"] = index(typed(obj("c-src", "Compliance", nil), "#microsoft.graph.windows10CompliancePolicy"))
+	x.byType["notificationMessageTemplate"] = index(typed(obj("n1", "Warn", nil), "#microsoft.graph.notificationMessageTemplate"))
+	hs := typed(obj("hs0", "Restart stopped Office C2R svc", nil), "#microsoft.graph.deviceHealthScript")
+	hs.Builtin = true
+	x.byType["deviceHealthScript"] = index(hs)
+	g1 := "Group one"
+	x.groups["g1"], x.groups["g9"] = &g1, nil
 	return x
 }
 
@@ -66,7 +76,11 @@ func TestCheckCodes(t *testing.T) {
 		mutateRun  func(*ent.RestoreRun)
 		mutateItem func(*ent.BackupItem)
 		mutateIdx  func(*targetIndex)
-		inScope    scopeSet
+		// scoped: the foundations in scope (refs.scoped); claims: the
+		// other backup items matched onto a target (runPlan.claims).
+		scoped     map[string]string
+		claims     map[string][]claim
+		remembered map[string]map[string]string
 	}
 	tests := []struct {
 		name string
@@ -78,6 +92,7 @@ func TestCheckCodes(t *testing.T) {
 		// technical, for run-level results)
 		code, severity string
 		technical      bool
+		wantMessage    string // part of the result's message, when set
 	}{
 		{name: "target missing, creating off", code: CheckTargetMissing, severity: SeverityBlocking,
 			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.SourceGraphID = "gone" }}},
@@ -94,7 +109,54 @@ func TestCheckCodes(t *testing.T) {
 			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.GroupMapping = map[string]string{"g1": "g1"} },
 				mutateIdx: func(x *targetIndex) {
 					ti := x.byType["deviceConfiguration"]
-					ti.byName["wi-fi"] = append(ti.byName["wi-fi"], targetObject{ID: "other", DisplayName: "Wi-Fi"})
+					ti.byName["wi-fi"] = append(ti.byName["wi-fi"], targetObject{ID: "other", DisplayName: "Wi-Fi",
+						ODataType: "#microsoft.graph.windows10GeneralConfiguration"})
+				}}},
+		{name: "a name match of another @odata.type is no match", code: CheckTargetMissing, severity: SeverityBlocking,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.GroupMapping = map[string]string{"g1": "g1"} },
+				mutateItem: func(b *ent.BackupItem) { b.Payload["@odata.type"] = "#microsoft.graph.iosGeneralDeviceConfiguration" }}},
+		{name: "several backup items onto one target", code: CheckTargetAmbiguous, severity: SeverityBlocking,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.GroupMapping = map[string]string{"g1": "g1"} },
+				claims: map[string][]claim{"deviceConfiguration/b-src": {{"item1", "Wi-Fi"}, {"item2", "WI-FI"}}}}},
+		{name: "an explicit choice onto a target another item lands on", code: CheckTargetAmbiguous, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ItemTargets = map[string]string{"item1": "b-src"} },
+				claims: map[string][]claim{"deviceConfiguration/b-src": {{"item1", "Wi-Fi"}, {"item7", "Wi-Fi copy"}}}}},
+		{name: "chosen target does not exist", code: CheckItemTargetInvalid, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ItemTargets = map[string]string{"item1": "nope"} }}},
+		{name: "chosen target of another @odata.type", code: CheckItemTargetInvalid, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ItemTargets = map[string]string{"item1": "b-src"} },
+				mutateItem: func(b *ent.BackupItem) { b.Payload["@odata.type"] = "#microsoft.graph.iosGeneralDeviceConfiguration" }}},
+		{name: "built-in script maps to its counterpart", code: CheckBuiltin, severity: SeveritySafe,
+			item: &itemCase{mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType, b.DisplayName, b.SourceGraphID = "deviceHealthScript", "Restart stopped Office C2R svc", "hs-src"
+				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScript", "isGlobalScript": true}
+			}}},
+		{name: "the Default scope tag maps to the target's", code: CheckBuiltin, severity: SeveritySafe,
+			item: &itemCase{mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType, b.DisplayName, b.SourceGraphID = "roleScopeTag", "Default", "0"
+				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "Default"}
+			}}},
+		{name: "a target matched by name that is built-in is never overwritten", code: CheckBuiltin, severity: SeverityWarning,
+			item: &itemCase{mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType, b.DisplayName, b.SourceGraphID = "deviceHealthScript", "Restart stopped Office C2R svc", "hs-src"
+				b.Payload = map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScript"}
+				b.ScopeTagIds, b.Assignments = nil, nil
+			}}},
+		{name: "a mapped foundation in scope is not restored", code: CheckMapped, severity: SeveritySafe,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"tag-src": "5"} },
+				mutateItem: func(b *ent.BackupItem) {
+					b.PolicyType, b.DisplayName, b.SourceGraphID = "roleScopeTag", "Paris", "tag-src"
+					b.Payload = map[string]any{"@odata.type": "#microsoft.graph.roleScopeTag", "displayName": "Paris"}
+				}}},
+		{name: "filter mapped to a filter the target lacks", code: CheckFilterOrphaned, severity: SeverityBlocking,
+			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.FilterMapping = map[string]string{"f1": "404"} }}},
+		{name: "notification template missing", code: CheckTemplateMissing, severity: SeverityBlocking,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) { r.GroupMapping = map[string]string{"g1": "g1"} },
+				mutateItem: func(b *ent.BackupItem) {
+					b.ScopeTagIds = []string{"0"}
+					b.Assignments = nil
+					b.PolicyType = "deviceCompliancePolicy"
+					b.Payload = complianceWith("src-other")
 				}}},
 		{name: "group unmapped across tenants", code: CheckGroupUnmapped, severity: SeverityBlocking,
 			item: &itemCase{}},
@@ -128,6 +190,27 @@ func TestCheckCodes(t *testing.T) {
 				mutateIdx: func(x *targetIndex) { x.byType["roleScopeTag"].err = errors.New("throttled") }}},
 		{name: "everything in place", code: CheckOK, severity: SeveritySafe,
 			item: &itemCase{sameTenant: true}},
+		{name: "across tenants, every reference resolved", code: CheckOK, severity: SeveritySafe,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) {
+				r.GroupMapping = map[string]string{"g1": "g1", "cc": "g1"}
+				r.ScopeTagMapping = map[string]string{"5": "5"}
+				r.FilterMapping = map[string]string{"f1": "f1"}
+			}, mutateItem: func(b *ent.BackupItem) {
+				b.PolicyType = "deviceCompliancePolicy"
+				b.SourceGraphID, b.DisplayName = "c-src", "Compliance"
+				b.Payload = complianceWith("src-n") // the template matches by name
+			}}},
+		{name: "across tenants, a renamed target found by the identity map", code: CheckOK, severity: SeveritySafe,
+			wantMessage: `updates b-src "Wi-Fi", which earlier runs`,
+			item: &itemCase{mutateRun: func(r *ent.RestoreRun) {
+				r.GroupMapping = map[string]string{"g1": "g1"}
+				r.FilterMapping = map[string]string{"f1": "f1"}
+			}, mutateItem: func(b *ent.BackupItem) {
+				b.DisplayName = "Wi-Fi (old name)"
+				b.ScopeTagIds = []string{"0", "src-5"}
+			}, mutateIdx: func(x *targetIndex) {
+				x.identity = func(string) (map[string]string, error) { return map[string]string{"b-src": "b-src"}, nil }
+			}, remembered: map[string]map[string]string{"roleScopeTag": {"src-5": "5"}}}},
 		{name: "scope tag mapped to an existing tag", code: CheckOK, severity: SeveritySafe,
 			item: &itemCase{sameTenant: true, mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"5": "5"} }}},
 		{name: "scope tag mapped to the Default tag", code: CheckOK, severity: SeveritySafe,
@@ -135,7 +218,7 @@ func TestCheckCodes(t *testing.T) {
 				mutateRun: func(r *ent.RestoreRun) { r.ScopeTagMapping = map[string]string{"7": "0"} }}},
 		{name: "older target, missing tag restored with the scope", code: CheckOK, severity: SeveritySafe,
 			item: &itemCase{sameTenant: true, mutateItem: func(b *ent.BackupItem) { b.ScopeTagIds = []string{"7"} },
-				inScope: scopeSet{"roleScopeTag/7": true},
+				scoped: map[string]string{"roleScopeTag/7": ""},
 				mutateIdx: func(x *targetIndex) {
 					o := x.byType["deviceConfiguration"].byID["b-src"]
 					o.LastModified = &older
@@ -173,7 +256,13 @@ func TestCheckCodes(t *testing.T) {
 						c.mutateIdx(index)
 					}
 				}
-				got, _, _ = (&Service{}).checkItem(context.Background(), run, index, c.inScope, b)
+				ctx := context.Background()
+				var rf *refs
+				if index != nil {
+					rf, _ = newRefs(ctx, run, index, c.sameTenant, c.scoped, map[string]string{"notificationMessageTemplate/src-n": "Warn"}, c.remembered)
+				}
+				plan := &runPlan{claims: c.claims, scoped: c.scoped}
+				got, _, _ = (&Service{}).checkItem(ctx, run, index, plan, rf, b)
 			} else {
 				got = targetResults(tt.env, tt.readErr)
 			}
@@ -193,17 +282,35 @@ func TestCheckCodes(t *testing.T) {
 			if tt.code == CheckOK && len(got) != 1 {
 				t.Errorf("OK beside other results: %+v", got)
 			}
+			if tt.wantMessage != "" && !slices.ContainsFunc(got, func(r result) bool { return strings.Contains(r.Message, tt.wantMessage) }) {
+				t.Errorf("no message with %q in %+v", tt.wantMessage, got)
+			}
 		})
 		covered[tt.code] = true
 	}
 	all := []string{CheckTargetMissing, CheckTargetNewer, CheckTargetAmbiguous, CheckGroupUnmapped, CheckGroupOrphaned,
-		CheckScopeTagMissing, CheckScopeTagOrphaned, CheckFilterMissing, CheckPreviewOnly, CheckInvalidPayload,
+		CheckScopeTagMissing, CheckScopeTagOrphaned, CheckFilterMissing, CheckFilterOrphaned, CheckTemplateMissing,
+		CheckItemTargetInvalid, CheckBuiltin, CheckMapped, CheckPreviewOnly, CheckInvalidPayload,
 		CheckTargetUnreadable, CheckOK, CheckUnreachable, CheckWritesDisabled, CheckWritePermission, CheckReadPermission,
 		CheckPermissionUnknown}
 	for _, code := range all {
 		if !covered[code] {
 			t.Errorf("check code %s has no case", code)
 		}
+	}
+}
+
+// complianceWith is a Windows compliance policy whose block action notifies
+// with template (a source id) and CCs group "cc".
+func complianceWith(template string) map[string]any {
+	return map[string]any{
+		"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "Compliance",
+		"scheduledActionsForRule": []any{map[string]any{"ruleName": "PasswordRequired",
+			"scheduledActionConfigurations": []any{
+				map[string]any{"actionType": "block", "gracePeriodHours": 0},
+				map[string]any{"actionType": "notification", "gracePeriodHours": 24,
+					"notificationTemplateId": template, "notificationMessageCCList": []any{"cc"}},
+			}}},
 	}
 }
 

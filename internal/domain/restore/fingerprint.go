@@ -12,7 +12,8 @@ import (
 )
 
 // scopeFingerprint identifies everything checks and preview depend on: the
-// backup set, the scope mode and selection, the mappings and createMissing.
+// backup set, the scope mode and selection, the mappings, the item targets
+// and createMissing.
 // Checks and preview store the fingerprint they were computed for; when it
 // no longer equals the run's, they are stale.
 func scopeFingerprint(run *ent.RestoreRun) string {
@@ -31,7 +32,7 @@ func scopeFingerprint(run *ent.RestoreRun) string {
 	if len(tags) == 0 {
 		tags = nil
 	}
-	b, _ := json.Marshal(map[string]any{ // encoding/json sorts map keys
+	fp := map[string]any{ // encoding/json sorts map keys
 		"backupSet":     run.BackupSetID,
 		"mode":          run.ScopeMode,
 		"items":         ids,
@@ -39,7 +40,16 @@ func scopeFingerprint(run *ent.RestoreRun) string {
 		"scopeTags":     tags,
 		"createMissing": run.CreateMissing,
 		"environment":   run.EnvironmentID,
-	})
+	}
+	// Added only when set, so that the fingerprints of runs scoped before
+	// filter mappings and item targets existed stay what they were.
+	if len(run.FilterMapping) > 0 {
+		fp["filters"] = run.FilterMapping
+	}
+	if len(run.ItemTargets) > 0 {
+		fp["itemTargets"] = run.ItemTargets
+	}
+	b, _ := json.Marshal(fp)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

@@ -17,6 +17,8 @@ func fpRun() *ent.RestoreRun {
 		SelectedItemIds: []string{"item1", "item2", "item3"},
 		GroupMapping:    map[string]string{"g1": "t1", "g2": "t2"},
 		ScopeTagMapping: map[string]string{"s1": "u1"},
+		FilterMapping:   map[string]string{"f1": "v1"},
+		ItemTargets:     map[string]string{"item1": "obj1", "item2": "new"},
 		CreateMissing:   true,
 		// Not part of the scope: changing them must not change the fingerprint.
 		Status: restorerun.StatusSCOPED, DryRun: true, TenantLabel: "Contoso",
@@ -41,6 +43,12 @@ func TestScopeFingerprintChangesWithScope(t *testing.T) {
 		{"scope tag mapped elsewhere", func(r *ent.RestoreRun) { r.ScopeTagMapping["s1"] = "u9" }},
 		{"scope tag mapping added", func(r *ent.RestoreRun) { r.ScopeTagMapping["s2"] = "u2" }},
 		{"scope tag mappings cleared", func(r *ent.RestoreRun) { r.ScopeTagMapping = nil }},
+		{"filter mapped elsewhere", func(r *ent.RestoreRun) { r.FilterMapping["f1"] = "v9" }},
+		{"filter mappings cleared", func(r *ent.RestoreRun) { r.FilterMapping = nil }},
+		{"item target changed", func(r *ent.RestoreRun) { r.ItemTargets["item1"] = "obj2" }},
+		{"item target now created", func(r *ent.RestoreRun) { r.ItemTargets["item1"] = "new" }},
+		{"item target added", func(r *ent.RestoreRun) { r.ItemTargets["item3"] = "obj3" }},
+		{"item targets cleared", func(r *ent.RestoreRun) { r.ItemTargets = nil }},
 		{"createMissing", func(r *ent.RestoreRun) { r.CreateMissing = false }},
 		{"environment", func(r *ent.RestoreRun) { r.EnvironmentID = "env2" }},
 		// A group mapping and a scope tag mapping of the same pair are different scopes.

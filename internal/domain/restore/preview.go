@@ -56,9 +56,17 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "graph_unavailable",
 			ErrorMessage: "the target tenant could not be reached: " + apperr.SafeCode(err)}, nil
 	}
+	rf, err := s.refsFor(ctx, run)
+	if err != nil {
+		if ctx.Err() != nil {
+			return operations.End{}, ctx.Err()
+		}
+		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "graph_unavailable",
+			ErrorMessage: "the target tenant's scope tags, filters and templates could not be read: " + apperr.SafeCode(err)}, nil
+	}
 	var summary results.PreviewSummary
 	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
-		p := s.previewItem(ctx, g, run, item, b)
+		p := s.previewItem(ctx, g, rf, item, b)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -90,6 +98,15 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 			u.SetPreviewAction(p.action)
 		} else {
 			u.ClearPreviewAction()
+		}
+		// The planned action agrees with the preview: an update that would
+		// change nothing is NO_CHANGE, which execution never writes.
+		if pa := item.PlannedAction; pa != nil && (*pa == restorerunitem.PlannedActionUPDATE || *pa == restorerunitem.PlannedActionNO_CHANGE) {
+			if p.action == restorerunitem.PreviewActionNO_CHANGE {
+				u.SetPlannedAction(restorerunitem.PlannedActionNO_CHANGE)
+			} else {
+				u.SetPlannedAction(restorerunitem.PlannedActionUPDATE)
+			}
 		}
 		if err := u.Exec(ctx); err != nil && !ent.IsNotFound(err) {
 			return err
@@ -132,13 +149,25 @@ type itemPreview struct {
 }
 
 // previewItem diffs the target's current object against what the restore
-// would write: settings, assignments (groups mapped) and scope tags (mapped).
-func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.RestoreRun, item *ent.RestoreRunItem, b *ent.BackupItem) itemPreview {
+// would write: settings, assignments and scope tags, every reference
+// rewritten to the target's ids (refs). Ids in the diff's scope tags and
+// reference values are shown with their names: "id (Name)".
+func (s *Service) previewItem(ctx context.Context, g intune.Reader, rf *refs, item *ent.RestoreRunItem, b *ent.BackupItem) itemPreview {
 	t, ok := intune.Lookup(b.PolicyType)
 	if !ok {
 		return itemPreview{diff: results.Diff{Note: "unsupported policy type"}}
 	}
-	want := desiredState(t, run, b)
+	if isBuiltinItem(t, b) {
+		note := "built-in object: never created or overwritten"
+		if item.TargetGraphID != nil {
+			note = "built-in object: maps to the target's own " + rf.label(ctx, t.Key, *item.TargetGraphID) + ", never created or overwritten"
+		}
+		return itemPreview{diff: results.Diff{Note: note}}
+	}
+	if m, ok := rf.mapping(t.Key)[b.SourceGraphID]; ok {
+		return itemPreview{diff: results.Diff{Note: "mapped to the target's " + rf.label(ctx, t.Key, m) + ": not restored"}}
+	}
+	want := rf.desired(t, b)
 	p := itemPreview{}
 	var have *intune.Captured
 	if item.TargetGraphID != nil {
@@ -167,6 +196,14 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.Res
 	addedT, removedT := setDiff(haveTags, want.scopeTags)
 	p.assignmentsChanged = len(addedA)+len(removedA)+len(changedA) > 0
 	p.scopeTagsChanged = len(addedT)+len(removedT) > 0
+	labelChanges(ctx, rf, settings)
+	labelChanges(ctx, rf, changedA)
+	for i := range addedT {
+		addedT[i] = rf.label(ctx, refScopeTag, addedT[i])
+	}
+	for i := range removedT {
+		removedT[i] = rf.label(ctx, refScopeTag, removedT[i])
+	}
 	p.diff = results.Diff{
 		Settings:    settings,
 		Assignments: &results.AssignmentChanges{Added: orEmpty(addedA), Removed: orEmpty(removedA), Changed: changedA},
@@ -189,37 +226,21 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, run *ent.Res
 	return p
 }
 
-// desired is what a restore of b writes: the backup's payload, assignments
-// and scope tags with the run's group and scope tag mappings applied.
-type desired struct {
-	payload     map[string]any
-	assignments []map[string]any
-	scopeTags   []string
-}
-
-func desiredState(t *intune.Type, run *ent.RestoreRun, b *ent.BackupItem) desired {
-	d := desired{payload: maps.Clone(b.Payload), scopeTags: []string{}, assignments: []map[string]any{}}
-	for _, tag := range b.ScopeTagIds {
-		if m, ok := run.ScopeTagMapping[tag]; ok {
-			tag = m
+// labelChanges shows the reference ids among changed values with their
+// names. Only the display changes: the comparison was made on ids.
+func labelChanges(ctx context.Context, rf *refs, changes []Change) {
+	for i := range changes {
+		kind := refKindOfPath(changes[i].Path)
+		if kind == "" {
+			continue
 		}
-		d.scopeTags = append(d.scopeTags, tag)
-	}
-	for _, a := range b.Assignments {
-		a = maps.Clone(a)
-		if target, ok := a["target"].(map[string]any); ok {
-			target = maps.Clone(target)
-			if g, ok := target["groupId"].(string); ok {
-				if m, ok := run.GroupMapping[g]; ok {
-					target["groupId"] = m
-				}
-			}
-			a["target"] = target
+		if s, ok := changes[i].Before.(string); ok {
+			changes[i].Before = rf.label(ctx, kind, s)
 		}
-		d.assignments = append(d.assignments, a)
+		if s, ok := changes[i].After.(string); ok {
+			changes[i].After = rf.label(ctx, kind, s)
+		}
 	}
-	d.assignments = intune.NormalizeAssignments(toAnySlice(d.assignments))
-	return d
 }
 
 // previewMessage is the decision-first sentence of a preview.

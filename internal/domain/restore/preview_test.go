@@ -144,14 +144,20 @@ func TestDesiredState(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run := &ent.RestoreRun{GroupMapping: tt.groups, ScopeTagMapping: tt.tags}
 			b := tt.item()
-			got := desiredState(typ, run, b)
+			rf := &refs{run: run, sameTenant: true, created: map[string]string{}}
+			got := rf.desired(typ, b)
 			if diff := cmp.Diff(tt.wantAssignments, got.assignments); diff != "" {
 				t.Errorf("assignments (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantTags, got.scopeTags); diff != "" {
 				t.Errorf("scope tags (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.item().Payload, got.payload); diff != "" {
+			// The payload's own scope tag ids are the written ones too.
+			wantPayload := tt.item().Payload
+			if _, ok := wantPayload["roleScopeTagIds"]; ok {
+				wantPayload["roleScopeTagIds"] = toAnyStrings(tt.wantTags)
+			}
+			if diff := cmp.Diff(wantPayload, got.payload); diff != "" {
 				t.Errorf("payload (-want +got):\n%s", diff)
 			}
 			// The backup item is untouched, and so is it when the result is

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -94,7 +95,7 @@ func (s *Service) SelectBackupSet(ctx context.Context, runID, backupSetID string
 		// The guarded update first: a step that lost the race touches nothing.
 		err = update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
 			resetDownstream(u.SetBackupSetID(bs.ID).
-				SetScopeMode(restorerun.ScopeModeALL).ClearSelectedItemIds().ClearGroupMapping().ClearScopeTagMapping().
+				SetScopeMode(restorerun.ScopeModeALL).ClearSelectedItemIds().ClearGroupMapping().ClearScopeTagMapping().ClearFilterMapping().ClearItemTargets().
 				SetCreateMissing(false).SetScopeFingerprint("").SetStatus(restorerun.StatusDRAFT))
 		})
 		if err != nil {
@@ -119,7 +120,49 @@ type ScopeInput struct {
 	ItemIDs         []string
 	GroupMapping    map[string]string
 	ScopeTagMapping map[string]string
-	CreateMissing   bool
+	FilterMapping   map[string]string
+	// ItemTargets are the admin's explicit targets per backup item: they
+	// resolve TARGET_AMBIGUOUS and override identity and name matching.
+	// Whether a target exists (with the item's type) is a safety check.
+	ItemTargets   []ItemTarget
+	CreateMissing bool
+}
+
+// ItemTarget is the target object a backup item restores onto: TargetID,
+// or a new object (CreateNew).
+type ItemTarget struct {
+	BackupItemID string
+	TargetID     string
+	CreateNew    bool
+}
+
+// itemTargetsMap validates item targets (one per item, a target id or
+// create new) and returns them as stored: backup item id → target id or
+// "new".
+func itemTargetsMap(in []ItemTarget) (map[string]string, error) {
+	if len(in) > maxScopeItems {
+		return nil, apperr.Invalid("itemTargets", "at most %d item targets", maxScopeItems)
+	}
+	out := make(map[string]string, len(in))
+	for _, it := range in {
+		id, target := strings.TrimSpace(it.BackupItemID), strings.TrimSpace(it.TargetID)
+		switch {
+		case id == "":
+			return nil, apperr.Invalid("itemTargets", "every item target needs a backupItemId")
+		case it.CreateNew && target != "":
+			return nil, apperr.Invalid("itemTargets", "item %q: give a targetId or createNew, not both", id)
+		case !it.CreateNew && (target == "" || len(target) > 200):
+			return nil, apperr.Invalid("itemTargets", "item %q: give a targetId or createNew", id)
+		}
+		if _, dup := out[id]; dup {
+			return nil, apperr.Invalid("itemTargets", "item %q has more than one target", id)
+		}
+		if it.CreateNew {
+			target = ItemTargetNew
+		}
+		out[id] = target
+	}
+	return out, nil
 }
 
 // maxScopeItems bounds a SELECTED scope's id list in one request.
@@ -153,6 +196,14 @@ func (s *Service) DefineScope(ctx context.Context, runID string, in ScopeInput) 
 	if err := validMapping("scopeTagMapping", in.ScopeTagMapping); err != nil {
 		return nil, err
 	}
+	if err := validMapping("filterMapping", in.FilterMapping); err != nil {
+		return nil, err
+	}
+	targets, err := itemTargetsMap(in.ItemTargets)
+	if err != nil {
+		return nil, err
+	}
+	targetItems := slices.Sorted(maps.Keys(targets))
 	return s.step(ctx, runID, access.RestorePrepare, func(tx *ent.Client, run *ent.RestoreRun, _ *auth.Viewer) (string, map[string]any, error) {
 		if !isEditable(run.Status) {
 			return "", nil, notEditable(run)
@@ -170,9 +221,21 @@ func (s *Service) DefineScope(ctx context.Context, runID string, in ScopeInput) 
 				return "", nil, apperr.Invalid("itemIds", "%d of the selected items are not in the run's backup set", len(ids)-n)
 			}
 		}
+		n := 0
+		for chunk := range slices.Chunk(targetItems, 1000) {
+			c, err := tx.BackupItem.Query().Where(backupitem.BackupSetID(run.BackupSetID), backupitem.IDIn(chunk...)).Count(ctx)
+			if err != nil {
+				return "", nil, err
+			}
+			n += c
+		}
+		if n != len(targetItems) {
+			return "", nil, apperr.Invalid("itemTargets", "%d of the items given a target are not in the run's backup set", len(targetItems)-n)
+		}
 		next := *run
 		next.ScopeMode, next.SelectedItemIds, next.CreateMissing = in.Mode, ids, in.CreateMissing
 		next.GroupMapping, next.ScopeTagMapping = in.GroupMapping, in.ScopeTagMapping
+		next.FilterMapping, next.ItemTargets = in.FilterMapping, targets
 		fp := scopeFingerprint(&next)
 		// The guarded update first: a step that lost the race touches nothing.
 		err := update(ctx, tx, run, func(u *ent.RestoreRunUpdate) {
@@ -193,6 +256,16 @@ func (s *Service) DefineScope(ctx context.Context, runID string, in ScopeInput) 
 			} else {
 				u.ClearScopeTagMapping()
 			}
+			if len(in.FilterMapping) > 0 {
+				u.SetFilterMapping(in.FilterMapping)
+			} else {
+				u.ClearFilterMapping()
+			}
+			if len(targets) > 0 {
+				u.SetItemTargets(targets)
+			} else {
+				u.ClearItemTargets()
+			}
 			resetDownstream(u)
 		})
 		if err != nil {
@@ -206,7 +279,8 @@ func (s *Service) DefineScope(ctx context.Context, runID string, in ScopeInput) 
 		}
 		return "restore_run.define_scope", map[string]any{
 			"mode": string(in.Mode), "selected": len(ids), "mappedGroups": len(in.GroupMapping),
-			"mappedScopeTags": len(in.ScopeTagMapping), "createMissing": in.CreateMissing}, nil
+			"mappedScopeTags": len(in.ScopeTagMapping), "mappedFilters": len(in.FilterMapping),
+			"itemTargets": len(targets), "createMissing": in.CreateMissing}, nil
 	})
 }
 
