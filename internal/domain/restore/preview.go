@@ -65,10 +65,10 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 			ErrorMessage: "the target tenant's scope tags, filters and templates could not be read: " + apperr.SafeCode(err)}, nil
 	}
 	var summary results.PreviewSummary
-	err = s.eachItem(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) error {
+	err = s.eachItemBatched(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) (itemWrite, error) {
 		p := s.previewItem(ctx, g, rf, item, b)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		summary.Items++
 		switch p.action {
@@ -93,28 +93,26 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		if p.scopeTagsChanged {
 			summary.ScopeTagsChanged++
 		}
-		u := s.Client.RestoreRunItem.UpdateOneID(item.ID).SetPreviewDiff(&p.diff).SetDiffTruncated(p.truncated)
-		if p.action != "" {
-			u.SetPreviewAction(p.action)
-		} else {
-			u.ClearPreviewAction()
-		}
-		// The planned action agrees with the preview: an update that would
-		// change nothing is NO_CHANGE, which execution never writes.
-		if pa := item.PlannedAction; pa != nil && (*pa == restorerunitem.PlannedActionUPDATE || *pa == restorerunitem.PlannedActionNO_CHANGE) {
-			if p.action == restorerunitem.PreviewActionNO_CHANGE {
-				u.SetPlannedAction(restorerunitem.PlannedActionNO_CHANGE)
+		return func(tx *ent.Client) error {
+			u := tx.RestoreRunItem.UpdateOneID(item.ID).SetPreviewDiff(&p.diff).SetDiffTruncated(p.truncated)
+			if p.action != "" {
+				u.SetPreviewAction(p.action)
 			} else {
-				u.SetPlannedAction(restorerunitem.PlannedActionUPDATE)
+				u.ClearPreviewAction()
 			}
-		}
-		if err := u.Exec(ctx); err != nil && !ent.IsNotFound(err) {
-			return err
-		}
-		if summary.Items%200 == 0 {
-			return s.Ops.Progress(ctx, op.ID, results.OperationSummary{Previewed: summary.Items})
-		}
-		return nil
+			// The planned action agrees with the preview: an update that would
+			// change nothing is NO_CHANGE, which execution never writes.
+			if pa := item.PlannedAction; pa != nil && (*pa == restorerunitem.PlannedActionUPDATE || *pa == restorerunitem.PlannedActionNO_CHANGE) {
+				if p.action == restorerunitem.PreviewActionNO_CHANGE {
+					u.SetPlannedAction(restorerunitem.PlannedActionNO_CHANGE)
+				} else {
+					u.SetPlannedAction(restorerunitem.PlannedActionUPDATE)
+				}
+			}
+			return u.Exec(ctx)
+		}, nil
+	}, func(n int) error {
+		return s.Ops.Progress(ctx, op.ID, results.OperationSummary{Previewed: n})
 	})
 	if err != nil {
 		return operations.End{}, err
