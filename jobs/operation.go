@@ -16,6 +16,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/metrics"
 	"github.com/restored/restored/internal/platform/ptr"
 	"github.com/restored/restored/internal/platform/tracing"
 )
@@ -106,7 +107,9 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon Ab
 		started := time.Now()
 		env := ptr.Deref(run.EnvironmentID)
 		log.Info("job started", "run", run.ID, "type", run.Type, "environment", env, "attempt", run.Attempts)
+		ctx, requests := metrics.WithRequestCounter(ctx)
 		end, err := fn(ctx, run)
+		end.Summary.GraphRequests = int(requests.Load())
 		if errors.Is(err, operations.ErrInterrupted) {
 			log.Info("operation interrupted by shutdown; handed back to the queue", "run", run.ID, "type", run.Type)
 			if ierr := ops.Interrupt(context.WithoutCancel(ctx), run.ID); ierr != nil {

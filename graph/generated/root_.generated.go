@@ -387,6 +387,7 @@ type ComplexityRoot struct {
 		Checked            func(childComplexity int) int
 		Failed             func(childComplexity int) int
 		Granted            func(childComplexity int) int
+		GraphRequests      func(childComplexity int) int
 		Items              func(childComplexity int) int
 		MissingForRead     func(childComplexity int) int
 		MissingForWrite    func(childComplexity int) int
@@ -2298,6 +2299,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRunSummary.Granted(childComplexity), true
+	case "OperationRunSummary.graphRequests":
+		if e.ComplexityRoot.OperationRunSummary.GraphRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.GraphRequests(childComplexity), true
 	case "OperationRunSummary.items":
 		if e.ComplexityRoot.OperationRunSummary.Items == nil {
 			break
@@ -5367,6 +5374,8 @@ type OperationRunSummary {
   items: Int!
   skipped: Int!
   failed: Int!
+  "Microsoft Graph requests the job sent (attempts, retries included): its cost against the tenant's throttling limits."
+  graphRequests: Int!
 }
 
 extend type OperationRun {
@@ -6803,6 +6812,8 @@ func (ec *executionContext) childFields_OperationRunSummary(ctx context.Context,
 		return ec.fieldContext_OperationRunSummary_skipped(ctx, field)
 	case "failed":
 		return ec.fieldContext_OperationRunSummary_failed(ctx, field)
+	case "graphRequests":
+		return ec.fieldContext_OperationRunSummary_graphRequests(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperationRunSummary", field.Name)
 }

@@ -3051,6 +3051,29 @@ func (ec *executionContext) fieldContext_OperationRunSummary_failed(_ context.Co
 	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
 }
 
+func (ec *executionContext) _OperationRunSummary_graphRequests(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_graphRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GraphRequests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_graphRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
 func (ec *executionContext) _PermissionReport_verified(ctx context.Context, field graphql.CollectedField, obj *model.PermissionReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7128,6 +7151,11 @@ func (ec *executionContext) _OperationRunSummary(ctx context.Context, sel ast.Se
 			}
 		case "failed":
 			out.Values[i] = ec._OperationRunSummary_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "graphRequests":
+			out.Values[i] = ec._OperationRunSummary_graphRequests(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

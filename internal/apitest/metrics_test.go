@@ -76,6 +76,26 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(body, e.owner) {
 		t.Error("a token reached /metrics")
 	}
+
+	// The capture's operation run says what it cost in Graph requests: at
+	// least one list per type plus one GET per object of the GET-each types.
+	var d struct {
+		OperationRuns struct {
+			Edges []struct {
+				Node struct {
+					Summary struct{ GraphRequests, Captured int }
+				}
+			}
+		}
+	}
+	e.post(e.owner, `query($ws: ID!) { operationRuns(workspaceId: $ws, type: "backup_set.capture") { edges { node { summary { graphRequests captured } } } } }`,
+		map[string]any{"ws": e.wsID}).decode(t, &d)
+	if len(d.OperationRuns.Edges) != 1 {
+		t.Fatalf("capture runs: %+v", d)
+	}
+	if sm := d.OperationRuns.Edges[0].Node.Summary; sm.GraphRequests < 2 || sm.Captured == 0 {
+		t.Errorf("capture summary %+v: want its Graph requests counted", sm)
+	}
 }
 
 func grepLines(s, sub string) string {

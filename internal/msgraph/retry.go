@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/restored/restored/internal/platform/metrics"
 	"github.com/restored/restored/internal/platform/tracing"
 )
 
@@ -52,6 +53,7 @@ func (c *Client) do(ctx context.Context, method, path string, u *url.URL, body [
 		actx, span := tracing.Tracer().Start(ctx, "graph "+method, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", displayPath(path)),
 				attribute.Int("restored.attempt", attempt)))
+		metrics.CountRequest(ctx)
 		r, err := c.once(actx, method, u, body)
 		if err == nil {
 			span.SetAttributes(attribute.Int("http.response.status_code", r.status))

@@ -206,7 +206,10 @@ type OperationSummary struct {
 	AssignmentsChanged int `json:"assignmentsChanged,omitempty"`
 	ScopeTagsChanged   int `json:"scopeTagsChanged,omitempty"`
 	// shared
-	Items   int `json:"items,omitempty"`
+	// GraphRequests counts the Microsoft Graph requests the job sent
+	// (attempts, retries included): what it cost against the tenant's limits.
+	GraphRequests int `json:"graphRequests,omitempty"`
+	Items         int `json:"items,omitempty"`
 	Skipped int `json:"skipped,omitempty"`
 	Failed  int `json:"failed,omitempty"`
 }

@@ -6,10 +6,12 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -180,4 +182,20 @@ func (m *Metrics) Subscriptions(delta int) {
 		return
 	}
 	m.subscription.Add(float64(delta))
+}
+
+type requestCounterKey struct{}
+
+// WithRequestCounter returns ctx counting the Microsoft Graph requests sent
+// with it (CountRequest): a job's cost, shown on its operation run.
+func WithRequestCounter(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := &atomic.Int64{}
+	return context.WithValue(ctx, requestCounterKey{}, n), n
+}
+
+// CountRequest counts one request against ctx's counter, if any.
+func CountRequest(ctx context.Context) {
+	if n, ok := ctx.Value(requestCounterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
 }
