@@ -29,5 +29,8 @@ type Resolver struct {
 	// Notes serves the caller's own notifications.
 	Notes *notifications.Service
 	Bus   *events.Bus
-	Log   *slog.Logger
+	// AuditFeed relays each workspace's new audit entries, read once per
+	// entry for all its subscribers (see audit.NewFeed).
+	AuditFeed *events.Feed[*ent.AuditLog]
+	Log       *slog.Logger
 }

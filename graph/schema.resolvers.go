@@ -706,17 +706,7 @@ func (r *subscriptionResolver) AuditLogAdded(ctx context.Context, workspaceID st
 	if _, err := auth.Require(ctx, workspaceID, access.AuditView); err != nil {
 		return nil, err
 	}
-	sub, err := r.Bus.Subscribe(ctx, events.AuditTopic(workspaceID))
-	if err != nil {
-		return nil, err
-	}
-	return events.ForwardIDs(ctx, sub, func(ctx context.Context, id string) (*ent.AuditLog, bool) {
-		entry, err := r.Client.AuditLog.Get(ctx, id)
-		if err != nil && ctx.Err() == nil {
-			r.Log.Warn("audit feed: load entry", "entry", id, "err", err)
-		}
-		return entry, err == nil
-	}), nil
+	return r.AuditFeed.Subscribe(ctx, events.AuditTopic(workspaceID))
 }
 
 // RestoreRunEvents is the resolver for the restoreRunEvents field.

@@ -146,7 +146,7 @@ func restoredFanout(t testing.TB, subscribers, events, rate int) fanoutResult {
 	return fanoutScenario{
 		url: "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql", mode: "graphql",
 		token: e.auditor, workspaceID: e.wsID, subscribers: subscribers, events: events, rate: rate,
-		live: func() int { return e.app.Bus.Subscribers(topic) },
+		live: func() int { return e.app.AuditFeed.Subscribers(topic) },
 		publish: func(sentAt string) error {
 			entry, err := e.app.Audit.Record(ctx, e.app.DB.Client, audit.Entry{WorkspaceID: e.wsID,
 				Action: "bench.fanout", ObjectType: "bench", ObjectID: "bench", Metadata: map[string]any{"sentAt": sentAt}})

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/restored/restored/ent"
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/internal/domain/accounts"
 	"github.com/restored/restored/internal/domain/audit"
@@ -60,6 +61,7 @@ type App struct {
 
 	tenants       *tenantClients
 	trustedDocs   map[string]string
+	AuditFeed     *events.Feed[*ent.AuditLog] // new audit entries, for auditLogAdded
 	stopReconcile func()
 }
 
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Bus = events.NewBus(a.Redis, log)
 	a.Queue = jobs.NewQueue(a.Redis)
 	a.Audit = &audit.Recorder{Bus: a.Bus, Log: log}
+	a.AuditFeed = audit.NewFeed(a.Bus, a.DB.Client, log)
 	a.Auth = &auth.Authenticator{Client: a.DB.Client, Clock: a.Clock, Bus: a.Bus}
 	a.Accounts = &accounts.Service{Client: a.DB.Client, Audit: a.Audit, Bus: a.Bus, Auth: a.Auth, Clock: a.Clock}
 	if cfg.SecretKey != nil {
@@ -145,6 +148,7 @@ func (a *App) Handler() http.Handler {
 			Ops:          a.Ops,
 			Notes:        a.Notes,
 			Bus:          a.Bus,
+			AuditFeed:    a.AuditFeed,
 			Log:          a.Log,
 		},
 		Auth:                      a.Auth,

@@ -60,3 +60,19 @@ func (r *Recorder) Announce(ctx context.Context, entry *ent.AuditLog) {
 		r.Log.Warn("audit announce failed", "entry", entry.ID, "err", err)
 	}
 }
+
+// NewFeed returns the process's relay of new audit entries (auditLogAdded):
+// an entry is read once, whatever the number of subscribers of its
+// workspace, and only ever delivered on its own workspace's topic.
+func NewFeed(bus *events.Bus, client *ent.Client, log *slog.Logger) *events.Feed[*ent.AuditLog] {
+	return events.NewFeed(bus, func(ctx context.Context, topic events.Topic, id string) (*ent.AuditLog, bool) {
+		entry, err := client.AuditLog.Get(ctx, id)
+		if err != nil {
+			if !ent.IsNotFound(err) && log != nil {
+				log.Warn("audit feed: load entry", "entry", id, "err", err)
+			}
+			return nil, false
+		}
+		return entry, events.AuditTopic(entry.WorkspaceID) == topic
+	})
+}

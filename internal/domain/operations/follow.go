@@ -88,12 +88,17 @@ func (s *Service) FollowWorkspace(ctx context.Context, workspaceID string) (<-ch
 	if _, err := auth.Require(ctx, workspaceID, access.RunsView); err != nil {
 		return nil, err
 	}
-	sub, err := s.Bus.Subscribe(ctx, WorkspaceTopic(workspaceID))
-	if err != nil {
-		return nil, err
-	}
-	return events.ForwardIDs(ctx, sub, func(ctx context.Context, id string) (*ent.OperationRun, bool) {
-		run, err := s.Client.OperationRun.Get(ctx, id)
-		return run, err == nil && run.WorkspaceID == workspaceID
-	}), nil
+	return s.workspaceFeed().Subscribe(ctx, WorkspaceTopic(workspaceID))
+}
+
+// workspaceFeed is the process's one relay of workspace run changes: each
+// change is read once for all of a workspace's subscribers.
+func (s *Service) workspaceFeed() *events.Feed[*ent.OperationRun] {
+	s.feedOnce.Do(func() {
+		s.feed = events.NewFeed(s.Bus, func(ctx context.Context, topic events.Topic, id string) (*ent.OperationRun, bool) {
+			run, err := s.Client.OperationRun.Get(ctx, id)
+			return run, err == nil && WorkspaceTopic(run.WorkspaceID) == topic
+		})
+	})
+	return s.feed
 }

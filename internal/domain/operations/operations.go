@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/restored/restored/ent"
@@ -63,6 +64,9 @@ type Service struct {
 	Audit *audit.Recorder
 	// Metrics counts finished jobs by type and outcome (nil: not counted).
 	Metrics *metrics.Metrics
+
+	feedOnce sync.Once
+	feed     *events.Feed[*ent.OperationRun]
 }
 
 func (s *Service) log() *slog.Logger {

@@ -210,8 +210,8 @@ type OperationSummary struct {
 	// (attempts, retries included): what it cost against the tenant's limits.
 	GraphRequests int `json:"graphRequests,omitempty"`
 	Items         int `json:"items,omitempty"`
-	Skipped int `json:"skipped,omitempty"`
-	Failed  int `json:"failed,omitempty"`
+	Skipped       int `json:"skipped,omitempty"`
+	Failed        int `json:"failed,omitempty"`
 }
 
 // Merge returns s with every count o sets (non-zero) replacing s's: a job's

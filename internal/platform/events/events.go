@@ -49,9 +49,6 @@ type Bus struct {
 	mu     sync.RWMutex
 	closed bool
 	topics map[Topic]map[*Subscription]struct{}
-
-	// loads shares ForwardIDs' row loads among a topic's subscribers.
-	loads shared
 }
 
 // NewBus returns a bus over conn. Close it to release its Redis subscription.
@@ -272,9 +269,8 @@ func (b *Bus) Close() {
 // turned into a value by load (which reads the row from the database, the
 // truth, never from Redis) and sent on the returned channel, until ctx ends
 // or the subscription does. load declines a message by returning false
-// (gone, not for the topic, or unreadable). One load serves every
-// subscriber of the topic in this process (see shared), so load must answer
-// the same for all of them: per-subscriber rules belong at Subscribe.
+// (gone, not for this subscriber, or unreadable). Each subscriber loads each
+// row: for topics with many subscribers and one rule for all, use a Feed.
 func ForwardIDs[T any](ctx context.Context, sub *Subscription, load func(ctx context.Context, id string) (T, bool)) <-chan T {
 	out := make(chan T, 16)
 	go func() {
@@ -285,15 +281,10 @@ func ForwardIDs[T any](ctx context.Context, sub *Subscription, load func(ctx con
 			if json.Unmarshal(msg, &id) != nil {
 				continue
 			}
-			// Every subscriber of the topic receives the same id: the row
-			// is read once per process, not once per subscriber.
-			got, ok := sub.bus.loads.load(ctx, sub.topic, msg, func(ctx context.Context) (any, bool) {
-				return load(ctx, id)
-			})
+			v, ok := load(ctx, id)
 			if !ok {
 				continue
 			}
-			v := got.(T)
 			select {
 			case out <- v:
 			case <-ctx.Done():

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -507,10 +508,11 @@ func TestForwardIDs(t *testing.T) {
 	}
 }
 
-// TestForwardIDsLoadsOncePerEvent: however many subscribers a topic has in a
-// process, each event's row is loaded once; two events about the same row
-// are two loads (the second sees the row's new state).
-func TestForwardIDsLoadsOncePerEvent(t *testing.T) {
+// TestFeedLoadsOncePerEvent: however many subscribers a topic has in a
+// process, each event's row is loaded once and every subscriber gets it, in
+// order; two events about the same row are two loads (the second sees the
+// row's new state); the last subscriber leaving closes the topic.
+func TestFeedLoadsOncePerEvent(t *testing.T) {
 	testenv.CheckGoroutines(t)
 	bus, _ := mustBus(t, testenv.RedisConn(t))
 	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
@@ -518,19 +520,29 @@ func TestForwardIDsLoadsOncePerEvent(t *testing.T) {
 	var mu sync.Mutex
 	loads := map[string]int{}
 	version := 0
+	feed := events.NewFeed(bus, func(_ context.Context, topic events.Topic, id string) (string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		loads[id]++
+		version++
+		return fmt.Sprintf("%s %s v%d", topic, id, version), id != "skip"
+	})
 	const subscribers = 50
 	outs := make([]<-chan string, subscribers)
 	for i := range outs {
-		sub := mustSubscribe(t, ctx, bus, "feed")
-		outs[i] = events.ForwardIDs(ctx, sub, func(_ context.Context, id string) (string, bool) {
-			mu.Lock()
-			defer mu.Unlock()
-			loads[id]++
-			version++
-			return fmt.Sprintf("%s v%d", id, version), true
-		})
+		c, err := feed.Subscribe(ctx, "feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = c
 	}
-	for _, id := range []string{"a", "b", "a"} {
+	if n := feed.Subscribers("feed"); n != subscribers {
+		t.Fatalf("%d subscribers, want %d", n, subscribers)
+	}
+	if n := bus.Subscribers("feed"); n != 1 {
+		t.Fatalf("the feed holds %d bus subscriptions, want 1", n)
+	}
+	for _, id := range []string{"a", "skip", "b", "a"} {
 		if err := bus.Publish(ctx, "feed", id); err != nil {
 			t.Fatal(err)
 		}
@@ -545,13 +557,68 @@ func TestForwardIDsLoadsOncePerEvent(t *testing.T) {
 				t.Fatalf("subscriber %d: only %v within %v", i, got, wait)
 			}
 		}
-		if want := []string{"a v1", "b v2", "a v3"}; !slices.Equal(got, want) {
-			t.Fatalf("subscriber %d got %v, want %v (every subscriber sees the same loads, in order)", i, got, want)
+		if want := []string{"feed a v1", "feed b v3", "feed a v4"}; !slices.Equal(got, want) {
+			t.Fatalf("subscriber %d got %v, want %v", i, got, want)
 		}
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if loads["a"] != 2 || loads["b"] != 1 {
 		t.Fatalf("loads %v, want a:2 b:1 for %d subscribers", loads, subscribers)
+	}
+	mu.Unlock()
+	cancel()
+	for _, out := range outs {
+		for range out { // closed when its context ends
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for bus.Subscribers("feed") != 0 || feed.Subscribers("feed") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the topic's bus subscription outlived its last subscriber")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFeedDropsSlowSubscriber: a subscriber that stops reading is
+// disconnected; the others go on.
+func TestFeedDropsSlowSubscriber(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	bus, _ := mustBus(t, testenv.RedisConn(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t, time.Minute))
+	defer cancel()
+	feed := events.NewFeed(bus, func(_ context.Context, _ events.Topic, id string) (string, bool) { return id, true })
+	slow, _ := feed.Subscribe(ctx, "feed")
+	fast, _ := feed.Subscribe(ctx, "feed")
+	const n = 200 // more than a subscriber's buffer
+	got := make(chan int)
+	go func() {
+		c := 0
+		for range fast {
+			if c++; c == n {
+				break
+			}
+		}
+		got <- c
+	}()
+	for i := range n {
+		if err := bus.Publish(ctx, "feed", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case c := <-got:
+		if c != n {
+			t.Fatalf("the reading subscriber got %d of %d", c, n)
+		}
+	case <-time.After(wait):
+		t.Fatal("the reading subscriber was held up")
+	}
+	received := 0
+	for range slow {
+		received++
+	}
+	if received >= n {
+		t.Fatalf("the slow subscriber got all %d events; want it disconnected", n)
 	}
 }
