@@ -253,17 +253,31 @@ func TestSlowSubscriber(t *testing.T) {
 		got  []int
 		done = make(chan struct{})
 	)
+	seen := make(chan int, n)
 	go func() {
 		defer close(done)
 		for msg := range fast.C() {
 			got = append(got, decode(t, msg))
+			seen <- len(got)
 			if len(got) == n {
 				return
 			}
 		}
 	}()
+	// Published in batches smaller than a buffer, each once the fast
+	// subscriber has read the last: it keeps up however busy the machine,
+	// while the slow one, never reading, falls behind.
 	for i := range n {
 		mustPublish(t, ctx, bus, "run:1", i)
+		if (i+1)%100 == 0 {
+			for c := 0; c < i+1; {
+				select {
+				case c = <-seen:
+				case <-time.After(wait):
+					t.Fatalf("the fast subscriber stalled at %d", c)
+				}
+			}
+		}
 	}
 
 	select {
@@ -590,29 +604,25 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 	feed := events.NewFeed(bus, func(_ context.Context, _ events.Topic, id string) (string, bool) { return id, true })
 	slow, _ := feed.Subscribe(ctx, "feed")
 	fast, _ := feed.Subscribe(ctx, "feed")
-	const n = 200 // more than a subscriber's buffer
-	got := make(chan int)
-	go func() {
-		c := 0
-		for range fast {
-			if c++; c == n {
-				break
-			}
-		}
-		got <- c
-	}()
+	const n, batch = 200, 40 // n is more than a subscriber's buffer, a batch less
 	for i := range n {
 		if err := bus.Publish(ctx, "feed", strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	select {
-	case c := <-got:
-		if c != n {
-			t.Fatalf("the reading subscriber got %d of %d", c, n)
+		if (i+1)%batch != 0 {
+			continue
 		}
-	case <-time.After(wait):
-		t.Fatal("the reading subscriber was held up")
+		// The reading subscriber reads each batch before the next.
+		for j := i + 1 - batch; j <= i; j++ {
+			select {
+			case v, ok := <-fast:
+				if !ok || v != strconv.Itoa(j) {
+					t.Fatalf("the reading subscriber got %q (open %v), want %d", v, ok, j)
+				}
+			case <-time.After(wait):
+				t.Fatal("the reading subscriber was held up")
+			}
+		}
 	}
 	received := 0
 	for range slow {
