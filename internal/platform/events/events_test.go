@@ -604,7 +604,7 @@ func TestFeedDropsSlowSubscriber(t *testing.T) {
 	feed := events.NewFeed(bus, func(_ context.Context, _ events.Topic, id string) (string, bool) { return id, true })
 	slow, _ := feed.Subscribe(ctx, "feed")
 	fast, _ := feed.Subscribe(ctx, "feed")
-	const n, batch = 200, 40 // n is more than a subscriber's buffer, a batch less
+	const n, batch = 400, 80 // n is more than a subscriber's buffer, a batch less
 	for i := range n {
 		if err := bus.Publish(ctx, "feed", strconv.Itoa(i)); err != nil {
 			t.Fatal(err)

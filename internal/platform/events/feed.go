@@ -30,7 +30,7 @@ type feedTopic[T any] struct {
 
 // feedBuffer is how many undelivered values a feed subscriber may have;
 // one further behind is disconnected, never waited for.
-const feedBuffer = 64
+const feedBuffer = 256
 
 // feedLoadTimeout bounds one event's load.
 const feedLoadTimeout = 10 * time.Second
