@@ -17,9 +17,11 @@ import (
 
 const module = "github.com/restored/restored"
 
-// topLevel is everything the repository root may hold besides dot-files.
+// topLevel is everything the repository root may hold besides dot-files:
+// the card's code, and the packaging and operator docs an image is built
+// and run with (Dockerfile, compose.yaml, docs/).
 var topLevel = []string{
-	"BENCHMARKS.md", "Makefile", "README.md", "cmd", "ent", "examples", "go.mod", "go.sum",
+	"BENCHMARKS.md", "Dockerfile", "Makefile", "README.md", "cmd", "compose.yaml", "docs", "ent", "examples", "go.mod", "go.sum",
 	"gqlgen.yml", "graph", "internal", "jobs", "schema.graphql", "server",
 }
 
