@@ -105,10 +105,16 @@ func TestScaledOut(t *testing.T) {
 	if statuses[0] == "COMPLETED" {
 		t.Errorf("API B's subscriber saw only the end %v, not the run going", statuses)
 	}
+	// The worker logs the job's end just after completing the run.
 	ranOn := 0
-	for _, w := range workers {
-		if strings.Contains(w.Stderr.String(), "job finished") && strings.Contains(w.Stderr.String(), runID) {
-			ranOn++
+	for deadline := time.Now().Add(10 * time.Second); ranOn == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ranOn = 0
+		for _, w := range workers {
+			for _, l := range strings.Split(w.Stderr.String(), "\n") {
+				if strings.Contains(l, "job finished") && strings.Contains(l, runID) {
+					ranOn++
+				}
+			}
 		}
 	}
 	if ranOn != 1 {
