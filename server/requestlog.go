@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -24,10 +25,13 @@ import (
 
 type requestKey struct{}
 
-// requestInfo is what the log line of a request says, filled as it runs.
+// requestInfo is what the log line of a request says, filled as it runs:
+// by every subscription of a websocket at once, hence the lock.
 type requestInfo struct {
-	id        string
-	operation string // "query viewer", set by operationName
+	id string
+
+	mu        sync.Mutex
+	operation string // "query viewer", set by operationLog
 	errors    int
 }
 
@@ -86,9 +90,11 @@ func requestLog(log *slog.Logger, next http.Handler) http.Handler {
 		attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000)}
+		ri.mu.Lock()
 		if ri.operation != "" {
 			attrs = append(attrs, slog.String("operation", ri.operation), slog.Int("graphql_errors", ri.errors))
 		}
+		ri.mu.Unlock()
 		log.LogAttrs(ctx, level, "http request", attrs...)
 	})
 }
@@ -169,6 +175,8 @@ func (o operationLog) InterceptResponse(ctx context.Context, next graphql.Respon
 	if ri == nil {
 		return resp
 	}
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
 	if op != nil && ri.operation == "" {
 		ri.operation = strings.TrimSpace(typ + " " + name)
 	}
