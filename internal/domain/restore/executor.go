@@ -273,18 +273,34 @@ func finished(st restorerunitem.Status) bool {
 	return false
 }
 
-// rememberCreated restores, on a resumed pass, what an earlier pass created:
-// later items still refer to the new ids.
+// rememberCreated restores, on a resumed pass, what an earlier pass
+// restored foundations onto: later items still refer to those ids.
 func (x *execution) rememberCreated(ctx context.Context, it *runItem) error {
-	if it.ExecutedAction == nil || *it.ExecutedAction != restorerunitem.ExecutedActionCREATED || it.TargetGraphID == nil {
+	if t, ok := intune.Lookup(it.PolicyType); !ok || !t.Foundation || it.TargetGraphID == nil {
 		return nil
 	}
 	b, err := x.s.Client.BackupItem.Get(ctx, it.BackupItemID)
 	if err != nil {
 		return err
 	}
-	x.setCreated(it.PolicyType, b.SourceGraphID, *it.TargetGraphID)
+	x.foundationRestored(it, b)
 	return nil
+}
+
+// foundationRestored records a foundation (scope tag, filter, template)
+// restored onto an object whose id differs from the backup's (created by
+// this run, or found through the identity map): every later item refers to
+// the target's id.
+func (x *execution) foundationRestored(it *runItem, b *ent.BackupItem) {
+	t, ok := intune.Lookup(b.PolicyType)
+	target := ptr.Deref(it.TargetGraphID)
+	if !ok || !t.Foundation || target == "" || target == b.SourceGraphID {
+		return
+	}
+	if it.Status == restorerunitem.StatusSUCCEEDED ||
+		(it.ExecutedAction != nil && *it.ExecutedAction == restorerunitem.ExecutedActionUNCHANGED) {
+		x.setCreated(b.PolicyType, b.SourceGraphID, target)
+	}
 }
 
 func (x *execution) setCreated(typeKey, sourceID, targetID string) {
@@ -461,16 +477,18 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 	create := *it.PlannedAction == restorerunitem.PlannedActionCREATE
 	if create {
 		action = restorerunitem.ExecutedActionCREATED
-		if !x.fresh[it.ID] {
-			// An earlier pass may have created it and died before its
-			// outcome: find it rather than create a second one.
-			found, out, ok := x.lookup(ctx, it, t, b, payload)
-			if !ok {
-				return out
-			}
-			targetID = found
-		} else {
-			targetID = ""
+		// What this item was restored onto before (by this run's earlier
+		// pass, or an earlier run between the same tenants) is updated,
+		// never created twice; after a pass that died mid-write (the
+		// marker was set before this pass) also an object of the same
+		// type and name, which that pass may have created.
+		found, out, ok := x.lookup(ctx, it, t, b, payload, !x.fresh[it.ID])
+		if !ok {
+			return out
+		}
+		targetID = found
+		if found != "" && !x.createdByRun(it) {
+			action = restorerunitem.ExecutedActionUPDATED
 		}
 	}
 	if create && targetID == "" {
@@ -519,15 +537,22 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 	return out
 }
 
+// createdByRun reports an item whose object this run created on an
+// earlier pass (it recorded the id, or set the write marker).
+func (x *execution) createdByRun(it *runItem) bool {
+	return it.TargetGraphID != nil || it.WriteStartedAt != nil && !x.fresh[it.ID]
+}
+
 func withTarget(a applied, targetID string) applied {
 	a.targetID = targetID
 	return a
 }
 
-// lookup finds the object an earlier pass of this item may have created:
-// the id it recorded, the identity map, then the same type, @odata.type and
-// name. ok=false with the failure when the target cannot tell.
-func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *ent.BackupItem, payload map[string]any) (string, applied, bool) {
+// lookup finds the object an item planned CREATE already has in the
+// target: the id an earlier pass recorded, the identity map, then (byName)
+// the same type, @odata.type and name. ok=false with the failure when the
+// target cannot tell.
+func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *ent.BackupItem, payload map[string]any, byName bool) (string, applied, bool) {
 	exists := func(id string) (bool, error) {
 		_, err := x.w.Get(ctx, t.Path+"/"+url.PathEscape(id), url.Values{"$select": {"id"}})
 		if err != nil {
@@ -555,6 +580,9 @@ func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *
 		if ok {
 			return id, applied{}, true
 		}
+	}
+	if !byName {
+		return "", applied{}, true
 	}
 	odata, _ := payload["@odata.type"].(string)
 	name, _ := payload[t.Name()].(string)
@@ -748,9 +776,7 @@ func (x *execution) save(ctx context.Context, it *runItem, b *ent.BackupItem, ou
 		return err
 	}
 	s.publishEvent(ctx, ev)
-	if out.status == restorerunitem.StatusSUCCEEDED && out.action == restorerunitem.ExecutedActionCREATED {
-		x.setCreated(b.PolicyType, b.SourceGraphID, out.targetID)
-	}
+	x.foundationRestored(it, b)
 	x.tally(it)
 	if err := s.Ops.Progress(ctx, x.op.ID, x.summary); err != nil {
 		s.Log.Warn("restore progress", "run", x.run.ID, "err", err)
