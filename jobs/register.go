@@ -44,5 +44,5 @@ func Register(mux Mux, s Services) {
 	// A second delivery while another worker executes the run gets
 	// restore.ErrLeaseHeld, writes nothing and is retried later (by then
 	// the run has finished, and the retry finds it so).
-	mux.Handle(operations.TypeRestoreExecute, op(s.Restore.RunExecuteJob))
+	mux.Handle(operations.TypeRestoreExecute, Operation(s.Ops, s.Log, s.Restore.RunExecuteJob, s.Restore.AbandonExecution))
 }

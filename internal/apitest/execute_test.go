@@ -671,6 +671,20 @@ func TestExecuteGivesUpOnUnresponsiveTenant(t *testing.T) {
 	e.app.Restore.TenantPatience = 2 * time.Second
 	c.tenant.SetFaults(graphsim.Faults{FailWrite: func(string, string, map[string]any) int { return http.StatusServiceUnavailable }})
 	w := e.executed(c.env.ID, c.bs)
+	// While it waits, the operation run says why.
+	ctx := context.Background()
+	seen := ""
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(seen, "Waiting") && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		op := e.app.DB.Client.OperationRun.Query().
+			Where(operationrun.SubjectID(w.id), operationrun.Type(operations.TypeRestoreExecute)).OnlyX(ctx)
+		seen = op.Context.StatusMessage
+		if op.Status == operationrun.StatusCOMPLETED {
+			break
+		}
+	}
+	if !strings.Contains(seen, "Waiting for the tenant") {
+		t.Errorf("status message while waiting: %q", seen)
+	}
 	if v := w.terminal(); v.Status != "FAILED" {
 		t.Fatalf("run %s, want FAILED", v.Status)
 	}

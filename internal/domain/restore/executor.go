@@ -962,3 +962,46 @@ func toAnyStrings(s []string) []any {
 	}
 	return out
 }
+
+// AbandonExecution ends a run whose execution job failed for good (its
+// retries exhausted without the job saying how it ended): every item
+// without an outcome ends SKIPPED (job_failed), the run FAILED, and the
+// target is freed for the next execution, so no run stays RUNNING forever.
+func (s *Service) AbandonExecution(ctx context.Context, op *ent.OperationRun) (err error) {
+	defer apperr.Wrap(&err, "restore.AbandonExecution(%s)", op.ID)
+	runID := ptr.Deref(op.SubjectID)
+	var rec *recorded
+	err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
+		run, err := tx.RestoreRun.Get(ctx, runID)
+		if err != nil || isTerminal(run.Status) {
+			return err
+		}
+		now := s.Clock.Now()
+		if err := tx.RestoreRunItem.Update().
+			Where(restorerunitem.RunID(runID), restorerunitem.StatusIn(restorerunitem.StatusPENDING, restorerunitem.StatusAPPLYING)).
+			SetStatus(restorerunitem.StatusSKIPPED).SetExecutedAction(restorerunitem.ExecutedActionSKIPPED).
+			SetErrorCode("job_failed").SetErrorMessage("the execution job failed; see the server log").
+			SetFinishedAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		counts, err := countsWith(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		run, err = run.Update().SetStatus(restorerun.StatusFAILED).SetFinishedAt(now).SetCounts(counts).
+			ClearActiveExecutionKey().ClearLeaseOwner().ClearLeaseExpiresAt().Save(ctx)
+		if err != nil {
+			return err
+		}
+		rec, err = s.record(ctx, tx, run, "restore_run.execute.finished", map[string]any{
+			"status": string(run.Status), "total": counts.Total, "succeeded": counts.Succeeded,
+			"failed": counts.Failed, "skipped": counts.Skipped, "abandoned": true,
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.announce(ctx, rec)
+	return nil
+}
