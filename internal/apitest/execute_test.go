@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,6 +78,23 @@ func (e *env) execOp(runID string) *ent.OperationRun {
 	e.t.Helper()
 	return e.app.DB.Client.OperationRun.Query().
 		Where(operationrun.SubjectID(runID), operationrun.Type(operations.TypeRestoreExecute)).OnlyX(context.Background())
+}
+
+// execOpDone waits for the run's restore.execute operation run to complete
+// (it completes just after the restore run ends) and returns it.
+func (e *env) execOpDone(runID string) *ent.OperationRun {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		op := e.execOp(runID)
+		if op.Status == operationrun.StatusCOMPLETED {
+			return op
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("operation %s still %s", op.ID, op.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // runItems are a run's items.
@@ -334,7 +352,7 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 			t.Errorf("%d %s audit entries, want 1", n, action)
 		}
 	}
-	op := e.execOp(w.id)
+	op := e.execOpDone(w.id)
 	if op.Outcome != operationrun.OutcomeSUCCEEDED || op.Summary.Items != len(items) || op.Summary.PoliciesCreated != len(c.deleted) {
 		t.Errorf("operation %s %+v", op.Outcome, op.Summary)
 	}
@@ -404,7 +422,9 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 
 // TestExecutePartialFailure: Graph refuses the writes of some objects; the
 // run ends PARTIAL, those items FAILED with Graph's safe code and a message
-// without any secret, token or payload, the others SUCCEEDED.
+// without any secret, token or payload, the others SUCCEEDED. A websocket
+// subscriber sees every item's outcome live, in sequence, with the counts
+// so far and the total, then the finish.
 func TestExecutePartialFailure(t *testing.T) {
 	e := start(t)
 	s := e.startSim()
@@ -416,9 +436,61 @@ func TestExecutePartialFailure(t *testing.T) {
 		}
 		return 0
 	}})
-	w := e.executed(c.env.ID, c.bs)
+	w := e.confirmed(c.env.ID, c.bs)
+	// A live subscriber follows the execution item by item.
+	ws := e.dial("graphql-transport-ws", map[string]any{"Authorization": "Bearer " + e.auditor})
+	if m := ws.next(5 * time.Second); m.Type != "connection_ack" {
+		t.Fatalf("got %s", m.Type)
+	}
+	seq := e.app.DB.Client.RestoreRun.GetX(context.Background(), w.id).EventSequence
+	ws.subscribe("ev", itemEventsSub, map[string]any{"id": w.id, "after": seq})
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	var itemEvents []itemEvent
+	for {
+		m := nextFor(t, ws, "ev")
+		var p struct {
+			Data struct{ RestoreRunEvents itemEvent }
+		}
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		ev := p.Data.RestoreRunEvents
+		if ev.Sequence != seq+1 {
+			t.Fatalf("event %d after %d", ev.Sequence, seq)
+		}
+		seq = ev.Sequence
+		if ev.Kind == "ITEM" {
+			itemEvents = append(itemEvents, ev)
+		}
+		if ev.Action == "restore_run.execute.finished" {
+			if ev.Status != "PARTIAL" {
+				t.Errorf("finish event %+v", ev)
+			}
+			break
+		}
+	}
 	if v := w.terminal(); v.Status != "PARTIAL" {
 		t.Fatalf("run %s, want PARTIAL", v.Status)
+	}
+	total := len(e.runItems(w.id))
+	if len(itemEvents) != total {
+		t.Fatalf("%d ITEM events for %d items", len(itemEvents), total)
+	}
+	failedEvents := 0
+	for i, ev := range itemEvents {
+		if ev.Item == nil || ev.Counts == nil || ev.Counts.Total != total ||
+			ev.Counts.SUCCEEDED+ev.Counts.FAILED+ev.Counts.SKIPPED != i+1 || ev.Item.Status != ev.Action {
+			t.Fatalf("ITEM event %d: %+v item %+v counts %+v", i, ev, ev.Item, ev.Counts)
+		}
+		if ev.Item.Status == "FAILED" {
+			failedEvents++
+			if ev.Item.ErrorCode == nil || *ev.Item.ErrorCode != "BadRequest" {
+				t.Errorf("failed item event %+v", ev.Item)
+			}
+		}
+	}
+	if failedEvents != 1 {
+		t.Errorf("%d FAILED item events, want 1", failedEvents)
 	}
 	var failedItems []*ent.RestoreRunItem
 	succeeded := 0
@@ -437,7 +509,7 @@ func TestExecutePartialFailure(t *testing.T) {
 	if ptr.Deref(f.TargetGraphID) != refused || ptr.Deref(f.ErrorCode) != "BadRequest" || f.Attempts != 1 || f.FinishedAt == nil {
 		t.Errorf("failed item %+v", f)
 	}
-	op := e.execOp(w.id)
+	op := e.execOpDone(w.id)
 	if op.Outcome != operationrun.OutcomePARTIALLY_SUCCEEDED || op.Summary.Failed != 1 || len(op.Context.Failures) != 1 ||
 		op.Context.Failures[0].Code != "BadRequest" {
 		t.Errorf("operation %s %+v %+v", op.Outcome, op.Summary, op.Context)
@@ -449,6 +521,24 @@ func TestExecutePartialFailure(t *testing.T) {
 			t.Errorf("a stored error or log line contains %q", secret)
 		}
 	}
+}
+
+const itemEventsSub = `subscription($id: ID!, $after: Int) { restoreRunEvents(runId: $id, afterSequence: $after) {
+	sequence kind action status item { id status executedAction errorCode attempts verified }
+	counts { PENDING APPLYING SUCCEEDED FAILED SKIPPED total } } }`
+
+// itemEvent is a restoreRunEvents event with its item and counts.
+type itemEvent struct {
+	Sequence             int
+	Kind, Action, Status string
+	Item                 *struct {
+		ID, Status     string
+		ExecutedAction *string
+		ErrorCode      *string
+		Attempts       int
+		Verified       bool
+	}
+	Counts *struct{ PENDING, APPLYING, SUCCEEDED, FAILED, SKIPPED, Total int }
 }
 
 // TestExecuteCancelWhileRunning: cancelling a running execution stops it
@@ -488,7 +578,7 @@ func TestExecuteCancelWhileRunning(t *testing.T) {
 	if cancelled == 0 || done == 0 {
 		t.Fatalf("%d cancelled, %d done", cancelled, done)
 	}
-	if op := e.execOp(w.id); op.Outcome != operationrun.OutcomeCANCELLED {
+	if op := e.execOpDone(w.id); op.Outcome != operationrun.OutcomeCANCELLED {
 		t.Errorf("operation %s", op.Outcome)
 	}
 	if run := e.app.DB.Client.RestoreRun.GetX(ctx, w.id); run.ActiveExecutionKey != nil || run.FinishedAt == nil {
@@ -543,7 +633,7 @@ func TestExecuteResumesAfterShutdown(t *testing.T) {
 	if got := creates(c.tenant.Writes()); len(got) != len(c.deleted) {
 		t.Errorf("creations %v, want %d", got, len(c.deleted))
 	}
-	if op := e.execOp(w.id); op.Outcome != operationrun.OutcomeSUCCEEDED {
+	if op := e.execOpDone(w.id); op.Outcome != operationrun.OutcomeSUCCEEDED {
 		t.Errorf("operation %s %v", op.Outcome, ptr.Deref(op.ErrorMessage))
 	}
 }
@@ -688,7 +778,7 @@ func TestExecuteGivesUpOnUnresponsiveTenant(t *testing.T) {
 	if v := w.terminal(); v.Status != "FAILED" {
 		t.Fatalf("run %s, want FAILED", v.Status)
 	}
-	op := e.execOp(w.id)
+	op := e.execOpDone(w.id)
 	if op.Outcome != operationrun.OutcomeFAILED || ptr.Deref(op.ErrorCode) != "tenant_unresponsive" || op.Context.StatusMessage != "" {
 		t.Errorf("operation %s %v %+v", op.Outcome, ptr.Deref(op.ErrorCode), op.Context)
 	}
