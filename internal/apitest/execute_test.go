@@ -788,3 +788,53 @@ func TestExecuteGivesUpOnUnresponsiveTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestExecuteLostLeaseStops: a handler whose lease another one took over
+// (it stalled past its expiry, say) sends at most the request it had in
+// flight, records no further outcome, and stops with ErrLeaseHeld.
+func TestExecuteLostLeaseStops(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	c := e.changedTenant(t, s, "stolen")
+	c.tenant.SetFaults(graphsim.Faults{Latency: 100 * time.Millisecond})
+	w := e.confirmed(c.env.ID, c.bs)
+	e.app.StopWorker() // the test is the worker
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	op := e.execOp(w.id)
+	ctx := context.Background()
+	db := e.app.DB.Client
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.app.Restore.RunExecuteJob(ctx, op)
+		done <- err
+	}()
+	finishedItems := func() int {
+		return db.RestoreRunItem.Query().Where(restorerunitem.RunID(w.id), restorerunitem.FinishedAtNotNil()).CountX(ctx)
+	}
+	for deadline := time.Now().Add(60 * time.Second); finishedItems() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no item finished")
+		}
+	}
+	db.RestoreRun.UpdateOneID(w.id).SetLeaseOwner("another-worker").SetLeaseExpiresAt(time.Now().Add(time.Hour)).AddLeaseToken(1).ExecX(ctx)
+	c.tenant.ResetWrites()
+	before := finishedItems()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler did not stop")
+	}
+	if !errors.Is(err, restore.ErrLeaseHeld) {
+		t.Fatalf("handler ended with %v, want ErrLeaseHeld", err)
+	}
+	if n := len(c.tenant.Writes()); n > 1 {
+		t.Errorf("%d writes after the lease was taken over, want at most the one in flight", n)
+	}
+	if after := finishedItems(); after != before {
+		t.Errorf("%d outcomes recorded after the lease was lost", after-before)
+	}
+	if run := db.RestoreRun.GetX(ctx, w.id); run.Status != restorerun.StatusRUNNING || ptr.Deref(run.LeaseOwner) != "another-worker" {
+		t.Errorf("the run %s, lease %v: the loser changed it", run.Status, ptr.Deref(run.LeaseOwner))
+	}
+}

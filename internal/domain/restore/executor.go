@@ -133,10 +133,11 @@ func (x *execution) execute(ctx context.Context) (operations.End, error) {
 	if x.refs, err = s.refsFor(ctx, x.run); err != nil {
 		return operations.End{}, err
 	}
-	x.w, err = s.Writers.Writer(ctx, x.run.Edges.Environment)
+	w, err := s.Writers.Writer(ctx, x.run.Edges.Environment)
 	if err != nil {
 		return x.abort(ctx, restorerun.StatusFAILED, apperr.SafeCode(err), "the target tenant could not be reached: "+apperr.SafeCode(err))
 	}
+	x.w = fencedWriter{Writer: w, lease: x.lease}
 	items, err := x.items(ctx)
 	if err != nil {
 		return operations.End{}, err
@@ -377,11 +378,16 @@ func (x *execution) item(ctx context.Context, it *runItem) (outcome, error) {
 		if err := x.begin(ctx, it); err != nil {
 			return outcome{}, err
 		}
-		ictx, cancel := context.WithTimeout(ctx, s.itemTimeout())
+		held, release := x.lease.bind(ctx)
+		ictx, cancel := context.WithTimeout(held, s.itemTimeout())
 		a := x.apply(ictx, it, t, b)
 		cancel()
+		release()
 		if a.cause != nil {
 			return outcome{}, a.cause
+		}
+		if x.lease.isLost() {
+			return outcome{}, ErrLeaseHeld
 		}
 		if err := ctx.Err(); err != nil {
 			return outcome{}, err
@@ -492,9 +498,6 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		}
 	}
 	if create && targetID == "" {
-		if err := x.lease.fence(ctx); err != nil {
-			return applied{cause: err}
-		}
 		id, err := intune.Create(ctx, x.w, t, payload)
 		if id != "" {
 			// Recorded at once: a pass after a crash finds it by id.
@@ -512,17 +515,11 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		}
 		targetID = id
 	} else {
-		if err := x.lease.fence(ctx); err != nil {
-			return applied{cause: err}
-		}
 		if err := intune.Update(ctx, x.w, t, targetID, payload); err != nil {
 			return graphFailure(err, "update")
 		}
 	}
 	if t.Assignments.Supported && (len(assignments) > 0 || !create) {
-		if err := x.lease.fence(ctx); err != nil {
-			return applied{cause: err}
-		}
 		if err := intune.WriteAssignments(ctx, x.w, t, targetID, assignments); err != nil {
 			return withTarget(graphFailure(err, "assign"), targetID)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/restorerun"
+	"github.com/restored/restored/internal/intune"
 )
 
 // The execution lease: one executor per run at any moment, whatever Asynq
@@ -45,6 +46,11 @@ type lease struct {
 	mu   sync.Mutex
 	lost bool
 	stop func()
+	// held is cancelled when the lease is lost: Graph requests in flight
+	// under it are abandoned rather than completed by a handler that no
+	// longer owns the run.
+	held       context.Context
+	cancelHeld context.CancelFunc
 }
 
 // newLeaseOwner names one handler invocation: host, process and a random
@@ -82,6 +88,7 @@ func (s *Service) acquireLease(ctx context.Context, runID string) (*lease, error
 		return nil, err
 	}
 	l := &lease{s: s, runID: runID, owner: owner, token: run.LeaseToken}
+	l.held, l.cancelHeld = context.WithCancel(context.Background())
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	l.stop = func() { cancel(); <-done }
@@ -160,12 +167,21 @@ func (l *lease) markLost() {
 	l.mu.Lock()
 	l.lost = true
 	l.mu.Unlock()
+	l.cancelHeld()
+}
+
+// bind returns ctx, also cancelled when the lease is lost.
+func (l *lease) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(l.held, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // release stops the heartbeat and frees the lease (if still held), so a
 // handed-back run is resumed at once rather than after the TTL.
 func (l *lease) release(ctx context.Context) {
 	l.stop()
+	defer l.cancelHeld()
 	if l.isLost() {
 		return
 	}
@@ -173,4 +189,40 @@ func (l *lease) release(ctx context.Context) {
 		Save(context.WithoutCancel(ctx)); err != nil {
 		l.s.Log.Warn("release restore lease", "run", l.runID, "err", err)
 	}
+}
+
+// fencedWriter checks the lease before every write it sends, so a handler
+// that lost the lease sends nothing more, even within one item's several
+// requests (object, relations, assignments).
+type fencedWriter struct {
+	intune.Writer
+	lease *lease
+}
+
+func (w fencedWriter) Post(ctx context.Context, path string, body any) (map[string]any, error) {
+	if err := w.lease.fence(ctx); err != nil {
+		return nil, err
+	}
+	return w.Writer.Post(ctx, path, body)
+}
+
+func (w fencedWriter) Patch(ctx context.Context, path string, body any) error {
+	if err := w.lease.fence(ctx); err != nil {
+		return err
+	}
+	return w.Writer.Patch(ctx, path, body)
+}
+
+func (w fencedWriter) Put(ctx context.Context, path string, body any) error {
+	if err := w.lease.fence(ctx); err != nil {
+		return err
+	}
+	return w.Writer.Put(ctx, path, body)
+}
+
+func (w fencedWriter) Delete(ctx context.Context, path string) error {
+	if err := w.lease.fence(ctx); err != nil {
+		return err
+	}
+	return w.Writer.Delete(ctx, path)
 }
