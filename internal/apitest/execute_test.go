@@ -838,3 +838,33 @@ func TestExecuteLostLeaseStops(t *testing.T) {
 		t.Errorf("the run %s, lease %v: the loser changed it", run.Status, ptr.Deref(run.LeaseOwner))
 	}
 }
+
+// TestExecuteRefusesDisabledWrites: writes disabled on the environment
+// after the run was queued: the execution writes nothing, every item ends
+// SKIPPED (writes_disabled) and the run FAILED with that reason.
+func TestExecuteRefusesDisabledWrites(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	c := e.changedTenant(t, s, "disabled")
+	w := e.confirmed(c.env.ID, c.bs)
+	e.app.StopWorker()
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	e.app.DB.Client.Environment.UpdateOneID(c.env.ID).SetWriteEnabled(false).ExecX(context.Background())
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	if v := w.terminal(); v.Status != "FAILED" {
+		t.Fatalf("run %s, want FAILED", v.Status)
+	}
+	for _, it := range e.runItems(w.id) {
+		if it.Status != restorerunitem.StatusSKIPPED || ptr.Deref(it.ErrorCode) != "writes_disabled" {
+			t.Errorf("item %s %s %s", it.ID, it.Status, ptr.Deref(it.ErrorCode))
+		}
+	}
+	if op := e.execOpDone(w.id); op.Outcome != operationrun.OutcomeFAILED || ptr.Deref(op.ErrorCode) != "writes_disabled" {
+		t.Errorf("operation %s %s", op.Outcome, ptr.Deref(op.ErrorCode))
+	}
+	if ws := c.tenant.Writes(); len(ws) != 0 {
+		t.Errorf("writes: %+v", ws)
+	}
+}

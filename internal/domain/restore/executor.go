@@ -133,6 +133,11 @@ func (x *execution) execute(ctx context.Context) (operations.End, error) {
 	if x.refs, err = s.refsFor(ctx, x.run); err != nil {
 		return operations.End{}, err
 	}
+	if env := x.run.Edges.Environment; !env.WriteEnabled || env.ArchivedAt != nil {
+		// Judged again at the start: writes may have been disabled (or
+		// the environment archived) since the run was queued.
+		return x.abort(ctx, restorerun.StatusFAILED, "writes_disabled", "writes to this environment were disabled before the restore started")
+	}
 	w, err := s.Writers.Writer(ctx, x.run.Edges.Environment)
 	if err != nil {
 		return x.abort(ctx, restorerun.StatusFAILED, apperr.SafeCode(err), "the target tenant could not be reached: "+apperr.SafeCode(err))
