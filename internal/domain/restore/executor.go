@@ -182,7 +182,8 @@ func (x *execution) execute(ctx context.Context) (operations.End, error) {
 			return operations.End{}, err
 		}
 		if out.giveUp {
-			return x.abort(ctx, restorerun.StatusFAILED, codeTenantUnresponsive,
+			// FAILED, or PARTIAL when items before succeeded.
+			return x.abort(ctx, "", codeTenantUnresponsive,
 				fmt.Sprintf("the tenant made no progress for %s", s.tenantPatience()))
 		}
 	}
@@ -815,7 +816,8 @@ func (x *execution) note(ctx context.Context, msg string) {
 }
 
 // abort ends the run early (cancelled, tenant unreachable or unresponsive):
-// every item without an outcome ends SKIPPED with code.
+// every item without an outcome ends SKIPPED with code; status "" lets the
+// items' outcomes decide (see finish).
 func (x *execution) abort(ctx context.Context, status restorerun.Status, code, message string) (operations.End, error) {
 	s := x.s
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
@@ -894,9 +896,10 @@ func (s *Service) endOf(ctx context.Context, run *ent.RestoreRun) (operations.En
 	}
 	x := &execution{}
 	var failures []results.Failure
-	unverified := 0
+	unverified, gaveUp := 0, false
 	for _, it := range items {
 		x.tally(it)
+		gaveUp = gaveUp || ptr.Deref(it.ErrorCode) == codeTenantUnresponsive
 		if it.Status == restorerunitem.StatusSUCCEEDED && !it.Verified {
 			unverified++
 		}
@@ -919,6 +922,10 @@ func (s *Service) endOf(ctx context.Context, run *ent.RestoreRun) (operations.En
 		end.Outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
 		end.Context.ReasonCodes = []string{"items_failed"}
 		end.ErrorCode, end.ErrorMessage = "items_failed", fmt.Sprintf("%d of %d items failed.", sum.Failed, sum.Items)
+		if gaveUp {
+			end.Context.ReasonCodes = append(end.Context.ReasonCodes, codeTenantUnresponsive)
+			end.ErrorMessage += fmt.Sprintf(" The tenant stopped answering: %d items were skipped.", sum.Skipped)
+		}
 	case restorerun.StatusCANCELLED:
 		end.Outcome = operationrun.OutcomeCANCELLED
 		end.Context.ReasonCodes = []string{codeCancelled}
