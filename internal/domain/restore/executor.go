@@ -494,12 +494,12 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		// never created twice; after a pass that died mid-write (the
 		// marker was set before this pass) also an object of the same
 		// type and name, which that pass may have created.
-		found, out, ok := x.lookup(ctx, it, t, b, payload, !x.fresh[it.ID])
+		found, earlierRun, out, ok := x.lookup(ctx, it, t, b, payload, !x.fresh[it.ID])
 		if !ok {
 			return out
 		}
 		targetID = found
-		if found != "" && !x.createdByRun(it) {
+		if earlierRun {
 			action = restorerunitem.ExecutedActionUPDATED
 		}
 	}
@@ -540,22 +540,17 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 	return out
 }
 
-// createdByRun reports an item whose object this run created on an
-// earlier pass (it recorded the id, or set the write marker).
-func (x *execution) createdByRun(it *runItem) bool {
-	return it.TargetGraphID != nil || it.WriteStartedAt != nil && !x.fresh[it.ID]
-}
-
 func withTarget(a applied, targetID string) applied {
 	a.targetID = targetID
 	return a
 }
 
 // lookup finds the object an item planned CREATE already has in the
-// target: the id an earlier pass recorded, the identity map, then (byName)
-// the same type, @odata.type and name. ok=false with the failure when the
-// target cannot tell.
-func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *ent.BackupItem, payload map[string]any, byName bool) (string, applied, bool) {
+// target: the id an earlier pass of this run recorded, the identity map
+// (earlierRun: an earlier run restored the item onto it), then (byName, after
+// a pass that died mid-write) the same type, @odata.type and name. ok=false
+// with the failure when the target cannot tell.
+func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *ent.BackupItem, payload map[string]any, byName bool) (_ string, earlierRun bool, _ applied, ok bool) {
 	exists := func(id string) (bool, error) {
 		_, err := x.w.Get(ctx, t.Path+"/"+url.PathEscape(id), url.Values{"$select": {"id"}})
 		if err != nil {
@@ -566,53 +561,51 @@ func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *
 		}
 		return true, nil
 	}
-	candidates := []string{ptr.Deref(it.TargetGraphID)}
 	known, err := identities(ctx, x.s.Client, x.run.WorkspaceID, x.tt, t.Key)
 	if err != nil {
-		return "", applied{cause: err}, false
+		return "", false, applied{cause: err}, false
 	}
-	candidates = append(candidates, known[b.SourceGraphID])
-	for _, id := range candidates {
+	for i, id := range []string{ptr.Deref(it.TargetGraphID), known[b.SourceGraphID]} {
 		if id == "" {
 			continue
 		}
-		ok, err := exists(id)
+		found, err := exists(id)
 		if err != nil {
-			return "", graphFailure(err, "look up"), false
+			return "", false, graphFailure(err, "look up"), false
 		}
-		if ok {
-			return id, applied{}, true
+		if found {
+			return id, i == 1 && id != ptr.Deref(it.TargetGraphID), applied{}, true
 		}
 	}
 	if !byName {
-		return "", applied{}, true
+		return "", false, applied{}, true
 	}
 	odata, _ := payload["@odata.type"].(string)
 	name, _ := payload[t.Name()].(string)
 	if name == "" {
 		name = b.DisplayName
 	}
-	var found []string
+	var matches []string
 	err = x.w.List(ctx, t.Path, url.Values{"$select": {"id," + t.Name()}}, func(raw map[string]any) error {
 		n, _ := raw[t.Name()].(string)
 		o, _ := raw["@odata.type"].(string)
 		if strings.EqualFold(n, name) && (odata == "" || intune.CanonicalODataType(o) == intune.CanonicalODataType(odata)) {
 			id, _ := raw["id"].(string)
-			found = append(found, id)
+			matches = append(matches, id)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", graphFailure(err, "look up"), false
+		return "", false, graphFailure(err, "look up"), false
 	}
-	switch len(found) {
+	switch len(matches) {
 	case 0:
-		return "", applied{}, true
+		return "", false, applied{}, true
 	case 1:
-		return found[0], applied{}, true
+		return matches[0], false, applied{}, true
 	}
-	return "", applied{outcome: failed(codeAmbiguous,
-		fmt.Sprintf("%d objects named %q exist in the target: not created again", len(found), name))}, false
+	return "", false, applied{outcome: failed(codeAmbiguous,
+		fmt.Sprintf("%d objects named %q exist in the target: not created again", len(matches), name))}, false
 }
 
 // substitute replaces references to foundations this run created (scope
