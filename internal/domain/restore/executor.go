@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
@@ -967,8 +968,9 @@ func toAnyStrings(s []string) []any {
 
 // AbandonExecution ends a run whose execution job failed for good (its
 // retries exhausted without the job saying how it ended): every item
-// without an outcome ends SKIPPED (job_failed), the run FAILED, and the
-// target is freed for the next execution, so no run stays RUNNING forever.
+// without an outcome ends SKIPPED (job_failed), the run FAILED, a
+// pre-restore set still capturing FAILED, and the target is freed for the
+// next execution, so no run stays RUNNING forever.
 func (s *Service) AbandonExecution(ctx context.Context, op *ent.OperationRun) (err error) {
 	defer apperr.Wrap(&err, "restore.AbandonExecution(%s)", op.ID)
 	runID := ptr.Deref(op.SubjectID)
@@ -989,6 +991,13 @@ func (s *Service) AbandonExecution(ctx context.Context, op *ent.OperationRun) (e
 		counts, err := countsWith(ctx, tx, runID)
 		if err != nil {
 			return err
+		}
+		if run.PreRestoreBackupSetID != nil {
+			// Its capture will not be finished: no set stays CAPTURING.
+			if err := tx.BackupSet.Update().Where(backupset.ID(*run.PreRestoreBackupSetID), backupset.StatusEQ(backupset.StatusCAPTURING)).
+				SetStatus(backupset.StatusFAILED).Exec(ctx); err != nil {
+				return err
+			}
 		}
 		run, err = run.Update().SetStatus(restorerun.StatusFAILED).SetFinishedAt(now).SetCounts(counts).
 			ClearActiveExecutionKey().ClearLeaseOwner().ClearLeaseExpiresAt().Save(ctx)
