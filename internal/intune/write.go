@@ -59,7 +59,19 @@ func (t *Type) CreateBody(payload map[string]any) map[string]any {
 // object with its inline relations.
 func (t *Type) UpdateBody(payload map[string]any) map[string]any {
 	put := t.UpdateMethod == http.MethodPut
-	return t.body(payload, func(r Relation) bool { return put && r.OnCreate == Inline })
+	body := t.body(payload, func(r Relation) bool { return put && r.OnCreate == Inline })
+	for _, k := range notUpdatable[t.Key] {
+		delete(body, k)
+	}
+	return body
+}
+
+// notUpdatable are properties set on create that Graph refuses in an
+// update: an assignment filter's platform (IntuneCD and IntuneManagement
+// leave it out of their PATCH). A restore that would change one shows as
+// drift on read-back.
+var notUpdatable = map[string][]string{
+	"assignmentFilter": {"platform"},
 }
 
 func (t *Type) body(payload map[string]any, keep func(Relation) bool) map[string]any {

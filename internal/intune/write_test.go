@@ -59,6 +59,12 @@ func TestWriteBodies(t *testing.T) {
 				"settings": []any{m{"settingInstance": m{"settingDefinitionId": "a"}}}},
 		},
 		{
+			name: "assignment filter: platform only on create", typ: "assignmentFilter",
+			payload: m{"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter", "displayName": "F", "platform": "windows10AndLater", "rule": "x"},
+			create:  m{"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter", "displayName": "F", "platform": "windows10AndLater", "rule": "x"},
+			upd:     m{"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter", "displayName": "F", "rule": "x"},
+		},
+		{
 			name: "compliance: actions inline on create, never in a PATCH", typ: "deviceCompliancePolicy", payload: compliance,
 			create: m{"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "C",
 				"scheduledActionsForRule": []any{m{"ruleName": "r", "scheduledActionConfigurations": []any{m{"actionType": "block"}}}}},

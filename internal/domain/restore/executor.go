@@ -766,7 +766,7 @@ func (x *execution) save(ctx context.Context, it *runItem, b *ent.BackupItem, ou
 		if err != nil {
 			return err
 		}
-		ev, err = appendEvent(ctx, tx, x.run.ID, EventItem, string(out.status), it.ID, counts, now)
+		ev, err = appendEvent(ctx, tx, x.run.ID, EventItem, "", it.ID, counts, now)
 		return err
 	})
 	if err != nil {
