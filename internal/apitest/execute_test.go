@@ -842,7 +842,8 @@ func TestExecuteLostLeaseStops(t *testing.T) {
 
 // TestExecuteRefusesDisabledWrites: writes disabled on the environment
 // after the run was queued: the execution writes nothing, every item ends
-// SKIPPED (writes_disabled) and the run FAILED with that reason.
+// SKIPPED (writes_disabled), the run FAILED with that reason and its
+// operation BLOCKED.
 func TestExecuteRefusesDisabledWrites(t *testing.T) {
 	e := start(t)
 	s := e.startSim()
@@ -862,7 +863,8 @@ func TestExecuteRefusesDisabledWrites(t *testing.T) {
 			t.Errorf("item %s %s %s", it.ID, it.Status, ptr.Deref(it.ErrorCode))
 		}
 	}
-	if op := e.execOpDone(w.id); op.Outcome != operationrun.OutcomeFAILED || ptr.Deref(op.ErrorCode) != "writes_disabled" {
+	// The proof calls a run the write gate stopped BLOCKED, not FAILED.
+	if op := e.execOpDone(w.id); op.Outcome != operationrun.OutcomeBLOCKED || ptr.Deref(op.ErrorCode) != "writes_disabled" {
 		t.Errorf("operation %s %s", op.Outcome, ptr.Deref(op.ErrorCode))
 	}
 	if ws := c.tenant.Writes(); len(ws) != 0 {

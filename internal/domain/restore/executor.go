@@ -76,7 +76,7 @@ func (s *Service) RunExecuteJob(ctx context.Context, op *ent.OperationRun) (_ op
 	if isTerminal(run.Status) {
 		// The run ended but its operation did not (a crash in between):
 		// report the end it reached.
-		return s.endOf(ctx, run)
+		return s.endOf(ctx, op, run)
 	}
 	if run.Status != restorerun.StatusQUEUED && run.Status != restorerun.StatusRUNNING {
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "not_queued",
@@ -120,6 +120,8 @@ type execution struct {
 	// lastProgress is when the tenant last let an item finish.
 	lastProgress time.Time
 	summary      results.OperationSummary
+	// abortCode is why the run ended early, if it did (audited).
+	abortCode string
 }
 
 func (x *execution) execute(ctx context.Context) (operations.End, error) {
@@ -227,7 +229,7 @@ func (x *execution) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		rec, err = s.record(ctx, tx, x.run, "restore_run.execute.started", map[string]any{"items": counts.Total})
+		rec, err = s.record(ctx, tx, x.run, AuditExecuteStarted, map[string]any{"items": counts.Total})
 		return err
 	})
 	if err != nil {
@@ -814,6 +816,7 @@ func (x *execution) note(ctx context.Context, msg string) {
 // items' outcomes decide (see finish).
 func (x *execution) abort(ctx context.Context, status restorerun.Status, code, message string) (operations.End, error) {
 	s := x.s
+	x.abortCode = code
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		if err := x.lease.renew(ctx, tx); err != nil {
 			return err
@@ -865,10 +868,14 @@ func (x *execution) finish(ctx context.Context, forced restorerun.Status) (opera
 		if err != nil {
 			return err
 		}
-		rec, err = s.record(ctx, tx, run, "restore_run.execute.finished", map[string]any{
+		meta := map[string]any{
 			"status": string(status), "total": counts.Total, "succeeded": counts.Succeeded,
 			"failed": counts.Failed, "skipped": counts.Skipped,
-		})
+		}
+		if x.abortCode != "" {
+			meta["errorCode"] = x.abortCode
+		}
+		rec, err = s.record(ctx, tx, run, AuditExecuteFinished, meta)
 		return err
 	})
 	if err != nil {
@@ -876,12 +883,13 @@ func (x *execution) finish(ctx context.Context, forced restorerun.Status) (opera
 	}
 	x.lease.markLost() // released with the finish: nothing more to free
 	s.announce(ctx, rec)
-	return s.endOf(ctx, run)
+	return s.endOf(ctx, x.op, run)
 }
 
-// endOf is the operation's end for a finished run: succeeded only when
-// every executable item succeeded and was verified.
-func (s *Service) endOf(ctx context.Context, run *ent.RestoreRun) (operations.End, error) {
+// endOf is the operation's end for a finished run. Its outcome is the
+// proof's (JudgeProof, the rule the reconciler applies too): succeeded only
+// with the whole bundle; its message and failures say what happened.
+func (s *Service) endOf(ctx context.Context, op *ent.OperationRun, run *ent.RestoreRun) (operations.End, error) {
 	items, err := s.Client.RestoreRunItem.Query().Where(restorerunitem.RunID(run.ID)).
 		Select(restorerunitem.FieldStatus, restorerunitem.FieldExecutedAction, restorerunitem.FieldVerified,
 			restorerunitem.FieldPolicyType, restorerunitem.FieldTargetGraphID, restorerunitem.FieldErrorCode).All(ctx)
@@ -935,6 +943,19 @@ func (s *Service) endOf(ctx context.Context, run *ent.RestoreRun) (operations.En
 		}
 		end.Context.ReasonCodes = []string{code}
 		end.ErrorCode, end.ErrorMessage = code, fmt.Sprintf("The restore failed (%s): %d of %d items failed, %d skipped.", code, sum.Failed, sum.Items, sum.Skipped)
+	}
+	if op.EnvironmentID != nil {
+		ev, err := s.evidence(ctx, run.ID, op.WorkspaceID, *op.EnvironmentID)
+		if err != nil {
+			return operations.End{}, err
+		}
+		if p := JudgeProof(ev); p.Final() {
+			end.Outcome = operationrun.Outcome(p.Outcome)
+			end.Context.ReasonCodes = p.Reasons
+			if end.Outcome == operationrun.OutcomeSUCCEEDED {
+				end.ErrorCode, end.ErrorMessage = "", ""
+			}
+		}
 	}
 	return end, nil
 }
@@ -1004,9 +1025,9 @@ func (s *Service) AbandonExecution(ctx context.Context, op *ent.OperationRun) (e
 		if err != nil {
 			return err
 		}
-		rec, err = s.record(ctx, tx, run, "restore_run.execute.finished", map[string]any{
+		rec, err = s.record(ctx, tx, run, AuditExecuteFinished, map[string]any{
 			"status": string(run.Status), "total": counts.Total, "succeeded": counts.Succeeded,
-			"failed": counts.Failed, "skipped": counts.Skipped, "abandoned": true,
+			"failed": counts.Failed, "skipped": counts.Skipped, "errorCode": "job_failed",
 		})
 		return err
 	})
