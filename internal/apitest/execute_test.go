@@ -356,6 +356,19 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 	if op.Outcome != operationrun.OutcomeSUCCEEDED || op.Summary.Items != len(items) || op.Summary.PoliciesCreated != len(c.deleted) {
 		t.Errorf("operation %s %+v", op.Outcome, op.Summary)
 	}
+	// The run's proof, as the API shows it: the whole bundle.
+	var proof struct {
+		RestoreRun struct {
+			Proof struct {
+				Outcome          string
+				Reasons, Missing []string
+			}
+		}
+	}
+	e.post(e.auditor, `query($id: ID!) { restoreRun(id: $id) { proof { outcome reasons missing } } }`, map[string]any{"id": w.id}).decode(t, &proof)
+	if p := proof.RestoreRun.Proof; p.Outcome != "SUCCEEDED" || len(p.Reasons)+len(p.Missing) != 0 {
+		t.Errorf("proof %+v", p)
+	}
 	note := db.Notification.Query().Where(notification.SubjectID(op.ID), notification.Kind(operations.NotifyCompleted)).OnlyX(ctx)
 	if note.Title != "Restore succeeded" || !strings.Contains(note.Body, "created") {
 		t.Errorf("notification %q: %q", note.Title, note.Body)
