@@ -475,7 +475,7 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 	payload := maps.Clone(d.payload)
 	if t.ScopeTagsProperty != "" {
 		if len(d.scopeTags) > 0 {
-			payload[t.ScopeTagsProperty] = toAnyStrings(d.scopeTags)
+			payload[t.ScopeTagsProperty] = tagList(d.scopeTags)
 		} else {
 			delete(payload, t.ScopeTagsProperty)
 		}
@@ -979,7 +979,7 @@ func countsWith(ctx context.Context, client *ent.Client, runID string) (*results
 	return out, nil
 }
 
-func toAnyStrings(s []string) []any {
+func tagList(s []string) []any {
 	out := make([]any, len(s))
 	for i, v := range s {
 		out[i] = v
