@@ -340,12 +340,13 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 	}
 	pre := db.BackupSet.GetX(ctx, *run.PreRestoreBackupSetID)
 	preItems := db.BackupItem.Query().Where(backupitem.BackupSetID(pre.ID)).AllX(ctx)
-	if pre.Origin != backupset.OriginPRE_RESTORE || pre.Status != backupset.StatusREADY || len(preItems) != len(c.changed) || pre.EnvironmentID != c.env.ID {
-		t.Fatalf("pre-restore set %+v with %d items", pre, len(preItems))
+	if pre.Origin != backupset.OriginPRE_RESTORE || pre.Status != backupset.StatusREADY || len(preItems) != byAction["UPDATED"] || pre.EnvironmentID != c.env.ID {
+		t.Fatalf("pre-restore set %+v with %d items, want one per updated item (%d)", pre, len(preItems), byAction["UPDATED"])
 	}
-	for _, b := range preItems {
-		if b.Payload["description"] != c.preNotes[b.SourceGraphID] {
-			t.Errorf("pre-restore item %s holds %v, want the target's state before the restore", b.SourceGraphID, b.Payload["description"])
+	for _, id := range c.changed {
+		i := slices.IndexFunc(preItems, func(b *ent.BackupItem) bool { return b.SourceGraphID == id })
+		if i < 0 || preItems[i].Payload["description"] != c.preNotes[id] {
+			t.Errorf("pre-restore set lacks %s as the target had it before the restore", id)
 		}
 	}
 	// The run's log: one ITEM event per item, the last with every item
