@@ -475,7 +475,7 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 	payload := maps.Clone(d.payload)
 	if t.ScopeTagsProperty != "" {
 		if len(d.scopeTags) > 0 {
-			payload[t.ScopeTagsProperty] = tagList(d.scopeTags)
+			payload[t.ScopeTagsProperty] = toAnyStrings(d.scopeTags)
 		} else {
 			delete(payload, t.ScopeTagsProperty)
 		}
@@ -977,14 +977,6 @@ func countsWith(ctx context.Context, client *ent.Client, runID string) (*results
 		out.Add(r.Status, r.Count)
 	}
 	return out, nil
-}
-
-func tagList(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }
 
 // AbandonExecution ends a run whose execution job failed for good (its
