@@ -83,12 +83,26 @@ func (s *Service) RunExecuteJob(ctx context.Context, op *ent.OperationRun) (_ op
 			ErrorMessage: "the run is " + string(run.Status) + ", not queued for execution"}, nil
 	}
 	l, err := s.acquireLease(ctx, run.ID)
+	if errors.Is(err, ErrLeaseHeld) {
+		// Or the run ended meanwhile (cancelled while still queued).
+		if now, rerr := s.Client.RestoreRun.Get(ctx, run.ID); rerr == nil && isTerminal(now.Status) {
+			return s.endOf(ctx, op, now)
+		}
+	}
 	if err != nil {
 		return operations.End{}, err
 	}
 	defer l.release(ctx)
 	x := &execution{s: s, op: op, lease: l, run: run, created: map[string]string{}, fresh: map[string]bool{}, lastProgress: time.Now()}
-	return x.execute(ctx)
+	end, err := x.execute(ctx)
+	if errors.Is(err, ErrLeaseHeld) {
+		// Lost to a cancellation of the queued run, or to another
+		// handler that has finished it since: report how it ended.
+		if now, rerr := s.Client.RestoreRun.Get(ctx, run.ID); rerr == nil && isTerminal(now.Status) {
+			return s.endOf(ctx, op, now)
+		}
+	}
+	return end, err
 }
 
 func isTerminal(st restorerun.Status) bool {
