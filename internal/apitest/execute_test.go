@@ -782,7 +782,12 @@ func TestExecuteGivesUpOnUnresponsiveTenant(t *testing.T) {
 	e := start(t)
 	s := e.startSim()
 	c := e.changedTenant(t, s, "down")
+	// Set while no worker runs: the next one starts after the write.
+	e.app.StopWorker()
 	e.app.Restore.TenantPatience = 2 * time.Second
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
 	c.tenant.SetFaults(graphsim.Faults{FailWrite: func(string, string, map[string]any) int { return http.StatusServiceUnavailable }})
 	w := e.executed(c.env.ID, c.bs)
 	// While it waits, the operation run says why.
