@@ -178,6 +178,11 @@ func (r *mutationResolver) CancelRestoreRun(ctx context.Context, input model.Can
 	return r.Restore.Cancel(ctx, input.RunID)
 }
 
+// UndoRestoreRun is the resolver for the undoRestoreRun field.
+func (r *mutationResolver) UndoRestoreRun(ctx context.Context, runID string) (*ent.RestoreRun, error) {
+	return r.Restore.UndoRun(ctx, runID)
+}
+
 // CreateRestoreRunFromPolicyVersion is the resolver for the createRestoreRunFromPolicyVersion field.
 func (r *mutationResolver) CreateRestoreRunFromPolicyVersion(ctx context.Context, input model.CreateRestoreRunFromPolicyVersionInput) (*ent.RestoreRun, error) {
 	return r.Restore.CreateFromPolicyVersion(ctx, input.PolicyVersionID, input.EnvironmentID)

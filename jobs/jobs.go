@@ -95,8 +95,10 @@ func NewWorker(conn *redisconn.Conn, o WorkerOptions) *Worker {
 		log = slog.Default()
 	}
 	srv := asynq.NewServer(conn.Asynq, asynq.Config{
-		Concurrency:     o.Concurrency,
-		Queues:          map[string]int{conn.Queue(): 1},
+		Concurrency: o.Concurrency,
+		// Executions have their own queue, so a burst of captures or checks
+		// never delays them behind it (and the other way round).
+		Queues:          map[string]int{conn.Queue(): 1, conn.ExecuteQueue(): 1},
 		ShutdownTimeout: o.ShutdownTimeout,
 		Logger:          slogAdapter{log.With("component", "asynq")},
 		LogLevel:        asynq.WarnLevel,

@@ -31,8 +31,6 @@ type Mux interface {
 
 // Register registers the handler of every task type restored runs. This
 // table is the one place that says which domain method does which job.
-// restore.execute is not registered: its runs wait in their own queue until
-// the execution engine lands (see redisconn.Conn.ExecuteQueue).
 func Register(mux Mux, s Services) {
 	op := func(fn RunFunc) asynq.Handler { return Operation(s.Ops, s.Log, fn, nil) }
 	mux.Handle(operations.TypeInventorySync, op(s.Backup.RunInventorySync))
@@ -43,4 +41,8 @@ func Register(mux Mux, s Services) {
 	}))
 	mux.Handle(operations.TypeRestoreChecks, op(s.Restore.RunChecksJob))
 	mux.Handle(operations.TypeRestorePreview, op(s.Restore.RunPreviewJob))
+	// A second delivery while another worker executes the run gets
+	// restore.ErrLeaseHeld, writes nothing and is retried later (by then
+	// the run has finished, and the retry finds it so).
+	mux.Handle(operations.TypeRestoreExecute, Operation(s.Ops, s.Log, s.Restore.RunExecuteJob, s.Restore.AbandonExecution))
 }

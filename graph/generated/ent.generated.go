@@ -8585,6 +8585,38 @@ func (ec *executionContext) fieldContext_RestoreRunItem_previewDiff(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _RestoreRunItem_drift(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreRunItem_drift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Drift, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *results.Diff) graphql.Marshaler {
+			return ec.marshalORestoreDiff2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋinternalᚋdomainᚋresultsᚐDiff(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreRunItem_drift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreRunItem",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreDiff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RestoreRunItem_backupItem(ctx context.Context, field graphql.CollectedField, obj *ent.RestoreRunItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12574,6 +12606,11 @@ func (ec *executionContext) _RestoreRunItem(ctx context.Context, sel ast.Selecti
 			}
 		case "previewDiff":
 			out.Values[i] = ec._RestoreRunItem_previewDiff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "drift":
+			out.Values[i] = ec._RestoreRunItem_drift(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

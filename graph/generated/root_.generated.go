@@ -293,6 +293,7 @@ type ComplexityRoot struct {
 		SelectRestoreBackupSet            func(childComplexity int, input model.SelectRestoreBackupSetInput) int
 		SetMemberRole                     func(childComplexity int, input model.SetMemberRoleInput) int
 		SyncInventory                     func(childComplexity int, environmentID string) int
+		UndoRestoreRun                    func(childComplexity int, runID string) int
 		UpdateEnvironment                 func(childComplexity int, input model.UpdateEnvironmentInput) int
 		VerifyEnvironment                 func(childComplexity int, environmentID string) int
 	}
@@ -372,6 +373,7 @@ type ComplexityRoot struct {
 		PolicyVersionID    func(childComplexity int) int
 		ReasonCodes        func(childComplexity int) int
 		Reconciliation     func(childComplexity int) int
+		StatusMessage      func(childComplexity int) int
 		Summary            func(childComplexity int) int
 	}
 
@@ -631,6 +633,7 @@ type ComplexityRoot struct {
 		CreatedAt      func(childComplexity int) int
 		DiffTruncated  func(childComplexity int) int
 		DisplayName    func(childComplexity int) int
+		Drift          func(childComplexity int) int
 		ErrorCode      func(childComplexity int) int
 		ErrorMessage   func(childComplexity int) int
 		ExecutedAction func(childComplexity int) int
@@ -1895,6 +1898,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SyncInventory(childComplexity, args["environmentId"].(string)), true
+	case "Mutation.undoRestoreRun":
+		if e.ComplexityRoot.Mutation.UndoRestoreRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undoRestoreRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndoRestoreRun(childComplexity, args["runId"].(string)), true
 	case "Mutation.updateEnvironment":
 		if e.ComplexityRoot.Mutation.UpdateEnvironment == nil {
 			break
@@ -2243,6 +2257,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRunContext.Reconciliation(childComplexity), true
+	case "OperationRunContext.statusMessage":
+		if e.ComplexityRoot.OperationRunContext.StatusMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunContext.StatusMessage(childComplexity), true
 	case "OperationRunContext.summary":
 		if e.ComplexityRoot.OperationRunContext.Summary == nil {
 			break
@@ -3512,6 +3532,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestoreRunItem.DisplayName(childComplexity), true
+	case "RestoreRunItem.drift":
+		if e.ComplexityRoot.RestoreRunItem.Drift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreRunItem.Drift(childComplexity), true
 	case "RestoreRunItem.errorCode":
 		if e.ComplexityRoot.RestoreRunItem.ErrorCode == nil {
 			break
@@ -5412,6 +5438,8 @@ type OperationRunContext {
   missingForWrite: [String!]!
   "Set when a worker shutdown handed the run back to the queue (e.g. worker_shutdown)."
   lastInterruption: String
+  "What a running job is doing or waiting for in plain words (e.g. a tenant that does not answer); null once it ends."
+  statusMessage: String
   "The reconciler's last decision about the run, if it ever acted on it."
   reconciliation: OperationReconciliation
 }
@@ -5858,6 +5886,11 @@ extend type RestoreRunItem {
   The preview's diff of this item; null before the preview.
   """
   previewDiff: RestoreDiff
+  """
+  What reading the object back after execution found different from what
+  was written; null when verified (or not written).
+  """
+  drift: RestoreDiff
   backupItem: BackupItem!
 }
 
@@ -6028,6 +6061,14 @@ type Mutation {
   """
   executeRestoreRun(input: ExecuteRestoreRunInput!): RestoreRun!
   cancelRestoreRun(input: CancelRestoreRunInput!): RestoreRun!
+  """
+  Starts undoing an executed run (restore.prepare): a new DRAFT run that
+  restores the run's pre-restore backup set (the target objects it
+  overwrote, captured before writing) into the same environment, with
+  undoOfRunId set. It goes through the wizard like any run. Objects the run
+  created are not removed.
+  """
+  undoRestoreRun(runId: ID!): RestoreRun!
   """
   A run restoring one policy version: a one-item backup set, prefilled and scoped.
   """
@@ -6746,6 +6787,8 @@ func (ec *executionContext) childFields_OperationRunContext(ctx context.Context,
 		return ec.fieldContext_OperationRunContext_missingForWrite(ctx, field)
 	case "lastInterruption":
 		return ec.fieldContext_OperationRunContext_lastInterruption(ctx, field)
+	case "statusMessage":
+		return ec.fieldContext_OperationRunContext_statusMessage(ctx, field)
 	case "reconciliation":
 		return ec.fieldContext_OperationRunContext_reconciliation(ctx, field)
 	}
@@ -7250,6 +7293,8 @@ func (ec *executionContext) childFields_RestoreRunItem(ctx context.Context, fiel
 		return ec.fieldContext_RestoreRunItem_checkResults(ctx, field)
 	case "previewDiff":
 		return ec.fieldContext_RestoreRunItem_previewDiff(ctx, field)
+	case "drift":
+		return ec.fieldContext_RestoreRunItem_drift(ctx, field)
 	case "backupItem":
 		return ec.fieldContext_RestoreRunItem_backupItem(ctx, field)
 	}

@@ -40,6 +40,7 @@ type MutationResolver interface {
 	ConfirmRestoreRun(ctx context.Context, input model.ConfirmRestoreRunInput) (*ent.RestoreRun, error)
 	ExecuteRestoreRun(ctx context.Context, input model.ExecuteRestoreRunInput) (*ent.RestoreRun, error)
 	CancelRestoreRun(ctx context.Context, input model.CancelRestoreRunInput) (*ent.RestoreRun, error)
+	UndoRestoreRun(ctx context.Context, runID string) (*ent.RestoreRun, error)
 	CreateRestoreRunFromPolicyVersion(ctx context.Context, input model.CreateRestoreRunFromPolicyVersionInput) (*ent.RestoreRun, error)
 	SyncInventory(ctx context.Context, environmentID string) (*ent.OperationRun, error)
 	CapturePolicySnapshot(ctx context.Context, policyID string) (*ent.OperationRun, error)
@@ -393,6 +394,20 @@ func (ec *executionContext) field_Mutation_syncInventory_args(ctx context.Contex
 		return nil, err
 	}
 	args["environmentId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_undoRestoreRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "runId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runId"] = arg0
 	return args, nil
 }
 
@@ -1715,6 +1730,50 @@ func (ec *executionContext) fieldContext_Mutation_cancelRestoreRun(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_undoRestoreRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_undoRestoreRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UndoRestoreRun(ctx, fc.Args["runId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RestoreRun) graphql.Marshaler {
+			return ec.marshalNRestoreRun2ᚖgithubᚗcomᚋrestoredᚋrestoredᚋentᚐRestoreRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_undoRestoreRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_undoRestoreRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createRestoreRunFromPolicyVersion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2465,6 +2524,29 @@ func (ec *executionContext) _OperationRunContext_lastInterruption(ctx context.Co
 }
 func (ec *executionContext) fieldContext_OperationRunContext_lastInterruption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationRunContext", field, true, true, "String")
+}
+
+func (ec *executionContext) _OperationRunContext_statusMessage(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunContext_statusMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StatusMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunContext_statusMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunContext", field, false, false, "String")
 }
 
 func (ec *executionContext) _OperationRunContext_reconciliation(ctx context.Context, field graphql.CollectedField, obj *results.OperationContext) (ret graphql.Marshaler) {
@@ -6772,6 +6854,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "undoRestoreRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_undoRestoreRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createRestoreRunFromPolicyVersion":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createRestoreRunFromPolicyVersion(ctx, field)
@@ -7001,6 +7090,11 @@ func (ec *executionContext) _OperationRunContext(ctx context.Context, sel ast.Se
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._OperationRunContext_lastInterruption(ctx, field, obj)
 				})
+		case "statusMessage":
+			out.Values[i] = ec._OperationRunContext_statusMessage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "reconciliation":
 			out.Values[i] = ec._OperationRunContext_reconciliation(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

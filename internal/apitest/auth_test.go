@@ -183,6 +183,11 @@ var apiOperations = []operation{
 		allowed: capturers,
 	},
 	{
+		field: "undoRestoreRun", query: `mutation($id: ID!) { undoRestoreRun(runId: $id) { id status undoOfRunId } }`,
+		vars:    func(e *env) map[string]any { return map[string]any{"id": e.scopedRun()} },
+		allowed: capturers, stateError: "INVALID_TRANSITION",
+	},
+	{
 		field: "createRestoreRunFromPolicyVersion", query: `mutation($pv: ID!, $env: ID!) { createRestoreRunFromPolicyVersion(input: {policyVersionId: $pv, environmentId: $env}) { id status } }`,
 		vars:    func(e *env) map[string]any { return map[string]any{"pv": e.policyVersionID, "env": e.prodEnvID} },
 		allowed: capturers,

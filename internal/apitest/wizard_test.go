@@ -223,6 +223,8 @@ func TestWizardHappyPath(t *testing.T) {
 	if r, _ := op.call("", "executeRestoreRun", map[string]any{"runId": w.id}); r.code() != "FORBIDDEN" {
 		t.Fatalf("operator execute: %s", r.Raw)
 	}
+	// No worker takes the execution while this test looks at it queued.
+	e.app.StopWorker()
 	v = w.must("executeRestoreRun", map[string]any{"runId": w.id, "idempotencyKey": "script-run-1"})
 	if v.Status != "QUEUED" {
 		t.Fatalf("executed run %+v", v)

@@ -61,6 +61,12 @@ func (g *tenantClients) Reader(ctx context.Context, env *ent.Environment) (intun
 	return g.client(env)
 }
 
+// Writer returns the Microsoft Graph client of env for restore execution.
+// Its writes go through the same per-tenant limiter as every read.
+func (g *tenantClients) Writer(ctx context.Context, env *ent.Environment) (intune.Writer, error) {
+	return g.client(env)
+}
+
 func (g *tenantClients) client(env *ent.Environment) (*msgraph.Client, error) {
 	key := env.ID + "|" + env.GraphBaseURL + "|" + env.ClientID
 	if env.CredentialsSetAt != nil {

@@ -77,6 +77,11 @@ func (e *Error) SafeCode() string {
 // need not import the client.
 func (e *Error) NotFound() bool { return e.Status == http.StatusNotFound }
 
+// Transient reports whether trying again later may succeed (see
+// Retryable); domain packages ask through this method so they need not
+// import the client.
+func (e *Error) Transient() bool { return Retryable(e) }
+
 // IsNotFound reports whether Graph answered 404.
 func IsNotFound(err error) bool { return status(err) == http.StatusNotFound }
 

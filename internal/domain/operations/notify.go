@@ -2,10 +2,13 @@ package operations
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/notifications"
+	"github.com/restored/restored/internal/domain/results"
 )
 
 // Notification kinds of operation runs.
@@ -61,6 +64,7 @@ func RunNotification(before, after *ent.OperationRun) (notifications.New, bool) 
 			word = "ended"
 		}
 		n.Kind, n.Title = NotifyCompleted, label+" "+word
+		n.Body = summaryBody(after.Summary)
 		if after.ErrorMessage != nil {
 			n.Body = *after.ErrorMessage
 		}
@@ -84,4 +88,37 @@ func (s *Service) notify(ctx context.Context, before, after *ent.OperationRun) {
 	if _, err := s.Notes.Notify(context.WithoutCancel(ctx), n); err != nil {
 		s.log().Warn("notify run initiator", "run", after.ID, "kind", n.Kind, "err", err)
 	}
+}
+
+// summaryBody says in one line what a run that ended did, from its counts
+// (a successful run's notification says what succeeded, not just that it
+// did).
+func summaryBody(s results.OperationSummary) string {
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	if s.Items > 0 {
+		add(s.PoliciesCreated, "created")
+		add(s.PoliciesChanged, "updated")
+		add(s.PoliciesUnchanged, "unchanged")
+		add(s.Skipped, "skipped")
+		add(s.Failed, "failed")
+		if len(parts) == 0 {
+			return fmt.Sprintf("%d items.", s.Items)
+		}
+		return fmt.Sprintf("%d items: %s.", s.Items, strings.Join(parts, ", "))
+	}
+	add(s.Captured, "captured")
+	add(s.Unchanged, "unchanged")
+	add(s.Objects, "objects listed")
+	add(s.Checked, "items checked")
+	add(s.Previewed, "items previewed")
+	add(s.Failed, "failed")
+	if len(parts) == 0 {
+		return "Done."
+	}
+	return strings.ToUpper(parts[0][:1]) + strings.Join(parts, ", ")[1:] + "."
 }

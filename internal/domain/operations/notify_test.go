@@ -6,6 +6,7 @@ package operations_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/restored/restored/ent/operationrun"
 	"github.com/restored/restored/internal/domain/notifications"
 	"github.com/restored/restored/internal/domain/operations"
+	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/testenv"
 )
 
@@ -162,5 +164,33 @@ func TestNotifyFailureNeverFailsTheRun(t *testing.T) {
 	}
 	if got := strings.Count(f.log.String(), "notify run initiator"); got != 3 {
 		t.Errorf("logged %d notification failures, want 3:\n%s", got, f.log.String())
+	}
+}
+
+// TestNotifySucceededHasBody: a run that ended well says what it did, from
+// its counts (a restore: created, updated, unchanged, skipped, failed), and
+// a run without counts still has a body.
+func TestNotifySucceededHasBody(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.withNotes(t)
+	for i, tt := range []struct {
+		summary results.OperationSummary
+		want    string
+	}{
+		{results.OperationSummary{Items: 12, PoliciesCreated: 2, PoliciesChanged: 3, PoliciesUnchanged: 5, Skipped: 7}, "12 items: 2 created, 3 updated, 5 unchanged, 7 skipped."},
+		{results.OperationSummary{Items: 3}, "3 items."},
+		{results.OperationSummary{Total: 4, Captured: 4}, "4 captured."},
+		{results.OperationSummary{}, "Done."},
+	} {
+		in := operations.Start{WorkspaceID: "wks_test", Type: operations.TypeRestoreExecute, DedupeKey: fmt.Sprintf("body:%d", i), InitiatorID: u.ID}
+		run, _ := f.mustStart(t, in)
+		if _, err := f.svc.Complete(ctx, run.ID, operations.End{Outcome: operationrun.OutcomeSUCCEEDED, Summary: tt.summary}); err != nil {
+			t.Fatal(err)
+		}
+		n := f.db.Notification.Query().Where(notification.SubjectID(run.ID), notification.Kind(operations.NotifyCompleted)).OnlyX(ctx)
+		if n.Body != tt.want {
+			t.Errorf("summary %+v: body %q, want %q", tt.summary, n.Body, tt.want)
+		}
 	}
 }

@@ -213,6 +213,28 @@ func (s *Service) Progress(ctx context.Context, id string, counts results.Operat
 	return nil
 }
 
+// Note sets what a running job is doing or waiting for (its context's
+// statusMessage; "" clears it) and publishes the change, so a client sees
+// why a job is slow, e.g. a tenant that does not answer.
+func (s *Service) Note(ctx context.Context, id, message string) (err error) {
+	defer apperr.Wrap(&err, "operations.Note(%s)", id)
+	run, err := s.Client.OperationRun.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if run.Context.StatusMessage == message {
+		return nil
+	}
+	runCtx := run.Context
+	runCtx.StatusMessage = message
+	run, err = run.Update().SetContext(runCtx).Save(ctx)
+	if err != nil {
+		return err
+	}
+	s.publish(ctx, run)
+	return nil
+}
+
 // End is how a run ended.
 type End struct {
 	Outcome      operationrun.Outcome
@@ -235,6 +257,7 @@ func (s *Service) Complete(ctx context.Context, id string, end End) (_ *ent.Oper
 	before := run
 	summary := run.Summary.Merge(end.Summary)
 	runCtx := run.Context.Merge(end.Context)
+	runCtx.StatusMessage = "" // it said what the job was doing; it is done
 	u := run.Update().
 		SetStatus(operationrun.StatusCOMPLETED).
 		SetOutcome(end.Outcome).

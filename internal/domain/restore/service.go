@@ -31,11 +31,19 @@ type TenantReader interface {
 	Reader(ctx context.Context, env *ent.Environment) (intune.Reader, error)
 }
 
+// TenantWriter gives a Microsoft Graph writer for an environment: only
+// execution holds one.
+type TenantWriter interface {
+	Writer(ctx context.Context, env *ent.Environment) (intune.Writer, error)
+}
+
 // Service is the restore domain service.
 type Service struct {
 	Client  *ent.Client
 	Ops     *operations.Service
 	Tenants TenantReader
+	// Writers writes the restore into the target (execution only).
+	Writers TenantWriter
 	Audit   *audit.Recorder
 	Log     *slog.Logger
 	// Bus carries run events to live subscribers (restoreRunEvents).
@@ -44,6 +52,10 @@ type Service struct {
 	MaxResultAge time.Duration
 	// Clock tells the time (nil: the system clock).
 	Clock *clock.Clock
+	// ItemTimeout bounds one item's Graph work during execution, and
+	// TenantPatience how long execution waits for a tenant that makes no
+	// progress before giving up (defaults 2m and 10m; see executor.go).
+	ItemTimeout, TenantPatience time.Duration
 }
 
 func (s *Service) maxAge() time.Duration {

@@ -254,6 +254,9 @@ type OperationContext struct {
 	MissingForWrite   []string `json:"missingForWrite,omitempty"`
 	// Set when a worker shutdown handed the run back to the queue.
 	LastInterruption string `json:"lastInterruption,omitempty"`
+	// What a running job is doing or waiting for, in plain words (e.g. a
+	// tenant that does not answer); cleared when it ends.
+	StatusMessage string `json:"statusMessage,omitempty"`
 	// Set by the reconciler when it acted on the run: what it did and why.
 	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
 }

@@ -11,10 +11,8 @@ func (c *Conn) Queue() string { return c.Prefix + "-default" }
 // Channel is the pub/sub channel of one event topic.
 func (c *Conn) Channel(topic string) string { return c.Prefix + ":events:" + topic }
 
-// ExecuteQueue holds restore executions. No worker consumes it yet: the
-// execution engine is the next piece of work, and until it lands a queued
-// run waits there, instead of failing and retrying on a worker that has no
-// handler for it.
+// ExecuteQueue holds restore executions, apart from every other job: a
+// restore is never queued behind a burst of captures or checks.
 func (c *Conn) ExecuteQueue() string { return c.Prefix + "-execute" }
 
 // LeaderKey is the lock a role held by one process at a time (the
