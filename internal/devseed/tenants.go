@@ -2,6 +2,7 @@ package devseed
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -62,6 +63,7 @@ func BindTenants(ctx context.Context, client *ent.Client, box *secrets.Box, capt
 	}
 	roles = append(roles, "Group.Read.All")
 	var pending []string
+	defer sameGroupNames(sim)
 	for _, tn := range Tenants {
 		t := sim.Tenant(tn.ID)
 		clientID, secret := "dev-client-"+tn.ID, "dev-secret-"+tn.ID
@@ -122,4 +124,26 @@ func BindTenants(ctx context.Context, client *ent.Client, box *secrets.Box, capt
 		}
 	}
 	return nil
+}
+
+// sameGroupNames gives Contoso Test a group named like each of Contoso
+// Production's (with its own id), as an MSP's customers follow one naming
+// convention: restoring Production's backup into Test then finds every
+// group mapping suggested by name. Ids derive from the names, so they are
+// the same at every start.
+func sameGroupNames(sim *graphsim.Server) {
+	prod, test := sim.Tenant(Tenants[0].ID), sim.Tenant(Tenants[1].ID)
+	have := map[string]bool{}
+	for _, g := range test.Groups() {
+		name, _ := g["displayName"].(string)
+		have[name] = true
+	}
+	for _, g := range prod.Groups() {
+		name, _ := g["displayName"].(string)
+		if name == "" || have[name] {
+			continue
+		}
+		sum := sha256.Sum256([]byte(Tenants[1].ID + "/" + name))
+		test.AddGroup(fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16]), name)
+	}
 }

@@ -3,6 +3,7 @@ package restore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -134,9 +135,11 @@ var keyedArrays = map[string]arrayKey{
 	"scheduledActionsForRule":       {key: stringAt("ruleName")},
 	"scheduledActionConfigurations": {key: stringAt("actionType")},
 	// Administrative templates: a value is its definition, a presentation
-	// value its presentation.
-	"definitionValues":   {key: stringAt("definition", "id")},
-	"presentationValues": {key: stringAt("presentation", "id")},
+	// value its presentation. Only their ids are compared: the definition's
+	// text (category, class, display name) is the tenant's catalog, read
+	// with $expand and never written (a value binds its definition by id).
+	"definitionValues":   {key: stringAt("definition", "id"), view: refView("definition")},
+	"presentationValues": {key: stringAt("presentation", "id"), view: refView("presentation")},
 	"assignments":        {key: assignmentKey},
 }
 
@@ -153,6 +156,19 @@ func stringAt(props ...string) func(map[string]any) (string, bool) {
 		}
 		s, ok := v.(string)
 		return s, ok && s != ""
+	}
+}
+
+// refView reduces the reference in prop to its id.
+func refView(prop string) func(map[string]any) map[string]any {
+	return func(elem map[string]any) map[string]any {
+		ref, ok := elem[prop].(map[string]any)
+		if !ok {
+			return elem
+		}
+		out := maps.Clone(elem)
+		out[prop] = map[string]any{"id": ref["id"]}
+		return out
 	}
 }
 

@@ -640,3 +640,32 @@ func TestSetDiffStrings(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffDefinitionValuesByReference: an administrative template's value
+// is compared by its definition's id, not by the definition's catalog text
+// (which the backup holds expanded and a target may return bare), while a
+// change of the value itself still shows.
+func TestDiffDefinitionValuesByReference(t *testing.T) {
+	backup := map[string]any{"definitionValues": []any{map[string]any{
+		"enabled": true,
+		"definition": map[string]any{"id": "d1", "displayName": "Turn off Autoplay", "classType": "machine",
+			"categoryPath": `\Windows Components\AutoPlay Policies`},
+		"presentationValues": []any{map[string]any{"value": "all",
+			"presentation": map[string]any{"id": "p1", "label": "Turn off Autoplay on:"}}},
+	}}}
+	target := map[string]any{"definitionValues": []any{map[string]any{
+		"enabled": true, "definition": map[string]any{"id": "d1"},
+		"presentationValues": []any{map[string]any{"value": "all", "presentation": map[string]any{"id": "p1"}}},
+	}}}
+	var changes []Change
+	diffValues("", target, backup, &changes)
+	if len(changes) != 0 {
+		t.Fatalf("catalog text counted as changes: %+v", changes)
+	}
+	target["definitionValues"].([]any)[0].(map[string]any)["enabled"] = false
+	changes = nil
+	diffValues("", target, backup, &changes)
+	if len(changes) != 1 || changes[0].Path != "definitionValues[d1].enabled" {
+		t.Fatalf("changes %+v, want the one at definitionValues[d1].enabled", changes)
+	}
+}

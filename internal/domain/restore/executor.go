@@ -93,7 +93,7 @@ func (s *Service) RunExecuteJob(ctx context.Context, op *ent.OperationRun) (_ op
 		return operations.End{}, err
 	}
 	defer l.release(ctx)
-	x := &execution{s: s, op: op, lease: l, run: run, created: map[string]string{}, fresh: map[string]bool{}, lastProgress: time.Now()}
+	x := &execution{s: s, op: op, lease: l, run: run, fresh: map[string]bool{}, lastProgress: time.Now()}
 	end, err := x.execute(ctx)
 	if errors.Is(err, ErrLeaseHeld) {
 		// Lost to a cancellation of the queued run, or to another
@@ -122,9 +122,6 @@ type execution struct {
 	w     intune.Writer
 	refs  *refs
 	tt    tenants
-	// created: typeKey+"/"+source id → id of the object this run created,
-	// substituted wherever a later item refers to it.
-	created map[string]string
 	// captureFailed: items whose target could not be captured before
 	// being overwritten (they are not written).
 	captureFailed map[string]bool
@@ -328,7 +325,6 @@ func (x *execution) foundationRestored(it *runItem, b *ent.BackupItem) {
 }
 
 func (x *execution) setCreated(typeKey, sourceID, targetID string) {
-	x.created[typeKey+"/"+sourceID] = targetID
 	x.refs.setCreated(typeKey, sourceID, targetID)
 }
 
@@ -494,11 +490,10 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 			delete(payload, t.ScopeTagsProperty)
 		}
 	}
-	payload = x.substitute(payload).(map[string]any)
-	assignments := make([]map[string]any, len(d.assignments))
-	for i, a := range d.assignments {
-		assignments[i] = x.substitute(a).(map[string]any)
-	}
+	// refs.desired already wrote every reference as a target id, those of
+	// foundations this run restored included (setCreated): substituting
+	// again would map a target id that happens to equal a source id.
+	assignments := d.assignments
 	tags := t.ScopeTagIDs(payload)
 
 	action := restorerunitem.ExecutedActionUPDATED
@@ -623,62 +618,6 @@ func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *
 	}
 	return "", false, applied{outcome: failed(codeAmbiguous,
 		fmt.Sprintf("%d objects named %q exist in the target: not created again", len(matches), name))}, false
-}
-
-// substitute replaces references to foundations this run created (scope
-// tags, assignment filters, notification templates) with their new ids.
-func (x *execution) substitute(v any) any {
-	switch m := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(m))
-		for k, e := range m {
-			out[k] = x.substituteProp(k, e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(m))
-		for i, e := range m {
-			out[i] = x.substitute(e)
-		}
-		return out
-	}
-	return v
-}
-
-// referenceProps say which foundation type a property's ids refer to.
-var referenceProps = map[string]string{
-	"roleScopeTagIds": "roleScopeTag",
-	"roleScopeTags":   "roleScopeTag",
-	"deviceAndAppManagementAssignmentFilterId": "assignmentFilter",
-	"notificationTemplateId":                   "notificationMessageTemplate",
-}
-
-func (x *execution) substituteProp(k string, v any) any {
-	typeKey, ok := referenceProps[k]
-	if !ok {
-		return x.substitute(v)
-	}
-	sub := func(s string) string {
-		if id, ok := x.created[typeKey+"/"+s]; ok {
-			return id
-		}
-		return s
-	}
-	switch e := v.(type) {
-	case string:
-		return sub(e)
-	case []any:
-		out := make([]any, len(e))
-		for i, s := range e {
-			if str, ok := s.(string); ok {
-				out[i] = sub(str)
-			} else {
-				out[i] = s
-			}
-		}
-		return out
-	}
-	return v
 }
 
 // verify compares what was read back with what was written: nil when equal,

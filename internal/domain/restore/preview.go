@@ -87,10 +87,13 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		if p.failed {
 			summary.Failed++
 		}
-		if p.assignmentsChanged {
+		// A preview-only item is never written: its differences are shown on
+		// the item, not counted as what execution would change.
+		written := p.action != restorerunitem.PreviewActionPREVIEW_ONLY
+		if p.assignmentsChanged && written {
 			summary.AssignmentsChanged++
 		}
-		if p.scopeTagsChanged {
+		if p.scopeTagsChanged && written {
 			summary.ScopeTagsChanged++
 		}
 		return func(tx *ent.Client) error {
