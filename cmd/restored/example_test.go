@@ -62,4 +62,19 @@ func TestExampleRestoreScript(t *testing.T) {
 	if !strings.Contains(second, "preview: No policy changes detected") || !strings.Contains(second, "proof SUCCEEDED") {
 		t.Errorf("the same restore again plans changes:\n%s", second)
 	}
+
+	// The Node example does the same with fetch and the websocket.
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if testenv.CI() {
+			t.Fatal("node is missing: .ci/run's machine has it")
+		}
+		t.Skip("node is missing (examples/restore.mjs needs Node 20.10+)")
+	}
+	cmd := exec.Command(node, "--experimental-websocket", filepath.Join(filepath.Dir(script), "restore.mjs"))
+	cmd.Env = append(os.Environ(), "RESTORED_URL="+srv.URL, "RESTORED_TOKEN="+tok)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "run COMPLETED, proof SUCCEEDED") || !strings.Contains(string(out), "No policy changes detected") {
+		t.Errorf("examples/restore.mjs: %v\n%s", err, out)
+	}
 }
