@@ -108,7 +108,7 @@ func presenter(o Options) graphql.ErrorPresenterFunc {
 				reason = "BAD_REQUEST"
 			}
 			if strings.HasPrefix(gqlErr.Message, "json request body could not be decoded") {
-				gqlErr.Message = "the request body is not valid JSON"
+				gqlErr.Message = "the request body is not a GraphQL request: want JSON with a string query, an object of variables and a string operationName"
 			}
 			gqlErr.Extensions["code"] = string(apperr.BadUserInput)
 			gqlErr.Extensions["reason"] = reason
