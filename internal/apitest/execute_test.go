@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -897,5 +899,35 @@ func TestExecuteRefusesDisabledWrites(t *testing.T) {
 	}
 	if ws := c.tenant.Writes(); len(ws) != 0 {
 		t.Errorf("writes: %+v", ws)
+	}
+}
+
+// TestExecuteThrottleStorm: a tenant throttling writes far below Microsoft's
+// limits (three per second per app, fractional Retry-After) and failing
+// some requests at random with 503 still gets every item restored: 429s
+// and 503s are waited out, never turned into failed items.
+func TestExecuteThrottleStorm(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	c := e.changedTenant(t, s, "storm")
+	c.tenant.SetFaults(graphsim.Faults{WritesPerWindow: 3, Window: time.Second, RetryAfter: 300 * time.Millisecond,
+		Random503: 0.05, Seed: 7})
+	w := e.executed(c.env.ID, c.bs)
+	if v := w.terminal(); v.Status != "COMPLETED" {
+		t.Fatalf("run ended %s", v.Status)
+	}
+	for _, it := range e.runItems(w.id) {
+		if it.Status == "FAILED" {
+			t.Errorf("item %s failed: %v %v", it.DisplayName, ptr.Deref(it.ErrorCode), ptr.Deref(it.ErrorMessage))
+		}
+	}
+	res, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if !regexp.MustCompile(`restored_graph_requests_total\{method="(POST|PATCH|PUT)",status="429"\} [1-9]`).Match(body) {
+		t.Errorf("the storm threw no 429 at the writes: the test proves nothing\n%s", grepLines(string(body), "restored_graph_requests_total"))
 	}
 }
