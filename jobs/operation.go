@@ -106,14 +106,16 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon Ab
 		}
 		started := time.Now()
 		env := ptr.Deref(run.EnvironmentID)
-		log.Info("job started", "run", run.ID, "type", run.Type, "environment", env, "attempt", run.Attempts)
+		// The tenant too, so an operator greps one customer's jobs.
+		log := log.With("run", run.ID, "type", run.Type, "environment", env, "tenant", tenantOf(ctx, ops, env))
+		log.Info("job started", "attempt", run.Attempts)
 		ctx, requests := metrics.WithRequestCounter(ctx)
 		end, err := fn(ctx, run)
 		end.Summary.GraphRequests = int(requests.Load())
 		if errors.Is(err, operations.ErrInterrupted) {
-			log.Info("operation interrupted by shutdown; handed back to the queue", "run", run.ID, "type", run.Type)
+			log.Info("operation interrupted by shutdown; handed back to the queue")
 			if ierr := ops.Interrupt(context.WithoutCancel(ctx), run.ID); ierr != nil {
-				log.Warn("hand back interrupted run", "run", run.ID, "err", ierr)
+				log.Warn("hand back interrupted run", "err", ierr)
 			}
 			return err // not a failure for Asynq (see NewWorker): retried at once elsewhere
 		}
@@ -121,23 +123,36 @@ func Operation(ops *operations.Service, log *slog.Logger, fn RunFunc, abandon Ab
 			retried, _ := asynq.GetRetryCount(ctx)
 			max, _ := asynq.GetMaxRetry(ctx)
 			if retried < max && ctx.Err() == nil {
-				log.Warn("operation attempt failed; will retry", "run", run.ID, "type", run.Type, "attempt", retried+1, "err", err)
+				log.Warn("operation attempt failed; will retry", "attempt", retried+1, "err", err)
 				return err
 			}
-			log.Error("operation failed", "run", run.ID, "type", run.Type, "attempts", retried+1, "err", err)
+			log.Error("operation failed", "attempts", retried+1, "err", err)
 			end = operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "job_failed",
 				ErrorMessage: fmt.Sprintf("the job failed after %d attempts; see the server log for details", retried+1)}
 			if abandon != nil {
 				if aerr := abandon(context.WithoutCancel(ctx), run); aerr != nil {
-					log.Error("clean up after failed operation", "run", run.ID, "err", aerr)
+					log.Error("clean up after failed operation", "err", aerr)
 				}
 			}
 		}
 		if _, err := ops.Complete(context.WithoutCancel(ctx), run.ID, end); err != nil {
 			return err
 		}
-		log.Info("job finished", "run", run.ID, "type", run.Type, "environment", env, "outcome", string(end.Outcome),
+		log.Info("job finished", "outcome", string(end.Outcome),
 			"error_code", end.ErrorCode, "duration_ms", time.Since(started).Milliseconds())
 		return nil
 	})
+}
+
+// tenantOf names the Azure tenant of an environment ("" when none or
+// unreadable: a log line never fails a job).
+func tenantOf(ctx context.Context, ops *operations.Service, environmentID string) string {
+	if environmentID == "" {
+		return ""
+	}
+	env, err := ops.Client.Environment.Get(ctx, environmentID)
+	if err != nil {
+		return ""
+	}
+	return env.AzureTenantID
 }

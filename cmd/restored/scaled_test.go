@@ -113,6 +113,9 @@ func TestScaledOut(t *testing.T) {
 			for _, l := range strings.Split(w.Stderr.String(), "\n") {
 				if strings.Contains(l, "job finished") && strings.Contains(l, runID) {
 					ranOn++
+					if !strings.Contains(l, "tenant=scaled") || !strings.Contains(l, "outcome=SUCCEEDED") {
+						t.Errorf("the job's log line does not say its tenant and outcome: %s", l)
+					}
 				}
 			}
 		}
