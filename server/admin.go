@@ -44,14 +44,8 @@ func adminQueues(a *auth.Authenticator, redis asynq.RedisConnOpt, log *slog.Logg
 				"the queue dashboard is for owners: open "+AdminQueuesPath+"?token=<owner token> or send Authorization: Bearer <token>")
 			return
 		}
-		v, err := a.Authenticate(r.Context(), secret)
-		if err != nil {
-			if apperr.CodeOf(err) == apperr.Unauthenticated {
-				graphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated, "missing, invalid, expired or revoked API token")
-				return
-			}
-			log.Error("admin: authenticate", "err", err)
-			graphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "authentication is unavailable, try again")
+		v, ok := viewerFor(w, r, a, log, secret)
+		if !ok {
 			return
 		}
 		if !v.Role.Can(access.WorkspaceManage) {

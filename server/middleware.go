@@ -44,19 +44,30 @@ func authenticate(a *auth.Authenticator, log *slog.Logger, next http.Handler) ht
 				"missing API token: send Authorization: Bearer <token>")
 			return
 		}
-		v, err := a.Authenticate(r.Context(), secret)
-		if err != nil {
-			if apperr.CodeOf(err) == apperr.Unauthenticated {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="restored", error="invalid_token"`)
-				graphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated, err.(*apperr.Error).Message)
-				return
-			}
-			log.Error("authenticate", "err", err)
-			graphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "authentication is unavailable, try again")
+		v, ok := viewerFor(w, r, a, log, secret)
+		if !ok {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithViewer(r.Context(), v)))
 	})
+}
+
+// viewerFor authenticates secret for an HTTP request, or answers the
+// refusal itself (401 for a bad token, 503 when authentication is down)
+// and reports false.
+func viewerFor(w http.ResponseWriter, r *http.Request, a *auth.Authenticator, log *slog.Logger, secret string) (*auth.Viewer, bool) {
+	v, err := a.Authenticate(r.Context(), secret)
+	if err == nil {
+		return v, true
+	}
+	if apperr.CodeOf(err) == apperr.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="restored", error="invalid_token"`)
+		graphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated, err.(*apperr.Error).Message)
+		return nil, false
+	}
+	log.Error("authenticate", "path", r.URL.Path, "err", err)
+	graphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "authentication is unavailable, try again")
+	return nil, false
 }
 
 func isWebsocket(r *http.Request) bool {

@@ -161,13 +161,7 @@ func (o operationLog) InterceptResponse(ctx context.Context, next graphql.Respon
 	if op == nil && oc.Doc != nil && len(oc.Doc.Operations) == 1 {
 		op = oc.Doc.Operations[0] // refused by validation: still name it
 	}
-	typ, name := "unknown", oc.OperationName
-	if op != nil {
-		typ = string(op.Operation)
-		if name == "" {
-			name = op.Name
-		}
-	}
+	typ, name := describeOperation(oc, op)
 	if resp != nil {
 		o.metrics.Operation(name, typ, len(resp.Errors) > 0, time.Since(oc.Stats.OperationStart))
 	}
@@ -184,6 +178,17 @@ func (o operationLog) InterceptResponse(ctx context.Context, next graphql.Respon
 		ri.errors += len(resp.Errors)
 	}
 	return resp
+}
+
+// describeOperation names op for logs, metrics and traces: its type
+// ("unknown" without one) and its name (the request's operationName, else
+// the document's).
+func describeOperation(oc *graphql.OperationContext, op *ast.OperationDefinition) (typ, name string) {
+	typ, name = "unknown", oc.OperationName
+	if op != nil {
+		typ, name = string(op.Operation), cmp.Or(name, op.Name)
+	}
+	return typ, name
 }
 
 // operationTrace opens a span per query and mutation, so a trace runs from
@@ -206,10 +211,10 @@ func (operationTrace) InterceptResponse(ctx context.Context, next graphql.Respon
 	if oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
 		return next(ctx)
 	}
-	name := strings.TrimSpace(string(oc.Operation.Operation) + " " + cmp.Or(oc.OperationName, oc.Operation.Name))
-	ctx, span := tracing.Tracer().Start(ctx, "graphql "+name,
-		trace.WithAttributes(attribute.String("graphql.operation.type", string(oc.Operation.Operation)),
-			attribute.String("graphql.operation.name", cmp.Or(oc.OperationName, oc.Operation.Name)),
+	typ, name := describeOperation(oc, oc.Operation)
+	ctx, span := tracing.Tracer().Start(ctx, "graphql "+strings.TrimSpace(typ+" "+name),
+		trace.WithAttributes(attribute.String("graphql.operation.type", typ),
+			attribute.String("graphql.operation.name", name),
 			attribute.String("restored.request_id", RequestID(ctx))))
 	defer span.End()
 	resp := next(ctx)

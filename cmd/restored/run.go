@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,7 +64,7 @@ func runCommand(ctx context.Context, args []string, getenv config.Getenv, stdout
 	}
 	fs := flag.NewFlagSet("run "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", cmpEnv(getenv("RESTORED_URL"), "http://localhost:8080"), "restored's base URL")
+	base := fs.String("url", cmp.Or(getenv("RESTORED_URL"), "http://localhost:8080"), "restored's base URL")
 	token := fs.String("token", getenv("RESTORED_TOKEN"), "API token (rst_…)")
 	envID := fs.String("environment", "", "environment id (run list)")
 	status := fs.String("status", "", "only runs in this status (run list)")
@@ -94,13 +95,6 @@ func runCommand(ctx context.Context, args []string, getenv config.Getenv, stdout
 		fmt.Fprint(stderr, runUsage)
 		return fmt.Errorf("unknown run command %q", args[0])
 	}
-}
-
-func cmpEnv(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 // gqlError is an error of a GraphQL response.

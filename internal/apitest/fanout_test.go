@@ -136,16 +136,16 @@ func heapAndStacks() uint64 {
 }
 
 // restoredFanout measures restored's auditLogAdded feed.
-func restoredFanout(t testing.TB, subscribers, events, rate int) fanoutResult {
+func restoredFanout(t testing.TB, subscribers, entries, rate int) fanoutResult {
 	e := start(t, func(c *config.Config) {
 		c.MaxSubscriptionsPerToken = subscribers + 10
 		c.TokenRecheckEvery = time.Minute // the default; the harness re-checks every 200 ms
 	})
 	ctx := context.Background()
-	topic := eventsAuditTopic(e.wsID)
+	topic := events.AuditTopic(e.wsID)
 	return fanoutScenario{
 		url: "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql", mode: "graphql",
-		token: e.auditor, workspaceID: e.wsID, subscribers: subscribers, events: events, rate: rate,
+		token: e.auditor, workspaceID: e.wsID, subscribers: subscribers, events: entries, rate: rate,
 		live: func() int { return e.app.AuditFeed.Subscribers(topic) },
 		publish: func(sentAt string) error {
 			entry, err := e.app.Audit.Record(ctx, e.app.DB.Client, audit.Entry{WorkspaceID: e.wsID,
@@ -158,8 +158,6 @@ func restoredFanout(t testing.TB, subscribers, events, rate int) fanoutResult {
 		},
 	}.run(t)
 }
-
-func eventsAuditTopic(ws string) events.Topic { return events.AuditTopic(ws) }
 
 // bareFanout measures the floor: a bare gorilla/websocket server that
 // writes each message to every connection, one writer goroutine each.

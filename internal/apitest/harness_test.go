@@ -361,21 +361,29 @@ func (c *wsClient) dataType() string {
 // returned stop is called. A subscription has no "started" acknowledgement,
 // so tests prove it live by reading the first event of a steady stream.
 func (e *env) pulse() (stop func()) {
+	return e.every(50*time.Millisecond, "pulse", func(ctx context.Context) error {
+		_, _, err := e.app.Accounts.CreateToken(ctx, accounts.TokenInput{
+			WorkspaceID: e.wsID, UserID: e.ownerUserID, Name: "pulse", Role: access.Auditor})
+		return err
+	})
+}
+
+// every calls fn each period until the returned stop is called, failing the
+// test (as name) on an error.
+func (e *env) every(period time.Duration, name string, fn func(ctx context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(50 * time.Millisecond)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_, _, err := e.app.Accounts.CreateToken(ctx, accounts.TokenInput{
-					WorkspaceID: e.wsID, UserID: e.ownerUserID, Name: "pulse", Role: access.Auditor})
-				if err != nil && ctx.Err() == nil {
-					e.t.Errorf("pulse: %v", err)
+				if err := fn(ctx); err != nil && ctx.Err() == nil {
+					e.t.Errorf("%s: %v", name, err)
 				}
 			}
 		}

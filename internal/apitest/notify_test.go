@@ -77,25 +77,10 @@ func (e *env) userOf(secret string) (userID, workspaceID string) {
 // long its subscription takes to register.
 func (e *env) notifyPulse(caller string) (stop func()) {
 	user, ws := e.userOf(e.token(caller))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_, err := e.app.Notes.Notify(ctx, notifications.New{WorkspaceID: ws, UserID: user, Kind: "test.pulse", Title: "pulse"})
-				if err != nil && ctx.Err() == nil {
-					e.t.Errorf("notify pulse: %v", err)
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+	return e.every(50*time.Millisecond, "notify pulse", func(ctx context.Context) error {
+		_, err := e.app.Notes.Notify(ctx, notifications.New{WorkspaceID: ws, UserID: user, Kind: "test.pulse", Title: "pulse"})
+		return err
+	})
 }
 
 // TestCaptureNotifications: a capture started by the owner tells the owner,

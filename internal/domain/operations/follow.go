@@ -37,14 +37,7 @@ func (s *Service) Get(ctx context.Context, id string) (*ent.OperationRun, error)
 // change, read from the database (events carry only the id); it ends once
 // the run has completed.
 func (s *Service) Follow(ctx context.Context, id string) (<-chan *ent.OperationRun, error) {
-	run, err := s.Client.OperationRun.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no operation run %q", id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if _, err := auth.Require(ctx, run.WorkspaceID, access.RunsView); err != nil {
+	if _, err := s.Get(ctx, id); err != nil {
 		return nil, err
 	}
 	// Subscribe before reading the current state, so no change falls between.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupitem"
-	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 )
@@ -77,18 +76,5 @@ func (s *Service) ScopeGroups(ctx context.Context, run *ent.RestoreRun) ([]Scope
 
 // Counts returns a run's item counts by status, plus the total.
 func (s *Service) Counts(ctx context.Context, runID string) (*results.ItemCounts, error) {
-	var rows []struct {
-		Status string `json:"status"`
-		Count  int    `json:"count"`
-	}
-	err := s.Client.RestoreRunItem.Query().Where(restorerunitem.RunID(runID)).
-		GroupBy(restorerunitem.FieldStatus).Aggregate(ent.Count()).Scan(ctx, &rows)
-	if err != nil {
-		return nil, err
-	}
-	out := &results.ItemCounts{}
-	for _, r := range rows {
-		out.Add(r.Status, r.Count)
-	}
-	return out, nil
+	return countsWith(ctx, s.Client, runID)
 }
