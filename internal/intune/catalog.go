@@ -9,6 +9,7 @@ package intune
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -50,6 +51,12 @@ type Type struct {
 	// Expand lists the relations read with the object ($expand) and stored
 	// inside its payload, e.g. "settings" of a settings catalog policy.
 	Expand []Relation
+	// ListExpand: a page of the type's list read with the same $expand as a
+	// GET by id (ListQuery) returns every object whole, so capture and
+	// preview read the collection page by page instead of each object. Set
+	// only where the established tools read the list that way (see the
+	// comment on each type); elsewhere each object is read by id.
+	ListExpand bool
 	// Assignments says how assignments are read and written.
 	Assignments Assignments
 	// NameProperty holds the object's name: "displayName" for most types,
@@ -140,6 +147,9 @@ var catalog = []*Type{
 		Key: "roleScopeTag", Label: "Scope tag", Path: "deviceManagement/roleScopeTags",
 		ODataBase: "#microsoft.graph.roleScopeTag", ODataTypes: exactly("roleScopeTag"),
 		FixedPlatform: "all", Foundation: true, UpdateMethod: "PATCH",
+		// The list is whole (IntuneCD, IntuneManagement list it) and the
+		// type has no relation we read.
+		ListExpand: true,
 		// roleScopeTag (beta reference): isBuiltIn "This property is read-only".
 		ReadOnly: readOnly("isBuiltIn"),
 		Builtin:  func(p map[string]any) bool { return p["isBuiltIn"] == true || p["id"] == "0" },
@@ -149,6 +159,8 @@ var catalog = []*Type{
 		ODataBase:  "#microsoft.graph.deviceAndAppManagementAssignmentFilter",
 		ODataTypes: exactly("deviceAndAppManagementAssignmentFilter"),
 		Foundation: true, PlatformProperty: "platform", ScopeTagsProperty: "roleScopeTags", UpdateMethod: "PATCH",
+		// The list is whole and the type has no relation or assignments.
+		ListExpand: true,
 		// deviceAndAppManagementAssignmentFilter (beta reference): only the
 		// key and the two timestamps ("automatically populated") are
 		// service-set.
@@ -159,6 +171,8 @@ var catalog = []*Type{
 		ODataBase: "#microsoft.graph.notificationMessageTemplate", ODataTypes: exactly("notificationMessageTemplate"),
 		FixedPlatform: "all", Foundation: true, ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
 		Expand: []Relation{{Name: "localizedNotificationMessages", OnCreate: PostEach, ReadOnly: []string{"id", "lastModifiedDateTime"}}},
+		// IntuneCD lists with $expand=localizedNotificationMessages.
+		ListExpand: true,
 		// notificationMessageTemplate (beta reference): only the key and
 		// lastModifiedDateTime are service-set; it has no createdDateTime or
 		// version.
@@ -169,6 +183,9 @@ var catalog = []*Type{
 		ODataBase:   "#microsoft.graph.deviceConfiguration",
 		ODataTypes:  family("deviceConfiguration", "Configuration"),
 		Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
+		// The list is whole (IntuneCD, IntuneBackupAndRestore back up from
+		// it); assignments come with $expand=assignments on the list.
+		ListExpand: true,
 		// deviceConfiguration (beta reference): supportsScopeTags "This
 		// property is read-only". version ("Version of the device
 		// configuration", Int32, not marked read-only) is Intune's revision
@@ -214,6 +231,9 @@ var catalog = []*Type{
 			// service's key of each configuration.
 			Nested: []Relation{{Name: "scheduledActionConfigurations", ReadOnly: []string{"id"}}},
 		}},
+		// IntuneCD and IntuneManagement list with
+		// $expand=scheduledActionsForRule($expand=scheduledActionConfigurations).
+		ListExpand: true,
 		// deviceCompliancePolicy (beta reference): version (Int32) is Intune's
 		// revision counter, as on device configurations.
 		ReadOnly: readOnly("version"),
@@ -452,11 +472,13 @@ type Captured struct {
 	ScopeTagIDs  []string
 	LastModified *time.Time
 	ContentHash  string
+	// Builtin: the object exists in every tenant and is never written.
+	Builtin bool
 }
 
-// Capture reads one object with its relations and assignments and returns it
-// normalized.
-func Capture(ctx context.Context, g Reader, t *Type, graphID string) (*Captured, error) {
+// readQuery is the query that reads an object whole: its relations and its
+// assignments expanded.
+func (t *Type) readQuery() url.Values {
 	q := url.Values{}
 	expand := t.ExpandQuery()
 	if t.Assignments.Supported {
@@ -468,11 +490,29 @@ func Capture(ctx context.Context, g Reader, t *Type, graphID string) (*Captured,
 	if expand != "" {
 		q.Set("$expand", expand)
 	}
-	raw, err := g.Get(ctx, t.Path+"/"+url.PathEscape(graphID), q)
+	return q
+}
+
+// Capture reads one object with its relations and assignments and returns it
+// normalized.
+func Capture(ctx context.Context, g Reader, t *Type, graphID string) (*Captured, error) {
+	raw, err := g.Get(ctx, t.Path+"/"+url.PathEscape(graphID), t.readQuery())
 	if err != nil {
 		return nil, err
 	}
 	return FromGraph(t, raw), nil
+}
+
+// CaptureList reads a ListExpand type's whole collection page by page, each
+// object with its relations and assignments, and calls each with it
+// normalized: one request per page instead of one per object.
+func CaptureList(ctx context.Context, g Reader, t *Type, each func(*Captured) error) error {
+	if !t.ListExpand {
+		return fmt.Errorf("intune: %s objects are read one by one, not from the list", t.Key)
+	}
+	return g.List(ctx, t.Path, t.readQuery(), func(raw map[string]any) error {
+		return each(FromGraph(t, raw))
+	})
 }
 
 // FromGraph normalizes an object as Graph returned it.
@@ -480,6 +520,7 @@ func FromGraph(t *Type, raw map[string]any) *Captured {
 	c := &Captured{Type: t, Payload: t.Normalize(raw), ScopeTagIDs: t.ScopeTagIDs(raw), Platform: t.Platform(raw),
 		Assignments: []map[string]any{}}
 	c.GraphID, _ = raw["id"].(string)
+	c.Builtin = t.IsBuiltin(raw)
 	c.DisplayName, _ = raw[t.Name()].(string)
 	c.ODataType, _ = raw["@odata.type"].(string)
 	if rawAssignments, ok := raw["assignments"].([]any); ok {

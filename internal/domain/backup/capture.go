@@ -157,6 +157,9 @@ func (s *Service) checkPolicies(ctx context.Context, env *ent.Environment, ids [
 type target struct {
 	t       *intune.Type
 	graphID string
+	// read is the object as its type's list returned it whole (ListExpand),
+	// nil when it must be read by id.
+	read *intune.Captured
 }
 
 // RunBackupCapture is the job of a backup_set.capture run. It is safe to run
@@ -209,7 +212,10 @@ func (s *Service) RunBackupCapture(ctx context.Context, run *ent.OperationRun) (
 			counts.Skipped++
 			continue
 		}
-		c, err := intune.Capture(ctx, g, tg.t, tg.graphID)
+		c, err := tg.read, error(nil)
+		if c == nil {
+			c, err = intune.Capture(ctx, g, tg.t, tg.graphID)
+		}
 		if err == nil {
 			err = s.storeItem(ctx, bs, env, c)
 		}
@@ -276,14 +282,26 @@ func (s *Service) targets(ctx context.Context, g intune.Reader, env *ent.Environ
 	fail func(*intune.Type, string, error)) ([]target, int, error) {
 	var out []target
 	failed := 0
+	// A type whose list returns objects whole is captured from its pages;
+	// the others are listed for their ids and read one by one.
 	listAll := func(t *intune.Type) error {
-		err := g.List(ctx, t.Path, nil, func(raw map[string]any) error {
-			id, _ := raw["id"].(string)
-			if id != "" && !t.IsBuiltin(raw) {
-				out = append(out, target{t: t, graphID: id})
-			}
-			return nil
-		})
+		var err error
+		if t.ListExpand {
+			err = intune.CaptureList(ctx, g, t, func(c *intune.Captured) error {
+				if c.GraphID != "" && !c.Builtin {
+					out = append(out, target{t: t, graphID: c.GraphID, read: c})
+				}
+				return nil
+			})
+		} else {
+			err = g.List(ctx, t.Path, nil, func(raw map[string]any) error {
+				id, _ := raw["id"].(string)
+				if id != "" && !t.IsBuiltin(raw) {
+					out = append(out, target{t: t, graphID: id})
+				}
+				return nil
+			})
+		}
 		if err != nil && ctx.Err() == nil {
 			failed++
 			fail(t, "", err)

@@ -64,9 +64,13 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		return operations.End{Outcome: operationrun.OutcomeFAILED, ErrorCode: "graph_unavailable",
 			ErrorMessage: "the target tenant's scope tags, filters and templates could not be read: " + apperr.SafeCode(err)}, nil
 	}
+	tr, err := s.newTargetReader(ctx, g, run)
+	if err != nil {
+		return operations.End{}, err
+	}
 	var summary results.PreviewSummary
 	err = s.eachItemBatched(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) (itemWrite, error) {
-		p := s.previewItem(ctx, g, rf, item, b)
+		p := s.previewItem(ctx, tr, rf, item, b)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -153,7 +157,7 @@ type itemPreview struct {
 // would write: settings, assignments and scope tags, every reference
 // rewritten to the target's ids (refs). Ids in the diff's scope tags and
 // reference values are shown with their names: "id (Name)".
-func (s *Service) previewItem(ctx context.Context, g intune.Reader, rf *refs, item *ent.RestoreRunItem, b *ent.BackupItem) itemPreview {
+func (s *Service) previewItem(ctx context.Context, tr *targetReader, rf *refs, item *ent.RestoreRunItem, b *ent.BackupItem) itemPreview {
 	t, ok := intune.Lookup(b.PolicyType)
 	if !ok {
 		return itemPreview{diff: results.Diff{Note: "unsupported policy type"}}
@@ -172,7 +176,7 @@ func (s *Service) previewItem(ctx context.Context, g intune.Reader, rf *refs, it
 	p := itemPreview{}
 	var have *intune.Captured
 	if item.TargetGraphID != nil {
-		c, err := intune.Capture(ctx, g, t, *item.TargetGraphID)
+		c, err := tr.read(ctx, t, *item.TargetGraphID)
 		if err != nil {
 			p.failed = true
 			p.diff = results.Diff{Error: "the target object could not be read (" + apperr.SafeCode(err) + ")"}

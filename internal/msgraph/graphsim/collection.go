@@ -108,6 +108,11 @@ func (t *Tenant) list(c *call, typ *intune.Type) reply {
 	if err != nil {
 		return err.reply()
 	}
+	// Lists are expanded only where the catalog says Graph returns them whole
+	// so: the simulator refuses what the product must not rely on.
+	if len(q.expand) > 0 && !typ.ListExpand {
+		return badRequest("$expand is not supported on the list of " + typ.Path + "; read each object by id.").reply()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	body := page(c, t.stores[typ.Key].list, q, t.s.pageSize, func(o *object) map[string]any {
