@@ -45,7 +45,9 @@ func TestPreviewReadsListsNotObjects(t *testing.T) {
 	var d struct {
 		OperationRuns struct {
 			Edges []struct {
-				Node struct{ Summary struct{ GraphRequests, Previewed int } }
+				Node struct {
+					Summary struct{ GraphRequests, Previewed int }
+				}
 			}
 		}
 	}
