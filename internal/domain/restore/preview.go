@@ -101,7 +101,7 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 			summary.ScopeTagsChanged++
 		}
 		return func(tx *ent.Client) error {
-			u := tx.RestoreRunItem.UpdateOneID(item.ID).SetPreviewDiff(&p.diff).SetDiffTruncated(p.truncated)
+			u := tx.RestoreRunItem.Update().Where(restorerunitem.ID(item.ID)).SetPreviewDiff(&p.diff).SetDiffTruncated(p.truncated)
 			if p.action != "" {
 				u.SetPreviewAction(p.action)
 			} else {
