@@ -99,6 +99,19 @@ func presenter(o Options) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err != nil {
+			if field, ok := argumentPath(ctx, ge); ok {
+				// A value gqlgen could not coerce into an argument's type (an
+				// unreadable cursor, say): the client's input, not our fault.
+				// The cause is not shown: it names our decoders.
+				gqlErr.Message = fmt.Sprintf("%s: not a valid value for this argument", field)
+				if strings.HasSuffix(field, "after") || strings.HasSuffix(field, "before") {
+					gqlErr.Message = field + ": not a cursor this API returned (use pageInfo.endCursor or an edge's cursor)"
+				}
+				gqlErr.Extensions = map[string]any{"code": string(apperr.BadUserInput), "field": field}
+				return gqlErr
+			}
+		}
 		if errors.As(err, &ge) && ge.Err == nil {
 			// Errors gqlgen itself raised about the request: parse, validation,
 			// limits, variables. They are the client's fault and safe to show,
@@ -172,4 +185,31 @@ func selectionDepth(set ast.SelectionSet, depth int, seen map[string]bool) int {
 		}
 	}
 	return deepest
+}
+
+// argumentPath reports whether ge was raised while coercing an argument of
+// the field being resolved, and names the argument ("after", or
+// "input.targets" for a nested value). gqlgen raises such errors on the field's
+// path extended by the argument's; errors of the resolver itself carry the
+// field's own path.
+func argumentPath(ctx context.Context, ge *gqlerror.Error) (string, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return "", false
+	}
+	base := fc.Path()
+	if len(ge.Path) <= len(base) {
+		return "", false
+	}
+	name, ok := ge.Path[len(base)].(ast.PathName)
+	if !ok || fc.Field.Arguments.ForName(string(name)) == nil {
+		return "", false
+	}
+	parts := []string{string(name)}
+	for _, el := range ge.Path[len(base)+1:] {
+		if n, ok := el.(ast.PathName); ok {
+			parts = append(parts, string(n))
+		}
+	}
+	return strings.Join(parts, "."), true
 }

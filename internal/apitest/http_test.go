@@ -130,6 +130,17 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			t.Fatalf("got %s", r.Raw)
 		}
 	})
+	t.Run("unreadable cursor", func(t *testing.T) {
+		// Inline and through a variable: both are the client's input.
+		for _, r := range []*response{
+			e.post(e.owner, `query($ws: ID!) { environments(workspaceId: $ws, first: 5, after: "not-a-cursor!") { totalCount } }`, map[string]any{"ws": e.wsID}),
+			e.post(e.owner, `query($ws: ID!, $c: Cursor) { environments(workspaceId: $ws, first: 5, after: $c) { totalCount } }`, map[string]any{"ws": e.wsID, "c": "AAAA"}),
+		} {
+			if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "after" || strings.Contains(r.Raw, "msgpack") {
+				t.Errorf("got %s", r.Raw)
+			}
+		}
+	})
 	t.Run("unknown node", func(t *testing.T) {
 		for _, id := range []string{"env_00000000000000000000000000", "garbage"} {
 			r := e.post(e.owner, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
