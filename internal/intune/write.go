@@ -60,19 +60,33 @@ func (t *Type) CreateBody(payload map[string]any) map[string]any {
 func (t *Type) UpdateBody(payload map[string]any) map[string]any {
 	put := t.UpdateMethod == http.MethodPut
 	body := t.body(payload, func(r Relation) bool { return put && r.OnCreate == Inline })
-	for _, k := range notUpdatable[t.Key] {
+	for _, k := range t.NotUpdatable() {
 		delete(body, k)
 	}
 	return body
 }
 
-// notUpdatable are properties set on create that Graph refuses in an
-// update: an assignment filter's platform (IntuneCD and IntuneManagement
-// leave it out of their PATCH). A restore that would change one shows as
-// drift on read-back.
+// notUpdatable are properties set on create that Graph refuses (or must not
+// be sent) in an update. A restore that would change one shows as drift on
+// read-back.
 var notUpdatable = map[string][]string{
+	// An assignment filter's platform (IntuneCD and IntuneManagement leave
+	// it out of their PATCH).
 	"assignmentFilter": {"platform"},
+	// An Autopilot profile's managementServiceAppId (IntuneManagement leaves
+	// it out of its PATCH).
+	"autopilotDeploymentProfile": {"managementServiceAppId"},
+	// Update rings (windowsUpdateForBusinessConfiguration, a device
+	// configuration): the pause start dates belong to the pause and resume
+	// actions, and the "will be rolled back" flags trigger a rollback on
+	// devices when sent; IntuneManagement drops all four from its PATCH.
+	"deviceConfiguration": {"qualityUpdatesPauseStartDate", "featureUpdatesPauseStartDate",
+		"qualityUpdatesWillBeRolledBack", "featureUpdatesWillBeRolledBack"},
 }
+
+// NotUpdatable lists t's properties that a create sets and an update must
+// not carry.
+func (t *Type) NotUpdatable() []string { return notUpdatable[t.Key] }
 
 func (t *Type) body(payload map[string]any, keep func(Relation) bool) map[string]any {
 	out := make(map[string]any, len(payload))

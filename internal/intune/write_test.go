@@ -65,6 +65,22 @@ func TestWriteBodies(t *testing.T) {
 			upd:     m{"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter", "displayName": "F", "rule": "x"},
 		},
 		{
+			name: "update ring: pause dates and rollback flags only on create", typ: "deviceConfiguration",
+			payload: m{"@odata.type": "#microsoft.graph.windowsUpdateForBusinessConfiguration", "displayName": "Ring",
+				"qualityUpdatesPauseStartDate": "2026-11-01", "featureUpdatesPauseStartDate": "2026-11-02",
+				"qualityUpdatesWillBeRolledBack": false, "featureUpdatesWillBeRolledBack": false, "qualityUpdatesDeferralPeriodInDays": 7},
+			create: m{"@odata.type": "#microsoft.graph.windowsUpdateForBusinessConfiguration", "displayName": "Ring",
+				"qualityUpdatesPauseStartDate": "2026-11-01", "featureUpdatesPauseStartDate": "2026-11-02",
+				"qualityUpdatesWillBeRolledBack": false, "featureUpdatesWillBeRolledBack": false, "qualityUpdatesDeferralPeriodInDays": 7},
+			upd: m{"@odata.type": "#microsoft.graph.windowsUpdateForBusinessConfiguration", "displayName": "Ring", "qualityUpdatesDeferralPeriodInDays": 7},
+		},
+		{
+			name: "Autopilot profile: managementServiceAppId only on create", typ: "autopilotDeploymentProfile",
+			payload: m{"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "AP", "managementServiceAppId": "app", "language": "os-default"},
+			create:  m{"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "AP", "managementServiceAppId": "app", "language": "os-default"},
+			upd:     m{"@odata.type": "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile", "displayName": "AP", "language": "os-default"},
+		},
+		{
 			name: "compliance: actions inline on create, never in a PATCH", typ: "deviceCompliancePolicy", payload: compliance,
 			create: m{"@odata.type": "#microsoft.graph.windows10CompliancePolicy", "displayName": "C",
 				"scheduledActionsForRule": []any{m{"ruleName": "r", "scheduledActionConfigurations": []any{m{"actionType": "block"}}}}},

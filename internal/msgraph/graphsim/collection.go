@@ -306,6 +306,13 @@ func (t *Tenant) update(c *call, typ *intune.Type, id string, replace bool) repl
 	if err != nil {
 		return err.reply()
 	}
+	// Properties only a create sets are refused in an update, the way the
+	// tools that write Intune found Graph does.
+	for _, k := range typ.NotUpdatable() {
+		if _, ok := body[k]; ok {
+			return badRequest("Property '" + k + "' cannot be updated.").reply()
+		}
+	}
 	next := make(map[string]any, len(o.props)+len(props))
 	if replace {
 		// Keep what the server owns; the body replaces everything else.

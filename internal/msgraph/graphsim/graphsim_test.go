@@ -305,6 +305,10 @@ func TestRoundTripEveryType(t *testing.T) {
 			}
 			mustStatus(t, e.do(t, "PATCH", coll+"/"+id, map[string]any{"id": "other"}), 400)
 			mustStatus(t, e.do(t, "PATCH", coll+"/"+id, map[string]any{"@odata.type": "#microsoft.graph.somethingElseConfiguration"}), 400)
+			// What only a create sets is refused in an update.
+			for _, k := range typ.NotUpdatable() {
+				mustStatus(t, e.do(t, "PATCH", coll+"/"+id, map[string]any{k: "x", "@odata.type": captured["@odata.type"]}), 400)
+			}
 
 			// PUT replaces the object with its inline relations.
 			if typ.UpdateMethod == "PUT" {
