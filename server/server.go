@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"github.com/hibiken/asynq"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/restored/restored/graph"
 	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
 	"github.com/restored/restored/internal/platform/metrics"
 	"github.com/restored/restored/internal/platform/redisconn"
@@ -52,6 +54,8 @@ type Options struct {
 	// Metrics is served at /metrics and counts operations and
 	// subscriptions (nil: no /metrics).
 	Metrics *metrics.Metrics
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// Queues is the Asynq connection the owners' dashboard at
 	// /admin/queues reads (nil: no dashboard).
 	Queues asynq.RedisConnOpt
@@ -95,10 +99,11 @@ func New(o Options) http.Handler {
 		writeJSON(w, code, status)
 	})
 	if o.Metrics != nil {
-		// Unauthenticated, like every Prometheus target: it shows counts,
-		// durations and tenant ids, never tokens or payloads. Keep it off
-		// the public listener's path at the proxy if that matters.
-		mux.Handle("GET /metrics", o.Metrics.Handler())
+		// It shows counts, durations and tenant ids, never tokens or
+		// payloads: open by default like most Prometheus targets, behind a
+		// bearer token of its own (not an API token: a scraper is no user)
+		// when --metrics-token is set.
+		mux.Handle("GET /metrics", bearerOnly(o.MetricsToken, o.Metrics.Handler()))
 	}
 	if o.Queues != nil {
 		admin := adminQueues(o.Auth, o.Queues, o.Log)
@@ -112,4 +117,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// bearerOnly lets through requests carrying "Authorization: Bearer token",
+// compared in constant time; an empty token lets every request through.
+func bearerOnly(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			graphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated, "GET /metrics needs the metrics token: Authorization: Bearer <--metrics-token>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/restored/restored/internal/msgraph/graphsim"
+	"github.com/restored/restored/internal/platform/config"
 )
 
 // TestMetrics: /metrics (no token, Prometheus text) counts GraphQL
@@ -106,4 +107,31 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMetricsToken: with --metrics-token, /metrics answers 401 without that
+// bearer token (an API token is not it) and the metrics with it.
+func TestMetricsToken(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.MetricsToken = "scrape-secret" })
+	get := func(auth string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, auth := range []string{"", "Bearer " + e.owner, "Bearer scrape-secre", "scrape-secret"} {
+		if code, body := get(auth); code != http.StatusUnauthorized || strings.Contains(body, "go_goroutines") || !strings.Contains(body, "UNAUTHENTICATED") {
+			t.Errorf("Authorization %q: %d %s", auth, code, body)
+		}
+	}
+	if code, body := get("Bearer scrape-secret"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("with the metrics token: %d %.200s", code, body)
+	}
 }

@@ -161,6 +161,7 @@ func (a *App) Handler() http.Handler {
 		MaxResponseBytes:          a.Config.MaxResponseBytes,
 		CORSOrigins:               a.Config.CORSOrigins,
 		Metrics:                   a.Metrics,
+		MetricsToken:              a.Config.MetricsToken,
 		GraphiQLToken:             a.GraphiQLToken,
 		Queues:                    a.Redis.Asynq,
 		PersistedQueries:          a.Redis,

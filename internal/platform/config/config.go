@@ -46,6 +46,9 @@ type Config struct {
 	CORSOrigins []string
 	// TrustedDocuments names a file of the only operations accepted.
 	TrustedDocuments string
+	// MetricsToken, when set, is the bearer token /metrics requires (the
+	// scrape config's bearer_token); "" leaves /metrics open.
+	MetricsToken string
 	// OTLPEndpoint receives traces (OTLP/HTTP); "" leaves tracing off.
 	OTLPEndpoint string
 	// MaxSubscriptionsPerSocket and MaxSubscriptionsPerToken cap live
@@ -128,6 +131,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
 	fs.IntVar(&c.MaxComplexity, "max-complexity", envInt("RESTORED_MAX_COMPLEXITY", "50000"), "most complex accepted query: each field costs 1 plus its children, times first/last (50 when absent) on lists")
 	corsOrigins := fs.String("cors-origins", env("RESTORED_CORS_ORIGINS", ""), "comma-separated browser origins (https://admin.example.com) allowed to call the API from another origin; * for any (tokens are never cookies, so no credentials are allowed)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", env("RESTORED_METRICS_TOKEN", ""), "bearer token that GET /metrics requires (Prometheus' bearer_token); open when empty: its labels name tenants")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", env("RESTORED_OTLP_ENDPOINT", ""), "OpenTelemetry collector (OTLP/HTTP, e.g. http://otel-collector:4318) to send traces to; off when empty")
 	fs.StringVar(&c.TrustedDocuments, "trusted-documents", env("RESTORED_TRUSTED_DOCUMENTS", ""), "JSON file of sha256 → GraphQL document: when set, only these operations are accepted (by hash or by text)")
 	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", envInt("RESTORED_MAX_RESPONSE_BYTES", "8388608"), "largest GraphQL response served (bigger ones are refused: ask for smaller pages)")
