@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log, Clock: a.Clock}
 	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit, Clock: a.Clock}
-	a.Restore = &restore.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Writers: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge, Clock: a.Clock}
+	a.Restore = &restore.Service{Client: a.DB.Client, Dialect: a.DB.Dialect, Ops: a.Ops, Tenants: a.tenants, Writers: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge, Clock: a.Clock}
 	return a, nil
 }
 

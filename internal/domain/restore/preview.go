@@ -69,7 +69,7 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		return operations.End{}, err
 	}
 	var summary results.PreviewSummary
-	err = s.eachItemBatched(ctx, run.ID, func(item *ent.RestoreRunItem, b *ent.BackupItem) (itemWrite, error) {
+	err = s.eachItemBatched(ctx, run.ID, previewColumns, func(item *ent.RestoreRunItem, b *ent.BackupItem) (*itemWrite, error) {
 		p := s.previewItem(ctx, tr, rf, item, b)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -100,24 +100,18 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		if p.scopeTagsChanged && written {
 			summary.ScopeTagsChanged++
 		}
-		return func(tx *ent.Client) error {
-			u := tx.RestoreRunItem.Update().Where(restorerunitem.ID(item.ID)).SetPreviewDiff(&p.diff).SetDiffTruncated(p.truncated)
-			if p.action != "" {
-				u.SetPreviewAction(p.action)
-			} else {
-				u.ClearPreviewAction()
+		action := ptr.NonZero(string(p.action)) // nil clears it
+		// The planned action agrees with the preview: an update that would
+		// change nothing is NO_CHANGE, which execution never writes. Other
+		// planned actions are kept (nil).
+		var planned *string
+		if pa := item.PlannedAction; pa != nil && (*pa == restorerunitem.PlannedActionUPDATE || *pa == restorerunitem.PlannedActionNO_CHANGE) {
+			planned = ptr.NonZero(string(restorerunitem.PlannedActionUPDATE))
+			if p.action == restorerunitem.PreviewActionNO_CHANGE {
+				planned = ptr.NonZero(string(restorerunitem.PlannedActionNO_CHANGE))
 			}
-			// The planned action agrees with the preview: an update that would
-			// change nothing is NO_CHANGE, which execution never writes.
-			if pa := item.PlannedAction; pa != nil && (*pa == restorerunitem.PlannedActionUPDATE || *pa == restorerunitem.PlannedActionNO_CHANGE) {
-				if p.action == restorerunitem.PreviewActionNO_CHANGE {
-					u.SetPlannedAction(restorerunitem.PlannedActionNO_CHANGE)
-				} else {
-					u.SetPlannedAction(restorerunitem.PlannedActionUPDATE)
-				}
-			}
-			return u.Exec(ctx)
-		}, nil
+		}
+		return &itemWrite{id: item.ID, values: []any{&p.diff, p.truncated, action, planned}}, nil
 	}, func(n int) error {
 		return s.Ops.Progress(ctx, op.ID, results.OperationSummary{Previewed: n})
 	})
@@ -141,6 +135,14 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		outcome = operationrun.OutcomePARTIALLY_SUCCEEDED
 	}
 	return operations.End{Outcome: outcome, Summary: summary.Operation()}, nil
+}
+
+// previewColumns are what a preview stores per item.
+var previewColumns = []itemColumn{
+	{name: restorerunitem.FieldPreviewDiff, pgType: "jsonb"},
+	{name: restorerunitem.FieldDiffTruncated, pgType: "boolean"},
+	{name: restorerunitem.FieldPreviewAction, pgType: "text"},
+	{name: restorerunitem.FieldPlannedAction, pgType: "text", keep: true},
 }
 
 // itemPreview is the preview of one item.

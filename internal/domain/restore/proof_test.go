@@ -193,7 +193,7 @@ func newProofFixture(tb testing.TB) *proofFixture {
 	rec := &audit.Recorder{Log: log}
 	f := &proofFixture{Client: db.Client, q: q}
 	f.ops = &operations.Service{Client: db.Client, Queue: q, Log: log, Audit: rec}
-	f.svc = &restore.Service{Client: db.Client, Ops: f.ops, Audit: rec, Log: log}
+	f.svc = &restore.Service{Client: db.Client, Dialect: db.Dialect, Ops: f.ops, Audit: rec, Log: log}
 	f.ws = db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx).ID
 	f.env = f.environment(tb, f.ws, "Contoso")
 	f.bs = db.BackupSet.Create().SetWorkspaceID(f.ws).SetEnvironmentID(f.env.ID).SetName("set").

@@ -39,7 +39,10 @@ type TenantWriter interface {
 
 // Service is the restore domain service.
 type Service struct {
-	Client  *ent.Client
+	Client *ent.Client
+	// Dialect is the database's (dialect.Postgres or dialect.SQLite, the
+	// default): the bulk item writes of checks and preview differ by it.
+	Dialect string
 	Ops     *operations.Service
 	Tenants TenantReader
 	// Writers writes the restore into the target (execution only).

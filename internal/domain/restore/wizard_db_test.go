@@ -65,7 +65,7 @@ func newFixture(tb testing.TB) *fixture {
 	rec := &audit.Recorder{Bus: bus, Log: log}
 	f.bus = bus
 	f.svc = &restore.Service{
-		Client: db.Client, Audit: rec, Bus: bus, Log: log, Clock: f.clock, MaxResultAge: time.Hour,
+		Client: db.Client, Dialect: db.Dialect, Audit: rec, Bus: bus, Log: log, Clock: f.clock, MaxResultAge: time.Hour,
 		Ops: &operations.Service{Client: db.Client, Queue: jobs.NewQueue(conn), Bus: bus, Log: log, Clock: f.clock},
 	}
 	ws := db.Workspace.Create().SetSlug("acme").SetName("Acme").SaveX(ctx)
