@@ -492,3 +492,41 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 		t.Errorf("wi-fi as in the backup: planned %s, preview %s onto %s: %+v", deref(it.PlannedAction), deref(it.PreviewAction), deref(it.TargetGraphID), it.PreviewDiff)
 	}
 }
+
+// TestCrossTenantConfigMgrCollectionBlocks: a profile assigned to a
+// Configuration Manager collection. Restored into its own tenant the
+// collection id is kept; into another tenant the item is blocked by a check
+// naming the collection (collection ids are the source site's), while a
+// profile without one in the same run is not.
+func TestCrossTenantConfigMgrCollectionBlocks(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	source, srcEnv := e.tenantEnv(s, "tpl", graphsim.GenOptions{Seed: 1})
+	_, dstEnv := e.tenantEnv(s, "customer", graphsim.GenOptions{Seed: 2})
+	collection := map[string]any{"target": map[string]any{"@odata.type": "#microsoft.graph.configurationManagerCollectionAssignmentTarget", "collectionId": "SMS00001"}}
+	mustPut(t, source, "deviceConfiguration", map[string]any{"id": "src-cm", "@odata.type": "#microsoft.graph.windows10GeneralConfiguration",
+		"displayName": "Co-managed devices", "passwordRequired": true, "assignments": []any{collection}})
+	mustPut(t, source, "deviceConfiguration", map[string]any{"id": "src-plain", "@odata.type": "#microsoft.graph.windows10GeneralConfiguration",
+		"displayName": "Unassigned", "passwordRequired": true})
+	bs := e.backupOf(srcEnv.ID, "template")
+	cm, plain := e.backupItemBySource(bs, "src-cm"), e.backupItemBySource(bs, "src-plain")
+
+	run := func(envID string) (runView, map[string]itemView) {
+		w := &wizard{e: e, t: t, token: e.operator}
+		w.must("createRestoreRun", map[string]any{"environmentId": envID, "backupSetId": bs})
+		w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "SELECTED", "itemIds": []string{cm, plain}, "createMissing": true})
+		return w.checked(), e.items(w.id)
+	}
+	v, items := run(dstEnv.ID)
+	msg, ok := items[cm].has("COLLECTION_OF_ANOTHER_TENANT")
+	if !ok || !strings.Contains(msg, "SMS00001") || v.CheckSummary.Blocking != 1 || !slices.Contains(v.open(), "NO_BLOCKING_CHECKS") {
+		t.Errorf("cross tenant: summary %+v, open %v, collection item %+v", v.CheckSummary, v.open(), items[cm].CheckResults)
+	}
+	if _, ok := items[plain].has("COLLECTION_OF_ANOTHER_TENANT"); ok {
+		t.Errorf("the profile without a collection is blocked: %+v", items[plain].CheckResults)
+	}
+	v, items = run(srcEnv.ID)
+	if _, ok := items[cm].has("COLLECTION_OF_ANOTHER_TENANT"); ok || v.CheckSummary.Blocking != 0 {
+		t.Errorf("same tenant: summary %+v, collection item %+v", v.CheckSummary, items[cm].CheckResults)
+	}
+}
