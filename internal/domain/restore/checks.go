@@ -41,6 +41,7 @@ const (
 	CheckFilterOrphaned    = "ASSIGNMENT_FILTER_ORPHANED"
 	CheckTemplateMissing   = "NOTIFICATION_TEMPLATE_MISSING"
 	CheckCollectionForeign = "COLLECTION_OF_ANOTHER_TENANT"
+	CheckADMXMissing       = "ADMX_DEFINITION_MISSING"
 	CheckItemTargetInvalid = "ITEM_TARGET_INVALID"
 	CheckBuiltin           = "BUILT_IN"
 	CheckMapped            = "MAPPED"
@@ -354,6 +355,11 @@ func (s *Service) referenceChecks(ctx context.Context, index *targetIndex, rf *r
 			out = append(out, result{CheckCollectionForeign, SeverityBlocking,
 				"Assigned to Configuration Manager collection " + strings.Join(ids, ", ") + " of the backup's tenant: collection ids belong to its Configuration Manager site and mean nothing in the target. " +
 					"Leave this item out of the restore, or remove the collection assignment in the source and back it up again.", false})
+		}
+	}
+	for _, m := range rf.customADMX(b.Payload) {
+		if m.problem != "" {
+			out = append(out, result{CheckADMXMissing, SeverityBlocking, m.problem, false})
 		}
 	}
 	kinds := []struct {
