@@ -77,6 +77,12 @@
 //     deviceCompliancePolicies/{id}/scheduledActionsForRule, ...), and PATCH
 //     and DELETE on {id}/{relation}/{itemId} (204). "x@odata.bind"
 //     references become {"x": {"id": ...}}.
+//   - deviceManagement/groupPolicyCategories (GET only, $filter, $select,
+//     $expand=definitions) holds the categories of ADMX files a tenant
+//     imported (Tenant.AddCustomADMXCategory; ingestionSource "custom"),
+//     whose definitions (policyType "admxIngested") and presentations have
+//     ids of that tenant only; built-in definition ids are accepted in any
+//     binding, as they are the same in every tenant.
 //   - Actions (204 No Content): deviceCompliancePolicies/{id}/scheduleActionsForRules
 //     replaces the scheduled actions; groupPolicyConfigurations/{id}/updateDefinitionValues
 //     adds, updates and deletes definition values all or nothing.
