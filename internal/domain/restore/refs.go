@@ -481,7 +481,10 @@ func (r *refs) customADMX(payload map[string]any) []admxMatch {
 			pvm, _ := pv.(map[string]any)
 			pres, ok := pvm["presentation"].(map[string]any)
 			if !ok {
-				continue
+				// Captured without its option (Graph returns it only when
+				// expanded): nothing says which of the target's it is.
+				m.problem = fmt.Sprintf("The setting %s comes from an imported ADMX file, and the backup does not say which option each of its values sets: capture a new backup of the source and restore from it.", setting)
+				break
 			}
 			label := stringOf(pres["label"])
 			ids := found[0].presentations[strings.ToLower(label)]

@@ -170,13 +170,18 @@ func TestCustomADMXCounterparts(t *testing.T) {
 		value      map[string]any
 		want       result
 	}{
-		"matched":           {value: value("admxIngested", "BANNER", "Banner Text"), want: result{Def: "t-def", Pres: "t-pres"}},
-		"no option":         {value: value("admxIngested", "Banner", ""), want: result{Def: "t-def"}},
-		"built-in":          {value: value("admxBacked", "Banner", "Banner text"), want: result{Def: "src-def", Pres: "src-pres"}},
-		"same tenant":       {sameTenant: true, value: value("admxIngested", "Banner", "Banner text"), want: result{Def: "src-def", Pres: "src-pres"}},
-		"missing":           {value: value("admxIngested", "Gone", ""), want: result{Def: "src-def", Problem: `"Gone" (\Contoso, machine)`}},
-		"two definitions":   {value: value("admxIngested", "Twin", ""), want: result{Def: "src-def", Problem: "2 definitions of the target match"}},
-		"unknown option":    {value: value("admxIngested", "Banner", "Color"), want: result{Def: "src-def", Pres: "src-pres", Problem: `no single option labelled "Color"`}},
+		"matched":         {value: value("admxIngested", "BANNER", "Banner Text"), want: result{Def: "t-def", Pres: "t-pres"}},
+		"no option":       {value: value("admxIngested", "Banner", ""), want: result{Def: "t-def"}},
+		"built-in":        {value: value("admxBacked", "Banner", "Banner text"), want: result{Def: "src-def", Pres: "src-pres"}},
+		"same tenant":     {sameTenant: true, value: value("admxIngested", "Banner", "Banner text"), want: result{Def: "src-def", Pres: "src-pres"}},
+		"missing":         {value: value("admxIngested", "Gone", ""), want: result{Def: "src-def", Problem: `"Gone" (\Contoso, machine)`}},
+		"two definitions": {value: value("admxIngested", "Twin", ""), want: result{Def: "src-def", Problem: "2 definitions of the target match"}},
+		"unknown option":  {value: value("admxIngested", "Banner", "Color"), want: result{Def: "src-def", Pres: "src-pres", Problem: `no single option labelled "Color"`}},
+		"option not captured": {value: func() map[string]any {
+			v := value("admxIngested", "Banner", "")
+			v["presentationValues"] = []any{map[string]any{"value": "x"}}
+			return v
+		}(), want: result{Def: "src-def", Problem: "does not say which option"}},
 		"ambiguous options": {value: value("admxIngested", "Banner", "twice"), want: result{Def: "src-def", Pres: "src-pres", Problem: `no single option labelled "twice"`}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -190,7 +195,9 @@ func TestCustomADMXCounterparts(t *testing.T) {
 			v := payload["definitionValues"].([]any)[0].(map[string]any)
 			got.Def = v["definition"].(map[string]any)["id"].(string)
 			if pvs := v["presentationValues"].([]any); len(pvs) > 0 {
-				got.Pres = pvs[0].(map[string]any)["presentation"].(map[string]any)["id"].(string)
+				if p, ok := pvs[0].(map[string]any)["presentation"].(map[string]any); ok {
+					got.Pres = p["id"].(string)
+				}
 			}
 			if got.Def != tc.want.Def || got.Pres != tc.want.Pres || (tc.want.Problem == "") != (got.Problem == "") || !strings.Contains(got.Problem, tc.want.Problem) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
