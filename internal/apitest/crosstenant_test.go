@@ -492,3 +492,154 @@ func TestCrossTenantReferencesRemapped(t *testing.T) {
 		t.Errorf("wi-fi as in the backup: planned %s, preview %s onto %s: %+v", deref(it.PlannedAction), deref(it.PreviewAction), deref(it.TargetGraphID), it.PreviewDiff)
 	}
 }
+
+// TestCrossTenantConfigMgrCollectionBlocks: a profile assigned to a
+// Configuration Manager collection. Restored into its own tenant the
+// collection id is kept; into another tenant the item is blocked by a check
+// naming the collection (collection ids are the source site's), while a
+// profile without one in the same run is not.
+func TestCrossTenantConfigMgrCollectionBlocks(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	source, srcEnv := e.tenantEnv(s, "tpl", graphsim.GenOptions{Seed: 1})
+	_, dstEnv := e.tenantEnv(s, "customer", graphsim.GenOptions{Seed: 2})
+	collection := map[string]any{"target": map[string]any{"@odata.type": "#microsoft.graph.configurationManagerCollectionAssignmentTarget", "collectionId": "SMS00001"}}
+	mustPut(t, source, "deviceConfiguration", map[string]any{"id": "src-cm", "@odata.type": "#microsoft.graph.windows10GeneralConfiguration",
+		"displayName": "Co-managed devices", "passwordRequired": true, "assignments": []any{collection}})
+	mustPut(t, source, "deviceConfiguration", map[string]any{"id": "src-plain", "@odata.type": "#microsoft.graph.windows10GeneralConfiguration",
+		"displayName": "Unassigned", "passwordRequired": true})
+	bs := e.backupOf(srcEnv.ID, "template")
+	cm, plain := e.backupItemBySource(bs, "src-cm"), e.backupItemBySource(bs, "src-plain")
+
+	run := func(envID string) (runView, map[string]itemView) {
+		w := &wizard{e: e, t: t, token: e.operator}
+		w.must("createRestoreRun", map[string]any{"environmentId": envID, "backupSetId": bs})
+		w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "SELECTED", "itemIds": []string{cm, plain}, "createMissing": true})
+		return w.checked(), e.items(w.id)
+	}
+	v, items := run(dstEnv.ID)
+	msg, ok := items[cm].has("COLLECTION_OF_ANOTHER_TENANT")
+	if !ok || !strings.Contains(msg, "SMS00001") || v.CheckSummary.Blocking != 1 || !slices.Contains(v.open(), "NO_BLOCKING_CHECKS") {
+		t.Errorf("cross tenant: summary %+v, open %v, collection item %+v", v.CheckSummary, v.open(), items[cm].CheckResults)
+	}
+	if _, ok := items[plain].has("COLLECTION_OF_ANOTHER_TENANT"); ok {
+		t.Errorf("the profile without a collection is blocked: %+v", items[plain].CheckResults)
+	}
+	v, items = run(srcEnv.ID)
+	if _, ok := items[cm].has("COLLECTION_OF_ANOTHER_TENANT"); ok || v.CheckSummary.Blocking != 0 {
+		t.Errorf("same tenant: summary %+v, collection item %+v", v.CheckSummary, items[cm].CheckResults)
+	}
+}
+
+// TestCrossTenantCustomADMXDefinitions: administrative templates using
+// definitions of an ADMX file imported into the template tenant (ids of
+// that tenant) and a built-in definition (the same id everywhere). Into a
+// customer that imported the same file, the imported definition and its
+// option are the customer's own ids in the preview and in what execution
+// writes, the built-in one keeps its id; a setting whose definition the
+// customer lacks blocks its item with a check naming the setting. Restored
+// into its own tenant nothing is remapped or blocked.
+func TestCrossTenantCustomADMXDefinitions(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	source, srcEnv := e.tenantEnv(s, "tpl", graphsim.GenOptions{Seed: 1})
+	target, dstEnv := e.tenantEnv(s, "customer", graphsim.GenOptions{Seed: 2})
+	const builtin = "7e3f4b0a-2c1d-4e5f-8a9b-0c1d2e3f4a04" // "Prevent access to the command prompt"
+	banner := func(id, presID string) map[string]any {
+		return map[string]any{"id": id, "displayName": "Show logon banner", "classType": "machine", "categoryPath": `\Contoso\Desktop`,
+			"presentations": []any{map[string]any{"@odata.type": "#microsoft.graph.groupPolicyPresentationTextBox", "id": presID, "label": "Banner text"}}}
+	}
+	usb := map[string]any{"id": "src-def-usb", "displayName": "Block USB storage", "classType": "machine", "categoryPath": `\Contoso\Devices`}
+	source.AddCustomADMXCategory(map[string]any{"id": "src-cat", "displayName": "Contoso"}, banner("src-def-banner", "src-pres-banner"), usb)
+	// The customer imported the same ADMX file: other ids, no USB setting.
+	target.AddCustomADMXCategory(map[string]any{"id": "t-cat", "displayName": "Contoso"}, banner("t-def-banner", "t-pres-banner"))
+
+	custom := func(def map[string]any, pvs ...any) map[string]any {
+		d := map[string]any{"id": def["id"], "displayName": def["displayName"], "classType": def["classType"], "categoryPath": def["categoryPath"],
+			"policyType": "admxIngested"}
+		return map[string]any{"enabled": true, "configurationType": "policy", "definition": d, "presentationValues": append([]any{}, pvs...)}
+	}
+	mustPut(t, source, "groupPolicyConfiguration", map[string]any{"id": "src-admx-banner", "@odata.type": "#microsoft.graph.groupPolicyConfiguration",
+		"displayName": "Contoso desktop", "definitionValues": []any{
+			map[string]any{"enabled": true, "configurationType": "policy", "presentationValues": []any{},
+				"definition": map[string]any{"id": builtin, "displayName": "Prevent access to the command prompt", "classType": "user", "categoryPath": `\System`, "policyType": "admxBacked"}},
+			custom(banner("src-def-banner", ""), map[string]any{"@odata.type": "#microsoft.graph.groupPolicyPresentationValueText", "value": "Authorized use only",
+				"presentation": map[string]any{"@odata.type": "#microsoft.graph.groupPolicyPresentationTextBox", "id": "src-pres-banner", "label": "Banner text"}}),
+		}})
+	mustPut(t, source, "groupPolicyConfiguration", map[string]any{"id": "src-admx-usb", "@odata.type": "#microsoft.graph.groupPolicyConfiguration",
+		"displayName": "Contoso devices", "definitionValues": []any{custom(usb)}})
+	bs := e.backupOf(srcEnv.ID, "template")
+	bannerItem, usbItem := e.backupItemBySource(bs, "src-admx-banner"), e.backupItemBySource(bs, "src-admx-usb")
+
+	w := &wizard{e: e, t: t, token: e.owner}
+	w.must("createRestoreRun", map[string]any{"environmentId": dstEnv.ID, "backupSetId": bs})
+	scope := func(ids ...string) {
+		w.must("defineRestoreScope", map[string]any{"runId": w.id, "mode": "SELECTED", "itemIds": ids, "createMissing": true})
+	}
+	scope(bannerItem, usbItem)
+	v := w.checked()
+	items := e.items(w.id)
+	msg, ok := items[usbItem].has("ADMX_DEFINITION_MISSING")
+	if !ok || !strings.Contains(msg, `"Block USB storage" (\Contoso\Devices, machine)`) || v.CheckSummary.Blocking != 1 || !slices.Contains(v.open(), "NO_BLOCKING_CHECKS") {
+		t.Errorf("missing definition: summary %+v, item %+v", v.CheckSummary, items[usbItem].CheckResults)
+	}
+	if _, ok := items[bannerItem].has("ADMX_DEFINITION_MISSING"); ok || deref(items[bannerItem].PlannedAction) != "CREATE" {
+		t.Errorf("banner item: planned %s, %+v", deref(items[bannerItem].PlannedAction), items[bannerItem].CheckResults)
+	}
+
+	// Without the USB item: the preview shows the customer's definition and
+	// option ids, and the built-in definition's own.
+	scope(bannerItem)
+	if v := w.checked(); v.CheckSummary.Blocking != 0 {
+		t.Fatalf("checks without the USB item: %+v", v.CheckSummary)
+	}
+	w.previewed()
+	it := e.items(w.id)[bannerItem]
+	if deref(it.PreviewAction) != "CREATE" || it.PreviewDiff == nil {
+		t.Fatalf("banner preview %s: %+v", deref(it.PreviewAction), it.PreviewDiff)
+	}
+	var paths []string
+	for _, c := range it.PreviewDiff.Settings {
+		paths = append(paths, c.Path)
+	}
+	raw, _ := json.Marshal(it.PreviewDiff)
+	if !slices.Contains(paths, "definitionValues[t-def-banner]") || !slices.Contains(paths, "definitionValues["+builtin+"]") ||
+		!strings.Contains(string(raw), "t-pres-banner") || strings.Contains(string(raw), "src-def-") || strings.Contains(string(raw), "src-pres-") {
+		t.Errorf("preview paths %v: %s", paths, raw)
+	}
+
+	// Executed: the customer's new policy binds its own definition and option.
+	envName := dstEnv.DisplayName
+	w.must("confirmRestoreRun", map[string]any{"runId": w.id, "dryRun": false, "acknowledged": true, "tenantConfirmation": envName})
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	if v := w.terminal(); v.Status != "COMPLETED" {
+		t.Fatalf("execution %s: %v", v.Status, e.items(w.id)[bannerItem])
+	}
+	created := e.items(w.id)[bannerItem].TargetGraphID
+	obj, ok := target.Object("groupPolicyConfiguration", deref(created))
+	if !ok {
+		t.Fatalf("no created policy %s", deref(created))
+	}
+	type bound struct{ Definition, Presentation string }
+	var got []bound
+	for _, v := range obj["definitionValues"].([]any) {
+		vm := v.(map[string]any)
+		b := bound{Definition: vm["definition"].(map[string]any)["id"].(string)}
+		for _, pv := range vm["presentationValues"].([]any) {
+			b.Presentation = pv.(map[string]any)["presentation"].(map[string]any)["id"].(string)
+		}
+		got = append(got, b)
+	}
+	slices.SortFunc(got, func(a, b bound) int { return strings.Compare(a.Definition, b.Definition) })
+	if diff := cmp.Diff([]bound{{Definition: builtin}, {Definition: "t-def-banner", Presentation: "t-pres-banner"}}, got); diff != "" {
+		t.Errorf("written definition values (-want +got):\n%s", diff)
+	}
+
+	// In its own tenant the ids are the tenant's: nothing remapped or blocked.
+	w2 := &wizard{e: e, t: t, token: e.operator}
+	w2.must("createRestoreRun", map[string]any{"environmentId": srcEnv.ID, "backupSetId": bs})
+	w2.must("defineRestoreScope", map[string]any{"runId": w2.id, "mode": "SELECTED", "itemIds": []string{bannerItem, usbItem}})
+	if v := w2.checked(); v.CheckSummary.Blocking != 0 {
+		t.Errorf("same tenant: %+v", v.CheckSummary)
+	}
+}

@@ -244,7 +244,10 @@ var catalog = []*Type{
 		FixedPlatform: "windows", Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds",
 		UpdateMethod: "PATCH",
 		Expand: []Relation{{
-			Name: "definitionValues", Expand: "definitionValues($expand=definition,presentationValues)",
+			// A presentation value's presentation (the option it sets) is a
+			// navigation property: Graph returns it only when expanded, and
+			// the value is written and diffed by it.
+			Name: "definitionValues", Expand: "definitionValues($expand=definition,presentationValues($expand=presentation))",
 			OnCreate: PostEach, ReadOnly: []string{"id", "createdDateTime", "lastModifiedDateTime"},
 			// groupPolicyPresentationValue (beta reference): id and both
 			// timestamps are the service's.

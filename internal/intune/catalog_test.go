@@ -385,7 +385,7 @@ func TestExpandQuery(t *testing.T) {
 		{"settingsCatalogPolicy", "settings"},
 		{"notificationMessageTemplate", "localizedNotificationMessages"},
 		{"deviceCompliancePolicy", "scheduledActionsForRule($expand=scheduledActionConfigurations)"},
-		{"groupPolicyConfiguration", "definitionValues($expand=definition,presentationValues)"},
+		{"groupPolicyConfiguration", "definitionValues($expand=definition,presentationValues($expand=presentation))"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

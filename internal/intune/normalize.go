@@ -196,6 +196,20 @@ func AssignmentGroupIDs(assignments []map[string]any) []string {
 	return ids
 }
 
+// AssignmentCollectionIDs returns the Configuration Manager collection ids
+// assignments target (configurationManagerCollectionAssignmentTarget).
+func AssignmentCollectionIDs(assignments []map[string]any) []string {
+	var ids []string
+	for _, a := range assignments {
+		if t, ok := a["target"].(map[string]any); ok {
+			if c, ok := t["collectionId"].(string); ok && c != "" && !slices.Contains(ids, c) {
+				ids = append(ids, c)
+			}
+		}
+	}
+	return ids
+}
+
 // AssignmentFilterIDs returns the assignment filter ids assignments use.
 func AssignmentFilterIDs(assignments []map[string]any) []string {
 	var ids []string

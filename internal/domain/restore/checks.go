@@ -39,6 +39,8 @@ const (
 	CheckFilterMissing     = "ASSIGNMENT_FILTER_MISSING"
 	CheckFilterOrphaned    = "ASSIGNMENT_FILTER_ORPHANED"
 	CheckTemplateMissing   = "NOTIFICATION_TEMPLATE_MISSING"
+	CheckCollectionForeign = "COLLECTION_OF_ANOTHER_TENANT"
+	CheckADMXMissing       = "ADMX_DEFINITION_MISSING"
 	CheckItemTargetInvalid = "ITEM_TARGET_INVALID"
 	CheckBuiltin           = "BUILT_IN"
 	CheckMapped            = "MAPPED"
@@ -327,6 +329,25 @@ func (s *Service) referenceChecks(ctx context.Context, index *targetIndex, rf *r
 		if !ok {
 			out = append(out, result{CheckGroupOrphaned, SeverityBlocking,
 				"Group " + target + " does not exist in the target: map it to an existing group.", false})
+		}
+	}
+	// A Configuration Manager collection id is its site's (e.g. "SMS00001"),
+	// and tenant attach ties a site to one tenant: across tenants the same id
+	// names another collection or none, and Graph cannot list collections to
+	// check or map one. So no COLLECTION mapping kind (it could not be
+	// suggested or verified): the run blocks until the item leaves the scope,
+	// or its assignments are fixed in the source and backed up again. In the
+	// same tenant the id is the collection itself.
+	if !rf.sameTenant {
+		if ids := intune.AssignmentCollectionIDs(b.Assignments); len(ids) > 0 {
+			out = append(out, result{CheckCollectionForeign, SeverityBlocking,
+				"Assigned to Configuration Manager collection " + strings.Join(ids, ", ") + " of the backup's tenant: collection ids belong to its Configuration Manager site and mean nothing in the target. " +
+					"Leave this item out of the restore, or remove the collection assignment in the source and back it up again.", false})
+		}
+	}
+	for _, m := range rf.customADMX(b.Payload) {
+		if m.problem != "" {
+			out = append(out, result{CheckADMXMissing, SeverityBlocking, m.problem, false})
 		}
 	}
 	kinds := []struct {

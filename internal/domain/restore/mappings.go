@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,45 +104,58 @@ func (s *Service) MappingSuggestions(ctx context.Context, runID string) (_ []Map
 	if err != nil {
 		return nil, err
 	}
-	// Group names: from the source tenant, when the app can read it.
-	var source intune.Reader
+	// Group names: from the source tenant, when the app can read it; the
+	// target's groups of those names. Both are read in chunks (groupsWhere),
+	// never one request per group.
+	groupNames := map[string]string{}
 	if len(used[refGroup]) > 0 {
 		if bs, err := s.Client.BackupSet.Query().Where(backupset.ID(run.BackupSetID)).WithEnvironment().Only(ctx); err == nil && bs.Edges.Environment != nil {
-			if r, err := s.Tenants.Reader(ctx, bs.Edges.Environment); err == nil {
-				source = r
+			if source, err := s.Tenants.Reader(ctx, bs.Edges.Environment); err == nil {
+				// An unreadable source only costs the suggestions their names.
+				err := groupsWhere(ctx, source, "id", used[refGroup], func(o TargetObject) { groupNames[o.ID] = o.Name })
+				if err != nil && ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
 			}
+		}
+	}
+	targetGroups := map[string][]TargetObject{} // lower-case name → groups
+	if len(groupNames) > 0 {
+		var names []string
+		for _, n := range groupNames {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		err := groupsWhere(ctx, g, "displayName", names, func(o TargetObject) {
+			k := strings.ToLower(o.Name)
+			targetGroups[k] = append(targetGroups[k], o)
+		})
+		if err != nil {
+			return nil, unreadableTarget(err)
 		}
 	}
 	var out []MappingSuggestion
 	for _, kind := range []MappingKind{MappingGroup, MappingScopeTag, MappingFilter} {
 		rk, _ := kind.refKind()
-		var mapping map[string]string
-		switch kind {
-		case MappingGroup:
-			mapping = run.GroupMapping
-		case MappingScopeTag:
-			mapping = run.ScopeTagMapping
-		case MappingFilter:
-			mapping = run.FilterMapping
-		}
+		mapping := runMapping(run, rk)
 		for _, id := range used[rk] {
 			sg := MappingSuggestion{Kind: kind, SourceID: id, InScope: inScope[rk+"/"+id]}
 			if m, ok := mapping[id]; ok {
 				sg.MappedTargetID = &m
 			}
 			name, known := sourceNames[rk+"/"+id]
-			if kind == MappingGroup && source != nil {
-				raw, err := source.Get(ctx, "groups/"+url.PathEscape(id), url.Values{"$select": {"id,displayName"}})
-				if err == nil {
-					name, known = stringOf(raw["displayName"]), true
-				} else if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
+			if kind == MappingGroup {
+				name, known = groupNames[id]
 			}
 			if known && name != "" {
 				sg.SourceName = &name
-				found, err := s.targetsNamed(ctx, index, kind, name)
-				if err != nil {
+				var found []TargetObject
+				if kind == MappingGroup {
+					found = targetGroups[strings.ToLower(name)]
+				} else if found, err = targetsNamed(ctx, index, rk, name); err != nil {
 					return nil, unreadableTarget(err)
 				}
 				if len(found) == 1 {
@@ -198,7 +212,7 @@ func (s *Service) TargetSearch(ctx context.Context, runID string, kind MappingKi
 	if kind == MappingGroup {
 		q := url.Values{"$select": {"id,displayName"}, "$top": {strconv.Itoa(first)}}
 		if search != "" {
-			q.Set("$filter", "startswith(displayName,'"+strings.ReplaceAll(search, "'", "''")+"')")
+			q.Set("$filter", "startswith(displayName,"+odataString(search)+")")
 		}
 		err := g.List(ctx, "groups", q, func(raw map[string]any) error {
 			out = append(out, TargetObject{ID: stringOf(raw["id"]), Name: stringOf(raw["displayName"])})
@@ -251,31 +265,54 @@ func unreadableTarget(err error) error {
 // errEnough stops a listing that has what it needs.
 var errEnough = errors.New("enough")
 
-// targetsNamed returns the target objects of a kind with exactly name
-// (case-insensitive).
-func (s *Service) targetsNamed(ctx context.Context, index *targetIndex, kind MappingKind, name string) ([]TargetObject, error) {
-	var out []TargetObject
-	if kind == MappingGroup {
-		q := url.Values{"$select": {"id,displayName"}, "$filter": {"displayName eq '" + strings.ReplaceAll(name, "'", "''") + "'"}}
-		err := index.g.List(ctx, "groups", q, func(raw map[string]any) error {
-			if n := stringOf(raw["displayName"]); strings.EqualFold(n, name) {
-				out = append(out, TargetObject{ID: stringOf(raw["id"]), Name: n})
-			}
-			return nil
-		})
-		return out, err
-	}
-	rk, _ := kind.refKind()
+// targetsNamed returns the target's scope tags or filters (reference kind
+// rk) with exactly name (case-insensitive).
+func targetsNamed(ctx context.Context, index *targetIndex, rk, name string) ([]TargetObject, error) {
 	t, _ := intune.Lookup(rk)
 	ti := index.of(ctx, t)
 	if ti.err != nil {
 		return nil, ti.err
 	}
+	var out []TargetObject
 	for _, o := range ti.byName[strings.ToLower(name)] {
 		out = append(out, TargetObject{ID: o.ID, Name: o.DisplayName})
 	}
 	return out, nil
 }
+
+// maxInValues is the most values Entra ID takes in one "in" of a directory
+// query (each counts as an "or" clause; the 16th is refused).
+const maxInValues = 15
+
+// groupsWhere lists the groups of a tenant whose property prop ("id",
+// "displayName") equals one of values, in ceil(len(values)/15) requests of
+// "prop in (...)" rather than one per value. Names compare ignoring case
+// on Entra ID's side and again here.
+func groupsWhere(ctx context.Context, g intune.Reader, prop string, values []string, fn func(TargetObject)) error {
+	for chunk := range slices.Chunk(values, maxInValues) {
+		want := map[string]bool{}
+		quoted := make([]string, len(chunk))
+		for i, v := range chunk {
+			quoted[i] = odataString(v)
+			want[strings.ToLower(v)] = true
+		}
+		q := url.Values{"$select": {"id,displayName"}, "$filter": {prop + " in (" + strings.Join(quoted, ",") + ")"}}
+		err := g.List(ctx, "groups", q, func(raw map[string]any) error {
+			o := TargetObject{ID: stringOf(raw["id"]), Name: stringOf(raw["displayName"])}
+			if got := stringOf(raw[prop]); want[strings.ToLower(got)] {
+				fn(o)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// odataString is s as an OData string literal: quoted, a quote doubled.
+func odataString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // foundationNames returns the names of the backup set's scope tags and
 // filters (kind/source id → name) and which of them the run's scope holds.

@@ -2,6 +2,8 @@ package restore
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -74,6 +76,10 @@ type refs struct {
 	targetByName map[string][]string
 	// index reads group names for labels (nil: no labels for groups).
 	index *targetIndex
+	// admx holds the target's administrative template definitions from
+	// imported ADMX files by admxKey, read only across tenants for runs
+	// with administrative templates (nil otherwise).
+	admx map[string][]admxDefinition
 }
 
 // refTypes are the foundation types a payload refers to.
@@ -159,7 +165,19 @@ func (s *Service) buildRefs(ctx context.Context, run *ent.RestoreRun, index *tar
 			return nil, err
 		}
 	}
-	return newRefs(ctx, run, index, tt.source == tt.target, scoped, sourceNames, remembered)
+	r, err := newRefs(ctx, run, index, tt.source == tt.target, scoped, sourceNames, remembered)
+	if err != nil || r.sameTenant {
+		return r, err
+	}
+	admx, err := s.Client.RestoreRunItem.Query().
+		Where(restorerunitem.RunID(run.ID), restorerunitem.PolicyType(admxType)).Exist(ctx)
+	if err != nil || !admx {
+		return r, err
+	}
+	if r.admx, err = customDefinitions(ctx, index.g); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // newRefs builds refs from what buildRefs loads; remembered is the identity
@@ -351,6 +369,135 @@ func payloadRefs(payload map[string]any, fn func(kind string, get func() string,
 // rewritePayload rewrites the references inside a payload in place.
 func (r *refs) rewritePayload(payload map[string]any) {
 	payloadRefs(payload, func(kind string, get func() string, set func(string)) { set(r.to(kind, get())) })
+	for _, m := range r.customADMX(payload) {
+		if m.problem != "" {
+			continue // the checks block it
+		}
+		m.definition["id"] = m.targetID
+		for i, p := range m.presentations {
+			p["id"] = m.targetPresentations[i]
+		}
+	}
+}
+
+// admxType is the catalog type of administrative templates.
+const admxType = "groupPolicyConfiguration"
+
+// admxDefinition is an administrative template definition of the target
+// from an imported ADMX file.
+type admxDefinition struct {
+	id string
+	// presentations are its options' ids by lower-case label.
+	presentations map[string][]string
+}
+
+// isCustomDefinition reports a definition from an ADMX file the tenant
+// imported (groupPolicyUploadedDefinitionFiles): its id, and its
+// presentations' ids, are the tenant's own. Built-in definitions
+// (policyType admxBacked) have the same ids in every tenant.
+func isCustomDefinition(def map[string]any) bool {
+	return def["policyType"] == "admxIngested" ||
+		intune.CanonicalODataType(stringOf(def["@odata.type"])) == "#microsoft.graph.groupPolicyUploadedDefinition"
+}
+
+// admxKey identifies an imported definition across tenants as the ADMX file
+// does: its class, category path and name (IntuneCD matches the same way).
+func admxKey(def map[string]any) string {
+	return strings.ToLower(stringOf(def["classType"]) + "|" + stringOf(def["categoryPath"]) + "|" + stringOf(def["displayName"]))
+}
+
+// customDefinitions lists the target's imported definitions with their
+// presentations: one request, the categories whose ingestionSource is
+// custom with their definitions (the full definition list is Microsoft's
+// thousands of built-in ones).
+func customDefinitions(ctx context.Context, g intune.Reader) (map[string][]admxDefinition, error) {
+	out := map[string][]admxDefinition{}
+	q := url.Values{"$filter": {"ingestionSource eq 'custom'"}, "$expand": {"definitions($expand=presentations)"}}
+	err := g.List(ctx, "deviceManagement/groupPolicyCategories", q, func(cat map[string]any) error {
+		defs, _ := cat["definitions"].([]any)
+		for _, d := range defs {
+			dm, ok := d.(map[string]any)
+			if !ok || stringOf(dm["id"]) == "" {
+				continue
+			}
+			def := admxDefinition{id: stringOf(dm["id"]), presentations: map[string][]string{}}
+			ps, _ := dm["presentations"].([]any)
+			for _, p := range ps {
+				if pm, ok := p.(map[string]any); ok {
+					l := strings.ToLower(stringOf(pm["label"]))
+					def.presentations[l] = append(def.presentations[l], stringOf(pm["id"]))
+				}
+			}
+			k := admxKey(dm)
+			out[k] = append(out[k], def)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// admxMatch is one definition value of a payload whose definition came
+// from an imported ADMX file, and its counterpart in the target.
+type admxMatch struct {
+	// definition is the value's definition, presentations the presentation
+	// of each of its presentation values (inside the payload).
+	definition    map[string]any
+	presentations []map[string]any
+	// targetID and targetPresentations are the target's ids; problem says
+	// why there are none ("" when resolved).
+	targetID            string
+	targetPresentations []string
+	problem             string
+}
+
+// customADMX finds the target's counterpart of every imported definition
+// a payload's definition values use, across tenants (nil in the same
+// tenant, where the ids are the tenant's own): the one definition of the
+// same class, category path and name, and in it the option of each
+// presentation value's label.
+func (r *refs) customADMX(payload map[string]any) []admxMatch {
+	if r.sameTenant || r.admx == nil {
+		return nil
+	}
+	var out []admxMatch
+	values, _ := payload["definitionValues"].([]any)
+	for _, v := range values {
+		vm, _ := v.(map[string]any)
+		def, ok := vm["definition"].(map[string]any)
+		if !ok || !isCustomDefinition(def) {
+			continue
+		}
+		m := admxMatch{definition: def}
+		setting := fmt.Sprintf("%q (%s, %s)", stringOf(def["displayName"]), stringOf(def["categoryPath"]), stringOf(def["classType"]))
+		found := r.admx[admxKey(def)]
+		if len(found) != 1 {
+			m.problem = fmt.Sprintf("The setting %s comes from an ADMX file imported into the backup's tenant, and %d definitions of the target match it: import the same ADMX file into the target (one definition of that class, category and name), or leave the item out.", setting, len(found))
+			out = append(out, m)
+			continue
+		}
+		m.targetID = found[0].id
+		pvs, _ := vm["presentationValues"].([]any)
+		for _, pv := range pvs {
+			pvm, _ := pv.(map[string]any)
+			pres, ok := pvm["presentation"].(map[string]any)
+			if !ok {
+				// Captured without its option (Graph returns it only when
+				// expanded): nothing says which of the target's it is.
+				m.problem = fmt.Sprintf("The setting %s comes from an imported ADMX file, and the backup does not say which option each of its values sets: capture a new backup of the source and restore from it.", setting)
+				break
+			}
+			label := stringOf(pres["label"])
+			ids := found[0].presentations[strings.ToLower(label)]
+			if len(ids) != 1 || label == "" {
+				m.problem = fmt.Sprintf("The setting %s comes from an imported ADMX file: the target's definition %s has no single option labelled %q to hold its value: import the same ADMX file into the target, or leave the item out.", setting, m.targetID, label)
+				break
+			}
+			m.presentations = append(m.presentations, pres)
+			m.targetPresentations = append(m.targetPresentations, ids[0])
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // payloadRefIDs lists the references inside a payload by kind.

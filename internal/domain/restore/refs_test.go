@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,3 +145,63 @@ func TestRefsResolve(t *testing.T) {
 
 // testTime is when the test targets' objects were modified.
 var testTime = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// TestCustomADMXCounterparts: an imported definition resolves to the one
+// target definition of its class, category path and name (case aside),
+// and each option to the one of its label; anything else is a problem
+// naming the setting, and built-in definitions are never touched.
+func TestCustomADMXCounterparts(t *testing.T) {
+	value := func(policyType, name, label string) map[string]any {
+		v := map[string]any{"enabled": true, "definition": map[string]any{"id": "src-def", "displayName": name, "classType": "machine",
+			"categoryPath": `\Contoso`, "policyType": policyType}, "presentationValues": []any{}}
+		if label != "" {
+			v["presentationValues"] = []any{map[string]any{"value": "x", "presentation": map[string]any{"id": "src-pres", "label": label}}}
+		}
+		return v
+	}
+	target := map[string][]admxDefinition{
+		admxKey(map[string]any{"displayName": "Banner", "classType": "machine", "categoryPath": `\Contoso`}): {
+			{id: "t-def", presentations: map[string][]string{"banner text": {"t-pres"}, "twice": {"t-a", "t-b"}}}},
+		admxKey(map[string]any{"displayName": "Twin", "classType": "machine", "categoryPath": `\Contoso`}): {{id: "t-1"}, {id: "t-2"}},
+	}
+	type result struct{ Def, Pres, Problem string }
+	for name, tc := range map[string]struct {
+		sameTenant bool
+		value      map[string]any
+		want       result
+	}{
+		"matched":         {value: value("admxIngested", "BANNER", "Banner Text"), want: result{Def: "t-def", Pres: "t-pres"}},
+		"no option":       {value: value("admxIngested", "Banner", ""), want: result{Def: "t-def"}},
+		"built-in":        {value: value("admxBacked", "Banner", "Banner text"), want: result{Def: "src-def", Pres: "src-pres"}},
+		"same tenant":     {sameTenant: true, value: value("admxIngested", "Banner", "Banner text"), want: result{Def: "src-def", Pres: "src-pres"}},
+		"missing":         {value: value("admxIngested", "Gone", ""), want: result{Def: "src-def", Problem: `"Gone" (\Contoso, machine)`}},
+		"two definitions": {value: value("admxIngested", "Twin", ""), want: result{Def: "src-def", Problem: "2 definitions of the target match"}},
+		"unknown option":  {value: value("admxIngested", "Banner", "Color"), want: result{Def: "src-def", Pres: "src-pres", Problem: `no single option labelled "Color"`}},
+		"option not captured": {value: func() map[string]any {
+			v := value("admxIngested", "Banner", "")
+			v["presentationValues"] = []any{map[string]any{"value": "x"}}
+			return v
+		}(), want: result{Def: "src-def", Problem: "does not say which option"}},
+		"ambiguous options": {value: value("admxIngested", "Banner", "twice"), want: result{Def: "src-def", Pres: "src-pres", Problem: `no single option labelled "twice"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &refs{sameTenant: tc.sameTenant, admx: target}
+			payload := map[string]any{"definitionValues": []any{tc.value}}
+			var got result
+			for _, m := range r.customADMX(payload) {
+				got.Problem = m.problem
+			}
+			r.rewritePayload(payload)
+			v := payload["definitionValues"].([]any)[0].(map[string]any)
+			got.Def = v["definition"].(map[string]any)["id"].(string)
+			if pvs := v["presentationValues"].([]any); len(pvs) > 0 {
+				if p, ok := pvs[0].(map[string]any)["presentation"].(map[string]any); ok {
+					got.Pres = p["id"].(string)
+				}
+			}
+			if got.Def != tc.want.Def || got.Pres != tc.want.Pres || (tc.want.Problem == "") != (got.Problem == "") || !strings.Contains(got.Problem, tc.want.Problem) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -32,8 +32,9 @@
 //   - GET pages at Options.PageSize (100) or $top (at most 999) with an
 //     absolute @odata.nextLink carrying an opaque $skiptoken; pages stay
 //     stable while objects are created or deleted. $filter supports eq, ne,
-//     gt, ge, lt, le, startswith, endswith, contains, and, or, not (string
-//     comparisons ignore case; a quote inside a string is doubled); $select
+//     gt, ge, lt, le, in, startswith, endswith, contains, and, or, not
+//     (string comparisons ignore case; a quote inside a string is doubled;
+//     on groups an "in" takes at most 15 values, as Entra ID); $select
 //     always keeps id and @odata.type; $expand takes the type's relations
 //     and "assignments" (nested options such as "($expand=...)" are
 //     accepted and the items are returned whole); $count=true adds
@@ -76,6 +77,12 @@
 //     deviceCompliancePolicies/{id}/scheduledActionsForRule, ...), and PATCH
 //     and DELETE on {id}/{relation}/{itemId} (204). "x@odata.bind"
 //     references become {"x": {"id": ...}}.
+//   - deviceManagement/groupPolicyCategories (GET only, $filter, $select,
+//     $expand=definitions) holds the categories of ADMX files a tenant
+//     imported (Tenant.AddCustomADMXCategory; ingestionSource "custom"),
+//     whose definitions (policyType "admxIngested") and presentations have
+//     ids of that tenant only; built-in definition ids are accepted in any
+//     binding, as they are the same in every tenant.
 //   - Actions (204 No Content): deviceCompliancePolicies/{id}/scheduleActionsForRules
 //     replaces the scheduled actions; groupPolicyConfigurations/{id}/updateDefinitionValues
 //     adds, updates and deletes definition values all or nothing.

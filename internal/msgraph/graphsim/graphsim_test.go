@@ -1255,6 +1255,24 @@ func TestRoutingAndHeaders(t *testing.T) {
 	if len(values(r)) != 1 || values(r)[0].(map[string]any)["id"] != "22222222-2222-4222-8222-222222222222" {
 		t.Errorf("groups filter %v", r.body)
 	}
+	// "in" takes up to 15 values on groups; the 16th is Entra ID's 400.
+	in := func(n int) string {
+		vals := []string{"'sg-finance'", "'SG-Sales'"}
+		for i := len(vals); i < n; i++ {
+			vals = append(vals, "'other "+strconv.Itoa(i)+"'")
+		}
+		return e.graph("h", "groups?$filter="+url.QueryEscape("displayName in ("+strings.Join(vals, ", ")+")"))
+	}
+	r = e.do(t, "GET", in(15), nil)
+	mustStatus(t, r, 200)
+	if len(values(r)) != 2 {
+		t.Errorf("groups in (15 names) %v", r.body)
+	}
+	r = e.do(t, "GET", in(16), nil)
+	mustStatus(t, r, 400)
+	if r.code() != "Request_UnsupportedQuery" || !strings.Contains(string(r.raw), "16. Max allowed: 15") {
+		t.Errorf("groups in (16 names): %s", r.raw)
+	}
 	r = e.do(t, "GET", e.graph("h", "groups/missing"), nil)
 	mustStatus(t, r, 404)
 	if r.code() != "Request_ResourceNotFound" || r.header.Get("request-id") == "" {

@@ -2,6 +2,10 @@ package graphsim
 
 import "net/http"
 
+// maxOrClauses is the most "or" clauses (values of an "in") Entra ID takes
+// in a directory query's $filter.
+const maxOrClauses = 15
+
 // serveGroups serves the read side of Entra ID groups (GET /groups with
 // $filter/$select/$top, GET /groups/{id}) on both versions: what a restore
 // needs to resolve and map assignment targets. Groups are created with
@@ -13,6 +17,12 @@ func (t *Tenant) serveGroups(c *call, rest []string) reply {
 	q, err := parseQuery(c.query, nil)
 	if err != nil {
 		return err.reply()
+	}
+	// Entra ID counts each value of an "in" as an "or" clause and takes at
+	// most 15 (its error names the count): a client asks in chunks.
+	if q.orClauses > maxOrClauses {
+		return errReply(http.StatusBadRequest, "Request_UnsupportedQuery",
+			"Too many child clauses specified in search filter expression containing 'OR' operators: "+itoa(q.orClauses)+". Max allowed: "+itoa(maxOrClauses)+".")
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

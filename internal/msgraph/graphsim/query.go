@@ -18,6 +18,9 @@ type query struct {
 	top     int                       // page size; 0: the server's
 	after   int64                     // $skiptoken: list objects after this seq
 	count   bool
+	// orClauses is the most values an "in" of the filter lists: Entra ID
+	// counts each as an "or" clause and refuses more than 15 (serveGroups).
+	orClauses int
 }
 
 // maxTop is Graph's largest page.
@@ -29,11 +32,11 @@ const maxTop = 999
 func parseQuery(v url.Values, expandable []string) (query, *apiErr) {
 	var q query
 	if f := v.Get("$filter"); f != "" {
-		pred, err := parseFilter(f)
+		pred, clauses, err := parseFilter(f)
 		if err != nil {
 			return q, badRequest("Invalid filter clause: " + err.Error())
 		}
-		q.filter = pred
+		q.filter, q.orClauses = pred, clauses
 	}
 	if s := v.Get("$select"); s != "" {
 		q.selects = map[string]bool{"id": true, "@odata.type": true}
@@ -213,6 +216,7 @@ func applySelect(m map[string]any, sel map[string]bool) {
 //	expr    = and { "or" and }
 //	and     = unary { "and" unary }
 //	unary   = "not" unary | "(" expr ")" | func "(" prop "," lit ")" | prop op lit
+//	        | prop "in" "(" lit { "," lit } ")"
 //	func    = startswith | endswith | contains
 //	op      = eq | ne | gt | ge | lt | le
 //	lit     = 'text' ('' escapes ') | number | true | false | null
@@ -284,22 +288,26 @@ type pred = func(map[string]any) bool
 type filterParser struct {
 	toks []token
 	pos  int
+	// inValues is the longest "in" list seen.
+	inValues int
 }
 
-func parseFilter(s string) (pred, error) {
+// parseFilter returns the filter's predicate and the length of its longest
+// "in" list.
+func parseFilter(s string) (pred, int, error) {
 	toks, err := lex(s)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	p := &filterParser{toks: toks}
 	f, err := p.or()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if p.pos != len(p.toks) {
-		return nil, filterError("unexpected '" + p.toks[p.pos].text + "'")
+		return nil, 0, filterError("unexpected '" + p.toks[p.pos].text + "'")
 	}
-	return f, nil
+	return f, p.inValues, nil
 }
 
 func (p *filterParser) peekWord(w string) bool {
@@ -395,6 +403,9 @@ func (p *filterParser) unary() (pred, error) {
 	if err != nil {
 		return nil, err
 	}
+	if strings.EqualFold(op.text, "in") {
+		return p.in(prop.text)
+	}
 	if p.pos >= len(p.toks) {
 		return nil, filterError("missing operand")
 	}
@@ -409,6 +420,51 @@ func (p *filterParser) unary() (pred, error) {
 		return nil, err
 	}
 	return func(m map[string]any) bool { return cmp(lookupPath(m, prop.text), want) }, nil
+}
+
+// in parses the list of "prop in ('a', 'b')": true when the property
+// equals one of the values (strings ignoring case, as eq).
+func (p *filterParser) in(prop string) (pred, error) {
+	if _, err := p.expect('('); err != nil {
+		return nil, err
+	}
+	var wants []any
+	for {
+		if p.pos >= len(p.toks) {
+			return nil, filterError("missing operand")
+		}
+		want, err := literal(p.toks[p.pos])
+		if err != nil {
+			return nil, err
+		}
+		p.pos++
+		wants = append(wants, want)
+		sep, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if sep.kind == ')' {
+			break
+		}
+		if sep.kind != ',' {
+			return nil, filterError("syntax error")
+		}
+	}
+	p.inValues = max(p.inValues, len(wants))
+	eq, _ := comparison("eq")
+	return func(m map[string]any) bool {
+		got := lookupPath(m, prop)
+		return slices.ContainsFunc(wants, func(w any) bool { return eq(got, w) })
+	}, nil
+}
+
+// next consumes any token.
+func (p *filterParser) next() (token, error) {
+	if p.pos >= len(p.toks) {
+		return token{}, filterError("syntax error")
+	}
+	p.pos++
+	return p.toks[p.pos-1], nil
 }
 
 func literal(t token) (any, error) {

@@ -376,6 +376,9 @@ func (s *Server) route(c *call) reply {
 	if segs[0] == "groups" {
 		return c.t.serveGroups(c, segs[1:])
 	}
+	if c.version == "beta" && len(segs) >= 2 && segs[0] == "deviceManagement" && segs[1] == "groupPolicyCategories" {
+		return c.t.serveGroupPolicyCategories(c, segs[2:])
+	}
 	// Intune lives in beta: most catalog types have no v1.0 endpoint, and
 	// v1.0 objects lack properties a restore must round-trip.
 	if c.version == "beta" {

@@ -29,7 +29,8 @@ type Tenant struct {
 	lim      limiter
 	stores   map[string]*store // by type key
 	groups   *store
-	seq      int64 // insertion order of every object, for stable listing
+	admx     *store // categories of imported ADMX files, with their definitions
+	seq      int64  // insertion order of every object, for stable listing
 	writes   []Write
 	requests int
 }
@@ -78,6 +79,7 @@ func newTenant(s *Server, id string) *Tenant {
 		rng:     mrand.New(mrand.NewPCG(0, 0)),
 		stores:  map[string]*store{},
 		groups:  &store{byID: map[string]*object{}},
+		admx:    &store{byID: map[string]*object{}},
 	}
 	for _, typ := range intune.Types() {
 		t.stores[typ.Key] = &store{typ: typ, byID: map[string]*object{}}
