@@ -33,6 +33,22 @@ type Payload struct {
 // failed. Asynq counts a killed worker's task as a retry too.
 const maxRetry = 10
 
+// Timeouts of one attempt of a job: Asynq cancels its context then, and
+// the job fails (or is retried). A restore execution's attempt may run
+// long: it paces writes to the tenant's budgets (100 per 20 s, so a few
+// thousand items an hour), and it hands its run back at an item boundary
+// before the deadline (restore's handBack: the next attempt resumes at
+// once, nothing done is redone), so its timeout bounds one attempt, not
+// the restore. What bounds a restore is its items: each has its item
+// timeout per try, and a tenant that lets no item finish for the tenant
+// patience ends the run (restore's ItemTimeout and TenantPatience, 2 and
+// 10 minutes). A dead worker's attempt is taken over through the run's
+// lease, not this timeout.
+const (
+	taskTimeout    = 2 * time.Hour
+	executeTimeout = 24 * time.Hour
+)
+
 // Submit enqueues the task of an operation run (operations.Enqueuer). The
 // run id is the task id: submitting a run twice is a no-op.
 func (q *Queue) Submit(ctx context.Context, taskType, runID string) (err error) {
@@ -42,8 +58,12 @@ func (q *Queue) Submit(ctx context.Context, taskType, runID string) (err error) 
 		return err
 	}
 	queue := q.queueOf(taskType)
+	timeout := taskTimeout
+	if taskType == operations.TypeRestoreExecute {
+		timeout = executeTimeout
+	}
 	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(taskType, payload), asynq.Queue(queue),
-		asynq.TaskID(runID), asynq.MaxRetry(maxRetry), asynq.Timeout(2*time.Hour), asynq.Retention(24*time.Hour))
+		asynq.TaskID(runID), asynq.MaxRetry(maxRetry), asynq.Timeout(timeout), asynq.Retention(24*time.Hour))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}

@@ -121,7 +121,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	a.Ops = &operations.Service{Client: a.DB.Client, Queue: a.Queue, Bus: a.Bus, Log: log, Notes: a.Notes, Clock: a.Clock, Audit: a.Audit, Metrics: a.Metrics}
 	a.tenants = &tenantClients{box: a.Secrets, log: log, metrics: a.Metrics}
 	if cfg.GraphRateLimit {
-		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, msgraph.IntuneLimits)
+		limits := msgraph.IntuneLimits
+		if cfg.GraphRateWindow > 0 {
+			limits.Window = cfg.GraphRateWindow
+		}
+		a.tenants.limiter = msgraph.NewRedisLimiter(a.Redis.Client, a.Redis.Prefix, limits)
 	}
 	if cfg.GraphsimURL != "" {
 		trust, err := simTrust(cfg.GraphsimURL, cfg.GraphsimCAFile)
@@ -132,7 +136,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err
 	}
 	a.Backup = &backup.Service{Client: a.DB.Client, Ops: a.Ops, Tenants: a.tenants, Audit: a.Audit, Log: log, Clock: a.Clock}
 	a.Envs = &environments.Service{Client: a.DB.Client, Secrets: a.Secrets, Audit: a.Audit, Clock: a.Clock}
-	a.Restore = &restore.Service{Client: a.DB.Client, Dialect: a.DB.Dialect, Ops: a.Ops, Tenants: a.tenants, Writers: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge, Clock: a.Clock}
+	a.Restore = &restore.Service{Client: a.DB.Client, Dialect: a.DB.Dialect, Ops: a.Ops, Tenants: a.tenants, Writers: a.tenants, Audit: a.Audit, Bus: a.Bus, Log: log, MaxResultAge: cfg.RestoreMaxAge, Clock: a.Clock,
+		ItemConcurrency: cfg.ExecuteConcurrency}
 	return a, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/restored/restored/ent"
@@ -35,11 +36,40 @@ const (
 	defaultTenantPatience = 10 * time.Minute
 )
 
+// defaultItemConcurrency is how many items of a run are written at once.
+// Intune answers a write in a few hundred milliseconds and an item takes a
+// few requests (write, assignments, read-back), so one item at a time uses
+// a fraction of the tenant's budget (100 writes per 20 s); four reach it.
+// More only queue in the per-tenant limiter, which bounds what every
+// process sends anyway.
+const defaultItemConcurrency = 4
+
+func (s *Service) itemConcurrency() int {
+	if s.ItemConcurrency > 0 {
+		return s.ItemConcurrency
+	}
+	return defaultItemConcurrency
+}
+
 func (s *Service) itemTimeout() time.Duration {
 	if s.ItemTimeout > 0 {
 		return s.ItemTimeout
 	}
 	return defaultItemTimeout
+}
+
+// handBack reports whether the pass should stop at this item boundary and
+// hand the run back to the queue (operations.ErrInterrupted, resumed at once
+// by the next delivery, nothing redone): the worker shuts down, or the
+// job's deadline (Asynq's task timeout) is too near for an item to finish
+// before it. Without the second, a restore longer than one task attempt
+// would have its context cancelled mid-item and its job failed.
+func (s *Service) handBack(ctx context.Context) bool {
+	if operations.Stopping(ctx) {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < s.itemTimeout()*3/2
 }
 
 func (s *Service) tenantPatience() time.Duration {
@@ -113,7 +143,8 @@ func isTerminal(st restorerun.Status) bool {
 	return false
 }
 
-// execution is one handler's pass over a run.
+// execution is one handler's pass over a run. Its items run concurrently
+// (writeTier): mu guards what they share.
 type execution struct {
 	s     *Service
 	op    *ent.OperationRun
@@ -125,12 +156,18 @@ type execution struct {
 	// captureFailed: items whose target could not be captured before
 	// being overwritten (they are not written).
 	captureFailed map[string]bool
+
+	mu sync.Mutex
 	// fresh: items whose write marker this pass set and which it has not
 	// written yet (nothing to look up before creating them).
 	fresh map[string]bool
 	// lastProgress is when the tenant last let an item finish.
 	lastProgress time.Time
 	summary      results.OperationSummary
+	// progressMu orders the summary's progress writes; progressed is the
+	// item count last written (an older summary is never written after it).
+	progressMu sync.Mutex
+	progressed int
 	// abortCode is why the run ended early, if it did (audited).
 	abortCode string
 }
@@ -167,38 +204,30 @@ func (x *execution) execute(ctx context.Context) (operations.End, error) {
 		}
 		return operations.End{}, err
 	}
+	// Items an earlier pass finished count as they ended, and the
+	// foundations they restored are referred to by later items.
+	var todo []*runItem
 	for _, it := range items {
-		if operations.Stopping(ctx) {
-			return operations.End{}, operations.ErrInterrupted
-		}
-		if err := ctx.Err(); err != nil {
-			return operations.End{}, err
-		}
-		if finished(it.Status) {
-			x.tally(it)
-			if err := x.rememberCreated(ctx, it); err != nil {
-				return operations.End{}, err
-			}
+		if !finished(it.Status) {
+			todo = append(todo, it)
 			continue
 		}
-		cancel, err := x.cancelRequested(ctx)
-		if err != nil {
+		x.tally(it)
+		if err := x.rememberCreated(ctx, it); err != nil {
 			return operations.End{}, err
 		}
-		if cancel {
+	}
+	for _, tier := range tiers(todo) {
+		err := x.writeTier(ctx, tier)
+		switch {
+		case errors.Is(err, errCancelled):
 			return x.abort(ctx, restorerun.StatusCANCELLED, codeCancelled, "cancelled before this item")
-		}
-		out, err := x.item(ctx, it)
-		if err != nil {
-			if stop, ok := x.stopErr(ctx, err); ok {
-				return operations.End{}, stop
-			}
-			return operations.End{}, err
-		}
-		if out.giveUp {
+		case errors.Is(err, errGaveUp):
 			// FAILED, or PARTIAL when items before succeeded.
 			return x.abort(ctx, "", codeTenantUnresponsive,
 				fmt.Sprintf("the tenant made no progress for %s", s.tenantPatience()))
+		case err != nil:
+			return operations.End{}, err
 		}
 	}
 	return x.finish(ctx, "")
@@ -216,6 +245,129 @@ func (x *execution) stopErr(ctx context.Context, err error) (error, bool) {
 		return ctx.Err(), true
 	}
 	return nil, false
+}
+
+// Ends of a tier that stop the run early: no further item starts, the
+// items in flight finish, then the run is aborted (see execute).
+var (
+	errCancelled = errors.New("restore: cancel requested")
+	errGaveUp    = errors.New("restore: the tenant made no progress")
+)
+
+// tierOf orders the writes of a run: an item is written only once every
+// object it may refer to is, with its id known (created foundations are
+// substituted through refs). Scope tags refer to nothing; assignment
+// filters and notification templates carry scope tags; every other type
+// carries scope tags, filters (in assignments) and templates (compliance
+// actions). Items of one tier never refer to each other, so they are
+// written concurrently.
+func tierOf(policyType string) int {
+	switch t, ok := intune.Lookup(policyType); {
+	case ok && t.Key == refScopeTag:
+		return 0
+	case ok && t.Foundation:
+		return 1
+	}
+	return 2
+}
+
+// tiers cuts items, in restore order, into the runs of one tier each.
+func tiers(items []*runItem) [][]*runItem {
+	var out [][]*runItem
+	for i, it := range items {
+		if i == 0 || tierOf(it.PolicyType) != tierOf(items[i-1].PolicyType) {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], it)
+	}
+	return out
+}
+
+// writeTier writes the items of one tier, ItemConcurrency at a time, in
+// order of start, and returns once every item it started has finished. The
+// checks that stop a run are made as each item is about to start (when a
+// slot is free): a shutdown (operations.ErrInterrupted, the run is handed
+// back) or a cancel (errCancelled) starts nothing more, and the items in
+// flight finish and record their outcomes. So do they when one item stops
+// the pass (a lost lease, the database) or gives up on the tenant
+// (errGaveUp).
+func (x *execution) writeTier(ctx context.Context, items []*runItem) error {
+	p := newPool(x.s.itemConcurrency())
+	var stop error
+	for _, it := range items {
+		if !p.Acquire() {
+			break
+		}
+		if stop = x.beforeItem(ctx); stop != nil {
+			p.Release()
+			break
+		}
+		p.Go(func() error { return x.writeItem(ctx, it) })
+	}
+	// An item's own error (a lost lease) wins over a stop asked meanwhile.
+	if err := p.Wait(); err != nil {
+		return err
+	}
+	return stop
+}
+
+// beforeItem says whether another item may start: not when the run is to
+// be handed back (handBack), the job's context ended or the run's cancel
+// was requested.
+func (x *execution) beforeItem(ctx context.Context) error {
+	if x.s.handBack(ctx) {
+		return operations.ErrInterrupted
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cancel, err := x.cancelRequested(ctx)
+	if err != nil {
+		return err
+	}
+	if cancel {
+		return errCancelled
+	}
+	return nil
+}
+
+// writeItem executes one item (in a pool slot): nil once its outcome is
+// stored, errGaveUp after a tenant that stopped answering, or what stops
+// the pass.
+func (x *execution) writeItem(ctx context.Context, it *runItem) error {
+	out, err := x.item(ctx, it)
+	if err != nil {
+		if stop, ok := x.stopErr(ctx, err); ok {
+			return stop
+		}
+		return err
+	}
+	if out.giveUp {
+		return errGaveUp
+	}
+	return nil
+}
+
+func (x *execution) setFresh(itemID string, fresh bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if fresh {
+		x.fresh[itemID] = true
+	} else {
+		delete(x.fresh, itemID)
+	}
+}
+
+func (x *execution) isFresh(itemID string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.fresh[itemID]
+}
+
+func (x *execution) sinceProgress() time.Duration {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return time.Since(x.lastProgress)
 }
 
 // start moves a queued run to RUNNING (its first pass) and records the
@@ -416,13 +568,13 @@ func (x *execution) item(ctx context.Context, it *runItem) (outcome, error) {
 			break
 		}
 		// The tenant did not answer: wait for it, within bounds, saying so.
-		if time.Since(x.lastProgress) > s.tenantPatience() {
+		if x.sinceProgress() > s.tenantPatience() {
 			out.giveUp = true
 			out.code, out.message = codeTenantUnresponsive, "the tenant did not answer ("+a.code+")"
 			break
 		}
 		x.note(ctx, fmt.Sprintf("Waiting for the tenant: it did not answer (%s) while restoring %q; trying again.", a.code, it.DisplayName))
-		if operations.Stopping(ctx) {
+		if s.handBack(ctx) {
 			return outcome{}, operations.ErrInterrupted
 		}
 		select {
@@ -432,7 +584,9 @@ func (x *execution) item(ctx context.Context, it *runItem) (outcome, error) {
 		}
 	}
 	if out.status == restorerunitem.StatusSUCCEEDED {
+		x.mu.Lock()
 		x.lastProgress = time.Now()
+		x.mu.Unlock()
 		x.note(ctx, "")
 	}
 	if err := x.save(ctx, it, b, out); err != nil {
@@ -472,7 +626,7 @@ func (x *execution) begin(ctx context.Context, it *runItem) error {
 		if it.WriteStartedAt == nil {
 			it.WriteStartedAt = row.WriteStartedAt
 			// This pass set the marker: nothing was written before it.
-			x.fresh[it.ID] = true
+			x.setFresh(it.ID, true)
 		}
 		return nil
 	})
@@ -506,7 +660,7 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		// never created twice; after a pass that died mid-write (the
 		// marker was set before this pass) also an object of the same
 		// type and name, which that pass may have created.
-		found, earlierRun, out, ok := x.lookup(ctx, it, t, b, payload, !x.fresh[it.ID])
+		found, earlierRun, out, ok := x.lookup(ctx, it, t, b, payload, !x.isFresh(it.ID))
 		if !ok {
 			return out
 		}
@@ -523,11 +677,11 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 				return applied{cause: serr}
 			}
 			it.TargetGraphID = &id
-			delete(x.fresh, it.ID)
+			x.setFresh(it.ID, false)
 		}
 		if err != nil {
 			if id == "" && isTransient(err) {
-				delete(x.fresh, it.ID) // the POST may have been applied
+				x.setFresh(it.ID, false) // the POST may have been applied
 			}
 			return graphFailure(err, "create")
 		}
@@ -729,11 +883,26 @@ func (x *execution) save(ctx context.Context, it *runItem, b *ent.BackupItem, ou
 	}
 	s.publishEvent(ctx, ev)
 	x.foundationRestored(it, b)
+	x.mu.Lock()
 	x.tally(it)
-	if err := s.Ops.Progress(ctx, x.op.ID, x.summary); err != nil {
-		s.Log.Warn("restore progress", "run", x.run.ID, "err", err)
-	}
+	sum := x.summary
+	x.mu.Unlock()
+	x.progress(ctx, sum)
 	return nil
+}
+
+// progress writes the operation's summary so far, unless a later one was
+// written already (items finish concurrently).
+func (x *execution) progress(ctx context.Context, sum results.OperationSummary) {
+	x.progressMu.Lock()
+	defer x.progressMu.Unlock()
+	if sum.Items <= x.progressed {
+		return
+	}
+	x.progressed = sum.Items
+	if err := x.s.Ops.Progress(ctx, x.op.ID, sum); err != nil {
+		x.s.Log.Warn("restore progress", "run", x.run.ID, "err", err)
+	}
 }
 
 // tally counts a finished item into the operation's summary.

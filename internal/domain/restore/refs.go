@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupitem"
@@ -59,8 +60,10 @@ type refs struct {
 	run        *ent.RestoreRun
 	sameTenant bool
 	// created holds the foundations this run created at execution:
-	// typeKey+"/"+source id → new target id.
-	created map[string]string
+	// typeKey+"/"+source id → new target id. Items executing concurrently
+	// read it while foundations of their tier are recorded: createdMu.
+	createdMu sync.RWMutex
+	created   map[string]string
 	// scoped holds the foundations the run restores: typeKey/source id →
 	// the target id they update, or "" when the run creates them.
 	scoped map[string]string
@@ -215,7 +218,17 @@ func newRefs(ctx context.Context, run *ent.RestoreRun, index *targetIndex, sameT
 // setCreated records a foundation the executor created, so every later item
 // refers to its new id.
 func (r *refs) setCreated(typeKey, sourceID, targetID string) {
+	r.createdMu.Lock()
+	defer r.createdMu.Unlock()
 	r.created[typeKey+"/"+sourceID] = targetID
+}
+
+// createdID is the id the run created the foundation k onto, if it did.
+func (r *refs) createdID(k string) (string, bool) {
+	r.createdMu.RLock()
+	defer r.createdMu.RUnlock()
+	id, ok := r.created[k]
+	return id, ok
 }
 
 // mapping is the run's explicit mapping of a reference kind.
@@ -249,7 +262,7 @@ func (r *refs) resolve(kind, src string) (string, string) {
 		if tgt != "" {
 			return tgt, viaScope
 		}
-		if id, ok := r.created[k]; ok {
+		if id, ok := r.createdID(k); ok {
 			return id, viaScope
 		}
 		name := r.sourceNames[k]

@@ -59,6 +59,9 @@ type Service struct {
 	// TenantPatience how long execution waits for a tenant that makes no
 	// progress before giving up (defaults 2m and 10m; see executor.go).
 	ItemTimeout, TenantPatience time.Duration
+	// ItemConcurrency is how many items of one run execution writes at
+	// once (default 4; see writeTier).
+	ItemConcurrency int
 }
 
 func (s *Service) maxAge() time.Duration {

@@ -153,6 +153,7 @@ type call struct {
 	app     string   // app id from the token ("" without auth)
 	roles   []string // roles from the token
 	authErr *reply   // set when RequireAuth and the token is bad: the call fails with it
+	started time.Time
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, tenant, version, rest string, id ids) {
@@ -180,7 +181,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, tenant, vers
 	c := &call{
 		t: t, version: version,
 		root:   scheme + "://" + r.Host + "/t/" + url.PathEscape(tenant) + "/" + version,
-		method: r.Method, path: rest, query: r.URL.Query(), body: body,
+		method: r.Method, path: rest, query: r.URL.Query(), body: body, started: now,
 	}
 	if s.requireAuth {
 		app, roles, rep := s.authenticate(r, tenant)
@@ -362,7 +363,7 @@ func (s *Server) exec(c *call) reply {
 		return s.route(c)
 	}()
 	if write {
-		t.logWrite(Write{Method: c.method, Path: c.path, Status: rep.status, At: s.now()})
+		t.logWrite(Write{Method: c.method, Path: c.path, Status: rep.status, Started: c.started, At: s.now()})
 	}
 	return rep
 }

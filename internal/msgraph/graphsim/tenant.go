@@ -43,7 +43,38 @@ type Write struct {
 	// "deviceManagement/deviceConfigurations/{id}/assign".
 	Path   string
 	Status int
-	At     time.Time
+	// Started is when the request arrived (before any injected latency),
+	// At when its answer was ready: a write is in flight between the two,
+	// so the log shows how many a client had in flight at once (see
+	// MaxInFlight) and which finished before another began.
+	Started time.Time
+	At      time.Time
+}
+
+// MaxInFlight returns the most writes of ws in flight at one instant (by
+// Started and At; one that began exactly when another ended does not
+// overlap it).
+func MaxInFlight(ws []Write) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(ws))
+	for _, w := range ws {
+		edges = append(edges, edge{w.Started, 1}, edge{w.At, -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.delta - b.delta // ends first
+	})
+	n, most := 0, 0
+	for _, e := range edges {
+		n += e.delta
+		most = max(most, n)
+	}
+	return most
 }
 
 // store holds the objects of one collection in insertion order.

@@ -61,8 +61,16 @@ type Config struct {
 	TokenRecheckEvery time.Duration
 	// GraphRateLimit paces Microsoft Graph requests per tenant, across all
 	// processes, at Microsoft's published Intune limits.
-	GraphRateLimit  bool
-	ShutdownTimeout time.Duration
+	GraphRateLimit bool
+	// GraphRateWindow is the window of the limiter's budgets: Microsoft's
+	// 20 s when zero. Shorter only against a simulated Graph whose windows
+	// are shortened alike (benchmarks run Microsoft's limits time-scaled);
+	// it has no flag, as no real tenant counts that way.
+	GraphRateWindow time.Duration
+	// ExecuteConcurrency is how many items of one restore run are written
+	// at once (the tenant's limiter paces them all).
+	ExecuteConcurrency int
+	ShutdownTimeout    time.Duration
 	// RestoreMaxAge is how long restore checks and previews stay current.
 	RestoreMaxAge time.Duration
 	// ReconcileInterval is how often the leading worker process reconciles
@@ -126,6 +134,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.StringVar(&c.DevToken, "dev-token", env("RESTORED_DEV_TOKEN", ""), "fixed owner token accepted in --dev (must start with rst_)")
 	fs.BoolVar(&c.Worker, "worker", envBool("RESTORED_WORKER", "true"), "run the job worker in this process")
 	fs.IntVar(&c.WorkerConcurrency, "worker-concurrency", envInt("RESTORED_WORKER_CONCURRENCY", "10"), "concurrent jobs per worker process")
+	fs.IntVar(&c.ExecuteConcurrency, "execute-concurrency", envInt("RESTORED_EXECUTE_CONCURRENCY", "4"), "items of one restore run written at once (0: the default, 4)")
 	fs.BoolVar(&c.AutoMigrate, "migrate", envBool("RESTORED_MIGRATE", "true"), "apply pending database migrations at start-up")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", int64(envInt("RESTORED_MAX_BODY_BYTES", "1048576")), "largest accepted request body (and websocket message)")
 	fs.IntVar(&c.MaxDepth, "max-depth", envInt("RESTORED_MAX_DEPTH", "12"), "deepest accepted query")
