@@ -108,8 +108,8 @@ func (e *env) itemEventProblems(runID string, finished, total int) []string {
 
 // TestExecuteConcurrentUnderThrottling: a tenant restored from scratch (all
 // its scope tags, filters, templates and about 50 policies recreated) by an
-// executor writing 3 items at once, while the tenant throttles writes far
-// below Microsoft's limits (429 with fractional Retry-After). Every item
+// executor writing 3 items at once, while the tenant throttles writes below
+// the limits restored paces to (429 with fractional Retry-After). Every item
 // succeeds; graphsim's write log shows at most 3 writes in flight at once,
 // and never a write that began before every write of an earlier tier
 // (the foundations it may refer to) was answered; objects refer to the
@@ -117,11 +117,16 @@ func (e *env) itemEventProblems(runID string, finished, total int) []string {
 // each, in strictly increasing sequence.
 func TestExecuteConcurrentUnderThrottling(t *testing.T) {
 	const n = 3
-	e := start(t, func(c *config.Config) { c.ExecuteConcurrency = n })
+	e := start(t, func(c *config.Config) {
+		c.ExecuteConcurrency = n
+		// restored paces to Microsoft's limits in 1 s windows; the tenant
+		// allows far less (30 writes per second), so it throttles.
+		c.GraphRateWindow = time.Second
+	})
 	s := e.startSim()
 	tenant, envRow, bs := e.wipedTenant(s, "tiers", graphsim.GenOptions{Seed: 5, Policies: 52, Groups: 4, ScopeTags: 3, Filters: 3})
 	w := e.confirmed(envRow.ID, bs)
-	tenant.SetFaults(graphsim.Faults{WritesPerWindow: 15, Window: time.Second, RetryAfter: 250 * time.Millisecond, Latency: 5 * time.Millisecond})
+	tenant.SetFaults(graphsim.Faults{WritesPerWindow: 30, Window: time.Second, RetryAfter: 250 * time.Millisecond, Latency: 5 * time.Millisecond})
 	tenant.ResetWrites()
 	w.must("executeRestoreRun", map[string]any{"runId": w.id})
 	v := w.terminal()

@@ -460,14 +460,17 @@ func (x *execution) rememberCreated(ctx context.Context, it *runItem) error {
 	return nil
 }
 
-// foundationRestored records a foundation (scope tag, filter, template)
-// restored onto an object whose id differs from the backup's (created by
-// this run, or found through the identity map): every later item refers to
-// the target's id.
+// foundationRestored records the object a foundation (scope tag, filter,
+// template) was restored onto (created by this run, or found through the
+// identity map): every later item refers to the target's id. Also when that
+// id equals the backup's: scope tag ids are small integers, so a tag
+// created in another tenant (or recreated after its deletion) often gets
+// its source's id, and until recorded, items would still refer to it as
+// "new: <name>".
 func (x *execution) foundationRestored(it *runItem, b *ent.BackupItem) {
 	t, ok := intune.Lookup(b.PolicyType)
 	target := ptr.Deref(it.TargetGraphID)
-	if !ok || !t.Foundation || target == "" || target == b.SourceGraphID {
+	if !ok || !t.Foundation || target == "" {
 		return
 	}
 	if it.Status == restorerunitem.StatusSUCCEEDED ||
