@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,8 +11,11 @@ import (
 	"time"
 
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/operationrun"
+	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunevent"
 	"github.com/restored/restored/ent/restorerunitem"
+	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/domain/restore"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/msgraph/graphsim"
@@ -258,5 +262,62 @@ func TestExecuteCancelConcurrent(t *testing.T) {
 	}
 	for _, p := range e.itemEventProblems(w.id, own, len(items)) {
 		t.Error(p)
+	}
+}
+
+// TestExecuteHandsBackBeforeDeadline: an execution attempt whose task
+// deadline (Asynq's timeout) comes too near for another item starts no
+// more, lets the items in flight finish and hands the run back
+// (operations.ErrInterrupted: not a failure, resumed at once), before the
+// deadline cancels anything; the next attempt finishes the run without
+// redoing an item.
+func TestExecuteHandsBackBeforeDeadline(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	tenant, envRow, bs := e.wipedTenant(s, "deadline", graphsim.GenOptions{Seed: 7, Policies: 52, Groups: 4, ScopeTags: 2, Filters: 2})
+	w := e.confirmed(envRow.ID, bs)
+	e.app.StopWorker() // the test is the worker
+	// Set while no worker runs: hand back 3 s (1.5 item timeouts) before
+	// the deadline.
+	e.app.Restore.ItemTimeout = 2 * time.Second
+	tenant.SetFaults(graphsim.Faults{Latency: 150 * time.Millisecond})
+	tenant.ResetWrites()
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	op := e.execOp(w.id)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := e.app.Restore.RunExecuteJob(ctx, op)
+	if !errors.Is(err, operations.ErrInterrupted) || ctx.Err() != nil {
+		t.Fatalf("first attempt ended with %v (deadline passed: %v), want a hand-back before the deadline", err, ctx.Err())
+	}
+	db := e.app.DB.Client
+	run := db.RestoreRun.GetX(context.Background(), w.id)
+	done := 0
+	for _, it := range e.runItems(w.id) {
+		switch it.Status {
+		case restorerunitem.StatusAPPLYING:
+			t.Errorf("item %s left APPLYING", it.ID)
+		case restorerunitem.StatusSUCCEEDED:
+			done++
+		}
+	}
+	if run.Status != restorerun.StatusRUNNING || run.LeaseOwner != nil || done == 0 {
+		t.Fatalf("after the hand-back: run %s, lease %v, %d items done", run.Status, ptr.Deref(run.LeaseOwner), done)
+	}
+	end, err := e.app.Restore.RunExecuteJob(context.Background(), op)
+	if err != nil || end.Outcome != operationrun.OutcomeSUCCEEDED {
+		t.Fatalf("second attempt: %v %+v", err, end)
+	}
+	created := 0
+	for _, it := range e.runItems(w.id) {
+		if it.Attempts > 1 {
+			t.Errorf("item %s attempted %d times", it.ID, it.Attempts)
+		}
+		if ptr.Deref((*string)(it.ExecutedAction)) == "CREATED" {
+			created++
+		}
+	}
+	if got := creates(tenant.Writes()); len(got) != created {
+		t.Errorf("%d creations for %d created items", len(got), created)
 	}
 }
