@@ -111,7 +111,7 @@ func (e *env) itemEventProblems(runID string, finished, total int) []string {
 }
 
 // TestExecuteConcurrentUnderThrottling: a tenant restored from scratch (all
-// its scope tags, filters, templates and about 50 policies recreated) by an
+// its scope tags, filters, templates and about 40 policies recreated) by an
 // executor writing 3 items at once, while the tenant throttles writes below
 // the limits restored paces to (429 with fractional Retry-After). Every item
 // succeeds; graphsim's write log shows at most 3 writes in flight at once,
@@ -124,13 +124,13 @@ func TestExecuteConcurrentUnderThrottling(t *testing.T) {
 	e := start(t, func(c *config.Config) {
 		c.ExecuteConcurrency = n
 		// restored paces to Microsoft's limits in 1 s windows; the tenant
-		// allows far less (30 writes per second), so it throttles.
+		// allows far less (8 writes per second), so it throttles.
 		c.GraphRateWindow = time.Second
 	})
 	s := e.startSim()
-	tenant, envRow, bs := e.wipedTenant(s, "tiers", graphsim.GenOptions{Seed: 5, Policies: 52, Groups: 4, ScopeTags: 3, Filters: 3})
+	tenant, envRow, bs := e.wipedTenant(s, "tiers", graphsim.GenOptions{Seed: 5, Policies: 39, Groups: 4, ScopeTags: 3, Filters: 3})
 	w := e.confirmed(envRow.ID, bs)
-	tenant.SetFaults(graphsim.Faults{WritesPerWindow: 30, Window: time.Second, RetryAfter: 250 * time.Millisecond, Latency: 5 * time.Millisecond})
+	tenant.SetFaults(graphsim.Faults{WritesPerWindow: 8, Window: time.Second, RetryAfter: 250 * time.Millisecond, Latency: 5 * time.Millisecond})
 	tenant.ResetWrites()
 	w.must("executeRestoreRun", map[string]any{"runId": w.id})
 	v := w.terminal()
@@ -152,7 +152,7 @@ func TestExecuteConcurrentUnderThrottling(t *testing.T) {
 	}
 	writes := tenant.Writes()
 	throttled := slices.ContainsFunc(writes, func(w graphsim.Write) bool { return w.Status == http.StatusTooManyRequests })
-	if !throttled || created < 50 {
+	if !throttled || created < 35 {
 		t.Fatalf("%d items created, throttled %v: the test proves nothing", created, throttled)
 	}
 	if got := graphsim.MaxInFlight(writes); got > n || got < 2 {
