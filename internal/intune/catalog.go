@@ -74,6 +74,12 @@ type Type struct {
 	// Builtin reports objects that exist in every tenant and are never
 	// written (the Default scope tag, Microsoft's own scripts).
 	Builtin func(payload map[string]any) bool
+	// CertificateLinks maps an @odata.type (without "#microsoft.graph.")
+	// to its relationships to certificate profiles, which restore does not
+	// carry: they are navigation properties, not in the body Graph returns,
+	// never captured, and certificate profiles are not a catalog type. See
+	// CertificateLinksOf.
+	CertificateLinks map[string][]string
 }
 
 // Relation is a related collection stored inside a payload.
@@ -192,6 +198,37 @@ var catalog = []*Type{
 		// counter: it starts at 1 and goes up on every update whatever a body
 		// says (IntuneBackupAndRestore and IntuneManagement strip it).
 		ReadOnly: readOnly("version", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition@odata.type"),
+		// Enterprise Wi-Fi, wired 802.1X and VPN profiles reach their trusted
+		// root and identity (SCEP/PKCS) certificate profiles through these
+		// relationships, as the Graph beta reference lists them on each
+		// type's page ("Relationships"; intune-deviceconfig-<type>). Only
+		// types whose page names such a relationship are here: a Wi-Fi import
+		// (windows81WifiImportConfiguration) and a Windows 8.1 VPN
+		// (windows81VpnConfiguration) have none. derivedCredentialSettings
+		// (iOS, Android Enterprise) is a tenant setting, not a certificate
+		// profile, and is left out.
+		CertificateLinks: map[string][]string{
+			"windowsWifiEnterpriseEAPConfiguration":         {"rootCertificatesForServerValidation", "identityCertificateForClientAuthentication"},
+			"iosEnterpriseWiFiConfiguration":                {"rootCertificatesForServerValidation", "identityCertificateForClientAuthentication"},
+			"macOSEnterpriseWiFiConfiguration":              {"rootCertificateForServerValidation", "rootCertificatesForServerValidation", "identityCertificateForClientAuthentication"},
+			"androidEnterpriseWiFiConfiguration":            {"rootCertificateForServerValidation", "identityCertificateForClientAuthentication"},
+			"androidForWorkEnterpriseWiFiConfiguration":     {"rootCertificateForServerValidation", "identityCertificateForClientAuthentication"},
+			"androidWorkProfileEnterpriseWiFiConfiguration": {"rootCertificateForServerValidation", "identityCertificateForClientAuthentication"},
+			"androidDeviceOwnerEnterpriseWiFiConfiguration": {"rootCertificateForServerValidation", "rootCertificatesForServerValidation", "identityCertificateForClientAuthentication"},
+			"aospDeviceOwnerEnterpriseWiFiConfiguration":    {"rootCertificateForServerValidation", "identityCertificateForClientAuthentication"},
+			"windowsWiredNetworkConfiguration": {"rootCertificatesForServerValidation", "identityCertificateForClientAuthentication",
+				"secondaryIdentityCertificateForClientAuthentication", "rootCertificateForClientValidation", "secondaryRootCertificateForClientValidation"},
+			"macOSWiredNetworkConfiguration":     {"rootCertificateForServerValidation", "rootCertificatesForServerValidation", "identityCertificateForClientAuthentication"},
+			"windows10VpnConfiguration":          {"identityCertificate"},
+			"windowsPhone81VpnConfiguration":     {"identityCertificate"},
+			"iosVpnConfiguration":                {"identityCertificate"},
+			"iosikEv2VpnConfiguration":           {"identityCertificate"},
+			"macOSVpnConfiguration":              {"identityCertificate"},
+			"androidVpnConfiguration":            {"identityCertificate"},
+			"androidForWorkVpnConfiguration":     {"identityCertificate"},
+			"androidWorkProfileVpnConfiguration": {"identityCertificate"},
+			"androidDeviceOwnerVpnConfiguration": {"identityCertificate"},
+		},
 		// Custom OMA-URI profiles hold secret values Graph returns encrypted:
 		// written back they would be garbage, so such profiles are preview-only.
 		PreviewOnlyItem: func(p map[string]any) string {
@@ -389,6 +426,14 @@ func (t *Type) AcceptsODataType(odataType string) bool {
 		}
 	}
 	return true
+}
+
+// CertificateLinksOf returns the relationships to certificate profiles that
+// payload's @odata.type has and restore does not carry (nil for none): a
+// created object has none of them, an updated one keeps the target's.
+func (t *Type) CertificateLinksOf(payload map[string]any) []string {
+	odata, _ := payload["@odata.type"].(string)
+	return slices.Clone(t.CertificateLinks[strings.TrimPrefix(CanonicalODataType(odata), "#microsoft.graph.")])
 }
 
 // IsBuiltin reports whether payload is a built-in object of every tenant.

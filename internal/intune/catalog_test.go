@@ -334,6 +334,46 @@ func TestPreviewOnlyReason(t *testing.T) {
 	}
 }
 
+// TestCertificateLinksOf checks which relationships to certificate profiles
+// a payload's @odata.type has (written with or without the leading "#"),
+// and that every type listed is one its catalog type accepts, so a typo in
+// the list cannot silently never match.
+func TestCertificateLinksOf(t *testing.T) {
+	dc := mustLookup(t, "deviceConfiguration")
+	tests := []struct {
+		name, key, odata string
+		want             []string
+	}{
+		{"Windows enterprise Wi-Fi", "deviceConfiguration", "#microsoft.graph.windowsWifiEnterpriseEAPConfiguration",
+			[]string{"rootCertificatesForServerValidation", "identityCertificateForClientAuthentication"}},
+		{"without #", "deviceConfiguration", "microsoft.graph.androidWorkProfileEnterpriseWiFiConfiguration",
+			[]string{"rootCertificateForServerValidation", "identityCertificateForClientAuthentication"}},
+		{"IKEv2 VPN (inherited from iOS VPN)", "deviceConfiguration", "#microsoft.graph.iosikEv2VpnConfiguration", []string{"identityCertificate"}},
+		{"Wi-Fi import has none", "deviceConfiguration", "#microsoft.graph.windows81WifiImportConfiguration", nil},
+		{"general configuration", "deviceConfiguration", "#microsoft.graph.windows10GeneralConfiguration", nil},
+		{"no type", "deviceConfiguration", "", nil},
+		{"other catalog type", "settingsCatalogPolicy", "#microsoft.graph.windowsWifiEnterpriseEAPConfiguration", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mustLookup(t, tt.key).CertificateLinksOf(map[string]any{"@odata.type": tt.odata})
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("CertificateLinksOf (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, typ := range intune.Types() {
+		for odata, links := range typ.CertificateLinks {
+			if !typ.AcceptsODataType("#microsoft.graph."+odata) || len(links) == 0 {
+				t.Errorf("%s: certificate links of %s (%v): not a type it accepts, or none", typ.Key, odata, links)
+			}
+		}
+	}
+	if len(dc.CertificateLinks) == 0 {
+		t.Error("deviceConfiguration lists no certificate links")
+	}
+}
+
 // TestIsBuiltin checks which objects count as present in every tenant.
 func TestIsBuiltin(t *testing.T) {
 	tests := []struct {
