@@ -5733,7 +5733,7 @@ type RestoreDiff {
   """
   previewOnlyReason: String!
   """
-  Why the item was not compared (unsupported, skipped); empty otherwise.
+  Why the item was not compared (unsupported, skipped), or what the comparison leaves out (certificate links, which restore does not carry); empty otherwise.
   """
   note: String!
   """

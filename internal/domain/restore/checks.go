@@ -41,6 +41,7 @@ const (
 	CheckTemplateMissing   = "NOTIFICATION_TEMPLATE_MISSING"
 	CheckCollectionForeign = "COLLECTION_OF_ANOTHER_TENANT"
 	CheckADMXMissing       = "ADMX_DEFINITION_MISSING"
+	CheckCertificateLinks  = "CERTIFICATE_LINKS_NOT_RESTORED"
 	CheckItemTargetInvalid = "ITEM_TARGET_INVALID"
 	CheckBuiltin           = "BUILT_IN"
 	CheckMapped            = "MAPPED"
@@ -277,6 +278,19 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	if previewOnly != "" {
 		action = restorerunitem.PlannedActionSKIP
 	}
+	// A Wi-Fi, wired or VPN profile's links to its certificate profiles are
+	// relationships restore does not carry (intune.Type.CertificateLinks):
+	// created, the profile has none; updated, it keeps the target's (the
+	// preview's note says so). A WARNING even where the profile cannot work
+	// without them (EAP-TLS, certificate-authenticated VPN): creating it
+	// breaks nothing that works in the target today, as no such profile is
+	// there, and linking the certificate profiles in Intune afterwards makes
+	// it whole; a block would leave no way to restore the profile at all,
+	// since certificate profiles are not in the catalog. The admin decides.
+	if links := certificateLinks(t, b); links != "" && action == restorerunitem.PlannedActionCREATE {
+		out = append(out, result{CheckCertificateLinks, SeverityWarning,
+			"Created without its certificate links (" + links + "): link its certificate profiles in Intune after the restore.", false})
+	}
 	if rf == nil {
 		out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "The target's scope tags, filters or notification templates could not be read.", false})
 	} else {
@@ -292,6 +306,12 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 		out = append(out, result{CheckOK, SeveritySafe, msg, false})
 	}
 	return out, action, targetID
+}
+
+// certificateLinks names the relationships to certificate profiles b's
+// @odata.type has and restore does not carry ("" for none).
+func certificateLinks(t *intune.Type, b *ent.BackupItem) string {
+	return strings.Join(t.CertificateLinksOf(b.Payload), ", ")
 }
 
 // matchedHow explains each way of matching.

@@ -230,6 +230,12 @@ func (s *Service) previewItem(ctx context.Context, tr *targetReader, rf *refs, i
 	default:
 		p.action = restorerunitem.PreviewActionUPDATE
 	}
+	// The diff cannot show certificate links (not in the payload): say that
+	// the target's stay. A created profile has a check's warning instead.
+	if links := certificateLinks(t, b); links != "" &&
+		(p.action == restorerunitem.PreviewActionUPDATE || p.action == restorerunitem.PreviewActionNO_CHANGE) {
+		p.diff.Note = "the target's certificate links (" + links + ") are left as they are: restore does not carry them"
+	}
 	return p
 }
 

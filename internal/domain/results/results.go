@@ -123,7 +123,9 @@ type Diff struct {
 	ScopeTags   *ScopeTagChanges   `json:"scopeTags,omitempty"`
 	// PreviewOnlyReason says why the item is never executed.
 	PreviewOnlyReason string `json:"previewOnlyReason,omitempty"`
-	// Note says why the item was not compared (unsupported, skipped).
+	// Note says why the item was not compared (unsupported, skipped), or
+	// what the comparison leaves out (certificate links, which restore does
+	// not carry).
 	Note string `json:"note,omitempty"`
 	// Error says, safely, why the target could not be read.
 	Error string `json:"error,omitempty"`
