@@ -164,6 +164,12 @@ func TestChaosExecution(t *testing.T) {
 		f.check(t, c.itemIDs(runID), lastSeq)
 	}
 	c.checkNoSecrets()
+	for _, p := range c.procs {
+		// Under -race each process is race-checked too.
+		if out := p.err.String(); strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("%s found a data race:\n%s", p.name, out)
+		}
+	}
 }
 
 // chaosCluster is the deployment under test: its processes, the simulated
