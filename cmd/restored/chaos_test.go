@@ -42,11 +42,12 @@ const (
 
 // An interruption of the worker during the run.
 const (
-	killWorker  = "kill -9"       // the worker dies mid-write; restarted at once
-	stopWorker  = "SIGTERM"       // a deploy: the job is handed back at an item boundary
-	flushRedis  = "FLUSHDB"       // Redis loses every task while the worker runs
-	killFlushed = "kill -9+FLUSH" // the worker dies and Redis loses its task: only the reconciler can resume the run
-	chaosItems  = 48              // policies generated into the tenant (a few dozen to restore)
+	killWorker  = "kill -9"        // the worker dies at a random point; restarted at once
+	killCreate  = "kill -9@create" // the worker dies as Graph creates an object, before it hears back
+	stopWorker  = "SIGTERM"        // a deploy: the job is handed back at an item boundary
+	flushRedis  = "FLUSHDB"        // Redis loses every task while the worker runs
+	killFlushed = "kill -9+FLUSH"  // the worker dies and Redis loses its task: only the reconciler can resume the run
+	chaosItems  = 48               // policies generated into the tenant (a few dozen to restore)
 	chaosLag    = 30 * time.Millisecond
 )
 
@@ -77,11 +78,13 @@ func TestChaosExecution(t *testing.T) {
 	}
 	t.Logf("chaos seed %d (replay with %s=%d)", seed, chaosSeedEnv, seed)
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
-	plan := []string{killWorker, stopWorker, flushRedis}
+	// The short version's kill is the worst moment: the object created in
+	// the tenant, its outcome not recorded.
+	plan := []string{killCreate, stopWorker, flushRedis}
 	if long {
-		plan = nil
-		for range 8 {
-			plan = append(plan, []string{killWorker, killWorker, killWorker, stopWorker, flushRedis}[rng.IntN(5)])
+		plan = []string{killCreate}
+		for range 7 {
+			plan = append(plan, []string{killWorker, killWorker, killCreate, stopWorker, flushRedis}[rng.IntN(5)])
 		}
 		plan = append(plan, killFlushed, killWorker)
 	}
@@ -99,7 +102,7 @@ func TestChaosExecution(t *testing.T) {
 	c.gql(`mutation($id: ID!, $key: String!) { executeRestoreRun(input: {runId: $id, idempotencyKey: $key}) { status } }`,
 		map[string]any{"id": runID, "key": "chaos-" + runID})
 
-	total, done := c.itemCount(runID), 0
+	total, done, midCreate := c.itemCount(runID), 0, false
 	for i, what := range plan {
 		// A random point while the worker is at work: some items after the
 		// last interruption (the first may hit the pre-restore capture),
@@ -120,6 +123,13 @@ func TestChaosExecution(t *testing.T) {
 		switch what {
 		case killWorker:
 			c.worker.kill()
+			c.startWorker()
+		case killCreate:
+			if c.killAtNextCreate(runID) {
+				midCreate = true
+			} else {
+				t.Logf("no create was left for interruption %d (%s)", i+1, what)
+			}
 			c.startWorker()
 		case stopWorker:
 			c.worker.terminate()
@@ -157,6 +167,9 @@ func TestChaosExecution(t *testing.T) {
 		}
 	}
 	t.Logf("items: %v; %d written again after an interruption", actions, resumed)
+	if midCreate && resumed == 0 {
+		t.Error("the worker was killed during a create, yet no item was written again")
+	}
 	c.checkOutcomes(runID)
 	c.checkNoDuplicates(runID)
 	lastSeq := c.lastSequence(runID)
@@ -311,6 +324,39 @@ func (p *process) terminate() {
 		p.t.Errorf("%s did not stop within 40 s of SIGTERM\nstderr:\n%s", p.name, p.err)
 		p.kill()
 	}
+}
+
+// killAtNextCreate kills the worker with SIGKILL when Graph receives its
+// next create, before Graph applies it and answers: the object exists in the
+// tenant, the worker never learns its id. False when the run ended first.
+func (c *chaosCluster) killAtNextCreate(runID string) bool {
+	c.t.Helper()
+	w := c.worker
+	var once sync.Once
+	c.tenant.SetFaults(graphsim.Faults{Latency: chaosLag, FailWrite: func(method, path string, _ map[string]any) int {
+		if method == http.MethodPost && isCreate(path) {
+			once.Do(func() { _ = w.cmd.Process.Kill() })
+		}
+		return 0 // let it through: the tenant creates the object
+	}})
+	defer c.tenant.SetFaults(graphsim.Faults{Latency: chaosLag})
+	for {
+		select {
+		case <-w.done:
+			return true
+		case <-time.After(100 * time.Millisecond):
+		}
+		switch c.runStatus(runID) {
+		case "COMPLETED", "PARTIAL", "FAILED", "CANCELLED":
+			return false
+		}
+	}
+}
+
+// isCreate reports whether path is a catalog type's collection (a POST
+// there creates an object).
+func isCreate(path string) bool {
+	return slices.ContainsFunc(intune.Types(), func(t *intune.Type) bool { return t.Path == path })
 }
 
 // gql runs a GraphQL request on API #1 and returns its data.
@@ -584,13 +630,8 @@ func (c *chaosCluster) checkNoDuplicates(runID string) {
 	}
 	got := map[string]int{}
 	for _, w := range c.tenant.Writes() {
-		if w.Method != http.MethodPost || w.Status >= 300 {
-			continue
-		}
-		for _, typ := range intune.Types() {
-			if w.Path == typ.Path {
-				got[w.Path]++
-			}
+		if w.Method == http.MethodPost && w.Status < 300 && isCreate(w.Path) {
+			got[w.Path]++
 		}
 	}
 	for path, n := range got {
