@@ -25,7 +25,7 @@ CC_GO := $(if $(filter environment command line,$(origin CC)),$(CC),$(shell $(GO
 RACE ?= $(if $(filter 1,$(CGO)),$(if $(shell command -v $(firstword $(CC_GO)) 2>/dev/null),-race))
 
 .DEFAULT_GOAL := build
-.PHONY: generate migration build run test bench lint check-generated graphiql
+.PHONY: generate migration build run test chaos bench lint check-generated graphiql
 
 ## graphiql: rebuild the embedded GraphiQL assets from the npm packages named
 ## in server/graphiql/VERSIONS (needs npm and the registry; the result is
@@ -54,6 +54,12 @@ run:
 ## test: all tests; against real services when RESTORED_TEST_* are set (see testenv).
 test:
 	$(GO) test $(RACE) -count=1 -timeout 20m $(TESTFLAGS) ./...
+
+## chaos: the long crash test of execution (real processes; many worker kills,
+## SIGTERMs and Redis flushes, about 10 to 20 minutes). `make test` runs its
+## short version. RESTORED_CHAOS_SEED=N replays a run's logged interruptions.
+chaos:
+	RESTORED_CHAOS=1 $(GO) test $(RACE) -count=1 -timeout 60m -run '^TestChaosExecution$$' -v $(TESTFLAGS) ./cmd/restored
 
 ## bench: benchmarks only (-run '^$$' skips the tests).
 bench:

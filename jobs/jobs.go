@@ -109,13 +109,8 @@ func NewWorker(conn *redisconn.Conn, o WorkerOptions) *Worker {
 		}),
 		// A job interrupted by a shutdown is not a failure: it does not use
 		// up a retry, and it is picked up again at once by another worker.
-		IsFailure: func(err error) bool { return !errors.Is(err, operations.ErrInterrupted) },
-		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
-			if errors.Is(err, operations.ErrInterrupted) {
-				return time.Second
-			}
-			return asynq.DefaultRetryDelayFunc(n, err, t)
-		},
+		IsFailure:      func(err error) bool { return !errors.Is(err, operations.ErrInterrupted) },
+		RetryDelayFunc: retryDelay,
 	})
 	w := &Worker{srv: srv, mux: asynq.NewServeMux(), log: log, stop: make(chan struct{})}
 	w.mux.Use(func(h asynq.Handler) asynq.Handler {
@@ -124,6 +119,22 @@ func NewWorker(conn *redisconn.Conn, o WorkerOptions) *Worker {
 		})
 	})
 	return w
+}
+
+// retryDelay is how long a task waits before it runs again. A job
+// interrupted by a shutdown, and a task recovered from a worker that died
+// (asynq.ErrLeaseExpired: killed, out of memory, its host gone), did nothing
+// wrong: they resume after a second. The dead worker's task has already
+// waited out Asynq's lease and its recoverer's margin (60 to 120 s); the
+// default delay (15 to 45 s on the first retry, growing) would only add to
+// that, while the run's own lease (restore's, the operation's guarded
+// writes) already keeps a second executor out. Failures back off as Asynq
+// does by default.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, operations.ErrInterrupted) || errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
 
 // Handle registers the handler of a task type.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/restored/restored/internal/domain/operations"
 	"github.com/restored/restored/internal/platform/redisconn"
 	"github.com/restored/restored/internal/testenv"
 	"github.com/restored/restored/jobs"
@@ -421,4 +422,33 @@ func waitState(t *testing.T, insp *asynq.Inspector, queue, id string, state asyn
 	}
 	t.Fatalf("task %s is %v after %v, want %v", id, info.State, wait, state)
 	return nil
+}
+
+// TestRetryDelay: a task handed back by a shutdown or recovered from a dead
+// worker runs again after a second; a failure backs off as Asynq's default
+// (at least 15 s).
+func TestRetryDelay(t *testing.T) {
+	task := asynq.NewTask(typeEcho, nil)
+	tests := []struct {
+		name string
+		err  error
+		fast bool
+	}{
+		{"interrupted by a shutdown", fmt.Errorf("run: %w", operations.ErrInterrupted), true},
+		{"worker died (lease expired)", asynq.ErrLeaseExpired, true},
+		{"failed", errors.New("graph: 500"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for n := range 3 {
+				d := jobs.RetryDelay(n, tt.err, task)
+				if tt.fast && d != time.Second {
+					t.Errorf("retry %d: delay %s, want 1s", n, d)
+				}
+				if !tt.fast && d < 15*time.Second {
+					t.Errorf("retry %d: delay %s, want Asynq's backoff (≥ 15 s)", n, d)
+				}
+			}
+		})
+	}
 }

@@ -37,6 +37,11 @@ func Open(ctx context.Context, rawURL, prefix string) (*Conn, error) {
 		if err := m.Start(); err != nil {
 			return nil, fmt.Errorf("start in-process redis: %w", err)
 		}
+		// miniredis counts TTLs down only when told to, unlike Redis: a
+		// lock held by a process that died (the reconciler's leader lock
+		// of a killed worker sharing this Redis) would never expire, and
+		// no other process could take its role over.
+		m.ClockTTL(true)
 		c.embedded = m
 		rawURL = "redis://" + m.Addr()
 	}

@@ -219,3 +219,27 @@ func wedgedServer(t *testing.T) string {
 	})
 	return ln.Addr().String()
 }
+
+// TestKeysExpire: a key's TTL runs out on its own, on the in-process Redis
+// as on a real one, so a lock left by a process that died frees itself.
+func TestKeysExpire(t *testing.T) {
+	testenv.CheckGoroutines(t)
+	c := testenv.RedisConn(t)
+	ctx := context.Background()
+	key := c.LeaderKey("expiry-probe")
+	if err := c.Client.Set(ctx, key, "dead process", 100*time.Millisecond).Err(); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n, err := c.Client.Exists(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("EXISTS: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("key %s with a 100 ms TTL still exists after 10 s", key)
+		}
+	}
+}
