@@ -47,6 +47,8 @@ type BackupItem struct {
 	SourceLastModified *time.Time `json:"source_last_modified,omitempty"`
 	// ContentHash holds the value of the "content_hash" field.
 	ContentHash string `json:"content_hash,omitempty"`
+	// Absent holds the value of the "absent" field.
+	Absent bool `json:"absent,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the BackupItemQuery when eager-loading is set.
 	Edges        BackupItemEdges `json:"edges"`
@@ -82,7 +84,7 @@ func (*BackupItem) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case backupitem.FieldPayload, backupitem.FieldAssignments, backupitem.FieldScopeTagIds:
 			values[i] = new([]byte)
-		case backupitem.FieldFoundation:
+		case backupitem.FieldFoundation, backupitem.FieldAbsent:
 			values[i] = new(sql.NullBool)
 		case backupitem.FieldID, backupitem.FieldWorkspaceID, backupitem.FieldBackupSetID, backupitem.FieldPolicyType, backupitem.FieldPlatform, backupitem.FieldSourceGraphID, backupitem.FieldDisplayName, backupitem.FieldContentHash:
 			values[i] = new(sql.NullString)
@@ -200,6 +202,12 @@ func (_m *BackupItem) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ContentHash = value.String
 			}
+		case backupitem.FieldAbsent:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field absent", values[i])
+			} else if value.Valid {
+				_m.Absent = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -284,6 +292,9 @@ func (_m *BackupItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("content_hash=")
 	builder.WriteString(_m.ContentHash)
+	builder.WriteString(", ")
+	builder.WriteString("absent=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Absent))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -156,6 +156,20 @@ func (_c *BackupItemCreate) SetContentHash(v string) *BackupItemCreate {
 	return _c
 }
 
+// SetAbsent sets the "absent" field.
+func (_c *BackupItemCreate) SetAbsent(v bool) *BackupItemCreate {
+	_c.mutation.SetAbsent(v)
+	return _c
+}
+
+// SetNillableAbsent sets the "absent" field if the given value is not nil.
+func (_c *BackupItemCreate) SetNillableAbsent(v *bool) *BackupItemCreate {
+	if v != nil {
+		_c.SetAbsent(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *BackupItemCreate) SetID(v string) *BackupItemCreate {
 	_c.mutation.SetID(v)
@@ -230,6 +244,10 @@ func (_c *BackupItemCreate) defaults() {
 		v := backupitem.DefaultFoundation
 		_c.mutation.SetFoundation(v)
 	}
+	if _, ok := _c.mutation.Absent(); !ok {
+		v := backupitem.DefaultAbsent
+		_c.mutation.SetAbsent(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := backupitem.DefaultID()
 		_c.mutation.SetID(v)
@@ -280,6 +298,9 @@ func (_c *BackupItemCreate) check() error {
 	}
 	if _, ok := _c.mutation.ContentHash(); !ok {
 		return &ValidationError{Name: "content_hash", err: errors.New(`ent: missing required field "BackupItem.content_hash"`)}
+	}
+	if _, ok := _c.mutation.Absent(); !ok {
+		return &ValidationError{Name: "absent", err: errors.New(`ent: missing required field "BackupItem.absent"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := backupitem.IDValidator(v); err != nil {
@@ -376,6 +397,10 @@ func (_c *BackupItemCreate) createSpec() (*BackupItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ContentHash(); ok {
 		_spec.SetField(backupitem.FieldContentHash, field.TypeString, value)
 		_node.ContentHash = value
+	}
+	if value, ok := _c.mutation.Absent(); ok {
+		_spec.SetField(backupitem.FieldAbsent, field.TypeBool, value)
+		_node.Absent = value
 	}
 	if nodes := _c.mutation.BackupSetIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -513,6 +538,9 @@ func (u *BackupItemUpsertOne) UpdateNewValues() *BackupItemUpsertOne {
 		}
 		if _, exists := u.create.mutation.ContentHash(); exists {
 			s.SetIgnore(backupitem.FieldContentHash)
+		}
+		if _, exists := u.create.mutation.Absent(); exists {
+			s.SetIgnore(backupitem.FieldAbsent)
 		}
 	}))
 	return u
@@ -780,6 +808,9 @@ func (u *BackupItemUpsertBulk) UpdateNewValues() *BackupItemUpsertBulk {
 			}
 			if _, exists := b.mutation.ContentHash(); exists {
 				s.SetIgnore(backupitem.FieldContentHash)
+			}
+			if _, exists := b.mutation.Absent(); exists {
+				s.SetIgnore(backupitem.FieldAbsent)
 			}
 		}
 	}))

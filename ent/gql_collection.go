@@ -391,6 +391,11 @@ func (_q *BackupItemQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, backupitem.FieldContentHash)
 				fieldSeen[backupitem.FieldContentHash] = struct{}{}
 			}
+		case "absent":
+			if _, ok := fieldSeen[backupitem.FieldAbsent]; !ok {
+				selectedFields = append(selectedFields, backupitem.FieldAbsent)
+				fieldSeen[backupitem.FieldAbsent] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -1836,6 +1836,7 @@ type BackupItemMutation struct {
 	foundation           *bool
 	source_last_modified *time.Time
 	content_hash         *string
+	absent               *bool
 	clearedFields        map[string]struct{}
 	backup_set           *string
 	clearedbackup_set    bool
@@ -2523,6 +2524,42 @@ func (m *BackupItemMutation) ResetContentHash() {
 	m.content_hash = nil
 }
 
+// SetAbsent sets the "absent" field.
+func (m *BackupItemMutation) SetAbsent(b bool) {
+	m.absent = &b
+}
+
+// Absent returns the value of the "absent" field in the mutation.
+func (m *BackupItemMutation) Absent() (r bool, exists bool) {
+	v := m.absent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAbsent returns the old "absent" field's value of the BackupItem entity.
+// If the BackupItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BackupItemMutation) OldAbsent(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAbsent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAbsent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAbsent: %w", err)
+	}
+	return oldValue.Absent, nil
+}
+
+// ResetAbsent resets all changes to the "absent" field.
+func (m *BackupItemMutation) ResetAbsent() {
+	m.absent = nil
+}
+
 // ClearBackupSet clears the "backup_set" edge to the BackupSet entity.
 func (m *BackupItemMutation) ClearBackupSet() {
 	m.clearedbackup_set = true
@@ -2584,7 +2621,7 @@ func (m *BackupItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BackupItemMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, backupitem.FieldCreatedAt)
 	}
@@ -2627,6 +2664,9 @@ func (m *BackupItemMutation) Fields() []string {
 	if m.content_hash != nil {
 		fields = append(fields, backupitem.FieldContentHash)
 	}
+	if m.absent != nil {
+		fields = append(fields, backupitem.FieldAbsent)
+	}
 	return fields
 }
 
@@ -2663,6 +2703,8 @@ func (m *BackupItemMutation) Field(name string) (ent.Value, bool) {
 		return m.SourceLastModified()
 	case backupitem.FieldContentHash:
 		return m.ContentHash()
+	case backupitem.FieldAbsent:
+		return m.Absent()
 	}
 	return nil, false
 }
@@ -2700,6 +2742,8 @@ func (m *BackupItemMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldSourceLastModified(ctx)
 	case backupitem.FieldContentHash:
 		return m.OldContentHash(ctx)
+	case backupitem.FieldAbsent:
+		return m.OldAbsent(ctx)
 	}
 	return nil, fmt.Errorf("unknown BackupItem field %s", name)
 }
@@ -2806,6 +2850,13 @@ func (m *BackupItemMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetContentHash(v)
+		return nil
+	case backupitem.FieldAbsent:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAbsent(v)
 		return nil
 	}
 	return fmt.Errorf("unknown BackupItem field %s", name)
@@ -2918,6 +2969,9 @@ func (m *BackupItemMutation) ResetField(name string) error {
 		return nil
 	case backupitem.FieldContentHash:
 		m.ResetContentHash()
+		return nil
+	case backupitem.FieldAbsent:
+		m.ResetAbsent()
 		return nil
 	}
 	return fmt.Errorf("unknown BackupItem field %s", name)

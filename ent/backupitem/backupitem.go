@@ -42,6 +42,8 @@ const (
 	FieldSourceLastModified = "source_last_modified"
 	// FieldContentHash holds the string denoting the content_hash field in the database.
 	FieldContentHash = "content_hash"
+	// FieldAbsent holds the string denoting the absent field in the database.
+	FieldAbsent = "absent"
 	// EdgeBackupSet holds the string denoting the backup_set edge name in mutations.
 	EdgeBackupSet = "backup_set"
 	// Table holds the table name of the backupitem in the database.
@@ -72,6 +74,7 @@ var Columns = []string{
 	FieldFoundation,
 	FieldSourceLastModified,
 	FieldContentHash,
+	FieldAbsent,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -101,6 +104,8 @@ var (
 	DefaultDisplayName string
 	// DefaultFoundation holds the default value on creation for the "foundation" field.
 	DefaultFoundation bool
+	// DefaultAbsent holds the default value on creation for the "absent" field.
+	DefaultAbsent bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -168,6 +173,11 @@ func BySourceLastModified(opts ...sql.OrderTermOption) OrderOption {
 // ByContentHash orders the results by the content_hash field.
 func ByContentHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldContentHash, opts...).ToFunc()
+}
+
+// ByAbsent orders the results by the absent field.
+func ByAbsent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAbsent, opts...).ToFunc()
 }
 
 // ByBackupSetField orders the results by backup_set field.

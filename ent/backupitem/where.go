@@ -120,6 +120,11 @@ func ContentHash(v string) predicate.BackupItem {
 	return predicate.BackupItem(sql.FieldEQ(FieldContentHash, v))
 }
 
+// Absent applies equality check predicate on the "absent" field. It's identical to AbsentEQ.
+func Absent(v bool) predicate.BackupItem {
+	return predicate.BackupItem(sql.FieldEQ(FieldAbsent, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.BackupItem {
 	return predicate.BackupItem(sql.FieldEQ(FieldCreatedAt, v))
@@ -733,6 +738,16 @@ func ContentHashEqualFold(v string) predicate.BackupItem {
 // ContentHashContainsFold applies the ContainsFold predicate on the "content_hash" field.
 func ContentHashContainsFold(v string) predicate.BackupItem {
 	return predicate.BackupItem(sql.FieldContainsFold(FieldContentHash, v))
+}
+
+// AbsentEQ applies the EQ predicate on the "absent" field.
+func AbsentEQ(v bool) predicate.BackupItem {
+	return predicate.BackupItem(sql.FieldEQ(FieldAbsent, v))
+}
+
+// AbsentNEQ applies the NEQ predicate on the "absent" field.
+func AbsentNEQ(v bool) predicate.BackupItem {
+	return predicate.BackupItem(sql.FieldNEQ(FieldAbsent, v))
 }
 
 // HasBackupSet applies the HasEdge predicate on the "backup_set" edge.

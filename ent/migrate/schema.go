@@ -95,6 +95,7 @@ var (
 		{Name: "foundation", Type: field.TypeBool, Default: false},
 		{Name: "source_last_modified", Type: field.TypeTime, Nullable: true},
 		{Name: "content_hash", Type: field.TypeString},
+		{Name: "absent", Type: field.TypeBool, Default: false},
 		{Name: "backup_set_id", Type: field.TypeString, Size: 40},
 	}
 	// BackupItemsTable holds the schema information for the "backup_items" table.
@@ -105,7 +106,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "backup_items_backup_sets_backup_set",
-				Columns:    []*schema.Column{BackupItemsColumns[14]},
+				Columns:    []*schema.Column{BackupItemsColumns[15]},
 				RefColumns: []*schema.Column{BackupSetsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -119,17 +120,17 @@ var (
 			{
 				Name:    "backupitem_backup_set_id_policy_type_platform",
 				Unique:  false,
-				Columns: []*schema.Column{BackupItemsColumns[14], BackupItemsColumns[4], BackupItemsColumns[5]},
+				Columns: []*schema.Column{BackupItemsColumns[15], BackupItemsColumns[4], BackupItemsColumns[5]},
 			},
 			{
 				Name:    "backupitem_backup_set_id_display_name",
 				Unique:  false,
-				Columns: []*schema.Column{BackupItemsColumns[14], BackupItemsColumns[7]},
+				Columns: []*schema.Column{BackupItemsColumns[15], BackupItemsColumns[7]},
 			},
 			{
 				Name:    "backupitem_backup_set_id_policy_type_source_graph_id",
 				Unique:  true,
-				Columns: []*schema.Column{BackupItemsColumns[14], BackupItemsColumns[4], BackupItemsColumns[6]},
+				Columns: []*schema.Column{BackupItemsColumns[15], BackupItemsColumns[4], BackupItemsColumns[6]},
 			},
 		},
 	}
@@ -592,7 +593,7 @@ var (
 		{Name: "policy_type", Type: field.TypeString},
 		{Name: "platform", Type: field.TypeString, Default: ""},
 		{Name: "display_name", Type: field.TypeString, Default: ""},
-		{Name: "planned_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "SKIP"}},
+		{Name: "planned_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "SKIP", "DELETE"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED"}, Default: "PENDING"},
 		{Name: "target_graph_id", Type: field.TypeString, Nullable: true},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
@@ -600,10 +601,10 @@ var (
 		{Name: "error_message", Type: field.TypeString, Nullable: true},
 		{Name: "check_severity", Type: field.TypeEnum, Nullable: true, Enums: []string{"BLOCKING", "WARNING", "SAFE"}},
 		{Name: "check_results", Type: field.TypeJSON, Nullable: true},
-		{Name: "preview_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY"}},
+		{Name: "preview_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY", "DELETE"}},
 		{Name: "preview_diff", Type: field.TypeJSON, Nullable: true},
 		{Name: "diff_truncated", Type: field.TypeBool, Default: false},
-		{Name: "executed_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATED", "UPDATED", "UNCHANGED", "SKIPPED"}},
+		{Name: "executed_action", Type: field.TypeEnum, Nullable: true, Enums: []string{"CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "DELETED"}},
 		{Name: "write_started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "verified", Type: field.TypeBool, Default: false},

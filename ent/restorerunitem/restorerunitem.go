@@ -151,6 +151,7 @@ const (
 	PlannedActionUPDATE    PlannedAction = "UPDATE"
 	PlannedActionNO_CHANGE PlannedAction = "NO_CHANGE"
 	PlannedActionSKIP      PlannedAction = "SKIP"
+	PlannedActionDELETE    PlannedAction = "DELETE"
 )
 
 func (pa PlannedAction) String() string {
@@ -160,7 +161,7 @@ func (pa PlannedAction) String() string {
 // PlannedActionValidator is a validator for the "planned_action" field enum values. It is called by the builders before save.
 func PlannedActionValidator(pa PlannedAction) error {
 	switch pa {
-	case PlannedActionCREATE, PlannedActionUPDATE, PlannedActionNO_CHANGE, PlannedActionSKIP:
+	case PlannedActionCREATE, PlannedActionUPDATE, PlannedActionNO_CHANGE, PlannedActionSKIP, PlannedActionDELETE:
 		return nil
 	default:
 		return fmt.Errorf("restorerunitem: invalid enum value for planned_action field: %q", pa)
@@ -229,6 +230,7 @@ const (
 	PreviewActionUPDATE       PreviewAction = "UPDATE"
 	PreviewActionNO_CHANGE    PreviewAction = "NO_CHANGE"
 	PreviewActionPREVIEW_ONLY PreviewAction = "PREVIEW_ONLY"
+	PreviewActionDELETE       PreviewAction = "DELETE"
 )
 
 func (pa PreviewAction) String() string {
@@ -238,7 +240,7 @@ func (pa PreviewAction) String() string {
 // PreviewActionValidator is a validator for the "preview_action" field enum values. It is called by the builders before save.
 func PreviewActionValidator(pa PreviewAction) error {
 	switch pa {
-	case PreviewActionCREATE, PreviewActionUPDATE, PreviewActionNO_CHANGE, PreviewActionPREVIEW_ONLY:
+	case PreviewActionCREATE, PreviewActionUPDATE, PreviewActionNO_CHANGE, PreviewActionPREVIEW_ONLY, PreviewActionDELETE:
 		return nil
 	default:
 		return fmt.Errorf("restorerunitem: invalid enum value for preview_action field: %q", pa)
@@ -254,6 +256,7 @@ const (
 	ExecutedActionUPDATED   ExecutedAction = "UPDATED"
 	ExecutedActionUNCHANGED ExecutedAction = "UNCHANGED"
 	ExecutedActionSKIPPED   ExecutedAction = "SKIPPED"
+	ExecutedActionDELETED   ExecutedAction = "DELETED"
 )
 
 func (ea ExecutedAction) String() string {
@@ -263,7 +266,7 @@ func (ea ExecutedAction) String() string {
 // ExecutedActionValidator is a validator for the "executed_action" field enum values. It is called by the builders before save.
 func ExecutedActionValidator(ea ExecutedAction) error {
 	switch ea {
-	case ExecutedActionCREATED, ExecutedActionUPDATED, ExecutedActionUNCHANGED, ExecutedActionSKIPPED:
+	case ExecutedActionCREATED, ExecutedActionUPDATED, ExecutedActionUNCHANGED, ExecutedActionSKIPPED, ExecutedActionDELETED:
 		return nil
 	default:
 		return fmt.Errorf("restorerunitem: invalid enum value for executed_action field: %q", ea)

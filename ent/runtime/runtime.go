@@ -181,6 +181,10 @@ func init() {
 	backupitemDescFoundation := backupitemFields[8].Descriptor()
 	// backupitem.DefaultFoundation holds the default value on creation for the foundation field.
 	backupitem.DefaultFoundation = backupitemDescFoundation.Default.(bool)
+	// backupitemDescAbsent is the schema descriptor for absent field.
+	backupitemDescAbsent := backupitemFields[11].Descriptor()
+	// backupitem.DefaultAbsent holds the default value on creation for the absent field.
+	backupitem.DefaultAbsent = backupitemDescAbsent.Default.(bool)
 	// backupitemDescID is the schema descriptor for id field.
 	backupitemDescID := backupitemMixinFields0[0].Descriptor()
 	// backupitem.DefaultID holds the default value on creation for the id field.

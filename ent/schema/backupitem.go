@@ -36,6 +36,11 @@ func (BackupItem) Fields() []ent.Field {
 		field.Bool("foundation").Default(false).Immutable(),
 		field.Time("source_last_modified").Optional().Nillable().Immutable(),
 		field.String("content_hash").Immutable(),
+		// Absent: the object did not exist when the set was captured. A
+		// run's pre-restore set records so each object the run created (its
+		// id, name, and content as verified then), so that restoring the
+		// set, the run's undo, deletes it: nothing else ever deletes.
+		field.Bool("absent").Default(false).Immutable(),
 	}
 }
 

@@ -32,8 +32,9 @@ func (RestoreRunItem) Fields() []ent.Field {
 		field.String("display_name").Default("").Immutable(),
 		// The action execution takes: checks plan CREATE, UPDATE or SKIP;
 		// the preview turns an UPDATE whose target already equals the backup
-		// into NO_CHANGE, which execution never writes.
-		field.Enum("planned_action").Values("CREATE", "UPDATE", "NO_CHANGE", "SKIP").Optional().Nillable().
+		// into NO_CHANGE, which execution never writes. DELETE is planned
+		// only by an undo, for an object the undone run created.
+		field.Enum("planned_action").Values("CREATE", "UPDATE", "NO_CHANGE", "SKIP", "DELETE").Optional().Nillable().
 			Annotations(entgql.Type("RestoreAction")),
 		field.Enum("status").Values("PENDING", "APPLYING", "SUCCEEDED", "FAILED", "SKIPPED").
 			Default("PENDING").Annotations(entgql.Type("RestoreItemStatus")),
@@ -44,13 +45,13 @@ func (RestoreRunItem) Fields() []ent.Field {
 		field.Enum("check_severity").Values("BLOCKING", "WARNING", "SAFE").Optional().Nillable().
 			Annotations(entgql.Type("CheckSeverity")),
 		field.JSON("check_results", []results.Check{}).Optional().Annotations(entgql.Skip()),
-		field.Enum("preview_action").Values("CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY").Optional().Nillable().
+		field.Enum("preview_action").Values("CREATE", "UPDATE", "NO_CHANGE", "PREVIEW_ONLY", "DELETE").Optional().Nillable().
 			Annotations(entgql.Type("PreviewAction")),
 		field.JSON("preview_diff", &results.Diff{}).Optional().Annotations(entgql.Skip()),
 		field.Bool("diff_truncated").Default(false),
-		// What execution did (CREATED, UPDATED, UNCHANGED, SKIPPED): the
-		// planned action is the intent, this is the fact.
-		field.Enum("executed_action").Values("CREATED", "UPDATED", "UNCHANGED", "SKIPPED").Optional().Nillable().
+		// What execution did (CREATED, UPDATED, UNCHANGED, SKIPPED, DELETED):
+		// the planned action is the intent, this is the fact.
+		field.Enum("executed_action").Values("CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "DELETED").Optional().Nillable().
 			Annotations(entgql.Type("ExecutedAction")),
 		// Set just before the item's first Graph write and kept: an item with
 		// it set and no outcome may have been written by a crashed attempt,

@@ -2109,6 +2109,29 @@ func (ec *executionContext) fieldContext_BackupItem_contentHash(_ context.Contex
 	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "String")
 }
 
+func (ec *executionContext) _BackupItem_absent(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BackupItem_absent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Absent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BackupItem_absent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BackupItem", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _BackupItem_backupSet(ctx context.Context, field graphql.CollectedField, obj *ent.BackupItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10544,6 +10567,11 @@ func (ec *executionContext) _BackupItem(ctx context.Context, sel ast.SelectionSe
 			}
 		case "contentHash":
 			out.Values[i] = ec._BackupItem_contentHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "absent":
+			out.Values[i] = ec._BackupItem_absent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -101,6 +101,7 @@ type ComplexityRoot struct {
 	}
 
 	BackupItem struct {
+		Absent             func(childComplexity int) int
 		Assignments        func(childComplexity int) int
 		BackupSet          func(childComplexity int) int
 		BackupSetID        func(childComplexity int) int
@@ -396,6 +397,7 @@ type ComplexityRoot struct {
 		Objects            func(childComplexity int) int
 		PoliciesChanged    func(childComplexity int) int
 		PoliciesCreated    func(childComplexity int) int
+		PoliciesDeleted    func(childComplexity int) int
 		PoliciesUnchanged  func(childComplexity int) int
 		PreviewOnly        func(childComplexity int) int
 		Previewed          func(childComplexity int) int
@@ -535,6 +537,7 @@ type ComplexityRoot struct {
 		Message            func(childComplexity int) int
 		PoliciesChanged    func(childComplexity int) int
 		PoliciesCreated    func(childComplexity int) int
+		PoliciesDeleted    func(childComplexity int) int
 		PoliciesUnchanged  func(childComplexity int) int
 		PreviewOnly        func(childComplexity int) int
 		ScopeTagsChanged   func(childComplexity int) int
@@ -976,6 +979,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
 
+	case "BackupItem.absent":
+		if e.ComplexityRoot.BackupItem.Absent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BackupItem.Absent(childComplexity), true
 	case "BackupItem.assignments":
 		if e.ComplexityRoot.BackupItem.Assignments == nil {
 			break
@@ -2361,6 +2370,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationRunSummary.PoliciesCreated(childComplexity), true
+	case "OperationRunSummary.policiesDeleted":
+		if e.ComplexityRoot.OperationRunSummary.PoliciesDeleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationRunSummary.PoliciesDeleted(childComplexity), true
 	case "OperationRunSummary.policiesUnchanged":
 		if e.ComplexityRoot.OperationRunSummary.PoliciesUnchanged == nil {
 			break
@@ -3053,6 +3068,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RestorePreviewSummary.PoliciesCreated(childComplexity), true
+	case "RestorePreviewSummary.policiesDeleted":
+		if e.ComplexityRoot.RestorePreviewSummary.PoliciesDeleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestorePreviewSummary.PoliciesDeleted(childComplexity), true
 	case "RestorePreviewSummary.policiesUnchanged":
 		if e.ComplexityRoot.RestorePreviewSummary.PoliciesUnchanged == nil {
 			break
@@ -4263,6 +4284,7 @@ type BackupItem implements Node {
   foundation: Boolean!
   sourceLastModified: Time
   contentHash: String!
+  absent: Boolean!
   backupSet: BackupSet!
 }
 """
@@ -4489,6 +4511,7 @@ enum ExecutedAction @goModel(model: "github.com/restored/restored/ent/restorerun
   UPDATED
   UNCHANGED
   SKIPPED
+  DELETED
 }
 type IntunePolicy implements Node {
   id: ID!
@@ -4879,6 +4902,7 @@ enum PreviewAction @goModel(model: "github.com/restored/restored/ent/restoreruni
   UPDATE
   NO_CHANGE
   PREVIEW_ONLY
+  DELETE
 }
 type Query {
   """
@@ -4908,6 +4932,7 @@ enum RestoreAction @goModel(model: "github.com/restored/restored/ent/restoreruni
   UPDATE
   NO_CHANGE
   SKIP
+  DELETE
 }
 """
 RestoreItemStatus is enum for the field status
@@ -5393,6 +5418,8 @@ type OperationRunSummary {
   previewed: Int!
   policiesChanged: Int!
   policiesCreated: Int!
+  "restore.preview and restore.execute of an undo: objects the undone run created, deleted."
+  policiesDeleted: Int!
   policiesUnchanged: Int!
   previewOnly: Int!
   assignmentsChanged: Int!
@@ -5653,6 +5680,10 @@ type RestorePreviewSummary {
   items: Int!
   policiesChanged: Int!
   policiesCreated: Int!
+  """
+  Objects the undone run created that an undo deletes (counted apart from changes).
+  """
+  policiesDeleted: Int!
   policiesUnchanged: Int!
   previewOnly: Int!
   """
@@ -6064,9 +6095,10 @@ type Mutation {
   """
   Starts undoing an executed run (restore.prepare): a new DRAFT run that
   restores the run's pre-restore backup set (the target objects it
-  overwrote, captured before writing) into the same environment, with
-  undoOfRunId set. It goes through the wizard like any run. Objects the run
-  created are not removed.
+  overwrote, captured before writing, and as absent items the objects it
+  created) into the same environment, with undoOfRunId set. It goes through
+  the wizard like any run: overwritten objects are written back, created
+  ones deleted (each one warned about by the checks).
   """
   undoRestoreRun(runId: ID!): RestoreRun!
   """
@@ -6327,6 +6359,8 @@ func (ec *executionContext) childFields_BackupItem(ctx context.Context, field gr
 		return ec.fieldContext_BackupItem_sourceLastModified(ctx, field)
 	case "contentHash":
 		return ec.fieldContext_BackupItem_contentHash(ctx, field)
+	case "absent":
+		return ec.fieldContext_BackupItem_absent(ctx, field)
 	case "backupSet":
 		return ec.fieldContext_BackupItem_backupSet(ctx, field)
 	case "assignments":
@@ -6841,6 +6875,8 @@ func (ec *executionContext) childFields_OperationRunSummary(ctx context.Context,
 		return ec.fieldContext_OperationRunSummary_policiesChanged(ctx, field)
 	case "policiesCreated":
 		return ec.fieldContext_OperationRunSummary_policiesCreated(ctx, field)
+	case "policiesDeleted":
+		return ec.fieldContext_OperationRunSummary_policiesDeleted(ctx, field)
 	case "policiesUnchanged":
 		return ec.fieldContext_OperationRunSummary_policiesUnchanged(ctx, field)
 	case "previewOnly":
@@ -7059,6 +7095,8 @@ func (ec *executionContext) childFields_RestorePreviewSummary(ctx context.Contex
 		return ec.fieldContext_RestorePreviewSummary_policiesChanged(ctx, field)
 	case "policiesCreated":
 		return ec.fieldContext_RestorePreviewSummary_policiesCreated(ctx, field)
+	case "policiesDeleted":
+		return ec.fieldContext_RestorePreviewSummary_policiesDeleted(ctx, field)
 	case "policiesUnchanged":
 		return ec.fieldContext_RestorePreviewSummary_policiesUnchanged(ctx, field)
 	case "previewOnly":

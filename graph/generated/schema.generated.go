@@ -2972,6 +2972,29 @@ func (ec *executionContext) fieldContext_OperationRunSummary_policiesCreated(_ c
 	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
 }
 
+func (ec *executionContext) _OperationRunSummary_policiesDeleted(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationRunSummary_policiesDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesDeleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OperationRunSummary_policiesDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationRunSummary", field, false, false, "Int")
+}
+
 func (ec *executionContext) _OperationRunSummary_policiesUnchanged(ctx context.Context, field graphql.CollectedField, obj *results.OperationSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4077,6 +4100,29 @@ func (ec *executionContext) _RestorePreviewSummary_policiesCreated(ctx context.C
 	)
 }
 func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RestorePreviewSummary_policiesDeleted(ctx context.Context, field graphql.CollectedField, obj *results.PreviewSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestorePreviewSummary_policiesDeleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PoliciesDeleted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestorePreviewSummary_policiesDeleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RestorePreviewSummary", field, false, false, "Int")
 }
 
@@ -7213,6 +7259,11 @@ func (ec *executionContext) _OperationRunSummary(ctx context.Context, sel ast.Se
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "policiesDeleted":
+			out.Values[i] = ec._OperationRunSummary_policiesDeleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "policiesUnchanged":
 			out.Values[i] = ec._OperationRunSummary_policiesUnchanged(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -7697,6 +7748,11 @@ func (ec *executionContext) _RestorePreviewSummary(ctx context.Context, sel ast.
 			}
 		case "policiesCreated":
 			out.Values[i] = ec._RestorePreviewSummary_policiesCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policiesDeleted":
+			out.Values[i] = ec._RestorePreviewSummary_policiesDeleted(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

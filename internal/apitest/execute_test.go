@@ -336,14 +336,29 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 		run.Counts == nil || run.Counts.Total != len(items) || run.Counts.Failed != 0 {
 		t.Errorf("run row %+v", run)
 	}
-	// What the restore overwrote is in the pre-restore set.
+	// What the restore overwrote is in the pre-restore set, and what it
+	// created is there as absent.
 	if run.PreRestoreBackupSetID == nil {
 		t.Fatal("no pre-restore backup set")
 	}
 	pre := db.BackupSet.GetX(ctx, *run.PreRestoreBackupSetID)
-	preItems := db.BackupItem.Query().Where(backupitem.BackupSetID(pre.ID)).AllX(ctx)
-	if pre.Origin != backupset.OriginPRE_RESTORE || pre.Status != backupset.StatusREADY || len(preItems) != byAction["UPDATED"] || pre.EnvironmentID != c.env.ID {
+	preItems := db.BackupItem.Query().Where(backupitem.BackupSetID(pre.ID), backupitem.Absent(false)).AllX(ctx)
+	created := map[string]bool{}
+	for _, it := range items {
+		if it.ExecutedAction != nil && *it.ExecutedAction == restorerunitem.ExecutedActionCREATED {
+			created[it.PolicyType+"/"+*it.TargetGraphID] = true
+		}
+	}
+	absent := map[string]bool{}
+	for _, b := range db.BackupItem.Query().Where(backupitem.BackupSetID(pre.ID), backupitem.Absent(true)).AllX(ctx) {
+		absent[b.PolicyType+"/"+b.SourceGraphID] = true
+	}
+	if pre.Origin != backupset.OriginPRE_RESTORE || pre.Status != backupset.StatusREADY || len(preItems) != byAction["UPDATED"] ||
+		pre.EnvironmentID != c.env.ID || pre.ItemCount != len(preItems)+len(absent) {
 		t.Fatalf("pre-restore set %+v with %d items, want one per updated item (%d)", pre, len(preItems), byAction["UPDATED"])
+	}
+	if diff := cmp.Diff(created, absent); diff != "" {
+		t.Fatalf("absent items of the pre-restore set, want one per created object (-want +got):\n%s", diff)
 	}
 	for _, id := range c.changed {
 		i := slices.IndexFunc(preItems, func(b *ent.BackupItem) bool { return b.SourceGraphID == id })
@@ -424,14 +439,25 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("undo run (-want +got):\n%s", diff)
 	}
-	// Walked through the wizard, it puts the target's edits back.
+	// Walked through the wizard, it puts the target's edits back and
+	// deletes what the restore created.
 	undo := &wizard{e: e, t: t, token: e.owner, id: u.UndoRestoreRun.ID}
 	// The changed policy's captured state names the tag deleted before the
-	// restore: the admin maps it to the recreated one.
+	// restore. Mapped to the recreated one, which the undo deletes, it
+	// blocks; mapped to Default, it does not.
 	undo.must("defineRestoreScope", map[string]any{"runId": undo.id, "mode": "ALL",
 		"scopeTagMapping": []map[string]any{{"sourceId": c.deadTag, "targetId": newTag}}})
-	undo.checked()
-	undo.previewed()
+	if v := undo.checked(); v.CheckSummary.Blocking == 0 || !e.itemCheckCodes(undo.id)["REFERENCE_DELETED"] {
+		t.Errorf("a reference to a tag the undo deletes: %+v %v", v.CheckSummary, e.itemCheckCodes(undo.id))
+	}
+	undo.must("defineRestoreScope", map[string]any{"runId": undo.id, "mode": "ALL",
+		"scopeTagMapping": []map[string]any{{"sourceId": c.deadTag, "targetId": "0"}}})
+	if v := undo.checked(); v.CheckSummary.Blocking != 0 {
+		t.Fatalf("undo checks block: %+v %v", v.CheckSummary, e.itemCheckCodes(undo.id))
+	}
+	if v := undo.previewed(); v.PreviewSummary == nil || !strings.Contains(v.PreviewSummary.Message, fmt.Sprintf("%d policies will be deleted", len(created))) {
+		t.Errorf("undo preview %+v", v.PreviewSummary)
+	}
 	undo.must("confirmRestoreRun", map[string]any{"runId": undo.id, "dryRun": false, "acknowledged": true, "tenantConfirmation": c.env.DisplayName})
 	undo.must("executeRestoreRun", map[string]any{"runId": undo.id})
 	if v := undo.terminal(); v.Status != "COMPLETED" {
@@ -441,6 +467,12 @@ func TestExecuteCreatesUpdatesAndVerifies(t *testing.T) {
 		o, _ := c.tenant.Object(typ, id)
 		if o["description"] != c.preNotes[id] {
 			t.Errorf("after undo %s %s has %v, want the target's edit back", typ, id, o["description"])
+		}
+	}
+	for k := range created {
+		typ, id, _ := strings.Cut(k, "/")
+		if _, ok := c.tenant.Object(typ, id); ok {
+			t.Errorf("after undo the created %s %s is still in the tenant", typ, id)
 		}
 	}
 }

@@ -192,6 +192,13 @@ func Create(ctx context.Context, w Writer, t *Type, payload map[string]any) (str
 	return id, nil
 }
 
+// Delete deletes object id of type t (its relations and assignments go
+// with it). A 404 is returned as Graph gave it: the caller decides whether
+// "already gone" is done.
+func Delete(ctx context.Context, w Writer, t *Type, id string) error {
+	return w.Delete(ctx, t.objectPath(id))
+}
+
 // Update writes payload over object id with t's UpdateMethod, then brings
 // the relations a PATCH cannot carry to the payload's, the way Graph
 // accepts them: scheduled actions through scheduleActionsForRules,

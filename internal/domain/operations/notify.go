@@ -103,6 +103,7 @@ func summaryBody(s results.OperationSummary) string {
 	if s.Items > 0 {
 		add(s.PoliciesCreated, "created")
 		add(s.PoliciesChanged, "updated")
+		add(s.PoliciesDeleted, "deleted")
 		add(s.PoliciesUnchanged, "unchanged")
 		add(s.Skipped, "skipped")
 		add(s.Failed, "failed")

@@ -54,6 +54,11 @@ const (
 	CheckWritePermission   = "WRITE_PERMISSION_MISSING"
 	CheckReadPermission    = "READ_PERMISSION_MISSING"
 	CheckPermissionUnknown = "PERMISSIONS_UNVERIFIED"
+	// An undo's absent items (objects the undone run created).
+	CheckWillDelete     = "WILL_DELETE"
+	CheckAlreadyDeleted = "ALREADY_DELETED"
+	CheckNotDeleted     = "NOT_DELETED"
+	CheckRefDeleted     = "REFERENCE_DELETED"
 )
 
 // result is one check result. It is stored (JSON) on a run or an item as a
@@ -204,6 +209,9 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	if !ok {
 		return []result{{CheckInvalidPayload, SeverityBlocking, "The policy type " + b.PolicyType + " is not supported.", false}}, restorerunitem.PlannedActionSKIP, ""
 	}
+	if b.Absent {
+		return s.checkAbsent(ctx, run, index, t, b)
+	}
 	odata, _ := b.Payload["@odata.type"].(string)
 	if !t.AcceptsODataType(intune.CanonicalODataType(odata)) {
 		return []result{{CheckInvalidPayload, SeverityBlocking,
@@ -294,7 +302,7 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	if rf == nil {
 		out = append(out, result{CheckTargetUnreadable, SeverityBlocking, "The target's scope tags, filters or notification templates could not be read.", false})
 	} else {
-		out = append(out, s.referenceChecks(ctx, index, rf, t, b)...)
+		out = append(out, s.referenceChecks(ctx, index, rf, plan, t, b)...)
 	}
 	if len(out) == 0 {
 		msg := "Safe to restore."
@@ -327,7 +335,10 @@ var matchedHow = map[string]string{
 // assignments and scheduled actions, its scope tags, its assignment filters
 // and its notification templates. A mapping, an identity or an id of the
 // same tenant must name an existing object.
-func (s *Service) referenceChecks(ctx context.Context, index *targetIndex, rf *refs, t *intune.Type, b *ent.BackupItem) []result {
+//
+// An undo deletes the foundations the undone run created: a reference to
+// one of them blocks (the item would refer to an object deleted after it).
+func (s *Service) referenceChecks(ctx context.Context, index *targetIndex, rf *refs, plan *runPlan, t *intune.Type, b *ent.BackupItem) []result {
 	var out []result
 	inPayload := payloadRefIDs(b.Payload)
 	groups := intune.AssignmentGroupIDs(b.Assignments)
@@ -382,6 +393,11 @@ func (s *Service) referenceChecks(ctx context.Context, index *targetIndex, rf *r
 		for _, id := range k.ids {
 			target, via := rf.resolve(k.kind, id)
 			_, exists := rf.targetNames[k.kind+"/"+target]
+			if via != "" && plan.deleting[k.kind+"/"+target] {
+				out = append(out, result{CheckRefDeleted, SeverityBlocking,
+					k.label + " " + target + " is deleted by this undo (the undone restore created it): leave it out of the scope, or map " + id + " to another one.", false})
+				continue
+			}
 			switch via {
 			case viaBuiltin, viaScope, viaIdentity, viaName:
 				continue

@@ -430,12 +430,25 @@ func (x *execution) items(ctx context.Context) ([]*runItem, error) {
 		return len(order)
 	}
 	slices.SortFunc(items, func(a, b *runItem) int {
+		if d := deleteRank(a, rank) - deleteRank(b, rank); d != 0 {
+			return d
+		}
 		if d := rank(a.PolicyType) - rank(b.PolicyType); d != 0 {
 			return d
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
 	return items, nil
+}
+
+// deleteRank orders an undo's deletes after every other item (what the undo
+// restores may refer to them until it is restored), policies before the
+// foundations they may refer to: reverse catalog order. 0 for the others.
+func deleteRank(it *runItem, rank func(string) int) int {
+	if it.PlannedAction == nil || *it.PlannedAction != restorerunitem.PlannedActionDELETE {
+		return 0
+	}
+	return 1 + len(intune.Types()) - rank(it.PolicyType)
 }
 
 func finished(st restorerunitem.Status) bool {
@@ -503,6 +516,8 @@ type outcome struct {
 	message  string
 	// giveUp: the tenant made no progress for too long; stop the run.
 	giveUp bool
+	// created is the object the item's write created, if it did.
+	created *createdObject
 }
 
 func skipped(action restorerunitem.ExecutedAction, code, message string) outcome {
@@ -637,7 +652,18 @@ func (x *execution) begin(ctx context.Context, it *runItem) error {
 
 // apply writes one item: the object (created or updated per the catalog),
 // then its assignments, then reads it back and compares.
-func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *ent.BackupItem) applied {
+func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *ent.BackupItem) (a applied) {
+	if *it.PlannedAction == restorerunitem.PlannedActionDELETE {
+		return x.remove(ctx, it, t, b)
+	}
+	// An object this write creates is recorded with the outcome, whatever
+	// the outcome (an undo deletes it).
+	var createdID string
+	defer func() {
+		if createdID != "" && a.cause == nil && a.created == nil {
+			a.created = &createdObject{id: createdID}
+		}
+	}()
 	d := x.refs.desired(t, b)
 	payload := maps.Clone(d.payload)
 	if t.ScopeTagsProperty != "" {
@@ -670,10 +696,13 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		targetID = found
 		if earlierRun {
 			action = restorerunitem.ExecutedActionUPDATED
+		} else {
+			createdID = found // by an earlier pass of this run
 		}
 	}
 	if create && targetID == "" {
 		id, err := intune.Create(ctx, x.w, t, payload)
+		createdID = id
 		if id != "" {
 			// Recorded at once: a pass after a crash finds it by id.
 			if serr := x.s.Client.RestoreRunItem.UpdateOneID(it.ID).SetTargetGraphID(id).Exec(ctx); serr != nil {
@@ -706,6 +735,9 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 	out := applied{outcome: outcome{status: restorerunitem.StatusSUCCEEDED, action: action, targetID: targetID}}
 	out.drift = verify(t, payload, assignments, tags, got)
 	out.verified = out.drift == nil
+	if createdID != "" {
+		out.created = &createdObject{id: createdID, state: got}
+	}
 	return out
 }
 
@@ -869,8 +901,18 @@ func (x *execution) save(ctx context.Context, it *runItem, b *ent.BackupItem, ou
 			return err
 		}
 		*it = *row
-		if out.targetID != "" && (out.status == restorerunitem.StatusSUCCEEDED || out.action == restorerunitem.ExecutedActionUNCHANGED) {
+		switch {
+		case out.action == restorerunitem.ExecutedActionDELETED:
+			if err := forgetIdentity(ctx, tx, x.run, x.tt, b.PolicyType, out.targetID); err != nil {
+				return err
+			}
+		case out.targetID != "" && (out.status == restorerunitem.StatusSUCCEEDED || out.action == restorerunitem.ExecutedActionUNCHANGED):
 			if err := rememberIdentity(ctx, tx, x.run, x.tt, b.PolicyType, b.SourceGraphID, out.targetID); err != nil {
+				return err
+			}
+		}
+		if out.created != nil {
+			if err := x.recordCreated(ctx, tx, b, out.created); err != nil {
 				return err
 			}
 		}
@@ -925,6 +967,8 @@ func (x *execution) tally(it *runItem) {
 			x.summary.PoliciesChanged++
 		case restorerunitem.ExecutedActionUNCHANGED:
 			x.summary.PoliciesUnchanged++
+		case restorerunitem.ExecutedActionDELETED:
+			x.summary.PoliciesDeleted++
 		}
 	}
 }

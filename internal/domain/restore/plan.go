@@ -23,6 +23,9 @@ type runPlan struct {
 	// scoped: typeKey/source id of a foundation in scope → its target id, or
 	// "" when the run creates it (refs.scoped).
 	scoped map[string]string
+	// deleting: typeKey/id of the foundations an undo may delete (its
+	// absent items): nothing restored may refer to them.
+	deleting map[string]bool
 }
 
 type claim struct{ id, name string }
@@ -30,9 +33,17 @@ type claim struct{ id, name string }
 // planRun matches every item of the run once (index caches the target's
 // lists, so the second match in checkItem costs nothing).
 func (s *Service) planRun(ctx context.Context, run *ent.RestoreRun, index *targetIndex) (*runPlan, error) {
-	p := &runPlan{claims: map[string][]claim{}, scoped: map[string]string{}}
+	p := &runPlan{claims: map[string][]claim{}, scoped: map[string]string{}, deleting: map[string]bool{}}
 	err := s.eachItem(ctx, run.ID, func(_ *ent.RestoreRunItem, b *ent.BackupItem) error {
 		t, ok := intune.Lookup(b.PolicyType)
+		if ok && b.Absent {
+			// Never restored: matched by id in checkAbsent, and an undo's
+			// delete (the rule decides which are).
+			if run.UndoOfRunID != nil && isRefType(t.Key) {
+				p.deleting[t.Key+"/"+b.SourceGraphID] = true
+			}
+			return nil
+		}
 		if !ok || !t.AcceptsODataType(odataTypeOf(t, b.Payload)) {
 			return nil
 		}

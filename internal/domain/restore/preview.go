@@ -78,6 +78,8 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 		switch p.action {
 		case restorerunitem.PreviewActionCREATE:
 			summary.PoliciesCreated++
+		case restorerunitem.PreviewActionDELETE:
+			summary.PoliciesDeleted++
 		case restorerunitem.PreviewActionUPDATE:
 			summary.PoliciesChanged++
 		case restorerunitem.PreviewActionNO_CHANGE:
@@ -110,6 +112,10 @@ func (s *Service) RunPreviewJob(ctx context.Context, op *ent.OperationRun) (_ op
 			if p.action == restorerunitem.PreviewActionNO_CHANGE {
 				planned = ptr.NonZero(string(restorerunitem.PlannedActionNO_CHANGE))
 			}
+		}
+		// An object to delete that is gone already is not deleted.
+		if pa := item.PlannedAction; pa != nil && *pa == restorerunitem.PlannedActionDELETE && p.action == "" && !p.failed {
+			planned = ptr.NonZero(string(restorerunitem.PlannedActionSKIP))
 		}
 		return &itemWrite{id: item.ID, values: []any{&p.diff, p.truncated, action, planned}}, nil
 	}, func(n int) error {
@@ -163,6 +169,9 @@ func (s *Service) previewItem(ctx context.Context, tr *targetReader, rf *refs, i
 	t, ok := intune.Lookup(b.PolicyType)
 	if !ok {
 		return itemPreview{diff: results.Diff{Note: "unsupported policy type"}}
+	}
+	if b.Absent {
+		return previewAbsent(ctx, tr, item, t, b)
 	}
 	if isBuiltinItem(t, b) {
 		note := "built-in object: never created or overwritten"
@@ -276,7 +285,7 @@ func pick(n int, one, many string) string {
 
 // changesMessage sums up what the compared items would change.
 func changesMessage(s results.PreviewSummary) string {
-	if s.PoliciesChanged+s.PoliciesCreated == 0 && s.AssignmentsChanged+s.ScopeTagsChanged == 0 {
+	if s.PoliciesChanged+s.PoliciesCreated+s.PoliciesDeleted == 0 && s.AssignmentsChanged+s.ScopeTagsChanged == 0 {
 		msg := "No policy changes detected"
 		if s.PreviewOnly > 0 {
 			msg += fmt.Sprintf(" (%d preview-only item(s) are never restored)", s.PreviewOnly)
@@ -289,6 +298,9 @@ func changesMessage(s results.PreviewSummary) string {
 	}
 	if n := s.PoliciesCreated; n > 0 {
 		parts = append(parts, plural(n, "policy", "policies")+" will be created")
+	}
+	if n := s.PoliciesDeleted; n > 0 {
+		parts = append(parts, plural(n, "policy", "policies")+" will be deleted")
 	}
 	if n := s.AssignmentsChanged; n > 0 {
 		parts = append(parts, plural(n, "item gets", "items get")+" different assignments")

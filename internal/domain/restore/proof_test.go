@@ -37,6 +37,7 @@ type proofItem struct {
 	verified bool
 	code     string // error code
 	preview  restorerunitem.PreviewAction
+	deleted  bool // an undo's delete: planned DELETE, executed DELETED
 }
 
 var (
@@ -45,6 +46,9 @@ var (
 	unverified   = proofItem{status: restorerunitem.StatusSUCCEEDED}
 	failedItem   = proofItem{status: restorerunitem.StatusFAILED, code: "graph_error"}
 	writesClosed = proofItem{status: restorerunitem.StatusFAILED, code: "WRITES_DISABLED"}
+	// An undo's delete, verified by a 404 (or still there when read back).
+	deletedItem    = proofItem{status: restorerunitem.StatusSUCCEEDED, verified: true, deleted: true}
+	stillThereItem = proofItem{status: restorerunitem.StatusSUCCEEDED, deleted: true}
 )
 
 type proofCase struct {
@@ -71,6 +75,10 @@ func TestExecuteProofMatrix(t *testing.T) {
 	cases := []proofCase{
 		{name: "complete success proof", status: restorerun.StatusCOMPLETED, items: []proofItem{okItem, okItem, previewOnly},
 			started: true, finished: true, want: restore.ProofSucceeded},
+		{name: "undo: verified deletes are evidence", status: restorerun.StatusCOMPLETED, items: []proofItem{okItem, deletedItem},
+			started: true, finished: true, want: restore.ProofSucceeded},
+		{name: "undo: a delete not verified", status: restorerun.StatusCOMPLETED, items: []proofItem{deletedItem, stillThereItem},
+			started: true, finished: true, want: restore.ProofPartiallySucceeded, wantReasons: []string{restore.ReasonItemsUnverified}},
 		{name: "preview only", status: restorerun.StatusPREVIEWED, items: []proofItem{{status: restorerunitem.StatusPENDING}},
 			want: restore.ProofNotReconciled, wantReasons: []string{restore.ReasonPreviewOnly}},
 		{name: "missing post-run evidence", status: restorerun.StatusCOMPLETED, items: []proofItem{okItem, unverified},
@@ -228,9 +236,13 @@ func (f *proofFixture) restoreRun(tb testing.TB, tc proofCase) *ent.RestoreRun {
 			SetContentHash("h").SaveX(ctx)
 		ic := f.RestoreRunItem.Create().SetWorkspaceID(f.ws).SetRunID(rr.ID).SetBackupItemID(bi.ID).
 			SetPolicyType("deviceConfiguration").SetStatus(it.status).SetVerified(it.verified)
-		if it.preview != "" {
+		switch {
+		case it.deleted:
+			ic.SetPlannedAction(restorerunitem.PlannedActionDELETE).SetPreviewAction(restorerunitem.PreviewActionDELETE).
+				SetExecutedAction(restorerunitem.ExecutedActionDELETED)
+		case it.preview != "":
 			ic.SetPreviewAction(it.preview).SetPlannedAction(restorerunitem.PlannedActionSKIP)
-		} else {
+		default:
 			ic.SetPlannedAction(restorerunitem.PlannedActionUPDATE)
 		}
 		if it.code != "" {

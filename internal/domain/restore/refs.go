@@ -137,6 +137,8 @@ func (s *Service) refsFor(ctx context.Context, run *ent.RestoreRun) (*refs, erro
 		}
 		k := it.PolicyType + "/" + src
 		switch {
+		case *it.PlannedAction == restorerunitem.PlannedActionDELETE:
+			continue // deleted by an undo: nothing refers to it (see the checks)
 		case it.TargetGraphID != nil:
 			scoped[k] = *it.TargetGraphID
 		case *it.PlannedAction == restorerunitem.PlannedActionCREATE:

@@ -2,7 +2,6 @@ package restore
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/ent/backupitem"
@@ -10,25 +9,26 @@ import (
 	"github.com/restored/restored/ent/restorerun"
 	"github.com/restored/restored/ent/restorerunitem"
 	"github.com/restored/restored/internal/domain/access"
-	"github.com/restored/restored/internal/domain/results"
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/store"
 )
 
 // capturePreRestore captures, before anything is written, the target
-// objects the run will overwrite (items planned UPDATE) into a backup set
-// of the target environment (origin PRE_RESTORE) linked to the run, so the
-// restore can itself be undone (UndoRun). The set is linked while
-// CAPTURING and filled item by item: a resumed pass captures only what is
-// missing, and the set is READY before the first write. An item whose
-// target could not be captured is not written (captureFailed).
+// objects the run will overwrite (items planned UPDATE) or delete (an
+// undo's DELETE) into a backup set of the target environment (origin
+// PRE_RESTORE) linked to the run, so the restore can itself be undone
+// (UndoRun). The set is linked while CAPTURING and filled item by item: a
+// resumed pass captures only what is missing, and the set is READY before
+// the first write. An item whose target could not be captured is not
+// written (captureFailed), except a delete whose object is gone already.
+// The objects the run creates are added as it creates them (recordCreated).
 func (x *execution) capturePreRestore(ctx context.Context, items []*runItem) error {
 	s := x.s
 	var todo []*runItem
 	for _, it := range items {
 		if finished(it.Status) || it.TargetGraphID == nil || it.PlannedAction == nil ||
-			*it.PlannedAction != restorerunitem.PlannedActionUPDATE ||
+			(*it.PlannedAction != restorerunitem.PlannedActionUPDATE && *it.PlannedAction != restorerunitem.PlannedActionDELETE) ||
 			(it.PreviewAction != nil && (*it.PreviewAction == restorerunitem.PreviewActionNO_CHANGE ||
 				*it.PreviewAction == restorerunitem.PreviewActionPREVIEW_ONLY)) {
 			continue
@@ -50,13 +50,7 @@ func (x *execution) capturePreRestore(ctx context.Context, items []*runItem) err
 		}
 	} else {
 		err = store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
-			c := tx.BackupSet.Create().SetWorkspaceID(run.WorkspaceID).SetEnvironmentID(run.EnvironmentID).
-				SetName(fmt.Sprintf("Before restore %s", run.ID)).SetOrigin(backupset.OriginPRE_RESTORE).
-				SetStatus(backupset.StatusCAPTURING)
-			if run.InitiatorID != nil {
-				c.SetCreatedBy(*run.InitiatorID)
-			}
-			if set, err = c.Save(ctx); err != nil {
+			if set, err = newPreRestoreSet(ctx, tx, run, backupset.StatusCAPTURING).Save(ctx); err != nil {
 				return err
 			}
 			n, err := x.lease.guard(tx.RestoreRun.Update()).SetPreRestoreBackupSetID(set.ID).Save(ctx)
@@ -72,7 +66,7 @@ func (x *execution) capturePreRestore(ctx context.Context, items []*runItem) err
 			return err
 		}
 	}
-	have := map[string]bool{}
+	have, gone := map[string]bool{}, map[string]bool{}
 	rows, err := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(set.ID)).
 		Select(backupitem.FieldPolicyType, backupitem.FieldSourceGraphID).All(ctx)
 	if err != nil {
@@ -101,6 +95,10 @@ func (x *execution) capturePreRestore(ctx context.Context, items []*runItem) err
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				if isNotFound(err) && *it.PlannedAction == restorerunitem.PlannedActionDELETE {
+					gone[it.ID] = true // nothing to keep: its delete finds it gone
+					continue
+				}
 				s.Log.Warn("pre-restore capture", "run", run.ID, "item", it.ID, "code", apperr.SafeCode(err))
 				continue
 			}
@@ -114,27 +112,15 @@ func (x *execution) capturePreRestore(ctx context.Context, items []*runItem) err
 			}
 			have[it.PolicyType+"/"+*it.TargetGraphID] = true
 		}
-		var counts []struct {
-			PolicyType string `json:"policy_type"`
-			Count      int    `json:"count"`
-		}
-		if err := s.Client.BackupItem.Query().Where(backupitem.BackupSetID(set.ID)).
-			GroupBy(backupitem.FieldPolicyType).Aggregate(ent.Count()).Scan(ctx, &counts); err != nil {
-			return err
-		}
-		byType, total := results.TypeCounts{}, 0
-		for _, c := range counts {
-			byType[c.PolicyType] = c.Count
-			total += c.Count
-		}
-		if err := s.Client.BackupSet.UpdateOneID(set.ID).SetStatus(backupset.StatusREADY).
-			SetItemCount(total).SetCountsByType(byType).SetCapturedAt(s.Clock.Now()).Exec(ctx); err != nil {
+		if err := countSet(ctx, s.Client, set.ID, func(u *ent.BackupSetUpdateOne) {
+			u.SetStatus(backupset.StatusREADY).SetCapturedAt(s.Clock.Now())
+		}); err != nil {
 			return err
 		}
 		x.note(ctx, "")
 	}
 	for _, it := range todo {
-		if !have[it.PolicyType+"/"+*it.TargetGraphID] {
+		if !have[it.PolicyType+"/"+*it.TargetGraphID] && !gone[it.ID] {
 			x.captureFailed[it.ID] = true
 		}
 	}
@@ -142,14 +128,14 @@ func (x *execution) capturePreRestore(ctx context.Context, items []*runItem) err
 }
 
 // UndoRun starts undoing an executed run: a new DRAFT run that restores the
-// run's pre-restore backup set (what the run overwrote) into the same
-// environment, linked by undo_of_run_id. It then goes through the wizard
-// like any run (scope, checks, preview, confirmation). Objects the run
-// created are not in that set: the undo leaves them (delete them in the
-// tenant if they must go).
+// run's pre-restore backup set into the same environment, linked by
+// undo_of_run_id: what the run overwrote is written back, and what it
+// created (the set's absent items) is deleted. It then goes through the
+// wizard like any run (scope, checks, preview, confirmation); the checks
+// warn about every object to delete.
 //
 // Codes: NOT_FOUND, FORBIDDEN, INVALID_TRANSITION (the run has not finished
-// executing, or overwrote nothing).
+// executing, or neither overwrote nor created anything).
 func (s *Service) UndoRun(ctx context.Context, runID string) (_ *ent.RestoreRun, err error) {
 	defer apperr.Wrap(&err, "restore.UndoRun(%s)", runID)
 	run, _, err := s.load(ctx, runID, access.RestorePrepare)
@@ -160,7 +146,7 @@ func (s *Service) UndoRun(ctx context.Context, runID string) (_ *ent.RestoreRun,
 		return nil, apperr.New(apperr.InvalidTransition, "the run is %s: only an executed run can be undone", run.Status)
 	}
 	if run.PreRestoreBackupSetID == nil {
-		return nil, apperr.New(apperr.InvalidTransition, "the run overwrote nothing: there is nothing to undo")
+		return nil, apperr.New(apperr.InvalidTransition, "the run neither overwrote nor created anything: there is nothing to undo")
 	}
 	set, err := s.Client.BackupSet.Get(ctx, *run.PreRestoreBackupSetID)
 	if err != nil {

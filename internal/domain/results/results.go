@@ -67,15 +67,17 @@ func (s CheckSummary) Operation() OperationSummary {
 // PreviewSummary counts a run's preview by what execution would do.
 type PreviewSummary struct {
 	// Message is decision-first: "No policy changes detected." rather than zeros.
-	Message            string `json:"message"`
-	Items              int    `json:"items"`
-	PoliciesChanged    int    `json:"policiesChanged"`
-	PoliciesCreated    int    `json:"policiesCreated"`
-	PoliciesUnchanged  int    `json:"policiesUnchanged"`
-	PreviewOnly        int    `json:"previewOnly"`
-	Skipped            int    `json:"skipped"`
-	AssignmentsChanged int    `json:"assignmentsChanged"`
-	ScopeTagsChanged   int    `json:"scopeTagsChanged"`
+	Message         string `json:"message"`
+	Items           int    `json:"items"`
+	PoliciesChanged int    `json:"policiesChanged"`
+	PoliciesCreated int    `json:"policiesCreated"`
+	// PoliciesDeleted are objects an undo deletes (the undone run created them).
+	PoliciesDeleted    int `json:"policiesDeleted"`
+	PoliciesUnchanged  int `json:"policiesUnchanged"`
+	PreviewOnly        int `json:"previewOnly"`
+	Skipped            int `json:"skipped"`
+	AssignmentsChanged int `json:"assignmentsChanged"`
+	ScopeTagsChanged   int `json:"scopeTagsChanged"`
 	// Failed items could not be read from the target and were not compared.
 	Failed int `json:"failed"`
 }
@@ -83,7 +85,7 @@ type PreviewSummary struct {
 // Operation is the summary recorded on the preview job's operation run.
 func (s PreviewSummary) Operation() OperationSummary {
 	return OperationSummary{Items: s.Items, PoliciesChanged: s.PoliciesChanged, PoliciesCreated: s.PoliciesCreated,
-		PoliciesUnchanged: s.PoliciesUnchanged, PreviewOnly: s.PreviewOnly, Skipped: s.Skipped,
+		PoliciesDeleted: s.PoliciesDeleted, PoliciesUnchanged: s.PoliciesUnchanged, PreviewOnly: s.PreviewOnly, Skipped: s.Skipped,
 		AssignmentsChanged: s.AssignmentsChanged, ScopeTagsChanged: s.ScopeTagsChanged, Failed: s.Failed}
 }
 
@@ -203,6 +205,7 @@ type OperationSummary struct {
 	Previewed          int `json:"previewed,omitempty"`
 	PoliciesChanged    int `json:"policiesChanged,omitempty"`
 	PoliciesCreated    int `json:"policiesCreated,omitempty"`
+	PoliciesDeleted    int `json:"policiesDeleted,omitempty"`
 	PoliciesUnchanged  int `json:"policiesUnchanged,omitempty"`
 	PreviewOnly        int `json:"previewOnly,omitempty"`
 	AssignmentsChanged int `json:"assignmentsChanged,omitempty"`
