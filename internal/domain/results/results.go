@@ -71,8 +71,9 @@ type PreviewSummary struct {
 	Items           int    `json:"items"`
 	PoliciesChanged int    `json:"policiesChanged"`
 	PoliciesCreated int    `json:"policiesCreated"`
-	// PoliciesDeleted are objects an undo deletes (the undone run created them).
-	PoliciesDeleted    int `json:"policiesDeleted"`
+	// PoliciesDeleted are objects an undo deletes (the undone run created
+	// them). Left out when 0: rows written before it decode the same.
+	PoliciesDeleted    int `json:"policiesDeleted,omitempty"`
 	PoliciesUnchanged  int `json:"policiesUnchanged"`
 	PreviewOnly        int `json:"previewOnly"`
 	Skipped            int `json:"skipped"`

@@ -24,11 +24,11 @@ func TestOperationSummaryMerge(t *testing.T) {
 			results.OperationSummary{Types: 1, TypesFailed: 2, Objects: 3, Total: 4, Captured: 5, Unchanged: 6, Version: 7,
 				Granted: 8, MissingForRead: 9, MissingForWrite: 10, Checked: 11, Blocking: 12, Warning: 13, Safe: 14,
 				Previewed: 15, PoliciesChanged: 16, PoliciesCreated: 17, PoliciesUnchanged: 18, PreviewOnly: 19,
-				AssignmentsChanged: 20, ScopeTagsChanged: 21, Items: 22, Skipped: 23, Failed: 24},
+				AssignmentsChanged: 20, ScopeTagsChanged: 21, Items: 22, Skipped: 23, Failed: 24, PoliciesDeleted: 25},
 			results.OperationSummary{Types: 1, TypesFailed: 2, Objects: 3, Total: 4, Captured: 5, Unchanged: 6, Version: 7,
 				Granted: 8, MissingForRead: 9, MissingForWrite: 10, Checked: 11, Blocking: 12, Warning: 13, Safe: 14,
 				Previewed: 15, PoliciesChanged: 16, PoliciesCreated: 17, PoliciesUnchanged: 18, PreviewOnly: 19,
-				AssignmentsChanged: 20, ScopeTagsChanged: 21, Items: 22, Skipped: 23, Failed: 24}},
+				AssignmentsChanged: 20, ScopeTagsChanged: 21, Items: 22, Skipped: 23, Failed: 24, PoliciesDeleted: 25}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,9 +75,9 @@ func TestTypeCountsSorted(t *testing.T) {
 }
 
 func TestPreviewSummaryOperation(t *testing.T) {
-	s := results.PreviewSummary{Message: "m", Items: 9, PoliciesChanged: 1, PoliciesCreated: 2, PoliciesUnchanged: 3,
+	s := results.PreviewSummary{Message: "m", Items: 9, PoliciesChanged: 1, PoliciesCreated: 2, PoliciesDeleted: 4, PoliciesUnchanged: 3,
 		PreviewOnly: 1, Skipped: 1, AssignmentsChanged: 1, ScopeTagsChanged: 1, Failed: 1}
-	want := results.OperationSummary{Items: 9, PoliciesChanged: 1, PoliciesCreated: 2, PoliciesUnchanged: 3,
+	want := results.OperationSummary{Items: 9, PoliciesChanged: 1, PoliciesCreated: 2, PoliciesDeleted: 4, PoliciesUnchanged: 3,
 		PreviewOnly: 1, Skipped: 1, AssignmentsChanged: 1, ScopeTagsChanged: 1, Failed: 1}
 	if diff := cmp.Diff(want, s.Operation()); diff != "" {
 		t.Errorf("Operation (-want +got):\n%s", diff)
