@@ -376,3 +376,83 @@ func TestUndoDeleteRetriedAfterCrash(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoNeverDeletesWhatTheRunDidNotCreate: absent items that do not
+// name an object the undone run created (an existing device configuration
+// the run never touched) or name a built-in one (the Default scope tag,
+// with a forged creating item) are never deleted: the checks warn and plan
+// nothing for them, and when the plan says DELETE anyway (as if the checks
+// had erred) the executor refuses them itself; the run's own creations are
+// deleted.
+func TestUndoNeverDeletesWhatTheRunDidNotCreate(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	c := e.createdRestore(t, s, "undosafe")
+	ctx := context.Background()
+	db := e.app.DB.Client
+	run := db.RestoreRun.GetX(ctx, c.run)
+	other := pick(t, c.tenant, "deviceConfiguration", func(o map[string]any) bool { return o["id"] != c.created["deviceConfiguration"] })
+	foreign := db.BackupItem.Create().SetWorkspaceID(run.WorkspaceID).SetBackupSetID(*run.PreRestoreBackupSetID).
+		SetPolicyType("deviceConfiguration").SetSourceGraphID(other["id"].(string)).SetDisplayName(other["displayName"].(string)).
+		SetPayload(map[string]any{"@odata.type": other["@odata.type"]}).SetContentHash("").SetAbsent(true).SaveX(ctx)
+	builtin := db.BackupItem.Create().SetWorkspaceID(run.WorkspaceID).SetBackupSetID(*run.PreRestoreBackupSetID).
+		SetPolicyType("roleScopeTag").SetSourceGraphID("0").SetDisplayName("Default").
+		SetPayload(map[string]any{}).SetContentHash("").SetAbsent(true).SaveX(ctx)
+	db.RestoreRunItem.Create().SetWorkspaceID(run.WorkspaceID).SetRunID(run.ID).SetBackupItemID(builtin.ID).
+		SetPolicyType("roleScopeTag").SetDisplayName("Default").SetPlannedAction(restorerunitem.PlannedActionCREATE).
+		SetExecutedAction(restorerunitem.ExecutedActionCREATED).SetStatus(restorerunitem.StatusSUCCEEDED).SetTargetGraphID("0").ExecX(ctx)
+
+	undo := e.undoDraft(t, c.run)
+	undo.must("defineRestoreScope", map[string]any{"runId": undo.id, "mode": "ALL"})
+	undo.checked()
+	judged := map[string]string{}
+	for _, it := range db.RestoreRunItem.Query().Where(restorerunitem.RunID(undo.id),
+		restorerunitem.BackupItemIDIn(foreign.ID, builtin.ID)).AllX(ctx) {
+		codes := []string{ptr.Deref((*string)(it.PlannedAction))}
+		for _, r := range it.CheckResults {
+			codes = append(codes, r.Code+" "+string(r.Severity))
+		}
+		judged[it.BackupItemID] = strings.Join(codes, ", ")
+	}
+	want := map[string]string{foreign.ID: "SKIP, NOT_DELETED WARNING", builtin.ID: "SKIP, BUILT_IN WARNING"}
+	if diff := cmp.Diff(want, judged); diff != "" {
+		t.Errorf("checks of absent items the run did not create (-want +got):\n%s", diff)
+	}
+	undo.previewed()
+	undo.must("confirmRestoreRun", map[string]any{"runId": undo.id, "dryRun": false, "acknowledged": true, "tenantConfirmation": c.env.DisplayName})
+	// As if the checks had planned them: the executor judges again.
+	db.RestoreRunItem.Update().Where(restorerunitem.RunID(undo.id), restorerunitem.BackupItemID(foreign.ID)).
+		SetPlannedAction(restorerunitem.PlannedActionDELETE).SetTargetGraphID(other["id"].(string)).ExecX(ctx)
+	db.RestoreRunItem.Update().Where(restorerunitem.RunID(undo.id), restorerunitem.BackupItemID(builtin.ID)).
+		SetPlannedAction(restorerunitem.PlannedActionDELETE).SetTargetGraphID("0").ExecX(ctx)
+	c.tenant.ResetWrites()
+	undo.must("executeRestoreRun", map[string]any{"runId": undo.id})
+	if v := undo.terminal(); v.Status != "PARTIAL" {
+		t.Errorf("undo %s, want PARTIAL", v.Status)
+	}
+	refused := map[string]string{}
+	for _, it := range db.RestoreRunItem.Query().Where(restorerunitem.RunID(undo.id),
+		restorerunitem.BackupItemIDIn(foreign.ID, builtin.ID)).AllX(ctx) {
+		refused[it.BackupItemID] = string(it.Status) + " " + ptr.Deref(it.ErrorCode)
+	}
+	want = map[string]string{foreign.ID: "FAILED not_deletable", builtin.ID: "FAILED not_deletable"}
+	if diff := cmp.Diff(want, refused); diff != "" {
+		t.Errorf("executed (-want +got):\n%s", diff)
+	}
+	if _, ok := c.tenant.Object("deviceConfiguration", other["id"].(string)); !ok {
+		t.Error("the device configuration the run did not create was deleted")
+	}
+	if _, ok := c.tenant.Object("roleScopeTag", "0"); !ok {
+		t.Error("the Default scope tag was deleted")
+	}
+	got := deletes(c.tenant.Writes())
+	slices.Sort(got)
+	var wantDeleted []string
+	for typ, id := range c.created {
+		wantDeleted = append(wantDeleted, typ+"/"+id)
+	}
+	slices.Sort(wantDeleted)
+	if diff := cmp.Diff(wantDeleted, got); diff != "" {
+		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+}
