@@ -804,6 +804,12 @@ func TestExecuteCrashMidWrite(t *testing.T) {
 	if n := creates(c.tenant.Writes()); len(n) != len(c.deleted)-1 {
 		t.Errorf("creations after the crash %v, want the %d others", n, len(c.deleted)-1)
 	}
+	// The object found again is recorded as created: the undo deletes it.
+	pre := db.RestoreRun.GetX(ctx, w.id).PreRestoreBackupSetID
+	if pre == nil || db.BackupItem.Query().Where(backupitem.BackupSetID(*pre), backupitem.Absent(true),
+		backupitem.PolicyType("settingsCatalogPolicy"), backupitem.SourceGraphID(created["id"].(string))).CountX(ctx) != 1 {
+		t.Errorf("the pre-restore set does not record %s as created by the run", created["id"])
+	}
 	if d := duplicateNames(c.tenant); len(d) > 0 {
 		t.Errorf("duplicates: %v", d)
 	}

@@ -226,7 +226,9 @@ func (s *Service) checkAbsent(ctx context.Context, run *ent.RestoreRun, index *t
 func changedSince(ctx context.Context, index *targetIndex, t *intune.Type, o targetObject, b *ent.BackupItem) string {
 	const lost = " Its changes since are lost with it."
 	if o.LastModified != nil && b.SourceLastModified != nil {
-		if o.LastModified.After(*b.SourceLastModified) {
+		// Graph's times have 100 ns, PostgreSQL's microseconds: compared at
+		// the coarser, an object stored and read back unchanged is the same.
+		if o.LastModified.Truncate(time.Microsecond).After(b.SourceLastModified.Truncate(time.Microsecond)) {
 			return " It was changed after that run created it (" + o.LastModified.UTC().Format("2006-01-02 15:04") + " UTC)." + lost
 		}
 		return ""
