@@ -271,11 +271,21 @@ func tierOf(policyType string) int {
 	return 2
 }
 
+// itemTier is an item's tier: tierOf for a write; an undo's deletes come
+// after every write, in reverse (policies before the foundations they may
+// refer to, scope tags last; see deleteRank).
+func itemTier(it *runItem) int {
+	if it.PlannedAction != nil && *it.PlannedAction == restorerunitem.PlannedActionDELETE {
+		return 5 - tierOf(it.PolicyType)
+	}
+	return tierOf(it.PolicyType)
+}
+
 // tiers cuts items, in restore order, into the runs of one tier each.
 func tiers(items []*runItem) [][]*runItem {
 	var out [][]*runItem
 	for i, it := range items {
-		if i == 0 || tierOf(it.PolicyType) != tierOf(items[i-1].PolicyType) {
+		if i == 0 || itemTier(it) != itemTier(items[i-1]) {
 			out = append(out, nil)
 		}
 		out[len(out)-1] = append(out[len(out)-1], it)
@@ -419,6 +429,14 @@ func (x *execution) items(ctx context.Context) ([]*runItem, error) {
 	if err != nil {
 		return nil, err
 	}
+	restoreOrder(items)
+	return items, nil
+}
+
+// restoreOrder sorts items in restore order: catalog order (foundations
+// first, so every later item can refer to what they become), then id; an
+// undo's deletes last (deleteRank).
+func restoreOrder(items []*runItem) {
 	order := map[string]int{}
 	for i, t := range intune.Types() {
 		order[t.Key] = i
@@ -438,7 +456,6 @@ func (x *execution) items(ctx context.Context) ([]*runItem, error) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return items, nil
 }
 
 // deleteRank orders an undo's deletes after every other item (what the undo
