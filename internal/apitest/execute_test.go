@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -747,6 +748,68 @@ func TestExecuteOneExecutorPerRun(t *testing.T) {
 		if it.Attempts > 1 {
 			t.Errorf("item %s attempted %d times", it.ID, it.Attempts)
 		}
+	}
+}
+
+// TestExecuteCrashBeforeCreateBesideSameName: a handler died after an
+// item's write marker and before its create reached Graph, and the target
+// holds an older object of the same type and name (the admin's, which the
+// plan chose not to touch). The next handler does not take that object for
+// the one the dead pass may have created: it creates the item's own and
+// never writes to, or records as created, the older one (an undo would
+// otherwise delete it).
+func TestExecuteCrashBeforeCreateBesideSameName(t *testing.T) {
+	e := start(t)
+	s := e.startSim()
+	c := e.changedTenant(t, s, "crashname")
+	w := e.confirmed(c.env.ID, c.bs)
+	e.app.StopWorker()
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	ctx := context.Background()
+	db := e.app.DB.Client
+	var item *ent.RestoreRunItem
+	for _, it := range e.runItems(w.id) {
+		if it.PolicyType == "settingsCatalogPolicy" && it.PlannedAction != nil && *it.PlannedAction == restorerunitem.PlannedActionCREATE {
+			item = it
+		}
+	}
+	if item == nil {
+		t.Fatal("no settings catalog policy to create")
+	}
+	b := db.BackupItem.GetX(ctx, item.BackupItemID)
+	older := maps.Clone(b.Payload)
+	delete(older, "id")
+	older["createdDateTime"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	pre, err := c.tenant.Put("settingsCatalogPolicy", older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.RestoreRunItem.UpdateOneID(item.ID).SetStatus(restorerunitem.StatusAPPLYING).SetAttempts(1).SetWriteStartedAt(time.Now()).ExecX(ctx)
+	db.RestoreRun.UpdateOneID(w.id).SetStatus(restorerun.StatusRUNNING).SetStartedAt(time.Now()).
+		SetLeaseOwner("dead-worker").SetLeaseExpiresAt(time.Now().Add(-time.Second)).SetLeaseToken(1).ExecX(ctx)
+	c.tenant.ResetWrites()
+
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	if v := w.terminal(); v.Status != "COMPLETED" {
+		t.Fatalf("run %s", v.Status)
+	}
+	got := db.RestoreRunItem.GetX(ctx, item.ID)
+	if got.Status != restorerunitem.StatusSUCCEEDED || ptr.Deref(got.TargetGraphID) == "" || ptr.Deref(got.TargetGraphID) == pre["id"] ||
+		ptr.Deref((*string)(got.ExecutedAction)) != "CREATED" {
+		t.Errorf("item after the crash %+v (older object %v)", got, pre["id"])
+	}
+	if n := creates(c.tenant.Writes()); len(n) != len(c.deleted) {
+		t.Errorf("creations after the crash %v, want all %d, this item's included", n, len(c.deleted))
+	}
+	for _, wr := range c.tenant.Writes() {
+		if strings.Contains(wr.Path, pre["id"].(string)) {
+			t.Errorf("the older same-named object was written: %s %s", wr.Method, wr.Path)
+		}
+	}
+	if n := db.BackupItem.Query().Where(backupitem.Absent(true), backupitem.SourceGraphID(pre["id"].(string))).CountX(ctx); n != 0 {
+		t.Errorf("the older object is recorded as created by the run (%d absent items): an undo would delete it", n)
 	}
 }
 

@@ -705,7 +705,8 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		// pass, or an earlier run between the same tenants) is updated,
 		// never created twice; after a pass that died mid-write (the
 		// marker was set before this pass) also an object of the same
-		// type and name, which that pass may have created.
+		// type and name created since that pass began, which it may have
+		// created (see createdBefore).
 		found, earlierRun, out, ok := x.lookup(ctx, it, t, b, payload, !x.isFresh(it.ID))
 		if !ok {
 			return out
@@ -804,10 +805,11 @@ func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *
 		name = b.DisplayName
 	}
 	var matches []string
-	err = x.w.List(ctx, t.Path, url.Values{"$select": {"id," + t.Name()}}, func(raw map[string]any) error {
+	err = x.w.List(ctx, t.Path, url.Values{"$select": {"id,createdDateTime," + t.Name()}}, func(raw map[string]any) error {
 		n, _ := raw[t.Name()].(string)
 		o, _ := raw["@odata.type"].(string)
-		if strings.EqualFold(n, name) && (odata == "" || intune.CanonicalODataType(o) == intune.CanonicalODataType(odata)) {
+		if strings.EqualFold(n, name) && (odata == "" || intune.CanonicalODataType(o) == intune.CanonicalODataType(odata)) &&
+			!createdBefore(raw, it.WriteStartedAt) {
 			id, _ := raw["id"].(string)
 			matches = append(matches, id)
 		}
@@ -824,6 +826,22 @@ func (x *execution) lookup(ctx context.Context, it *runItem, t *intune.Type, b *
 	}
 	return "", false, applied{outcome: failed(codeAmbiguous,
 		fmt.Sprintf("%d objects named %q exist in the target: not created again", len(matches), name))}, false
+}
+
+// lookupSkew is how far Graph's clock may be behind ours when a name lookup
+// judges whether an object was created by the pass that died.
+const lookupSkew = time.Minute
+
+// createdBefore reports whether a listed object was created before the
+// item's first write started (less lookupSkew): it existed already, so the
+// pass that died did not create it, and it is never taken for the item's
+// object (the admin may have chosen "create new" beside it; updating it, or
+// recording it as created for an undo to delete, would touch what is not
+// the run's). An object without createdDateTime is not judged.
+func createdBefore(raw map[string]any, started *time.Time) bool {
+	s, _ := raw["createdDateTime"].(string)
+	created, err := time.Parse(time.RFC3339Nano, s)
+	return started != nil && err == nil && created.Before(started.Add(-lookupSkew))
 }
 
 // verify compares what was read back with what was written: nil when equal,
