@@ -751,6 +751,36 @@ func TestExecuteOneExecutorPerRun(t *testing.T) {
 	}
 }
 
+// crashingExecution is an executed run of a changed tenant whose worker is
+// stopped, and the run's settings catalog policy planned CREATE: what a
+// crash test makes a dead handler's work of.
+func crashingExecution(t *testing.T, name string) (*env, *changedTenant, *wizard, *ent.RestoreRunItem) {
+	t.Helper()
+	e := start(t)
+	s := e.startSim()
+	c := e.changedTenant(t, s, name)
+	w := e.confirmed(c.env.ID, c.bs)
+	e.app.StopWorker()
+	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	for _, it := range e.runItems(w.id) {
+		if it.PolicyType == "settingsCatalogPolicy" && it.PlannedAction != nil && *it.PlannedAction == restorerunitem.PlannedActionCREATE {
+			return e, c, w, it
+		}
+	}
+	t.Fatal("no settings catalog policy to create")
+	return nil, nil, nil, nil
+}
+
+// diedWriting leaves item as a handler leaves it when it dies mid-write:
+// APPLYING with its write marker and no outcome, the run's lease expired.
+func (e *env) diedWriting(runID, itemID string) {
+	ctx := context.Background()
+	db := e.app.DB.Client
+	db.RestoreRunItem.UpdateOneID(itemID).SetStatus(restorerunitem.StatusAPPLYING).SetAttempts(1).SetWriteStartedAt(time.Now()).ExecX(ctx)
+	db.RestoreRun.UpdateOneID(runID).SetStatus(restorerun.StatusRUNNING).SetStartedAt(time.Now()).
+		SetLeaseOwner("dead-worker").SetLeaseExpiresAt(time.Now().Add(-time.Second)).SetLeaseToken(1).ExecX(ctx)
+}
+
 // TestExecuteCrashBeforeCreateBesideSameName: a handler died after an
 // item's write marker and before its create reached Graph, and the target
 // holds an older object of the same type and name (the admin's, which the
@@ -759,23 +789,9 @@ func TestExecuteOneExecutorPerRun(t *testing.T) {
 // never writes to, or records as created, the older one (an undo would
 // otherwise delete it).
 func TestExecuteCrashBeforeCreateBesideSameName(t *testing.T) {
-	e := start(t)
-	s := e.startSim()
-	c := e.changedTenant(t, s, "crashname")
-	w := e.confirmed(c.env.ID, c.bs)
-	e.app.StopWorker()
-	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	e, c, w, item := crashingExecution(t, "crashname")
 	ctx := context.Background()
 	db := e.app.DB.Client
-	var item *ent.RestoreRunItem
-	for _, it := range e.runItems(w.id) {
-		if it.PolicyType == "settingsCatalogPolicy" && it.PlannedAction != nil && *it.PlannedAction == restorerunitem.PlannedActionCREATE {
-			item = it
-		}
-	}
-	if item == nil {
-		t.Fatal("no settings catalog policy to create")
-	}
 	b := db.BackupItem.GetX(ctx, item.BackupItemID)
 	older := maps.Clone(b.Payload)
 	delete(older, "id")
@@ -784,9 +800,7 @@ func TestExecuteCrashBeforeCreateBesideSameName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.RestoreRunItem.UpdateOneID(item.ID).SetStatus(restorerunitem.StatusAPPLYING).SetAttempts(1).SetWriteStartedAt(time.Now()).ExecX(ctx)
-	db.RestoreRun.UpdateOneID(w.id).SetStatus(restorerun.StatusRUNNING).SetStartedAt(time.Now()).
-		SetLeaseOwner("dead-worker").SetLeaseExpiresAt(time.Now().Add(-time.Second)).SetLeaseToken(1).ExecX(ctx)
+	e.diedWriting(w.id, item.ID)
 	c.tenant.ResetWrites()
 
 	if err := e.app.StartWorker(); err != nil {
@@ -818,26 +832,12 @@ func TestExecuteCrashBeforeCreateBesideSameName(t *testing.T) {
 // outcome, the lease expired). The next handler finds the object by type
 // and name and updates it: no duplicate, and the outcome is recorded.
 func TestExecuteCrashMidWrite(t *testing.T) {
-	e := start(t)
-	s := e.startSim()
-	c := e.changedTenant(t, s, "crash")
-	w := e.confirmed(c.env.ID, c.bs)
-	e.app.StopWorker()
-	w.must("executeRestoreRun", map[string]any{"runId": w.id})
+	e, c, w, item := crashingExecution(t, "crash")
 	ctx := context.Background()
 	db := e.app.DB.Client
+	b := db.BackupItem.GetX(ctx, item.BackupItemID)
 	// The crashed handler's work: the settings catalog policy was created
 	// (by a real POST to graphsim), then the process died.
-	var item *ent.RestoreRunItem
-	for _, it := range e.runItems(w.id) {
-		if it.PolicyType == "settingsCatalogPolicy" && it.PlannedAction != nil && *it.PlannedAction == restorerunitem.PlannedActionCREATE {
-			item = it
-		}
-	}
-	if item == nil {
-		t.Fatal("no settings catalog policy to create")
-	}
-	b := db.BackupItem.GetX(ctx, item.BackupItemID)
 	typ, _ := intune.Lookup("settingsCatalogPolicy")
 	writer, err := e.app.Restore.Writers.Writer(ctx, c.env)
 	if err != nil {
@@ -848,9 +848,7 @@ func TestExecuteCrashMidWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.RestoreRunItem.UpdateOneID(item.ID).SetStatus(restorerunitem.StatusAPPLYING).SetAttempts(1).SetWriteStartedAt(time.Now()).ExecX(ctx)
-	db.RestoreRun.UpdateOneID(w.id).SetStatus(restorerun.StatusRUNNING).SetStartedAt(time.Now()).
-		SetLeaseOwner("dead-worker").SetLeaseExpiresAt(time.Now().Add(-time.Second)).SetLeaseToken(1).ExecX(ctx)
+	e.diedWriting(w.id, item.ID)
 	c.tenant.ResetWrites()
 
 	if err := e.app.StartWorker(); err != nil {
