@@ -9,6 +9,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/internal/domain/accounts"
+	"github.com/restored/restored/internal/domain/auth"
 	"github.com/restored/restored/internal/domain/backup"
 	"github.com/restored/restored/internal/domain/environments"
 	"github.com/restored/restored/internal/domain/notifications"
@@ -33,4 +34,14 @@ type Resolver struct {
 	// entry for all its subscribers (see audit.NewFeed).
 	AuditFeed *events.Feed[*ent.AuditLog]
 	Log       *slog.Logger
+}
+
+// audience names whom a shared subscription response (fanout.Share) is for:
+// one workspace and role, whatever the user, since the shared types have no
+// per-user fields.
+func audience(v *auth.Viewer) string {
+	if v == nil {
+		return ""
+	}
+	return v.WorkspaceID + "/" + string(v.Role)
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/restored/restored/internal/intune"
 	"github.com/restored/restored/internal/platform/apperr"
 	"github.com/restored/restored/internal/platform/events"
+	"github.com/restored/restored/internal/platform/fanout"
 	"github.com/restored/restored/internal/platform/ptr"
 )
 
@@ -701,17 +702,30 @@ func (r *subscriptionResolver) OperationRunUpdated(ctx context.Context, id *stri
 	case id != nil && workspaceID == nil:
 		return r.Ops.Follow(ctx, *id)
 	case workspaceID != nil && id == nil:
-		return r.Ops.FollowWorkspace(ctx, *workspaceID)
+		runs, err := r.Ops.FollowWorkspace(ctx, *workspaceID)
+		if err != nil {
+			return nil, err
+		}
+		// A run's field resolvers only reformat the run: one execution per
+		// event for every subscriber of the workspace with the same role.
+		return fanout.Share(ctx, runs, audience(auth.FromContext(ctx))), nil
 	}
 	return nil, apperr.Invalid("id", "give either id (one run) or workspaceId (every run of a workspace)")
 }
 
 // AuditLogAdded is the resolver for the auditLogAdded field.
 func (r *subscriptionResolver) AuditLogAdded(ctx context.Context, workspaceID string) (<-chan *ent.AuditLog, error) {
-	if _, err := auth.Require(ctx, workspaceID, access.AuditView); err != nil {
+	v, err := auth.Require(ctx, workspaceID, access.AuditView)
+	if err != nil {
 		return nil, err
 	}
-	return r.AuditFeed.Subscribe(ctx, events.AuditTopic(workspaceID))
+	entries, err := r.AuditFeed.Subscribe(ctx, events.AuditTopic(workspaceID))
+	if err != nil {
+		return nil, err
+	}
+	// An entry's fields have no resolvers: every auditor of the workspace
+	// with the same role and query gets the same JSON, executed once.
+	return fanout.Share(ctx, entries, audience(v)), nil
 }
 
 // RestoreRunEvents is the resolver for the restoreRunEvents field.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/restored/restored/graph/generated"
 	"github.com/restored/restored/internal/platform/apperr"
+	"github.com/restored/restored/internal/platform/fanout"
 	"github.com/restored/restored/server/gorillaws"
 )
 
@@ -26,7 +27,7 @@ import (
 // first, so an upgrade is never mistaken for a GET), the limits, and the one
 // error presenter.
 func newGraphQL(o Options) http.Handler {
-	srv := handler.New(sizedSchema{generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver})})
+	srv := handler.New(sizedSchema{fanout.Schema(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}), o.Metrics.SubscriptionResponse)})
 	readLimit := o.MaxBodyBytes
 	revalidate := o.RevalidateEvery
 	if revalidate <= 0 {

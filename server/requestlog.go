@@ -141,14 +141,47 @@ type operationLog struct{ metrics *metrics.Metrics }
 
 var _ interface {
 	graphql.HandlerExtension
+	graphql.OperationInterceptor
 	graphql.ResponseInterceptor
 } = operationLog{}
 
 func (operationLog) ExtensionName() string                   { return "OperationLog" }
 func (operationLog) Validate(graphql.ExecutableSchema) error { return nil }
 
+// InterceptOperation accounts a subscription once, with its first response
+// (its first event, or the error that refused it), not once per event: a
+// subscription is one operation however many events it delivers, and
+// 10,000 subscribers would otherwise pay the bookkeeping 10,000 times an
+// event.
+func (o operationLog) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	h := next(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return h
+	}
+	counted := false // the transport calls a subscription's handler from one goroutine
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if !counted {
+			counted = true
+			o.record(ctx, resp)
+		}
+		return resp
+	}
+}
+
 func (o operationLog) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
+	if graphql.HasOperationContext(ctx) {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+			return resp // InterceptOperation accounts for it
+		}
+	}
+	return o.record(ctx, resp)
+}
+
+// record counts an answered operation and names it in its request's log line.
+func (o operationLog) record(ctx context.Context, resp *graphql.Response) *graphql.Response {
 	if !graphql.HasOperationContext(ctx) {
 		// Refused before an operation existed (parse or validation).
 		if resp != nil && len(resp.Errors) > 0 {

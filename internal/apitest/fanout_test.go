@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -377,4 +378,111 @@ func fanoutSentAt(mode string, data []byte) (string, bool) {
 	}
 	s, ok := m.Payload.Data.AuditLogAdded.Metadata["sentAt"].(string)
 	return s, ok
+}
+
+// TestSubscribersShareOneExecution: subscribers asking the same document
+// with the same role get one execution per event between them (the metric
+// counts which responses were shared), whatever their protocol, and each
+// gets exactly what its own document asks: another query, or the same one
+// from another role, is executed on its own.
+func TestSubscribersShareOneExecution(t *testing.T) {
+	e := start(t)
+	const q1 = `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { id action metadata } }`
+	const q2 = `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { a: action objectId } }`
+	type sub struct {
+		c     *wsClient
+		query string
+	}
+	var subs []sub
+	for i, s := range []struct{ proto, token, query string }{
+		{"graphql-transport-ws", e.owner, q1},
+		{"graphql-transport-ws", e.owner, q1},
+		{"graphql-ws", e.owner, q1}, // the legacy protocol shares too
+		{"graphql-transport-ws", e.owner, q2},
+		{"graphql-transport-ws", e.auditor, q1},
+	} {
+		c := e.dial(s.proto, map[string]any{"Authorization": "Bearer " + s.token})
+		if m := c.next(5 * time.Second); m.Type != "connection_ack" {
+			t.Fatalf("socket %d: got %+v", i, m)
+		}
+		c.subscribe("s", s.query, map[string]any{"ws": e.wsID})
+		subs = append(subs, sub{c, s.query})
+	}
+	topic := events.AuditTopic(e.wsID)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.app.AuditFeed.Subscribers(topic) < len(subs) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d subscribed", e.app.AuditFeed.Subscribers(topic), len(subs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := subscriptionResponses(t, e)
+
+	const entries = 5
+	ctx := context.Background()
+	var ids []string
+	for n := range entries {
+		entry, err := e.app.Audit.Record(ctx, e.app.DB.Client, audit.Entry{WorkspaceID: e.wsID,
+			Action: "test.share", ObjectType: "test", ObjectID: fmt.Sprint("object-", n), Metadata: map[string]any{"n": n}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.app.Audit.Announce(ctx, entry)
+		ids = append(ids, entry.ID)
+	}
+	for i, s := range subs {
+		for n := range entries {
+			m := s.c.next(10 * time.Second)
+			if m.Type != s.c.dataType() {
+				t.Fatalf("socket %d event %d: %s %s", i, n, m.Type, m.Payload)
+			}
+			var got struct {
+				Data struct {
+					AuditLogAdded map[string]any `json:"auditLogAdded"`
+				} `json:"data"`
+				Errors []any `json:"errors"`
+			}
+			if err := json.Unmarshal(m.Payload, &got); err != nil || len(got.Errors) > 0 {
+				t.Fatalf("socket %d event %d: %v %s", i, n, err, m.Payload)
+			}
+			entry := got.Data.AuditLogAdded
+			want := map[string]any{"id": ids[n], "action": "test.share", "metadata": map[string]any{"n": float64(n)}}
+			if s.query == q2 {
+				want = map[string]any{"a": "test.share", "objectId": fmt.Sprint("object-", n)}
+			}
+			if fmt.Sprint(entry) != fmt.Sprint(want) {
+				t.Fatalf("socket %d event %d: got %v, want %v", i, n, entry, want)
+			}
+		}
+	}
+	after := subscriptionResponses(t, e)
+	// Three distinct requests (q1 as owner, q2 as owner, q1 as auditor):
+	// each event executed three times, and shared with the other two owners.
+	if got := after["executed"] - before["executed"]; got != 3*entries {
+		t.Errorf("executed %v responses, want %d", got, 3*entries)
+	}
+	if got := after["shared"] - before["shared"]; got != 2*entries {
+		t.Errorf("shared %v responses, want %d", got, 2*entries)
+	}
+}
+
+// subscriptionResponses reads restored_subscription_responses_total by its
+// response label from /metrics.
+func subscriptionResponses(t *testing.T, e *env) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		var label string
+		var v float64
+		if _, err := fmt.Sscanf(line, "restored_subscription_responses_total{response=%q} %g", &label, &v); err == nil {
+			out[label] = v
+		}
+	}
+	return out
 }

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -139,11 +140,11 @@ func (c *conn) NextReader() (int, io.Reader, error) {
 
 // WriteJSON implements transport.WebsocketConn.
 func (c *conn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
+	data, typ, id, err := encode(v)
 	if err != nil {
 		return err
 	}
-	if c.dropComplete(data) {
+	if c.dropComplete(typ, id) {
 		return nil
 	}
 	c.mu.Lock()
@@ -167,25 +168,126 @@ func (c *conn) WriteJSON(v any) error {
 	return err
 }
 
-// dropComplete reports whether data is a graphql-transport-ws "complete" for
-// an id that already got "error". gqlgen sends both for e.g. validation
-// errors, but the protocol forbids it and graphql-ws (JS) reacts by silently
-// ending every other subscription on the socket.
-func (c *conn) dropComplete(data []byte) bool {
-	if c.ws.Subprotocol() != graphqlTransportWS ||
-		!bytes.Contains(data, []byte(`"error"`)) && !bytes.Contains(data, []byte(`"complete"`)) {
-		return false // cheap filter: skip parsing large "next" payloads
+// encode serializes a protocol message and says its type and id. gqlgen's
+// messages (both protocols) are structs of a JSON payload, an id and a type;
+// they are written here without a second pass of encoding/json over a
+// payload gqlgen has just encoded, which for 10,000 subscribers of a feed
+// is the largest cost after the socket write itself. Any other value goes
+// through encoding/json.
+func encode(v any) (data []byte, typ, id string, err error) {
+	if m, ok := protocolMessage(v); ok {
+		data = make([]byte, 0, len(m.payload)+len(m.id)+len(m.typ)+40)
+		data = append(data, '{')
+		if len(m.payload) > 0 {
+			data = append(data, `"payload":`...)
+			data = append(data, m.payload...)
+			data = append(data, ',')
+		}
+		if m.id != "" {
+			data = append(data, `"id":`...)
+			data = appendString(data, m.id)
+			data = append(data, ',')
+		}
+		data = append(data, `"type":`...)
+		data = appendString(data, m.typ)
+		return append(data, '}'), m.typ, m.id, nil
+	}
+	if data, err = json.Marshal(v); err != nil {
+		return nil, "", "", err
 	}
 	var env envelope
-	if json.Unmarshal(data, &env) != nil {
-		return false
+	_ = json.Unmarshal(data, &env)
+	return data, env.Type, env.ID, nil
+}
+
+type message struct {
+	payload json.RawMessage
+	id, typ string
+}
+
+// messageFields are the field indexes of a protocol message type.
+type messageFields struct{ payload, id, typ int }
+
+var messageTypes sync.Map // reflect.Type → *messageFields, nil if not one
+
+// protocolMessage reads v as a pointer to a struct with exactly the JSON
+// fields payload (raw JSON, omitted when empty), id (a string, omitted when
+// empty) and type (a string).
+func protocolMessage(v any) (message, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return message{}, false
 	}
-	switch env.Type {
+	rv = rv.Elem()
+	f, ok := messageTypes.Load(rv.Type())
+	if !ok {
+		f, _ = messageTypes.LoadOrStore(rv.Type(), fieldsOf(rv.Type()))
+	}
+	mf := f.(*messageFields)
+	if mf == nil {
+		return message{}, false
+	}
+	// The payload is written as it is, not validated again: gqlgen builds
+	// every payload with json.Marshal.
+	return message{payload: rv.Field(mf.payload).Bytes(), id: rv.Field(mf.id).String(), typ: rv.Field(mf.typ).String()}, true
+}
+
+func fieldsOf(t reflect.Type) *messageFields {
+	mf := &messageFields{-1, -1, -1}
+	raw := reflect.TypeFor[json.RawMessage]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		switch {
+		case tag == "":
+			if f.IsExported() {
+				return nil // a field encoding/json would write under its name
+			}
+		case tag == "payload,omitempty" && f.Type == raw:
+			mf.payload = i
+		case tag == "id,omitempty" && f.Type.Kind() == reflect.String:
+			mf.id = i
+		case tag == "type" && f.Type.Kind() == reflect.String:
+			mf.typ = i
+		default:
+			return nil
+		}
+	}
+	if mf.payload < 0 || mf.id < 0 || mf.typ < 0 {
+		return nil
+	}
+	return mf
+}
+
+// appendString appends s as a JSON string; ids and types are short and
+// plain, anything else is left to encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// dropComplete reports whether a message of type typ for id is a
+// graphql-transport-ws "complete" for an id that already got "error".
+// gqlgen sends both for e.g. validation errors, but the protocol forbids it
+// and graphql-ws (JS) reacts by silently ending every other subscription on
+// the socket.
+func (c *conn) dropComplete(typ, id string) bool {
+	if typ != "error" && typ != "complete" || c.ws.Subprotocol() != graphqlTransportWS {
+		return false // checked first: nearly every message is a "next"
+	}
+	switch typ {
 	case "error":
-		c.errored.Store(env.ID, struct{}{})
+		c.errored.Store(id, struct{}{})
 	case "complete":
-		if _, ok := c.errored.LoadAndDelete(env.ID); ok {
-			c.opts.Logger.Debug("gorillaws: dropped complete after error", "id", env.ID)
+		if _, ok := c.errored.LoadAndDelete(id); ok {
+			c.opts.Logger.Debug("gorillaws: dropped complete after error", "id", id)
 			return true
 		}
 	}

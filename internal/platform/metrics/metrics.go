@@ -32,6 +32,9 @@ type Metrics struct {
 	graphWait    *prometheus.CounterVec
 	graphPauses  *prometheus.CounterVec
 	subscription prometheus.Gauge
+	// subEvents counts subscription responses by how they were made:
+	// executed for the subscriber, or shared from another's execution.
+	subExecuted, subShared prometheus.Counter
 
 	mu    sync.Mutex
 	names map[string]bool // operation names seen (bounded)
@@ -67,8 +70,12 @@ func New() *Metrics {
 	m.subscription = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "restored_live_subscriptions", Help: "GraphQL subscriptions open in this process.",
 	})
+	subEvents := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "restored_subscription_responses_total", Help: "Subscription events sent, by how their response was made: executed for the subscriber, or shared from the execution of another subscriber asking the same (fanout).",
+	}, []string{"response"})
+	m.subExecuted, m.subShared = subEvents.WithLabelValues("executed"), subEvents.WithLabelValues("shared")
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.operations, m.opDuration, m.jobs, m.jobDuration, m.graph, m.graphWait, m.graphPauses, m.subscription)
+		m.operations, m.opDuration, m.jobs, m.jobDuration, m.graph, m.graphWait, m.graphPauses, m.subscription, subEvents)
 	return m
 }
 
@@ -182,6 +189,19 @@ func (m *Metrics) Subscriptions(delta int) {
 		return
 	}
 	m.subscription.Add(float64(delta))
+}
+
+// SubscriptionResponse counts one subscription event's response, shared
+// or executed.
+func (m *Metrics) SubscriptionResponse(shared bool) {
+	if m == nil {
+		return
+	}
+	if shared {
+		m.subShared.Inc()
+	} else {
+		m.subExecuted.Inc()
+	}
 }
 
 type requestCounterKey struct{}
