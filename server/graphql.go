@@ -34,12 +34,14 @@ func newGraphQL(o Options) http.Handler {
 		revalidate = 5 * time.Second
 	}
 	srv.AddTransport(transport.Websocket{
+		// Dead peers are found by the adapter's ping frames, one goroutine
+		// for every socket, not by gqlgen's PingPongInterval, which costs a
+		// goroutine per socket.
 		Implementation: gorillaws.New(gorillaws.Options{WriteTimeout: 10 * time.Second, Logger: o.Log,
-			CheckOrigin: websocketOrigin(o.CORSOrigins)}),
+			CheckOrigin: websocketOrigin(o.CORSOrigins), PingInterval: 15 * time.Second}),
 		InitFunc:              wsInit(o.Auth, o.Bus, revalidate),
 		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 15 * time.Second,
-		PingPongInterval:      15 * time.Second,
+		KeepAlivePingInterval: 15 * time.Second, // the legacy graphql-ws protocol's "ka"
 		PayloadReadLimit:      &readLimit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			o.Log.Debug("websocket", "err", err)

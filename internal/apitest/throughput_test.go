@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -97,7 +98,11 @@ func BenchmarkAPIThroughput(b *testing.B) {
 			map[string]any{"id": bsID}},
 	}
 	for b.Loop() {
-		for _, name := range []string{"viewer", "backupItems100"} {
+		names := []string{"viewer", "backupItems100"}
+		if only := os.Getenv("THROUGHPUT_QUERY"); only != "" {
+			names = []string{only} // one case, e.g. to profile it
+		}
+		for _, name := range names {
 			q := queries[name]
 			do := graphqlDo(e.srv.URL, e.owner, q.q, q.vars)
 			// The floor is a bare net/http JSON handler: it decodes the request

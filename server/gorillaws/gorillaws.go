@@ -19,6 +19,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -50,6 +51,13 @@ type Options struct {
 	// Logger receives debug logs about dropped messages and dead peers. Nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// PingInterval, when positive, sends every socket a websocket ping
+	// frame at this interval and closes a socket that answers neither it
+	// nor the next one (no pong within twice the interval). Browsers and
+	// websocket libraries answer ping frames by themselves. One goroutine
+	// pings every socket of the process, where gqlgen's PingPongInterval
+	// costs a goroutine per socket: use this instead of it.
+	PingInterval time.Duration
 }
 
 // New returns a transport.WebsocketImplementation backed by gorilla/websocket.
@@ -60,10 +68,17 @@ func New(opts Options) transport.WebsocketImplementation {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return implementation{opts}
+	i := implementation{opts: opts}
+	if opts.PingInterval > 0 {
+		i.pinger = &pinger{interval: opts.PingInterval, conns: map[*conn]struct{}{}}
+	}
+	return i
 }
 
-type implementation struct{ opts Options }
+type implementation struct {
+	opts   Options
+	pinger *pinger // nil without PingInterval
+}
 
 // writeBuffers lends write buffers to connections only while they write: a
 // subscriber idles between events, and 10,000 of them holding a 4 KiB
@@ -88,7 +103,9 @@ func (i implementation) Accept(w http.ResponseWriter, r *http.Request, o transpo
 		return nil, err
 	}
 	override, _ := r.Context().Value(overrideKey{}).(*closeOverride)
-	return &conn{ws: ws, opts: i.opts, override: override}, nil
+	c := &conn{ws: ws, opts: i.opts, override: override, pinger: i.pinger}
+	i.pinger.add(c)
+	return c, nil
 }
 
 type conn struct {
@@ -96,6 +113,7 @@ type conn struct {
 	opts Options
 
 	override *closeOverride // nil unless the request carried one
+	pinger   *pinger        // nil unless Options.PingInterval
 
 	mu       sync.Mutex // gorilla allows only one concurrent writer
 	writeErr error      // first write failure; the socket is closed after it
@@ -321,7 +339,7 @@ func (c *conn) WriteClose(code int, reason string) error {
 // the last two satisfy gqlgen's optional WebsocketReadLimiter and
 // WebsocketReadDeadliner, without which PayloadReadLimit and the pong timeout
 // of PingPongInterval are silently not enforced.
-func (c *conn) Close() error                      { return c.ws.Close() }
+func (c *conn) Close() error                      { c.pinger.remove(c); return c.ws.Close() }
 func (c *conn) Subprotocol() string               { return c.ws.Subprotocol() }
 func (c *conn) SetReadLimit(limit int64)          { c.ws.SetReadLimit(limit) }
 func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
@@ -369,4 +387,76 @@ func (o *closeOverride) apply(code int, reason string) (int, string) {
 		return code, reason
 	}
 	return o.code, o.reason
+}
+
+// pinger sends ping frames to every socket of the process from one
+// goroutine, which runs while there are sockets.
+type pinger struct {
+	interval time.Duration
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	stop  chan struct{} // non-nil while the goroutine runs; closed to end it
+}
+
+// pingWriteTimeout bounds one ping: a socket whose writes are stuck for
+// longer is not waited for (its read deadline ends it).
+const pingWriteTimeout = time.Second
+
+// add starts watching c: its read deadline is twice the interval from now,
+// and each pong pushes it further.
+func (p *pinger) add(c *conn) {
+	if p == nil {
+		return
+	}
+	grace := 2 * p.interval
+	_ = c.ws.SetReadDeadline(time.Now().Add(grace))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(grace)) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns[c] = struct{}{}
+	if p.stop == nil {
+		p.stop = make(chan struct{})
+		go p.run(p.stop)
+	}
+}
+
+// remove stops watching c; the last socket's removal ends the goroutine.
+func (p *pinger) remove(c *conn) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+	if len(p.conns) == 0 && p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+}
+
+func (p *pinger) run(stop chan struct{}) {
+	tick := time.NewTicker(p.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		conns := make([]*conn, 0, len(p.conns))
+		for c := range p.conns {
+			conns = append(conns, c)
+		}
+		p.mu.Unlock()
+		for _, c := range conns {
+			// WriteControl may run beside other writes (gorilla's rule).
+			err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(pingWriteTimeout))
+			var ne net.Error
+			if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+				p.remove(c) // closed: nothing more to ping
+			}
+		}
+	}
 }

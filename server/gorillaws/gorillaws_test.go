@@ -683,3 +683,43 @@ func TestErroredIDCanBeReused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPingFrames: with PingInterval, the adapter pings every socket with
+// websocket ping frames from one goroutine; a peer that answers (as every
+// browser and library does by itself) stays, one that does not is closed
+// after twice the interval.
+func TestPingFrames(t *testing.T) {
+	opts := gorillaws.Options{PingInterval: 50 * time.Millisecond}
+	t.Run("answered", func(t *testing.T) {
+		e := start(t, transport.Websocket{}, opts, nil)
+		c := mustDial(t, e, transportWS)
+		pings := make(chan struct{}, 100)
+		c.ws.SetPingHandler(func(data string) error {
+			pings <- struct{}{}
+			return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		c.init()
+		c.subscribe("1", "subscription { name }")
+		// Well past the 2*interval deadline, reading (which answers pings).
+		time.AfterFunc(400*time.Millisecond, e.exec.SendNextSubscriptionMessage)
+		if m := c.read(); m.Type != "next" {
+			t.Fatalf("got %s, want next", m.Type)
+		}
+		if len(pings) < 4 {
+			t.Fatalf("%d pings in 400 ms at a 50 ms interval", len(pings))
+		}
+	})
+	t.Run("unanswered", func(t *testing.T) {
+		e := start(t, transport.Websocket{}, opts, nil)
+		c := mustDial(t, e, transportWS)
+		c.ws.SetPingHandler(func(string) error { return nil }) // a peer gone silent
+		c.init()
+		start := time.Now()
+		if err := c.readErr(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			t.Fatalf("got %v, want the server to close the connection", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("closed after %s", took)
+		}
+	})
+}
