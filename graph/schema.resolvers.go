@@ -362,7 +362,8 @@ func (r *queryResolver) PolicyTypes(ctx context.Context) ([]*model.PolicyType, e
 	}
 	var out []*model.PolicyType
 	for _, t := range intune.Types() {
-		pt := &model.PolicyType{Key: t.Key, Label: t.Label, Foundation: t.Foundation, Restorable: t.Restorable(), GraphPath: t.Path}
+		pt := &model.PolicyType{Key: t.Key, Label: t.Label, Foundation: t.Foundation, Restorable: t.Restorable(), GraphPath: t.Path,
+			ReadFromList: t.ListExpand, ReadEachReason: ptr.NonZero(t.ReadEach)}
 		if t.PreviewOnly != "" {
 			pt.PreviewOnlyReason = &t.PreviewOnly
 		}

@@ -434,6 +434,8 @@ type ComplexityRoot struct {
 		Key               func(childComplexity int) int
 		Label             func(childComplexity int) int
 		PreviewOnlyReason func(childComplexity int) int
+		ReadEachReason    func(childComplexity int) int
+		ReadFromList      func(childComplexity int) int
 		Restorable        func(childComplexity int) int
 	}
 
@@ -2541,6 +2543,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PolicyType.PreviewOnlyReason(childComplexity), true
+	case "PolicyType.readEachReason":
+		if e.ComplexityRoot.PolicyType.ReadEachReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.ReadEachReason(childComplexity), true
+	case "PolicyType.readFromList":
+		if e.ComplexityRoot.PolicyType.ReadFromList == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyType.ReadFromList(childComplexity), true
 	case "PolicyType.restorable":
 		if e.ComplexityRoot.PolicyType.Restorable == nil {
 			break
@@ -5329,6 +5343,12 @@ type PolicyType {
   restorable: Boolean!
   previewOnlyReason: String
   graphPath: String!
+  """
+  True when a capture or preview reads the type's objects whole from its list, one request per page; false when each object costs a GET by id, and readEachReason says why.
+  """
+  readFromList: Boolean!
+  "Why each object is read by id: what the type's list leaves out (null when readFromList)."
+  readEachReason: String
 }
 
 extend type Query {
@@ -6943,6 +6963,10 @@ func (ec *executionContext) childFields_PolicyType(ctx context.Context, field gr
 		return ec.fieldContext_PolicyType_previewOnlyReason(ctx, field)
 	case "graphPath":
 		return ec.fieldContext_PolicyType_graphPath(ctx, field)
+	case "readFromList":
+		return ec.fieldContext_PolicyType_readFromList(ctx, field)
+	case "readEachReason":
+		return ec.fieldContext_PolicyType_readEachReason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PolicyType", field.Name)
 }

@@ -3455,6 +3455,52 @@ func (ec *executionContext) fieldContext_PolicyType_graphPath(_ context.Context,
 	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
 }
 
+func (ec *executionContext) _PolicyType_readFromList(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_readFromList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadFromList, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_readFromList(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PolicyType_readEachReason(ctx context.Context, field graphql.CollectedField, obj *model.PolicyType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyType_readEachReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadEachReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyType_readEachReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyType", field, false, false, "String")
+}
+
 func (ec *executionContext) _PolicyTypeCount_policyType(ctx context.Context, field graphql.CollectedField, obj *results.TypeCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7418,6 +7464,16 @@ func (ec *executionContext) _PolicyType(ctx context.Context, sel ast.SelectionSe
 		case "graphPath":
 			out.Values[i] = ec._PolicyType_graphPath(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readFromList":
+			out.Values[i] = ec._PolicyType_readFromList(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readEachReason":
+			out.Values[i] = ec._PolicyType_readEachReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

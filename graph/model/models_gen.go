@@ -175,6 +175,10 @@ type PolicyType struct {
 	Restorable        bool    `json:"restorable"`
 	PreviewOnlyReason *string `json:"previewOnlyReason,omitempty"`
 	GraphPath         string  `json:"graphPath"`
+	// True when a capture or preview reads the type's objects whole from its list, one request per page; false when each object costs a GET by id, and readEachReason says why.
+	ReadFromList bool `json:"readFromList"`
+	// Why each object is read by id: what the type's list leaves out (null when readFromList).
+	ReadEachReason *string `json:"readEachReason,omitempty"`
 }
 
 type RemoveMemberPayload struct {

@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/restored/restored/internal/intune"
@@ -65,4 +66,38 @@ func TestPreviewReadsListsNotObjects(t *testing.T) {
 			items, listed, sm.GraphRequests, pages, gets)
 	}
 	t.Logf("preview of %d items: %d Graph requests (%d list pages, %d GETs allowed)", items, sm.GraphRequests, pages, gets)
+}
+
+// TestPolicyTypesSayHowTheyAreRead: every type tells a client whether its
+// objects come whole from its list or cost a GET each, and then why.
+func TestPolicyTypesSayHowTheyAreRead(t *testing.T) {
+	e := start(t)
+	var got struct {
+		PolicyTypes []struct {
+			Key            string
+			ReadFromList   bool
+			ReadEachReason *string
+		}
+	}
+	e.post(e.auditor, `{ policyTypes { key readFromList readEachReason } }`, nil).decode(t, &got)
+	byKey := map[string]int{}
+	for i, pt := range got.PolicyTypes {
+		byKey[pt.Key] = i
+		if pt.ReadFromList == (pt.ReadEachReason != nil) {
+			t.Errorf("%s: readFromList %v with readEachReason %v", pt.Key, pt.ReadFromList, pt.ReadEachReason)
+		}
+	}
+	for key, listed := range map[string]bool{"roleScopeTag": true, "deviceConfiguration": true, "deviceCompliancePolicy": true,
+		"settingsCatalogPolicy": false, "groupPolicyConfiguration": false, "deviceManagementScript": false} {
+		i, ok := byKey[key]
+		if !ok {
+			t.Fatalf("no type %s", key)
+		}
+		if pt := got.PolicyTypes[i]; pt.ReadFromList != listed {
+			t.Errorf("%s: readFromList %v, want %v", key, pt.ReadFromList, listed)
+		}
+	}
+	if r := got.PolicyTypes[byKey["settingsCatalogPolicy"]].ReadEachReason; r == nil || !strings.Contains(*r, "settings") {
+		t.Errorf("settings catalog reason: %v", r)
+	}
 }

@@ -55,8 +55,14 @@ type Type struct {
 	// GET by id (ListQuery) returns every object whole, so capture and
 	// preview read the collection page by page instead of each object. Set
 	// only where the established tools read the list that way (see the
-	// comment on each type); elsewhere each object is read by id.
+	// comment on each type); elsewhere each object is read by id, and
+	// ReadEach says why.
 	ListExpand bool
+	// ReadEach, on every type without ListExpand, says why its objects are
+	// read one GET by id each: what the list leaves out. Shown to clients
+	// with the type (policyTypes), since it is what a capture or a preview
+	// of the type costs in requests.
+	ReadEach string
 	// Assignments says how assignments are read and written.
 	Assignments Assignments
 	// NameProperty holds the object's name: "displayName" for most types,
@@ -246,7 +252,8 @@ var catalog = []*Type{
 		ODataBase: "#microsoft.graph.deviceManagementConfigurationPolicy", ODataTypes: exactly("deviceManagementConfigurationPolicy"),
 		PlatformProperty: "platforms", Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds",
 		UpdateMethod: "PUT", NameProperty: "name",
-		Expand: []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
+		Expand:   []Relation{{Name: "settings", OnCreate: Inline, ReadOnly: []string{"id"}}},
+		ReadEach: "the list omits each policy's settings (it carries only settingCount); IntuneCD and IntuneBackupAndRestore read {id}/settings and IntuneManagement a GET with $expand=settings, per policy",
 		// deviceManagementConfigurationPolicy (beta reference): isAssigned
 		// "This property is read-only"; settingCount is the count of the
 		// settings relation. creationSource ("Policy creation source") and
@@ -290,6 +297,7 @@ var catalog = []*Type{
 			// timestamps are the service's.
 			Nested: []Relation{{Name: "presentationValues", ReadOnly: []string{"id", "createdDateTime", "lastModifiedDateTime"}}},
 		}},
+		ReadEach: "the list omits the definition values and their presentations, which Graph returns only expanded under one policy ({id}?$expand=definitionValues($expand=definition,presentationValues($expand=presentation))); IntuneCD and IntuneBackupAndRestore read them per policy",
 		// groupPolicyConfiguration (beta reference): policyConfigurationIngestionType
 		// ("Type of definitions configured for this policy": unknown, custom,
 		// builtIn, mixed) is documented without read-only and is writable
@@ -299,7 +307,8 @@ var catalog = []*Type{
 	{
 		Key: "deviceManagementScript", Label: "PowerShell script", Path: "deviceManagement/deviceManagementScripts",
 		ODataBase: "#microsoft.graph.deviceManagementScript", ODataTypes: exactly("deviceManagementScript"),
-		FixedPlatform: "windows", GetEach: true, Assignments: assignAction("deviceManagementScriptAssignments"),
+		FixedPlatform: "windows", GetEach: true,
+		ReadEach: "the list omits scriptContent, which Graph returns only on a GET by id (IntuneCD, IntuneBackupAndRestore and IntuneManagement read each script so)", Assignments: assignAction("deviceManagementScriptAssignments"),
 		// deviceManagementScript (beta reference): no version; only the key
 		// and timestamps are service-set.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly(),
@@ -307,7 +316,8 @@ var catalog = []*Type{
 	{
 		Key: "deviceShellScript", Label: "Shell script", Path: "deviceManagement/deviceShellScripts",
 		ODataBase: "#microsoft.graph.deviceShellScript", ODataTypes: exactly("deviceShellScript"),
-		FixedPlatform: "macOS", GetEach: true, Assignments: assignAction("deviceManagementScriptAssignments"),
+		FixedPlatform: "macOS", GetEach: true,
+		ReadEach: "the list omits scriptContent, which Graph returns only on a GET by id (IntuneCD and IntuneManagement read each script so)", Assignments: assignAction("deviceManagementScriptAssignments"),
 		// deviceShellScript (beta reference): no version; only the key and
 		// timestamps are service-set.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly(),
@@ -315,7 +325,8 @@ var catalog = []*Type{
 	{
 		Key: "deviceHealthScript", Label: "Remediation script", Path: "deviceManagement/deviceHealthScripts",
 		ODataBase: "#microsoft.graph.deviceHealthScript", ODataTypes: exactly("deviceHealthScript"),
-		FixedPlatform: "windows", GetEach: true, Assignments: assignAction("deviceHealthScriptAssignments"),
+		FixedPlatform: "windows", GetEach: true,
+		ReadEach: "the list omits detectionScriptContent and remediationScriptContent, which Graph returns only on a GET by id (IntuneCD, IntuneBackupAndRestore and IntuneManagement read each script so)", Assignments: assignAction("deviceHealthScriptAssignments"),
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
 		// deviceHealthScript (beta reference): version is a client-set String
 		// ("Version of the device health script") and deviceHealthScriptType
@@ -331,6 +342,7 @@ var catalog = []*Type{
 		ODataBase:     "#microsoft.graph.windowsAutopilotDeploymentProfile",
 		ODataTypes:    family("windowsAutopilotDeploymentProfile", "WindowsAutopilotDeploymentProfile"),
 		FixedPlatform: "windows", Assignments: Assignments{Supported: true, Write: PostEach},
+		ReadEach: "assignments are read with $expand=assignments on a GET by id, as IntuneManagement reads every type; no established tool lists profiles with it expanded (IntuneCD and IntuneBackupAndRestore read assignments per profile)",
 		// windowsAutopilotDeploymentProfile (beta reference): only the key
 		// and timestamps are service-set.
 		ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH", ReadOnly: readOnly(),
@@ -340,6 +352,7 @@ var catalog = []*Type{
 		ODataBase:     "#microsoft.graph.deviceEnrollmentConfiguration",
 		ODataTypes:    family("deviceEnrollmentConfiguration", "Configuration"),
 		FixedPlatform: "all", Assignments: assignAction("enrollmentConfigurationAssignments"),
+		ReadEach: "assignments are read with $expand=assignments on a GET by id, as IntuneManagement reads every type; no established tool lists configurations with it expanded (IntuneCD reads assignments per configuration)",
 		// deviceEnrollmentConfiguration (beta reference): version (Int32) is
 		// Intune's revision counter; priority is documented as a plain Int32
 		// but only the setPriority action changes it (IntuneCD and
@@ -351,6 +364,7 @@ var catalog = []*Type{
 		Key: "appProtectionPolicy", Label: "App protection policy", Path: "deviceAppManagement/managedAppPolicies",
 		ODataBase:   "#microsoft.graph.managedAppPolicy",
 		ODataTypes:  family("managedAppPolicy", "ManagedAppProtection"),
+		ReadEach:    "the list mixes platforms and app configurations (and refuses $filter); the protected apps come only from a GET on the platform's collection with $expand=apps (IntuneBackupAndRestore and IntuneManagement read each policy so)",
 		Assignments: assignAction("assignments"), ScopeTagsProperty: "roleScopeTagIds", UpdateMethod: "PATCH",
 		// managedAppPolicy / targetedManagedAppProtection (beta reference):
 		// version ("Version of the entity", String) is Intune's revision

@@ -51,6 +51,14 @@ func TestCatalogInvariants(t *testing.T) {
 		}
 		paths[typ.Path] = true
 
+		// Each type says how it is read: whole from its list, or one GET
+		// per object and why (issue 18: the catalog says which and why).
+		if typ.ListExpand == (typ.ReadEach != "") {
+			t.Errorf("%s: ListExpand %v with ReadEach %q: exactly one must be set", typ.Key, typ.ListExpand, typ.ReadEach)
+		}
+		if typ.GetEach && typ.ListExpand {
+			t.Errorf("%s: GetEach (the list omits content) contradicts ListExpand", typ.Key)
+		}
 		if !strings.HasPrefix(typ.ODataBase, "#microsoft.graph.") {
 			t.Errorf("%s: ODataBase %q is not a #microsoft.graph. type", typ.Key, typ.ODataBase)
 		}
