@@ -204,8 +204,8 @@ var catalog = []*Type{
 		// counter: it starts at 1 and goes up on every update whatever a body
 		// says (IntuneBackupAndRestore and IntuneManagement strip it).
 		ReadOnly: readOnly("version", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition@odata.type"),
-		// Enterprise Wi-Fi, wired 802.1X and VPN profiles reach their trusted
-		// root and identity (SCEP/PKCS) certificate profiles through these
+		// Enterprise Wi-Fi, wired 802.1X, VPN and email profiles reach their
+		// trusted root, identity and S/MIME certificate profiles through these
 		// relationships, as the Graph beta reference lists them on each
 		// type's page ("Relationships"; intune-deviceconfig-<type>). Only
 		// types whose page names such a relationship are here: a Wi-Fi import
@@ -234,6 +234,14 @@ var catalog = []*Type{
 			"androidForWorkVpnConfiguration":     {"identityCertificate"},
 			"androidWorkProfileVpnConfiguration": {"identityCertificate"},
 			"androidDeviceOwnerVpnConfiguration": {"identityCertificate"},
+			// Exchange ActiveSync email profiles: identity and S/MIME
+			// certificates. A Windows 10 email profile has none.
+			"iosEasEmailProfileConfiguration":            {"identityCertificate", "smimeSigningCertificate", "smimeEncryptionCertificate"},
+			"androidEasEmailProfileConfiguration":        {"identityCertificate", "smimeSigningCertificate"},
+			"androidForWorkGmailEasConfiguration":        {"identityCertificate"},
+			"androidForWorkNineWorkEasConfiguration":     {"identityCertificate"},
+			"androidWorkProfileGmailEasConfiguration":    {"identityCertificate"},
+			"androidWorkProfileNineWorkEasConfiguration": {"identityCertificate"},
 		},
 		// Custom OMA-URI profiles hold secret values Graph returns encrypted:
 		// written back they would be garbage, so such profiles are preview-only.

@@ -286,7 +286,7 @@ func (s *Service) checkItem(ctx context.Context, run *ent.RestoreRun, index *tar
 	if previewOnly != "" {
 		action = restorerunitem.PlannedActionSKIP
 	}
-	// A Wi-Fi, wired or VPN profile's links to its certificate profiles are
+	// A Wi-Fi, wired, VPN or email profile's links to its certificate profiles are
 	// relationships restore does not carry (intune.Type.CertificateLinks):
 	// created, the profile has none; updated, it keeps the target's (the
 	// preview's note says so). A WARNING even where the profile cannot work
