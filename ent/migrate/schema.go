@@ -239,7 +239,7 @@ var (
 				Columns: []*schema.Column{IdentityMappingsColumns[3]},
 			},
 			{
-				Name:    "identitymapping_workspace_id_source_tenant_id_target_tenant_id_policy_type_source_id",
+				Name:    "identitymapping_source_object",
 				Unique:  true,
 				Columns: []*schema.Column{IdentityMappingsColumns[3], IdentityMappingsColumns[4], IdentityMappingsColumns[5], IdentityMappingsColumns[6], IdentityMappingsColumns[7]},
 			},

@@ -39,7 +39,11 @@ func (IdentityMapping) Fields() []ent.Field {
 // Indexes of the IdentityMapping.
 func (IdentityMapping) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("workspace_id", "source_tenant_id", "target_tenant_id", "policy_type", "source_id").Unique(),
+		// Named: ent shortens a name this long with a hash that has come out
+		// differently from one migration generation to the next, so each
+		// `make migration` wanted to rename the index again.
+		index.Fields("workspace_id", "source_tenant_id", "target_tenant_id", "policy_type", "source_id").Unique().
+			StorageKey("identitymapping_source_object"),
 	}
 }
 
