@@ -1030,3 +1030,79 @@ func TestExecuteThrottleStorm(t *testing.T) {
 		t.Errorf("the storm threw no 429 at the writes: the test proves nothing\n%s", grepLines(string(body), "restored_graph_requests_total"))
 	}
 }
+
+// TestExecuteCancelAfterCrashMidWrite: a handler died right after Graph
+// created an item's object, and the run was cancelled before another
+// handler resumed it. The cancel starts no write, but the item is not
+// called skipped: the next handler reads the target, finds the object the
+// dead one created, records it (so an undo deletes it) and says the write
+// was interrupted, since the object has no assignments yet. The items no
+// write began for are skipped.
+func TestExecuteCancelAfterCrashMidWrite(t *testing.T) {
+	e, c, w, item := crashingExecution(t, "cancelcrash")
+	ctx := context.Background()
+	db := e.app.DB.Client
+	b := db.BackupItem.GetX(ctx, item.BackupItemID)
+	typ, _ := intune.Lookup("settingsCatalogPolicy")
+	writer, err := e.app.Restore.Writers.Writer(ctx, c.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := writer.Post(ctx, typ.Path, typ.CreateBody(b.Payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.diedWriting(w.id, item.ID)
+	db.RestoreRun.UpdateOneID(w.id).SetCancelRequested(true).ExecX(ctx)
+	c.tenant.ResetWrites()
+
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	if v := w.terminal(); v.Status != "CANCELLED" {
+		t.Fatalf("run %s", v.Status)
+	}
+	if writes := c.tenant.Writes(); len(writes) != 0 {
+		t.Errorf("a cancelled run wrote %v", writes)
+	}
+	got := db.RestoreRunItem.GetX(ctx, item.ID)
+	if got.Status != restorerunitem.StatusFAILED || ptr.Deref(got.ErrorCode) != "write_interrupted" ||
+		ptr.Deref(got.TargetGraphID) != created["id"] || ptr.Deref((*string)(got.ExecutedAction)) != "CREATED" ||
+		got.Verified || got.Drift == nil {
+		t.Errorf("item in doubt after the cancel: %+v", got)
+	}
+	pre := db.RestoreRun.GetX(ctx, w.id).PreRestoreBackupSetID
+	if pre == nil || db.BackupItem.Query().Where(backupitem.BackupSetID(*pre), backupitem.Absent(true),
+		backupitem.SourceGraphID(created["id"].(string))).CountX(ctx) != 1 {
+		t.Errorf("the pre-restore set does not record %s as created by the run", created["id"])
+	}
+	for _, it := range e.runItems(w.id) {
+		if it.ID != item.ID && (it.Status != restorerunitem.StatusSKIPPED || ptr.Deref(it.ErrorCode) != "cancelled") {
+			t.Errorf("item %s (%s) after the cancel: %s %s", it.DisplayName, it.PolicyType, it.Status, ptr.Deref(it.ErrorCode))
+		}
+	}
+}
+
+// TestExecuteCancelAfterCrashBeforeWrite: the dead handler's write never
+// reached Graph: the item is skipped like the others, nothing recorded.
+func TestExecuteCancelAfterCrashBeforeWrite(t *testing.T) {
+	e, _, w, item := crashingExecution(t, "cancelnowrite")
+	ctx := context.Background()
+	db := e.app.DB.Client
+	e.diedWriting(w.id, item.ID)
+	db.RestoreRun.UpdateOneID(w.id).SetCancelRequested(true).ExecX(ctx)
+	if err := e.app.StartWorker(); err != nil {
+		t.Fatal(err)
+	}
+	if v := w.terminal(); v.Status != "CANCELLED" {
+		t.Fatalf("run %s", v.Status)
+	}
+	got := db.RestoreRunItem.GetX(ctx, item.ID)
+	if got.Status != restorerunitem.StatusSKIPPED || ptr.Deref(got.ErrorCode) != "cancelled" || got.TargetGraphID != nil {
+		t.Errorf("item after the cancel: %+v", got)
+	}
+	if pre := db.RestoreRun.GetX(ctx, w.id).PreRestoreBackupSetID; pre != nil &&
+		db.BackupItem.Query().Where(backupitem.BackupSetID(*pre), backupitem.Absent(true)).CountX(ctx) != 0 {
+		t.Error("an object nobody created is recorded as created")
+	}
+}

@@ -21,7 +21,7 @@ type messageType string
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	for _, m := range []*gqlgenMessage{
 		{Payload: json.RawMessage(`{"data":{"a":1}}`), ID: "1", Type: "next"},
-		{Type: "connection_ack"},
+		{Type: "connection_ack", noOp: false}, // unexported fields are not encoded
 		{ID: "7", Type: "complete"},
 		{Payload: json.RawMessage(`[{"message":"x"}]`), ID: `q"uo\te<&>`, Type: "error"},
 		{Payload: json.RawMessage(`{}`), ID: "ünï\n", Type: "data"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/restored/restored/ent/backupset"
 	"github.com/restored/restored/ent/operationrun"
@@ -14,7 +15,8 @@ import (
 
 // TestAbandonExecution: an execution whose job failed for good leaves no
 // run RUNNING, no item without an outcome, no pre-restore set CAPTURING,
-// and the target free for the next execution; the finish is audited.
+// and the target free for the next execution; the finish is audited. An
+// item whose write began is not called skipped: its outcome is unknown.
 func TestAbandonExecution(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -30,18 +32,27 @@ func TestAbandonExecution(t *testing.T) {
 	items := f.db.RestoreRunItem.Query().Where(restorerunitem.RunID(run.ID)).IDsX(ctx)
 	f.db.RestoreRunItem.UpdateOneID(items[0]).SetStatus(restorerunitem.StatusSUCCEEDED).ExecX(ctx)
 	f.db.RestoreRunItem.UpdateOneID(items[1]).SetStatus(restorerunitem.StatusAPPLYING).ExecX(ctx)
+	f.db.RestoreRunItem.UpdateOneID(items[2]).SetStatus(restorerunitem.StatusAPPLYING).SetWriteStartedAt(time.Now()).ExecX(ctx)
 
 	if err := f.svc.AbandonExecution(ctx, op); err != nil {
 		t.Fatal(err)
 	}
 	got := f.db.RestoreRun.GetX(ctx, run.ID)
 	if got.Status != restorerun.StatusFAILED || got.ActiveExecutionKey != nil || got.LeaseOwner != nil || got.FinishedAt == nil ||
-		got.Counts == nil || got.Counts.Succeeded != 1 || got.Counts.Skipped != len(items)-1 {
+		got.Counts == nil || got.Counts.Succeeded != 1 || got.Counts.Failed != 1 || got.Counts.Skipped != len(items)-2 {
 		t.Errorf("run %+v counts %+v", got, got.Counts)
 	}
 	for _, it := range f.db.RestoreRunItem.Query().Where(restorerunitem.RunID(run.ID)).AllX(ctx) {
-		if it.ID != items[0] && (it.Status != restorerunitem.StatusSKIPPED || it.ErrorCode == nil || *it.ErrorCode != "job_failed") {
-			t.Errorf("item %s %s", it.ID, it.Status)
+		switch it.ID {
+		case items[0]:
+		case items[2]:
+			if it.Status != restorerunitem.StatusFAILED || it.ErrorCode == nil || *it.ErrorCode != "write_interrupted" {
+				t.Errorf("item in doubt %s %s", it.ID, it.Status)
+			}
+		default:
+			if it.Status != restorerunitem.StatusSKIPPED || it.ErrorCode == nil || *it.ErrorCode != "job_failed" {
+				t.Errorf("item %s %s", it.ID, it.Status)
+			}
 		}
 	}
 	if s := f.db.BackupSet.GetX(ctx, set.ID); s.Status != backupset.StatusFAILED {

@@ -86,7 +86,10 @@ const (
 	codeTenantUnresponsive = "tenant_unresponsive"
 	codeCaptureFailed      = "pre_restore_capture_failed"
 	codeAmbiguous          = "target_ambiguous"
-	codeTargetMissing      = "target_missing"
+	// codeWriteInterrupted: the run stopped after an item's write began and
+	// what the write did could not be established (see settle).
+	codeWriteInterrupted = "write_interrupted"
+	codeTargetMissing    = "target_missing"
 )
 
 // RunExecuteJob is the restore.execute job: it applies a queued run to its
@@ -681,20 +684,7 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 			a.created = &createdObject{id: createdID}
 		}
 	}()
-	d := x.refs.desired(t, b)
-	payload := maps.Clone(d.payload)
-	if t.ScopeTagsProperty != "" {
-		if len(d.scopeTags) > 0 {
-			payload[t.ScopeTagsProperty] = toAnyStrings(d.scopeTags)
-		} else {
-			delete(payload, t.ScopeTagsProperty)
-		}
-	}
-	// refs.desired already wrote every reference as a target id, those of
-	// foundations this run restored included (setCreated): substituting
-	// again would map a target id that happens to equal a source id.
-	assignments := d.assignments
-	tags := t.ScopeTagIDs(payload)
+	payload, assignments, tags := x.body(t, b)
 
 	action := restorerunitem.ExecutedActionUPDATED
 	targetID := ptr.Deref(it.TargetGraphID)
@@ -757,6 +747,24 @@ func (x *execution) apply(ctx context.Context, it *runItem, t *intune.Type, b *e
 		out.created = &createdObject{id: createdID, state: got}
 	}
 	return out
+}
+
+// body is what an item writes: the object's payload with its references
+// and scope tags as the target's, its assignments, and its scope tag ids.
+func (x *execution) body(t *intune.Type, b *ent.BackupItem) (payload map[string]any, assignments []map[string]any, tags []string) {
+	d := x.refs.desired(t, b)
+	payload = maps.Clone(d.payload)
+	if t.ScopeTagsProperty != "" {
+		if len(d.scopeTags) > 0 {
+			payload[t.ScopeTagsProperty] = toAnyStrings(d.scopeTags)
+		} else {
+			delete(payload, t.ScopeTagsProperty)
+		}
+	}
+	// refs.desired already wrote every reference as a target id, those of
+	// foundations this run restored included (setCreated): substituting
+	// again would map a target id that happens to equal a source id.
+	return payload, d.assignments, t.ScopeTagIDs(payload)
 }
 
 func withTarget(a applied, targetID string) applied {
@@ -1021,6 +1029,9 @@ func (x *execution) note(ctx context.Context, msg string) {
 func (x *execution) abort(ctx context.Context, status restorerun.Status, code, message string) (operations.End, error) {
 	s := x.s
 	x.abortCode = code
+	if err := x.settleInDoubt(ctx); err != nil {
+		return operations.End{}, err
+	}
 	err := store.WithTx(ctx, s.Client, func(tx *ent.Client) error {
 		if err := x.lease.renew(ctx, tx); err != nil {
 			return err
@@ -1198,6 +1209,16 @@ func (s *Service) AbandonExecution(ctx context.Context, op *ent.OperationRun) (e
 			return err
 		}
 		now := s.Clock.Now()
+		// An item whose write began may have changed the target: its
+		// outcome is unknown, never "skipped".
+		if err := tx.RestoreRunItem.Update().
+			Where(restorerunitem.RunID(runID), restorerunitem.StatusIn(restorerunitem.StatusPENDING, restorerunitem.StatusAPPLYING),
+				restorerunitem.WriteStartedAtNotNil()).
+			SetStatus(restorerunitem.StatusFAILED).SetErrorCode(codeWriteInterrupted).
+			SetErrorMessage("the execution job failed for good after this item's write began: the object may have been changed; check it in Intune").
+			SetFinishedAt(now).Exec(ctx); err != nil {
+			return err
+		}
 		if err := tx.RestoreRunItem.Update().
 			Where(restorerunitem.RunID(runID), restorerunitem.StatusIn(restorerunitem.StatusPENDING, restorerunitem.StatusAPPLYING)).
 			SetStatus(restorerunitem.StatusSKIPPED).SetExecutedAction(restorerunitem.ExecutedActionSKIPPED).
