@@ -339,10 +339,19 @@ func (c *conn) WriteClose(code int, reason string) error {
 // the last two satisfy gqlgen's optional WebsocketReadLimiter and
 // WebsocketReadDeadliner, without which PayloadReadLimit and the pong timeout
 // of PingPongInterval are silently not enforced.
-func (c *conn) Close() error                      { c.pinger.remove(c); return c.ws.Close() }
-func (c *conn) Subprotocol() string               { return c.ws.Subprotocol() }
-func (c *conn) SetReadLimit(limit int64)          { c.ws.SetReadLimit(limit) }
-func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+func (c *conn) Close() error             { c.pinger.remove(c); return c.ws.Close() }
+func (c *conn) Subprotocol() string      { return c.ws.Subprotocol() }
+func (c *conn) SetReadLimit(limit int64) { c.ws.SetReadLimit(limit) }
+func (c *conn) SetReadDeadline(t time.Time) error {
+	if c.pinger != nil && t.IsZero() {
+		// gqlgen clears the deadline when a client sends a protocol
+		// "pong" (graphql-transport-ws allows one as a heartbeat); the
+		// pinger's deadline must stay, or a client that sent one and then
+		// went silent would never be found dead.
+		return nil
+	}
+	return c.ws.SetReadDeadline(t)
+}
 
 // closeOverride carries the close code the server chose for a socket. gqlgen
 // closes a socket whose context ends with 1000 ("normal closure") whatever
