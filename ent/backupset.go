@@ -38,6 +38,8 @@ type BackupSet struct {
 	CapturedAt *time.Time `json:"captured_at,omitempty"`
 	// ItemCount holds the value of the "item_count" field.
 	ItemCount int `json:"item_count,omitempty"`
+	// ItemsVersion holds the value of the "items_version" field.
+	ItemsVersion int64 `json:"items_version,omitempty"`
 	// CountsByType holds the value of the "counts_by_type" field.
 	CountsByType results.TypeCounts `json:"counts_by_type,omitempty"`
 	// CreatedBy holds the value of the "created_by" field.
@@ -77,7 +79,7 @@ func (*BackupSet) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case backupset.FieldCountsByType:
 			values[i] = new([]byte)
-		case backupset.FieldItemCount:
+		case backupset.FieldItemCount, backupset.FieldItemsVersion:
 			values[i] = new(sql.NullInt64)
 		case backupset.FieldID, backupset.FieldWorkspaceID, backupset.FieldEnvironmentID, backupset.FieldName, backupset.FieldStatus, backupset.FieldOrigin, backupset.FieldCreatedBy:
 			values[i] = new(sql.NullString)
@@ -158,6 +160,12 @@ func (_m *BackupSet) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field item_count", values[i])
 			} else if value.Valid {
 				_m.ItemCount = int(value.Int64)
+			}
+		case backupset.FieldItemsVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field items_version", values[i])
+			} else if value.Valid {
+				_m.ItemsVersion = value.Int64
 			}
 		case backupset.FieldCountsByType:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -243,6 +251,9 @@ func (_m *BackupSet) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("item_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ItemCount))
+	builder.WriteString(", ")
+	builder.WriteString("items_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ItemsVersion))
 	builder.WriteString(", ")
 	builder.WriteString("counts_by_type=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CountsByType))

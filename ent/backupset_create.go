@@ -127,6 +127,20 @@ func (_c *BackupSetCreate) SetNillableItemCount(v *int) *BackupSetCreate {
 	return _c
 }
 
+// SetItemsVersion sets the "items_version" field.
+func (_c *BackupSetCreate) SetItemsVersion(v int64) *BackupSetCreate {
+	_c.mutation.SetItemsVersion(v)
+	return _c
+}
+
+// SetNillableItemsVersion sets the "items_version" field if the given value is not nil.
+func (_c *BackupSetCreate) SetNillableItemsVersion(v *int64) *BackupSetCreate {
+	if v != nil {
+		_c.SetItemsVersion(*v)
+	}
+	return _c
+}
+
 // SetCountsByType sets the "counts_by_type" field.
 func (_c *BackupSetCreate) SetCountsByType(v results.TypeCounts) *BackupSetCreate {
 	_c.mutation.SetCountsByType(v)
@@ -221,6 +235,10 @@ func (_c *BackupSetCreate) defaults() {
 		v := backupset.DefaultItemCount
 		_c.mutation.SetItemCount(v)
 	}
+	if _, ok := _c.mutation.ItemsVersion(); !ok {
+		v := backupset.DefaultItemsVersion
+		_c.mutation.SetItemsVersion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := backupset.DefaultID()
 		_c.mutation.SetID(v)
@@ -272,6 +290,9 @@ func (_c *BackupSetCreate) check() error {
 	}
 	if _, ok := _c.mutation.ItemCount(); !ok {
 		return &ValidationError{Name: "item_count", err: errors.New(`ent: missing required field "BackupSet.item_count"`)}
+	}
+	if _, ok := _c.mutation.ItemsVersion(); !ok {
+		return &ValidationError{Name: "items_version", err: errors.New(`ent: missing required field "BackupSet.items_version"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := backupset.IDValidator(v); err != nil {
@@ -348,6 +369,10 @@ func (_c *BackupSetCreate) createSpec() (*BackupSet, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ItemCount(); ok {
 		_spec.SetField(backupset.FieldItemCount, field.TypeInt, value)
 		_node.ItemCount = value
+	}
+	if value, ok := _c.mutation.ItemsVersion(); ok {
+		_spec.SetField(backupset.FieldItemsVersion, field.TypeInt64, value)
+		_node.ItemsVersion = value
 	}
 	if value, ok := _c.mutation.CountsByType(); ok {
 		_spec.SetField(backupset.FieldCountsByType, field.TypeJSON, value)
@@ -507,6 +532,24 @@ func (u *BackupSetUpsert) UpdateItemCount() *BackupSetUpsert {
 // AddItemCount adds v to the "item_count" field.
 func (u *BackupSetUpsert) AddItemCount(v int) *BackupSetUpsert {
 	u.Add(backupset.FieldItemCount, v)
+	return u
+}
+
+// SetItemsVersion sets the "items_version" field.
+func (u *BackupSetUpsert) SetItemsVersion(v int64) *BackupSetUpsert {
+	u.Set(backupset.FieldItemsVersion, v)
+	return u
+}
+
+// UpdateItemsVersion sets the "items_version" field to the value that was provided on create.
+func (u *BackupSetUpsert) UpdateItemsVersion() *BackupSetUpsert {
+	u.SetExcluded(backupset.FieldItemsVersion)
+	return u
+}
+
+// AddItemsVersion adds v to the "items_version" field.
+func (u *BackupSetUpsert) AddItemsVersion(v int64) *BackupSetUpsert {
+	u.Add(backupset.FieldItemsVersion, v)
 	return u
 }
 
@@ -698,6 +741,27 @@ func (u *BackupSetUpsertOne) AddItemCount(v int) *BackupSetUpsertOne {
 func (u *BackupSetUpsertOne) UpdateItemCount() *BackupSetUpsertOne {
 	return u.Update(func(s *BackupSetUpsert) {
 		s.UpdateItemCount()
+	})
+}
+
+// SetItemsVersion sets the "items_version" field.
+func (u *BackupSetUpsertOne) SetItemsVersion(v int64) *BackupSetUpsertOne {
+	return u.Update(func(s *BackupSetUpsert) {
+		s.SetItemsVersion(v)
+	})
+}
+
+// AddItemsVersion adds v to the "items_version" field.
+func (u *BackupSetUpsertOne) AddItemsVersion(v int64) *BackupSetUpsertOne {
+	return u.Update(func(s *BackupSetUpsert) {
+		s.AddItemsVersion(v)
+	})
+}
+
+// UpdateItemsVersion sets the "items_version" field to the value that was provided on create.
+func (u *BackupSetUpsertOne) UpdateItemsVersion() *BackupSetUpsertOne {
+	return u.Update(func(s *BackupSetUpsert) {
+		s.UpdateItemsVersion()
 	})
 }
 
@@ -1062,6 +1126,27 @@ func (u *BackupSetUpsertBulk) AddItemCount(v int) *BackupSetUpsertBulk {
 func (u *BackupSetUpsertBulk) UpdateItemCount() *BackupSetUpsertBulk {
 	return u.Update(func(s *BackupSetUpsert) {
 		s.UpdateItemCount()
+	})
+}
+
+// SetItemsVersion sets the "items_version" field.
+func (u *BackupSetUpsertBulk) SetItemsVersion(v int64) *BackupSetUpsertBulk {
+	return u.Update(func(s *BackupSetUpsert) {
+		s.SetItemsVersion(v)
+	})
+}
+
+// AddItemsVersion adds v to the "items_version" field.
+func (u *BackupSetUpsertBulk) AddItemsVersion(v int64) *BackupSetUpsertBulk {
+	return u.Update(func(s *BackupSetUpsert) {
+		s.AddItemsVersion(v)
+	})
+}
+
+// UpdateItemsVersion sets the "items_version" field to the value that was provided on create.
+func (u *BackupSetUpsertBulk) UpdateItemsVersion() *BackupSetUpsertBulk {
+	return u.Update(func(s *BackupSetUpsert) {
+		s.UpdateItemsVersion()
 	})
 }
 

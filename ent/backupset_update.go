@@ -119,6 +119,27 @@ func (_u *BackupSetUpdate) AddItemCount(v int) *BackupSetUpdate {
 	return _u
 }
 
+// SetItemsVersion sets the "items_version" field.
+func (_u *BackupSetUpdate) SetItemsVersion(v int64) *BackupSetUpdate {
+	_u.mutation.ResetItemsVersion()
+	_u.mutation.SetItemsVersion(v)
+	return _u
+}
+
+// SetNillableItemsVersion sets the "items_version" field if the given value is not nil.
+func (_u *BackupSetUpdate) SetNillableItemsVersion(v *int64) *BackupSetUpdate {
+	if v != nil {
+		_u.SetItemsVersion(*v)
+	}
+	return _u
+}
+
+// AddItemsVersion adds value to the "items_version" field.
+func (_u *BackupSetUpdate) AddItemsVersion(v int64) *BackupSetUpdate {
+	_u.mutation.AddItemsVersion(v)
+	return _u
+}
+
 // SetCountsByType sets the "counts_by_type" field.
 func (_u *BackupSetUpdate) SetCountsByType(v results.TypeCounts) *BackupSetUpdate {
 	_u.mutation.SetCountsByType(v)
@@ -257,6 +278,12 @@ func (_u *BackupSetUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedItemCount(); ok {
 		_spec.AddField(backupset.FieldItemCount, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.ItemsVersion(); ok {
+		_spec.SetField(backupset.FieldItemsVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedItemsVersion(); ok {
+		_spec.AddField(backupset.FieldItemsVersion, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.CountsByType(); ok {
 		_spec.SetField(backupset.FieldCountsByType, field.TypeJSON, value)
 	}
@@ -377,6 +404,27 @@ func (_u *BackupSetUpdateOne) SetNillableItemCount(v *int) *BackupSetUpdateOne {
 // AddItemCount adds value to the "item_count" field.
 func (_u *BackupSetUpdateOne) AddItemCount(v int) *BackupSetUpdateOne {
 	_u.mutation.AddItemCount(v)
+	return _u
+}
+
+// SetItemsVersion sets the "items_version" field.
+func (_u *BackupSetUpdateOne) SetItemsVersion(v int64) *BackupSetUpdateOne {
+	_u.mutation.ResetItemsVersion()
+	_u.mutation.SetItemsVersion(v)
+	return _u
+}
+
+// SetNillableItemsVersion sets the "items_version" field if the given value is not nil.
+func (_u *BackupSetUpdateOne) SetNillableItemsVersion(v *int64) *BackupSetUpdateOne {
+	if v != nil {
+		_u.SetItemsVersion(*v)
+	}
+	return _u
+}
+
+// AddItemsVersion adds value to the "items_version" field.
+func (_u *BackupSetUpdateOne) AddItemsVersion(v int64) *BackupSetUpdateOne {
+	_u.mutation.AddItemsVersion(v)
 	return _u
 }
 
@@ -547,6 +595,12 @@ func (_u *BackupSetUpdateOne) sqlSave(ctx context.Context) (_node *BackupSet, er
 	}
 	if value, ok := _u.mutation.AddedItemCount(); ok {
 		_spec.AddField(backupset.FieldItemCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ItemsVersion(); ok {
+		_spec.SetField(backupset.FieldItemsVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedItemsVersion(); ok {
+		_spec.AddField(backupset.FieldItemsVersion, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.CountsByType(); ok {
 		_spec.SetField(backupset.FieldCountsByType, field.TypeJSON, value)

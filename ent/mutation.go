@@ -3066,6 +3066,8 @@ type BackupSetMutation struct {
 	captured_at        *time.Time
 	item_count         *int
 	additem_count      *int
+	items_version      *int64
+	additems_version   *int64
 	counts_by_type     *results.TypeCounts
 	created_by         *string
 	clearedFields      map[string]struct{}
@@ -3537,6 +3539,62 @@ func (m *BackupSetMutation) ResetItemCount() {
 	m.additem_count = nil
 }
 
+// SetItemsVersion sets the "items_version" field.
+func (m *BackupSetMutation) SetItemsVersion(i int64) {
+	m.items_version = &i
+	m.additems_version = nil
+}
+
+// ItemsVersion returns the value of the "items_version" field in the mutation.
+func (m *BackupSetMutation) ItemsVersion() (r int64, exists bool) {
+	v := m.items_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemsVersion returns the old "items_version" field's value of the BackupSet entity.
+// If the BackupSet object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BackupSetMutation) OldItemsVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemsVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemsVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemsVersion: %w", err)
+	}
+	return oldValue.ItemsVersion, nil
+}
+
+// AddItemsVersion adds i to the "items_version" field.
+func (m *BackupSetMutation) AddItemsVersion(i int64) {
+	if m.additems_version != nil {
+		*m.additems_version += i
+	} else {
+		m.additems_version = &i
+	}
+}
+
+// AddedItemsVersion returns the value that was added to the "items_version" field in this mutation.
+func (m *BackupSetMutation) AddedItemsVersion() (r int64, exists bool) {
+	v := m.additems_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemsVersion resets all changes to the "items_version" field.
+func (m *BackupSetMutation) ResetItemsVersion() {
+	m.items_version = nil
+	m.additems_version = nil
+}
+
 // SetCountsByType sets the "counts_by_type" field.
 func (m *BackupSetMutation) SetCountsByType(rc results.TypeCounts) {
 	m.counts_by_type = &rc
@@ -3696,7 +3754,7 @@ func (m *BackupSetMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BackupSetMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, backupset.FieldCreatedAt)
 	}
@@ -3723,6 +3781,9 @@ func (m *BackupSetMutation) Fields() []string {
 	}
 	if m.item_count != nil {
 		fields = append(fields, backupset.FieldItemCount)
+	}
+	if m.items_version != nil {
+		fields = append(fields, backupset.FieldItemsVersion)
 	}
 	if m.counts_by_type != nil {
 		fields = append(fields, backupset.FieldCountsByType)
@@ -3756,6 +3817,8 @@ func (m *BackupSetMutation) Field(name string) (ent.Value, bool) {
 		return m.CapturedAt()
 	case backupset.FieldItemCount:
 		return m.ItemCount()
+	case backupset.FieldItemsVersion:
+		return m.ItemsVersion()
 	case backupset.FieldCountsByType:
 		return m.CountsByType()
 	case backupset.FieldCreatedBy:
@@ -3787,6 +3850,8 @@ func (m *BackupSetMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldCapturedAt(ctx)
 	case backupset.FieldItemCount:
 		return m.OldItemCount(ctx)
+	case backupset.FieldItemsVersion:
+		return m.OldItemsVersion(ctx)
 	case backupset.FieldCountsByType:
 		return m.OldCountsByType(ctx)
 	case backupset.FieldCreatedBy:
@@ -3863,6 +3928,13 @@ func (m *BackupSetMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetItemCount(v)
 		return nil
+	case backupset.FieldItemsVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemsVersion(v)
+		return nil
 	case backupset.FieldCountsByType:
 		v, ok := value.(results.TypeCounts)
 		if !ok {
@@ -3888,6 +3960,9 @@ func (m *BackupSetMutation) AddedFields() []string {
 	if m.additem_count != nil {
 		fields = append(fields, backupset.FieldItemCount)
 	}
+	if m.additems_version != nil {
+		fields = append(fields, backupset.FieldItemsVersion)
+	}
 	return fields
 }
 
@@ -3898,6 +3973,8 @@ func (m *BackupSetMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case backupset.FieldItemCount:
 		return m.AddedItemCount()
+	case backupset.FieldItemsVersion:
+		return m.AddedItemsVersion()
 	}
 	return nil, false
 }
@@ -3913,6 +3990,13 @@ func (m *BackupSetMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddItemCount(v)
+		return nil
+	case backupset.FieldItemsVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemsVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown BackupSet numeric field %s", name)
@@ -3988,6 +4072,9 @@ func (m *BackupSetMutation) ResetField(name string) error {
 		return nil
 	case backupset.FieldItemCount:
 		m.ResetItemCount()
+		return nil
+	case backupset.FieldItemsVersion:
+		m.ResetItemsVersion()
 		return nil
 	case backupset.FieldCountsByType:
 		m.ResetCountsByType()

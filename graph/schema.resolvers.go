@@ -433,14 +433,8 @@ func (r *queryResolver) BackupSets(ctx context.Context, environmentID string, af
 
 // BackupItems is the resolver for the backupItems field.
 func (r *queryResolver) BackupItems(ctx context.Context, backupSetID string, search *string, policyTypes []string, platforms []string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.BackupItemConnection, error) {
-	bs, err := r.Client.BackupSet.Get(ctx, backupSetID)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "no backup set %q", backupSetID)
-	}
+	bs, _, err := r.Backup.ReadableSet(ctx, backupSetID)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := auth.Require(ctx, bs.WorkspaceID, access.RunsView); err != nil {
 		return nil, err
 	}
 	if err := page(&first, &last); err != nil {

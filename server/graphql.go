@@ -27,7 +27,8 @@ import (
 // first, so an upgrade is never mistaken for a GET), the limits, and the one
 // error presenter.
 func newGraphQL(o Options) http.Handler {
-	srv := handler.New(sizedSchema{fanout.Schema(generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver}), o.Metrics.SubscriptionResponse)})
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: o.Resolver})
+	srv := handler.New(sizedSchema{fanout.Schema(es, o.Metrics.SubscriptionResponse)})
 	readLimit := o.MaxBodyBytes
 	revalidate := o.RevalidateEvery
 	if revalidate <= 0 {
@@ -72,6 +73,11 @@ func newGraphQL(o Options) http.Handler {
 	}
 	srv.Use(operationLog{metrics: o.Metrics})
 	srv.Use(operationTrace{})
+	if o.PageCacheBytes > 0 && o.Resolver != nil && o.Resolver.Backup != nil {
+		// Last: innermost, so a page from memory is logged, counted and
+		// size-checked like any other response.
+		srv.Use(newPageCache(o.PageCacheBytes, es.Schema(), o.Resolver.Backup.ReadableSet, o.Metrics))
+	}
 	srv.SetErrorPresenter(presenter(o))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		o.Log.Error("resolver panic", "request_id", RequestID(ctx), "panic", fmt.Sprint(p))

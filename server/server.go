@@ -38,6 +38,9 @@ type Options struct {
 	MaxComplexity int
 	// MaxResponseBytes refuses larger responses (0: no limit).
 	MaxResponseBytes int
+	// PageCacheBytes is the memory the backup-item page cache may hold
+	// (0: no cache; see pagecache.go).
+	PageCacheBytes int
 	// RevalidateEvery is how often an open websocket re-checks its token, so a
 	// revoked or expired token loses its live subscriptions within that time.
 	RevalidateEvery time.Duration

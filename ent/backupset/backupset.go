@@ -35,6 +35,8 @@ const (
 	FieldCapturedAt = "captured_at"
 	// FieldItemCount holds the string denoting the item_count field in the database.
 	FieldItemCount = "item_count"
+	// FieldItemsVersion holds the string denoting the items_version field in the database.
+	FieldItemsVersion = "items_version"
 	// FieldCountsByType holds the string denoting the counts_by_type field in the database.
 	FieldCountsByType = "counts_by_type"
 	// FieldCreatedBy holds the string denoting the created_by field in the database.
@@ -64,6 +66,7 @@ var Columns = []string{
 	FieldOrigin,
 	FieldCapturedAt,
 	FieldItemCount,
+	FieldItemsVersion,
 	FieldCountsByType,
 	FieldCreatedBy,
 }
@@ -91,6 +94,8 @@ var (
 	NameValidator func(string) error
 	// DefaultItemCount holds the default value on creation for the "item_count" field.
 	DefaultItemCount int
+	// DefaultItemsVersion holds the default value on creation for the "items_version" field.
+	DefaultItemsVersion int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -202,6 +207,11 @@ func ByCapturedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByItemCount orders the results by the item_count field.
 func ByItemCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldItemCount, opts...).ToFunc()
+}
+
+// ByItemsVersion orders the results by the items_version field.
+func ByItemsVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldItemsVersion, opts...).ToFunc()
 }
 
 // ByCreatedBy orders the results by the created_by field.

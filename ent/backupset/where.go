@@ -100,6 +100,11 @@ func ItemCount(v int) predicate.BackupSet {
 	return predicate.BackupSet(sql.FieldEQ(FieldItemCount, v))
 }
 
+// ItemsVersion applies equality check predicate on the "items_version" field. It's identical to ItemsVersionEQ.
+func ItemsVersion(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldEQ(FieldItemsVersion, v))
+}
+
 // CreatedBy applies equality check predicate on the "created_by" field. It's identical to CreatedByEQ.
 func CreatedBy(v string) predicate.BackupSet {
 	return predicate.BackupSet(sql.FieldEQ(FieldCreatedBy, v))
@@ -508,6 +513,46 @@ func ItemCountLT(v int) predicate.BackupSet {
 // ItemCountLTE applies the LTE predicate on the "item_count" field.
 func ItemCountLTE(v int) predicate.BackupSet {
 	return predicate.BackupSet(sql.FieldLTE(FieldItemCount, v))
+}
+
+// ItemsVersionEQ applies the EQ predicate on the "items_version" field.
+func ItemsVersionEQ(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldEQ(FieldItemsVersion, v))
+}
+
+// ItemsVersionNEQ applies the NEQ predicate on the "items_version" field.
+func ItemsVersionNEQ(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldNEQ(FieldItemsVersion, v))
+}
+
+// ItemsVersionIn applies the In predicate on the "items_version" field.
+func ItemsVersionIn(vs ...int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldIn(FieldItemsVersion, vs...))
+}
+
+// ItemsVersionNotIn applies the NotIn predicate on the "items_version" field.
+func ItemsVersionNotIn(vs ...int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldNotIn(FieldItemsVersion, vs...))
+}
+
+// ItemsVersionGT applies the GT predicate on the "items_version" field.
+func ItemsVersionGT(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldGT(FieldItemsVersion, v))
+}
+
+// ItemsVersionGTE applies the GTE predicate on the "items_version" field.
+func ItemsVersionGTE(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldGTE(FieldItemsVersion, v))
+}
+
+// ItemsVersionLT applies the LT predicate on the "items_version" field.
+func ItemsVersionLT(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldLT(FieldItemsVersion, v))
+}
+
+// ItemsVersionLTE applies the LTE predicate on the "items_version" field.
+func ItemsVersionLTE(v int64) predicate.BackupSet {
+	return predicate.BackupSet(sql.FieldLTE(FieldItemsVersion, v))
 }
 
 // CountsByTypeIsNil applies the IsNil predicate on the "counts_by_type" field.

@@ -145,6 +145,7 @@ var (
 		{Name: "origin", Type: field.TypeEnum, Enums: []string{"MANUAL", "PRE_RESTORE", "POLICY_VERSION"}, Default: "MANUAL"},
 		{Name: "captured_at", Type: field.TypeTime, Nullable: true},
 		{Name: "item_count", Type: field.TypeInt, Default: 0},
+		{Name: "items_version", Type: field.TypeInt64, Default: 0},
 		{Name: "counts_by_type", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_by", Type: field.TypeString, Nullable: true},
 		{Name: "environment_id", Type: field.TypeString, Size: 40},
@@ -157,7 +158,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "backup_sets_environments_environment",
-				Columns:    []*schema.Column{BackupSetsColumns[11]},
+				Columns:    []*schema.Column{BackupSetsColumns[12]},
 				RefColumns: []*schema.Column{EnvironmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -171,7 +172,7 @@ var (
 			{
 				Name:    "backupset_environment_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{BackupSetsColumns[11], BackupSetsColumns[1]},
+				Columns: []*schema.Column{BackupSetsColumns[12], BackupSetsColumns[1]},
 			},
 		},
 	}

@@ -250,6 +250,10 @@ func init() {
 	backupsetDescItemCount := backupsetFields[5].Descriptor()
 	// backupset.DefaultItemCount holds the default value on creation for the item_count field.
 	backupset.DefaultItemCount = backupsetDescItemCount.Default.(int)
+	// backupsetDescItemsVersion is the schema descriptor for items_version field.
+	backupsetDescItemsVersion := backupsetFields[6].Descriptor()
+	// backupset.DefaultItemsVersion holds the default value on creation for the items_version field.
+	backupset.DefaultItemsVersion = backupsetDescItemsVersion.Default.(int64)
 	// backupsetDescID is the schema descriptor for id field.
 	backupsetDescID := backupsetMixinFields0[0].Descriptor()
 	// backupset.DefaultID holds the default value on creation for the id field.

@@ -35,6 +35,12 @@ func (BackupSet) Fields() []ent.Field {
 			Annotations(entgql.Type("BackupSetOrigin")),
 		field.Time("captured_at").Optional().Nillable(),
 		field.Int("item_count").Default(0),
+		// items_version goes up by one with every item added to the set
+		// (items are never changed or deleted: store's append-only hook adds
+		// the one in the item's transaction). A page of items read at a
+		// version is that page until the version moves, which is what lets
+		// the server keep pages in memory (server/pagecache.go).
+		field.Int64("items_version").Default(0).Annotations(entgql.Skip()),
 		field.JSON("counts_by_type", results.TypeCounts{}).Optional().Annotations(entgql.Skip()),
 		field.String("created_by").Optional().Nillable().Annotations(entgql.Type("ID")),
 	}

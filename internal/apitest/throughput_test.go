@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/restored/restored/internal/platform/config"
 )
 
 // load runs clients concurrent loops of do for d and returns the requests
@@ -88,22 +90,29 @@ func graphqlDo(url, token, query string, vars map[string]any) func(c *http.Clien
 func BenchmarkAPIThroughput(b *testing.B) {
 	e := start(b)
 	bsID := e.largeSet(1000)
+	// The same without the page cache: every request reads and resolves its
+	// page (what a page asked for the first time costs).
+	cold := start(b, func(c *config.Config) { c.PageCacheBytes = 0 })
+	coldSetID := cold.largeSet(1000)
 	const d = 5 * time.Second
+	const items = `query($id: ID!) { backupItems(backupSetId: $id, first: 100) { edges { node { id displayName policyType platform } } } }`
 	queries := map[string]struct {
+		e    *env
 		q    string
 		vars map[string]any
 	}{
-		"viewer": {`{ viewer { role capabilities } }`, nil},
-		"backupItems100": {`query($id: ID!) { backupItems(backupSetId: $id, first: 100) { edges { node { id displayName policyType platform } } } }`,
-			map[string]any{"id": bsID}},
+		"viewer":                  {e, `{ viewer { role capabilities } }`, nil},
+		"backupItems100":          {e, items, map[string]any{"id": bsID}},
+		"backupItems100-uncached": {cold, items, map[string]any{"id": coldSetID}},
 	}
 	for b.Loop() {
-		names := []string{"viewer", "backupItems100"}
+		names := []string{"viewer", "backupItems100", "backupItems100-uncached"}
 		if only := os.Getenv("THROUGHPUT_QUERY"); only != "" {
 			names = []string{only} // one case, e.g. to profile it
 		}
 		for _, name := range names {
 			q := queries[name]
+			e := q.e
 			do := graphqlDo(e.srv.URL, e.owner, q.q, q.vars)
 			// The floor is a bare net/http JSON handler: it decodes the request
 			// and encodes restored's response, held in memory, with

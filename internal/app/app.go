@@ -164,6 +164,7 @@ func (a *App) Handler() http.Handler {
 		MaxDepth:                  a.Config.MaxDepth,
 		MaxComplexity:             a.Config.MaxComplexity,
 		MaxResponseBytes:          a.Config.MaxResponseBytes,
+		PageCacheBytes:            a.Config.PageCacheBytes,
 		CORSOrigins:               a.Config.CORSOrigins,
 		Metrics:                   a.Metrics,
 		MetricsToken:              a.Config.MetricsToken,

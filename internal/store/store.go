@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the pure-Go "sqlite" driver
 
 	"github.com/restored/restored/ent"
+	"github.com/restored/restored/ent/hook"
 	_ "github.com/restored/restored/ent/runtime" // schema defaults and hooks
 )
 
@@ -59,7 +60,26 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("database unreachable: %w", redactErr(err, rawURL))
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dia, db)))
+	client.BackupItem.Use(backupItemsAppendOnly)
 	return &DB{Client: client, SQL: db, Dialect: dia}, nil
+}
+
+// backupItemsAppendOnly keeps backup sets snapshots: an item is only ever
+// added, never changed or deleted, and each addition moves its set's
+// items_version in the same transaction (a page read at a version stays
+// that page until then; server/pagecache.go relies on it).
+func backupItemsAppendOnly(next ent.Mutator) ent.Mutator {
+	return hook.BackupItemFunc(func(ctx context.Context, m *ent.BackupItemMutation) (ent.Value, error) {
+		if !m.Op().Is(ent.OpCreate) {
+			return nil, errors.New("backup items are append-only: a backup set is a snapshot")
+		}
+		v, err := next.Mutate(ctx, m)
+		if err != nil {
+			return v, err
+		}
+		setID, _ := m.BackupSetID()
+		return v, m.Client().BackupSet.UpdateOneID(setID).AddItemsVersion(1).Exec(ctx)
+	})
 }
 
 // Close closes the client and the pool.

@@ -104,3 +104,22 @@ func sortedUnique(ids []string) []string {
 // failure is the safe record of one object that could not be captured.
 // maxFailures bounds the failures kept in a run's context.
 const maxFailures = 100
+
+// ReadableSet returns a backup set whose items the viewer may read
+// (runs.view in its workspace): NOT_FOUND or FORBIDDEN otherwise. The one
+// rule for listing a set's items, whoever serves them (the backupItems
+// resolver, the server's page cache).
+func (s *Service) ReadableSet(ctx context.Context, id string) (*ent.BackupSet, *auth.Viewer, error) {
+	bs, err := s.Client.BackupSet.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, nil, apperr.New(apperr.NotFound, "no backup set %q", id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := auth.Require(ctx, bs.WorkspaceID, access.RunsView)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bs, v, nil
+}

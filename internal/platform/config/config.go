@@ -42,6 +42,9 @@ type Config struct {
 	MaxComplexity int
 	// MaxResponseBytes is the largest GraphQL response data served.
 	MaxResponseBytes int
+	// PageCacheBytes is the memory kept for pages of backup items
+	// (server/pagecache.go); 0 turns the cache off.
+	PageCacheBytes int
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
 	// TrustedDocuments names a file of the only operations accepted.
@@ -144,6 +147,7 @@ func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra fu
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", env("RESTORED_OTLP_ENDPOINT", ""), "OpenTelemetry collector (OTLP/HTTP, e.g. http://otel-collector:4318) to send traces to; off when empty")
 	fs.StringVar(&c.TrustedDocuments, "trusted-documents", env("RESTORED_TRUSTED_DOCUMENTS", ""), "JSON file of sha256 → GraphQL document: when set, only these operations are accepted (by hash or by text)")
 	fs.IntVar(&c.MaxResponseBytes, "max-response-bytes", envInt("RESTORED_MAX_RESPONSE_BYTES", "8388608"), "largest GraphQL response served (bigger ones are refused: ask for smaller pages)")
+	fs.IntVar(&c.PageCacheBytes, "page-cache-bytes", envInt("RESTORED_PAGE_CACHE_BYTES", "67108864"), "memory kept for pages of backup items, answered again while their set has no new item (0: off)")
 	fs.IntVar(&c.MaxSubscriptionsPerSocket, "max-subscriptions-per-socket", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_SOCKET", "100"), "live subscriptions one websocket may hold")
 	fs.IntVar(&c.MaxSubscriptionsPerToken, "max-subscriptions-per-token", envInt("RESTORED_MAX_SUBSCRIPTIONS_PER_TOKEN", "500"), "live subscriptions one API token may hold across its websockets (per process)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("RESTORED_SHUTDOWN_TIMEOUT", "30s"), "how long graceful shutdown waits for requests and jobs")

@@ -66,6 +66,7 @@ func TestParseDefaults(t *testing.T) {
 		MaxDepth:                  12,
 		MaxComplexity:             50000,
 		MaxResponseBytes:          8 << 20,
+		PageCacheBytes:            64 << 20,
 		MaxSubscriptionsPerSocket: 100,
 		MaxSubscriptionsPerToken:  500,
 		TokenRecheckEvery:         time.Minute,
@@ -125,6 +126,7 @@ var fullEnv = map[string]string{
 	"RESTORED_TOKEN_RECHECK_INTERVAL":       "5s",
 	"RESTORED_GRAPH_RATE_LIMIT":             "false",
 	"RESTORED_MAX_RESPONSE_BYTES":           "1000",
+	"RESTORED_PAGE_CACHE_BYTES":             "0",
 	"RESTORED_CORS_ORIGINS":                 "https://admin.example.com, http://localhost:5173/",
 }
 
@@ -149,6 +151,7 @@ func TestParseEnv(t *testing.T) {
 		MaxDepth:                  7,
 		MaxComplexity:             99,
 		MaxResponseBytes:          1000,
+		PageCacheBytes:            0,
 		CORSOrigins:               []string{"https://admin.example.com", "http://localhost:5173"},
 		MaxSubscriptionsPerSocket: 3,
 		MaxSubscriptionsPerToken:  4,
@@ -188,6 +191,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		"--graph-rate-limit=false",
 		"--shutdown-timeout", "1m",
 		"--max-response-bytes", "2000",
+		"--page-cache-bytes", "4096",
 		"--cors-origins", "*",
 	}
 	got := mustParse(t, args, fullEnv)
@@ -210,6 +214,7 @@ func TestParseFlagsOverrideEnv(t *testing.T) {
 		MaxDepth:                  8,
 		MaxComplexity:             100,
 		MaxResponseBytes:          2000,
+		PageCacheBytes:            4096,
 		CORSOrigins:               []string{"*"},
 		MaxSubscriptionsPerSocket: 5,
 		MaxSubscriptionsPerToken:  6,

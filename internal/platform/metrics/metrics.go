@@ -35,6 +35,8 @@ type Metrics struct {
 	// subEvents counts subscription responses by how they were made:
 	// executed for the subscriber, or shared from another's execution.
 	subExecuted, subShared prometheus.Counter
+	// pageHits and pageMisses count the backup-item page cache's answers.
+	pageHits, pageMisses prometheus.Counter
 
 	mu    sync.Mutex
 	names map[string]bool // operation names seen (bounded)
@@ -74,8 +76,12 @@ func New() *Metrics {
 		Name: "restored_subscription_responses_total", Help: "Subscription events sent, by how their response was made: executed for the subscriber, or shared from the execution of another subscriber asking the same (fanout).",
 	}, []string{"response"})
 	m.subExecuted, m.subShared = subEvents.WithLabelValues("executed"), subEvents.WithLabelValues("shared")
+	pages := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "restored_page_cache_requests_total", Help: "Requests for a page of a backup set's items the page cache could answer, by result: hit (answered from memory at the set's current version) or miss (executed, then kept).",
+	}, []string{"result"})
+	m.pageHits, m.pageMisses = pages.WithLabelValues("hit"), pages.WithLabelValues("miss")
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.operations, m.opDuration, m.jobs, m.jobDuration, m.graph, m.graphWait, m.graphPauses, m.subscription, subEvents)
+		m.operations, m.opDuration, m.jobs, m.jobDuration, m.graph, m.graphWait, m.graphPauses, m.subscription, subEvents, pages)
 	return m
 }
 
@@ -201,6 +207,18 @@ func (m *Metrics) SubscriptionResponse(shared bool) {
 		m.subShared.Inc()
 	} else {
 		m.subExecuted.Inc()
+	}
+}
+
+// PageCache counts one answer of the backup-item page cache.
+func (m *Metrics) PageCache(hit bool) {
+	if m == nil {
+		return
+	}
+	if hit {
+		m.pageHits.Inc()
+	} else {
+		m.pageMisses.Inc()
 	}
 }
 
