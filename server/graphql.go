@@ -35,9 +35,9 @@ func newGraphQL(o Options) http.Handler {
 		revalidate = 5 * time.Second
 	}
 	srv.AddTransport(transport.Websocket{
-		// Dead peers are found by the adapter's ping frames, one goroutine
-		// for every socket, not by gqlgen's PingPongInterval, which costs a
-		// goroutine per socket.
+		// Dead peers are found by the adapter's ping frames, sent to all
+		// sockets from one goroutine, not by gqlgen's PingPongInterval, which
+		// costs a goroutine per socket.
 		Implementation: gorillaws.New(gorillaws.Options{WriteTimeout: 10 * time.Second, Logger: o.Log,
 			CheckOrigin: websocketOrigin(o.CORSOrigins), PingInterval: 15 * time.Second}),
 		InitFunc:              wsInit(o.Auth, o.Bus, revalidate),
