@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"regexp"
@@ -1020,14 +1019,9 @@ func TestExecuteThrottleStorm(t *testing.T) {
 			t.Errorf("item %s failed: %v %v", it.DisplayName, ptr.Deref(it.ErrorCode), ptr.Deref(it.ErrorMessage))
 		}
 	}
-	res, err := http.Get(e.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if !regexp.MustCompile(`restored_graph_requests_total\{method="(POST|PATCH|PUT)",status="429"\} [1-9]`).Match(body) {
-		t.Errorf("the storm threw no 429 at the writes: the test proves nothing\n%s", grepLines(string(body), "restored_graph_requests_total"))
+	body := e.scrapeMetrics(t)
+	if !regexp.MustCompile(`restored_graph_requests_total\{method="(POST|PATCH|PUT)",status="429"\} [1-9]`).MatchString(body) {
+		t.Errorf("the storm threw no 429 at the writes: the test proves nothing\n%s", grepLines(body, "restored_graph_requests_total"))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -416,7 +415,7 @@ func TestSubscribersShareOneExecution(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	before := subscriptionResponses(t, e)
+	before := e.counters(t, "restored_subscription_responses_total", "response")
 
 	const entries = 5
 	ctx := context.Background()
@@ -455,7 +454,7 @@ func TestSubscribersShareOneExecution(t *testing.T) {
 			}
 		}
 	}
-	after := subscriptionResponses(t, e)
+	after := e.counters(t, "restored_subscription_responses_total", "response")
 	// Three distinct requests (q1 as owner, q2 as owner, q1 as auditor):
 	// each event executed three times, and shared with the other two owners.
 	if got := after["executed"] - before["executed"]; got != 3*entries {
@@ -464,25 +463,4 @@ func TestSubscribersShareOneExecution(t *testing.T) {
 	if got := after["shared"] - before["shared"]; got != 2*entries {
 		t.Errorf("shared %v responses, want %d", got, 2*entries)
 	}
-}
-
-// subscriptionResponses reads restored_subscription_responses_total by its
-// response label from /metrics.
-func subscriptionResponses(t *testing.T, e *env) map[string]float64 {
-	t.Helper()
-	res, err := http.Get(e.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		var label string
-		var v float64
-		if _, err := fmt.Sscanf(line, "restored_subscription_responses_total{response=%q} %g", &label, &v); err == nil {
-			out[label] = v
-		}
-	}
-	return out
 }

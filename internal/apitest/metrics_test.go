@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -30,18 +31,6 @@ func TestMetrics(t *testing.T) {
 	}
 	c.subscribe("1", `subscription($ws: ID!) { auditLogAdded(workspaceId: $ws) { id } }`, map[string]any{"ws": e.wsID})
 
-	scrape := func() string {
-		res, err := http.Get(e.srv.URL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 {
-			t.Fatalf("/metrics: %d %s", res.StatusCode, b)
-		}
-		return string(b)
-	}
 	want := []string{
 		`restored_graphql_operations_total{operation="Who",result="ok",type="query"} 1`,
 		`restored_graphql_operation_duration_seconds_count{operation="Who",type="query"} 1`,
@@ -53,7 +42,7 @@ func TestMetrics(t *testing.T) {
 	var body string
 	deadline := time.Now().Add(10 * time.Second) // the subscription registers asynchronously
 	for {
-		body = scrape()
+		body = e.scrapeMetrics(t)
 		missing := ""
 		for _, w := range want {
 			if !strings.Contains(body, w) {
@@ -134,4 +123,36 @@ func TestMetricsToken(t *testing.T) {
 	if code, body := get("Bearer scrape-secret"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("with the metrics token: %d %.200s", code, body)
 	}
+}
+
+// scrapeMetrics returns /metrics as Prometheus text, failing unless it
+// answers 200.
+func (e *env) scrapeMetrics(t testing.TB) string {
+	t.Helper()
+	res, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", res.StatusCode, b)
+	}
+	return string(b)
+}
+
+// counters reads a counter with one label from /metrics, by that label's
+// value.
+func (e *env) counters(t testing.TB, name, label string) map[string]float64 {
+	t.Helper()
+	format := name + "{" + label + "=%q} %g"
+	out := map[string]float64{}
+	for _, line := range strings.Split(e.scrapeMetrics(t), "\n") {
+		var value string
+		var v float64
+		if _, err := fmt.Sscanf(line, format, &value, &v); err == nil {
+			out[value] = v
+		}
+	}
+	return out
 }

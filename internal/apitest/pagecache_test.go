@@ -2,9 +2,6 @@ package apitest
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +22,13 @@ func TestBackupItemPagesFromMemory(t *testing.T) {
 	const q = `query($id: ID!) { backupItems(backupSetId: $id, first: 5) { totalCount edges { node { id displayName policyType } } pageInfo { hasNextPage } } }`
 	vars := map[string]any{"id": set}
 
-	before := pageCacheCounts(t, e)
+	before := e.counters(t, "restored_page_cache_requests_total", "result")
 	first := e.post(e.owner, q, vars)
 	again := e.post(e.owner, q, vars)
 	if len(first.Errors) > 0 || again.Raw != first.Raw || !strings.Contains(first.Raw, `"totalCount":30`) {
 		t.Fatalf("first %s\nagain %s", first.Raw, again.Raw)
 	}
-	if got := pageCacheCounts(t, e); got["miss"]-before["miss"] != 1 || got["hit"]-before["hit"] != 1 {
+	if got := e.counters(t, "restored_page_cache_requests_total", "result"); got["miss"]-before["miss"] != 1 || got["hit"]-before["hit"] != 1 {
 		t.Fatalf("page cache %v → %v, want one miss then one hit", before, got)
 	}
 
@@ -50,26 +47,26 @@ func TestBackupItemPagesFromMemory(t *testing.T) {
 	}
 
 	// Another role is kept apart; another workspace is refused, never served.
-	mid := pageCacheCounts(t, e)
+	mid := e.counters(t, "restored_page_cache_requests_total", "result")
 	if r := e.post(e.auditor, q, vars); r.Raw != after.Raw {
 		t.Fatalf("auditor %s", r.Raw)
 	}
 	if r := e.post(e.otherOwner, q, vars); r.code() != "FORBIDDEN" {
 		t.Fatalf("other workspace: %s", r.Raw)
 	}
-	if got := pageCacheCounts(t, e); got["miss"]-mid["miss"] != 1 || got["hit"] != mid["hit"] {
+	if got := e.counters(t, "restored_page_cache_requests_total", "result"); got["miss"]-mid["miss"] != 1 || got["hit"] != mid["hit"] {
 		t.Fatalf("page cache %v → %v, want the auditor's miss only", mid, got)
 	}
 
 	// The item's set is not the page's: its status changes on its own.
-	mid = pageCacheCounts(t, e)
+	mid = e.counters(t, "restored_page_cache_requests_total", "result")
 	withSet := `query($id: ID!) { backupItems(backupSetId: $id, first: 5) { edges { node { id backupSet { status } } } } }`
 	for range 2 {
 		if r := e.post(e.owner, withSet, vars); len(r.Errors) > 0 {
 			t.Fatal(r.Raw)
 		}
 	}
-	if got := pageCacheCounts(t, e); got["miss"] != mid["miss"] || got["hit"] != mid["hit"] {
+	if got := e.counters(t, "restored_page_cache_requests_total", "result"); got["miss"] != mid["miss"] || got["hit"] != mid["hit"] {
 		t.Fatalf("a page selecting its set was cached: %v → %v", mid, got)
 	}
 
@@ -81,24 +78,4 @@ func TestBackupItemPagesFromMemory(t *testing.T) {
 	if _, err := db.BackupItem.Delete().Exec(ctx); err == nil {
 		t.Error("backup items were deleted")
 	}
-}
-
-// pageCacheCounts reads restored_page_cache_requests_total by result.
-func pageCacheCounts(t *testing.T, e *env) map[string]float64 {
-	t.Helper()
-	res, err := http.Get(e.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		var label string
-		var v float64
-		if _, err := fmt.Sscanf(line, "restored_page_cache_requests_total{result=%q} %g", &label, &v); err == nil {
-			out[label] = v
-		}
-	}
-	return out
 }
