@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-	"encoding/json"
 	"strconv"
 	"sync"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/restored/restored/ent"
 	"github.com/restored/restored/internal/domain/auth"
+	"github.com/restored/restored/internal/platform/fanout"
 	"github.com/restored/restored/internal/platform/metrics"
 )
 
@@ -170,17 +170,7 @@ func fields(sel ast.SelectionSet) []*ast.Field {
 // pageKey names a response: the set at its version, who asks (the role:
 // every field of a page resolves alike for one role) and what.
 func pageKey(oc *graphql.OperationContext, set *ent.BackupSet, v *auth.Viewer) (string, error) {
-	vars, err := json.Marshal(oc.Variables) // map keys sorted: one spelling per value
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	for _, part := range []string{set.ID, strconv.FormatInt(set.ItemsVersion, 10), string(v.Role), oc.OperationName, oc.RawQuery} {
-		b.WriteString(part)
-		b.WriteByte(0)
-	}
-	b.Write(vars)
-	return b.String(), nil
+	return fanout.RequestKey(oc, set.ID+"\x00"+strconv.FormatInt(set.ItemsVersion, 10)+"\x00"+string(v.Role))
 }
 
 func (c *pageCache) get(key string) []byte {

@@ -103,7 +103,7 @@ func (s *schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	if sl.recv == nil {
 		return next // the resolver did not share, or failed
 	}
-	key, err := requestKey(oc, sl.audience)
+	key, err := RequestKey(oc, sl.audience)
 	if err != nil {
 		return next
 	}
@@ -134,9 +134,12 @@ func (s *schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	}
 }
 
-// requestKey names what a subscriber asked: everything besides the event
+// RequestKey names what a request asked, for keeping its response: the
+// audience (whom the response is for, as far as it may differ) and the
+// operation with its variables. Here everything besides the event; the
+// server's page cache keys its pages with it too.
 // that the response depends on.
-func requestKey(oc *graphql.OperationContext, audience string) (string, error) {
+func RequestKey(oc *graphql.OperationContext, audience string) (string, error) {
 	vars, err := json.Marshal(oc.Variables) // map keys sorted: one spelling per value
 	if err != nil {
 		return "", err
