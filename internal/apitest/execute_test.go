@@ -780,6 +780,39 @@ func (e *env) diedWriting(runID, itemID string) {
 		SetLeaseOwner("dead-worker").SetLeaseExpiresAt(time.Now().Add(-time.Second)).SetLeaseToken(1).ExecX(ctx)
 }
 
+// createdByDeadHandler does what a handler that died mid-write did for
+// item (a settings catalog policy planned CREATE): its object created by a
+// real POST to graphsim. It returns the object's id.
+func (e *env) createdByDeadHandler(t *testing.T, c *changedTenant, item *ent.RestoreRunItem) string {
+	t.Helper()
+	ctx := context.Background()
+	b := e.app.DB.Client.BackupItem.GetX(ctx, item.BackupItemID)
+	typ, _ := intune.Lookup("settingsCatalogPolicy")
+	writer, err := e.app.Restore.Writers.Writer(ctx, c.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := writer.Post(ctx, typ.Path, typ.CreateBody(b.Payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := created["id"].(string)
+	if id == "" {
+		t.Fatalf("graphsim created %v without an id", created)
+	}
+	return id
+}
+
+// recordedCreated reports whether run's pre-restore set records the
+// settings catalog policy id as created by the run (an undo deletes it).
+func (e *env) recordedCreated(runID, id string) bool {
+	ctx := context.Background()
+	db := e.app.DB.Client
+	pre := db.RestoreRun.GetX(ctx, runID).PreRestoreBackupSetID
+	return pre != nil && db.BackupItem.Query().Where(backupitem.BackupSetID(*pre), backupitem.Absent(true),
+		backupitem.PolicyType("settingsCatalogPolicy"), backupitem.SourceGraphID(id)).CountX(ctx) == 1
+}
+
 // TestExecuteCrashBeforeCreateBesideSameName: a handler died after an
 // item's write marker and before its create reached Graph, and the target
 // holds an older object of the same type and name (the admin's, which the
@@ -834,19 +867,7 @@ func TestExecuteCrashMidWrite(t *testing.T) {
 	e, c, w, item := crashingExecution(t, "crash")
 	ctx := context.Background()
 	db := e.app.DB.Client
-	b := db.BackupItem.GetX(ctx, item.BackupItemID)
-	// The crashed handler's work: the settings catalog policy was created
-	// (by a real POST to graphsim), then the process died.
-	typ, _ := intune.Lookup("settingsCatalogPolicy")
-	writer, err := e.app.Restore.Writers.Writer(ctx, c.env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := typ.CreateBody(b.Payload)
-	created, err := writer.Post(ctx, typ.Path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	created := e.createdByDeadHandler(t, c, item)
 	e.diedWriting(w.id, item.ID)
 	c.tenant.ResetWrites()
 
@@ -857,7 +878,7 @@ func TestExecuteCrashMidWrite(t *testing.T) {
 		t.Fatalf("run %s", v.Status)
 	}
 	got := db.RestoreRunItem.GetX(ctx, item.ID)
-	if got.Status != restorerunitem.StatusSUCCEEDED || ptr.Deref(got.TargetGraphID) != created["id"] ||
+	if got.Status != restorerunitem.StatusSUCCEEDED || ptr.Deref(got.TargetGraphID) != created ||
 		ptr.Deref((*string)(got.ExecutedAction)) != "CREATED" || !got.Verified || got.Attempts != 2 {
 		t.Errorf("item after the crash %+v", got)
 	}
@@ -865,10 +886,8 @@ func TestExecuteCrashMidWrite(t *testing.T) {
 		t.Errorf("creations after the crash %v, want the %d others", n, len(c.deleted)-1)
 	}
 	// The object found again is recorded as created: the undo deletes it.
-	pre := db.RestoreRun.GetX(ctx, w.id).PreRestoreBackupSetID
-	if pre == nil || db.BackupItem.Query().Where(backupitem.BackupSetID(*pre), backupitem.Absent(true),
-		backupitem.PolicyType("settingsCatalogPolicy"), backupitem.SourceGraphID(created["id"].(string))).CountX(ctx) != 1 {
-		t.Errorf("the pre-restore set does not record %s as created by the run", created["id"])
+	if !e.recordedCreated(w.id, created) {
+		t.Errorf("the pre-restore set does not record %s as created by the run", created)
 	}
 	if d := duplicateNames(c.tenant); len(d) > 0 {
 		t.Errorf("duplicates: %v", d)
@@ -1036,16 +1055,7 @@ func TestExecuteCancelAfterCrashMidWrite(t *testing.T) {
 	e, c, w, item := crashingExecution(t, "cancelcrash")
 	ctx := context.Background()
 	db := e.app.DB.Client
-	b := db.BackupItem.GetX(ctx, item.BackupItemID)
-	typ, _ := intune.Lookup("settingsCatalogPolicy")
-	writer, err := e.app.Restore.Writers.Writer(ctx, c.env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, err := writer.Post(ctx, typ.Path, typ.CreateBody(b.Payload))
-	if err != nil {
-		t.Fatal(err)
-	}
+	created := e.createdByDeadHandler(t, c, item)
 	e.diedWriting(w.id, item.ID)
 	db.RestoreRun.UpdateOneID(w.id).SetCancelRequested(true).ExecX(ctx)
 	c.tenant.ResetWrites()
@@ -1061,14 +1071,12 @@ func TestExecuteCancelAfterCrashMidWrite(t *testing.T) {
 	}
 	got := db.RestoreRunItem.GetX(ctx, item.ID)
 	if got.Status != restorerunitem.StatusFAILED || ptr.Deref(got.ErrorCode) != "write_interrupted" ||
-		ptr.Deref(got.TargetGraphID) != created["id"] || ptr.Deref((*string)(got.ExecutedAction)) != "CREATED" ||
+		ptr.Deref(got.TargetGraphID) != created || ptr.Deref((*string)(got.ExecutedAction)) != "CREATED" ||
 		got.Verified || got.Drift == nil {
 		t.Errorf("item in doubt after the cancel: %+v", got)
 	}
-	pre := db.RestoreRun.GetX(ctx, w.id).PreRestoreBackupSetID
-	if pre == nil || db.BackupItem.Query().Where(backupitem.BackupSetID(*pre), backupitem.Absent(true),
-		backupitem.SourceGraphID(created["id"].(string))).CountX(ctx) != 1 {
-		t.Errorf("the pre-restore set does not record %s as created by the run", created["id"])
+	if !e.recordedCreated(w.id, created) {
+		t.Errorf("the pre-restore set does not record %s as created by the run", created)
 	}
 	for _, it := range e.runItems(w.id) {
 		if it.ID != item.ID && (it.Status != restorerunitem.StatusSKIPPED || ptr.Deref(it.ErrorCode) != "cancelled") {
