@@ -73,7 +73,11 @@ func start(t testing.TB, tweak ...func(*config.Config)) *env {
 		f(cfg)
 	}
 	ctx := context.Background()
-	logs := &logSink{t: t}
+	// A benchmark's server logs a line per request, millions of them:
+	// keeping them all would grow one buffer by copying it whole, stalling
+	// every request that logs meanwhile, and measure that instead.
+	_, bench := t.(*testing.B)
+	logs := &logSink{t: t, keep: !bench}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
@@ -155,18 +159,21 @@ func start(t testing.TB, tweak ...func(*config.Config)) *env {
 	return e
 }
 
-// logSink keeps every server log line (for secret scans) and shows
-// warnings and errors in the test log.
+// logSink keeps every server log line of a test (for secret scans) and
+// shows warnings and errors in the test log.
 type logSink struct {
-	t  testing.TB
-	mu sync.Mutex
-	b  bytes.Buffer
+	t    testing.TB
+	keep bool
+	mu   sync.Mutex
+	b    bytes.Buffer
 }
 
 func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	l.b.Write(p)
-	l.mu.Unlock()
+	if l.keep {
+		l.mu.Lock()
+		l.b.Write(p)
+		l.mu.Unlock()
+	}
 	if bytes.Contains(p, []byte("level=WARN")) || bytes.Contains(p, []byte("level=ERROR")) {
 		l.t.Log(strings.TrimSpace(string(p)))
 	}
