@@ -252,6 +252,13 @@ func BenchmarkFanout(b *testing.B) {
 		b.ReportMetric(got.BytesPerSub/1024, "KiB/sub")
 		b.ReportMetric(floor.BytesPerSub/1024, "floor-KiB/sub")
 		b.ReportMetric(got.BytesPerSub/max(floor.BytesPerSub, 1), "mem-ratio")
+		goal(b, "events not delivered, %", 100-100*got.deliveredRatio(), 0,
+			"a subscriber fell more than the feed's buffer behind and was dropped")
+		goal(b, "p99 / the floor's", got.P99/max(floor.P99, 0.001), 2,
+			"past what 2 cores write in 100 ms both servers queue, and restored's extra CPU per message "+
+				"(gqlgen's subscription goroutine, interceptors and json.Marshal per subscriber) grows the queue")
+		goal(b, "memory per subscriber / the floor's", got.BytesPerSub/max(floor.BytesPerSub, 1), 2,
+			"gqlgen holds a goroutine and a connection context per socket besides ours")
 	}
 }
 
