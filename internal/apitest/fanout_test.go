@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,7 +51,9 @@ type fanoutResult struct {
 	Delivered   int     `json:"delivered"` // messages received in time
 	P50, P99    float64 `json:"-"`         // milliseconds from write to receipt
 	Latencies   []int64 `json:"latencies"` // a sample, microseconds
-	BytesPerSub float64 `json:"-"`         // server memory per subscriber
+	BytesPerSub float64 `json:"-"`         // server memory per subscriber, before the first event
+	// and after the last, the subscriptions still held
+	BytesPerSubAfter float64 `json:"-"`
 }
 
 func (r fanoutResult) deliveredRatio() float64 {
@@ -114,12 +117,19 @@ func (s fanoutScenario) run(t testing.TB) fanoutResult {
 		}
 	}
 	tick.Stop()
-	stdin.Close() // all sent: the child waits a grace period, then reports
+	// All sent: the child waits a grace period, reports, and keeps its
+	// sockets open until stdin closes, so that memory is measured again
+	// after the traffic, with every subscription still held.
+	if _, err := io.WriteString(stdin, "SENT\n"); err != nil {
+		t.Fatal(err)
+	}
 	var r fanoutResult
 	if err := json.NewDecoder(out).Decode(&r); err != nil {
 		t.Fatalf("fan-out child result: %v", err)
 	}
 	r.BytesPerSub = perSub
+	r.BytesPerSubAfter = float64(heapAndStacks()-before) / float64(s.subscribers)
+	stdin.Close()
 	slices.Sort(r.Latencies)
 	if n := len(r.Latencies); n > 0 {
 		r.P50 = float64(r.Latencies[n/2]) / 1000
@@ -252,13 +262,18 @@ func BenchmarkFanout(b *testing.B) {
 		b.ReportMetric(got.BytesPerSub/1024, "KiB/sub")
 		b.ReportMetric(floor.BytesPerSub/1024, "floor-KiB/sub")
 		b.ReportMetric(got.BytesPerSub/max(floor.BytesPerSub, 1), "mem-ratio")
+		b.ReportMetric(got.BytesPerSubAfter/1024, "KiB/sub-after")
+		b.ReportMetric(floor.BytesPerSubAfter/1024, "floor-KiB/sub-after")
+		b.ReportMetric(got.BytesPerSubAfter/max(floor.BytesPerSubAfter, 1), "mem-ratio-after")
 		goal(b, "events not delivered, %", 100-100*got.deliveredRatio(), 0,
 			"a subscriber fell more than the feed's buffer behind and was dropped")
 		goal(b, "p99 / the floor's", got.P99/max(floor.P99, 0.001), 2,
 			"past what 2 cores write in 100 ms both servers queue, and restored's extra CPU per message "+
 				"(gqlgen's subscription goroutine, interceptors and json.Marshal per subscriber) grows the queue")
-		goal(b, "memory per subscriber / the floor's", got.BytesPerSub/max(floor.BytesPerSub, 1), 2,
+		goal(b, "memory per subscriber / the floor's, before the first event", got.BytesPerSub/max(floor.BytesPerSub, 1), 2,
 			"gqlgen holds a goroutine and a connection context per socket besides ours")
+		goal(b, "memory per subscriber / the floor's, after the last event", got.BytesPerSubAfter/max(floor.BytesPerSubAfter, 1), 2,
+			"gqlgen keeps buffers per subscription once it has written to it")
 	}
 }
 
@@ -325,20 +340,22 @@ func fanoutChild() int {
 		}()
 	}
 	fmt.Println("READY")
-	_, _ = bufio.NewReader(os.Stdin).ReadString(0) // until the parent closes stdin
+	in := bufio.NewReader(os.Stdin)
+	_, _ = in.ReadString('\n') // SENT, or stdin closed
 	// Grace for the last events: stop early once everything has arrived.
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && delivered.Load() < int64(n*events); {
 		time.Sleep(20 * time.Millisecond)
 	}
+	mu.Lock()
+	_ = json.NewEncoder(os.Stdout).Encode(fanoutResult{Subscribers: n, Expected: n * events,
+		Delivered: int(delivered.Load()), Latencies: latencies})
+	mu.Unlock()
+	_, _ = in.ReadString(0) // the parent measures, then closes stdin
 	for _, c := range conns {
 		if c != nil {
 			c.Close()
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	_ = json.NewEncoder(os.Stdout).Encode(fanoutResult{Subscribers: n, Expected: n * events,
-		Delivered: int(delivered.Load()), Latencies: latencies})
 	return 0
 }
 
