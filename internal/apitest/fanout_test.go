@@ -104,11 +104,7 @@ func (s fanoutScenario) run(t testing.TB) fanoutResult {
 		time.Sleep(50 * time.Millisecond)
 	}
 	perSub := float64(heapAndStacks()-before) / float64(s.subscribers)
-	if os.Getenv("FANOUT_DEBUG") != "" {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		fmt.Fprintf(os.Stderr, "%s: goroutines %d, heap %d MiB, stacks %d MiB\n", s.mode, runtime.NumGoroutine(), m.HeapInuse>>20, m.StackInuse>>20)
-	}
+	s.debug("before the first event")
 	tick := time.NewTicker(time.Second / time.Duration(s.rate))
 	for range s.events {
 		<-tick.C
@@ -117,25 +113,42 @@ func (s fanoutScenario) run(t testing.TB) fanoutResult {
 		}
 	}
 	tick.Stop()
-	// All sent: the child waits a grace period, reports, and keeps its
-	// sockets open until stdin closes, so that memory is measured again
-	// after the traffic, with every subscription still held.
+	// All sent: the child waits a grace period and says DELIVERED, with
+	// every socket still open, so that memory is measured again after the
+	// traffic (before the child's result is read: it is the benchmark's
+	// memory, not the server's); then it reports and closes.
 	if _, err := io.WriteString(stdin, "SENT\n"); err != nil {
 		t.Fatal(err)
 	}
+	if line, err := out.ReadString('\n'); err != nil || strings.TrimSpace(line) != "DELIVERED" {
+		t.Fatalf("fan-out child: %q %v", line, err)
+	}
+	after := float64(heapAndStacks()-before) / float64(s.subscribers)
+	s.debug("after the last event")
+	stdin.Close()
 	var r fanoutResult
 	if err := json.NewDecoder(out).Decode(&r); err != nil {
 		t.Fatalf("fan-out child result: %v", err)
 	}
-	r.BytesPerSub = perSub
-	r.BytesPerSubAfter = float64(heapAndStacks()-before) / float64(s.subscribers)
-	stdin.Close()
+	r.BytesPerSub, r.BytesPerSubAfter = perSub, after
 	slices.Sort(r.Latencies)
 	if n := len(r.Latencies); n > 0 {
 		r.P50 = float64(r.Latencies[n/2]) / 1000
 		r.P99 = float64(r.Latencies[min(n-1, n*99/100)]) / 1000
 	}
 	return r
+}
+
+// debug prints the process's goroutines, heap and stacks when
+// FANOUT_DEBUG is set.
+func (s fanoutScenario) debug(when string) {
+	if os.Getenv("FANOUT_DEBUG") == "" {
+		return
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	fmt.Fprintf(os.Stderr, "%s, %s: goroutines %d, heap %d MiB, stacks %d MiB\n",
+		s.mode, when, runtime.NumGoroutine(), m.HeapInuse>>20, m.StackInuse>>20)
 }
 
 // heapAndStacks is this process's live memory after a collection.
@@ -346,16 +359,17 @@ func fanoutChild() int {
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && delivered.Load() < int64(n*events); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	mu.Lock()
-	_ = json.NewEncoder(os.Stdout).Encode(fanoutResult{Subscribers: n, Expected: n * events,
-		Delivered: int(delivered.Load()), Latencies: latencies})
-	mu.Unlock()
+	fmt.Println("DELIVERED")
 	_, _ = in.ReadString(0) // the parent measures, then closes stdin
 	for _, c := range conns {
 		if c != nil {
 			c.Close()
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	_ = json.NewEncoder(os.Stdout).Encode(fanoutResult{Subscribers: n, Expected: n * events,
+		Delivered: int(delivered.Load()), Latencies: latencies})
 	return 0
 }
 
