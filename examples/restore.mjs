@@ -114,6 +114,8 @@ await gql('mutation($id: ID!, $label: String!) { confirmRestoreRun(input: {runId
 const live = follow(id); // subscribe first: the replay covers any event before the socket is up
 await gql('mutation($id: ID!, $key: String!) { executeRestoreRun(input: {runId: $id, idempotencyKey: $key}) { status } }', { id, key: `example-${id}` });
 const status = await live;
-const { restoreRun: done } = await gql('query($id: ID!) { restoreRun(id: $id) { proof { outcome reasons } } }', { id });
-console.log(`run ${status}, proof ${done.proof.outcome}`);
+const { restoreRun: done } = await gql('query($id: ID!) { restoreRun(id: $id) { proof { outcome reasons } preRestoreBackupSetId } }', { id });
+console.log(`run ${status}, proof ${done.proof.outcome}, ` + (done.preRestoreBackupSetId
+  ? `undo with undoRestoreRun (pre-restore set ${done.preRestoreBackupSetId})`
+  : 'it neither overwrote nor created anything: nothing to undo'));
 process.exit({ COMPLETED: 0, PARTIAL: 2, FAILED: 3, CANCELLED: 4 }[status] ?? 1);

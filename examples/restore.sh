@@ -86,4 +86,6 @@ gql 'mutation($id: ID!, $key: String!) { executeRestoreRun(input: {runId: $id, i
 echo "executing; following it live"
 RESTORED_URL=$URL RESTORED_TOKEN=$TOKEN "${BIN[@]}" run watch "$id"
 gql 'query($id: ID!) { restoreRun(id: $id) { status proof { outcome reasons } preRestoreBackupSetId } }' "{\"id\":\"$id\"}" |
-  jq -r '.restoreRun | "run \(.status), proof \(.proof.outcome) \(.proof.reasons), undo with undoRestoreRun (pre-restore set \(.preRestoreBackupSetId))"'
+  jq -r '.restoreRun | "run \(.status), proof \(.proof.outcome) \(.proof.reasons), " +
+    (if .preRestoreBackupSetId then "undo with undoRestoreRun (pre-restore set \(.preRestoreBackupSetId))"
+     else "it neither overwrote nor created anything: nothing to undo" end)'

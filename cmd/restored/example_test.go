@@ -53,7 +53,7 @@ func TestExampleRestoreScript(t *testing.T) {
 		return string(out)
 	}
 	first := run()
-	for _, want := range []string{"will be created", "COMPLETED", "proof SUCCEEDED"} {
+	for _, want := range []string{"will be created", "COMPLETED", "proof SUCCEEDED", "undo with undoRestoreRun (pre-restore set bs_"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first restore: output lacks %q:\n%s", want, first)
 		}
@@ -61,6 +61,10 @@ func TestExampleRestoreScript(t *testing.T) {
 	second := run()
 	if !strings.Contains(second, "preview: No policy changes detected") || !strings.Contains(second, "proof SUCCEEDED") {
 		t.Errorf("the same restore again plans changes:\n%s", second)
+	}
+	// It wrote nothing, so it offers no undo (which would be refused).
+	if !strings.Contains(second, "nothing to undo") || strings.Contains(second, "pre-restore set null") {
+		t.Errorf("the same restore again offers an undo:\n%s", second)
 	}
 
 	// The Node example does the same with fetch and the websocket.
@@ -74,7 +78,8 @@ func TestExampleRestoreScript(t *testing.T) {
 	cmd := exec.Command(node, "--experimental-websocket", filepath.Join(filepath.Dir(script), "restore.mjs"))
 	cmd.Env = append(os.Environ(), "RESTORED_URL="+srv.URL, "RESTORED_TOKEN="+tok)
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "run COMPLETED, proof SUCCEEDED") || !strings.Contains(string(out), "No policy changes detected") {
+	if err != nil || !strings.Contains(string(out), "run COMPLETED, proof SUCCEEDED, it neither overwrote nor created anything") ||
+		!strings.Contains(string(out), "No policy changes detected") {
 		t.Errorf("examples/restore.mjs: %v\n%s", err, out)
 	}
 }
