@@ -140,7 +140,7 @@ func graphqlDo(url, token, query string, vars map[string]any) func(c *http.Clien
 var slowerWhy = map[string]string{
 	"viewer":         "the viewer is cached per token and reads no table: look for a read per request",
 	"backupItems100": "a page asked again is answered from memory: look for page cache misses",
-	"backupItems100-uncached": "a page asked the first time is read from SQLite and about 600 fields resolved " +
+	"backupItems100-uncached": "a page asked the first time is read from the database and about 600 fields resolved " +
 		"by gqlgen's executor (a goroutine per list element, a field context per field), where the floor only " +
 		"encodes; only the page cache avoids it",
 }
