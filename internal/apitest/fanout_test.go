@@ -286,7 +286,7 @@ func BenchmarkFanout(b *testing.B) {
 		goal(b, "memory per subscriber / the floor's, before the first event", got.BytesPerSub/max(floor.BytesPerSub, 1), 2,
 			"gqlgen holds a goroutine and a connection context per socket besides ours")
 		goal(b, "memory per subscriber / the floor's, after the last event", got.BytesPerSubAfter/max(floor.BytesPerSubAfter, 1), 2,
-			"gqlgen keeps buffers per subscription once it has written to it")
+			"the stack of gqlgen's subscription goroutine grows once it has written a response")
 	}
 }
 

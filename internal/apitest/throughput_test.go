@@ -20,46 +20,13 @@ import (
 // per second and the p99 latency in milliseconds.
 func load(tb testing.TB, clients int, d time.Duration, do func(c *http.Client) error) (perSec, p99 float64) {
 	tb.Helper()
-	var (
-		mu    sync.Mutex
-		lats  []time.Duration
-		wg    sync.WaitGroup
-		first error
-	)
 	end := time.Now().Add(d)
 	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-			var mine []time.Duration
-			for time.Now().Before(end) {
-				t0 := time.Now()
-				if err := do(c); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		tb.Fatal(first)
-	}
-	slices.Sort(lats)
-	if len(lats) == 0 {
-		tb.Fatal("no request completed")
-	}
-	return float64(len(lats)) / time.Since(start).Seconds(), float64(lats[len(lats)*99/100].Microseconds()) / 1000
+	lats := runClients(tb, clients, 4, func() (time.Time, bool) {
+		now := time.Now()
+		return now, now.Before(end)
+	}, do)
+	return float64(len(lats)) / time.Since(start).Seconds(), p99ms(lats)
 }
 
 // loadAt offers rate requests per second for d, spread over clients
@@ -70,6 +37,27 @@ func loadAt(tb testing.TB, clients int, rate float64, d time.Duration, do func(c
 	tb.Helper()
 	n := int(rate * d.Seconds())
 	due := make(chan time.Time, n)
+	go func() {
+		start := time.Now()
+		for i := range n {
+			at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			time.Sleep(time.Until(at))
+			due <- at
+		}
+		close(due)
+	}()
+	return p99ms(runClients(tb, clients, 1, func() (time.Time, bool) {
+		at, ok := <-due
+		return at, ok
+	}, do))
+}
+
+// runClients runs clients loops, each with its own HTTP client (keeping
+// idle connections), that take the time a request counts from with next
+// and send it with do until next says stop. It returns every latency,
+// sorted, and fails on the first error or when nothing completed.
+func runClients(tb testing.TB, clients, idle int, next func() (time.Time, bool), do func(c *http.Client) error) []time.Duration {
+	tb.Helper()
 	var (
 		mu    sync.Mutex
 		lats  []time.Duration
@@ -80,31 +68,24 @@ func loadAt(tb testing.TB, clients int, rate float64, d time.Duration, do func(c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idle}}
 			var mine []time.Duration
-			for at := range due {
+			for from, ok := next(); ok; from, ok = next() {
 				if err := do(c); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
 					}
 					mu.Unlock()
-					continue
+					break
 				}
-				mine = append(mine, time.Since(at))
+				mine = append(mine, time.Since(from))
 			}
 			mu.Lock()
 			lats = append(lats, mine...)
 			mu.Unlock()
 		}()
 	}
-	start := time.Now()
-	for i := range n {
-		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		time.Sleep(time.Until(at))
-		due <- at
-	}
-	close(due)
 	wg.Wait()
 	if first != nil {
 		tb.Fatal(first)
@@ -113,6 +94,11 @@ func loadAt(tb testing.TB, clients int, rate float64, d time.Duration, do func(c
 		tb.Fatal("no request completed")
 	}
 	slices.Sort(lats)
+	return lats
+}
+
+// p99ms is the 99th percentile of sorted latencies, in milliseconds.
+func p99ms(lats []time.Duration) float64 {
 	return float64(lats[len(lats)*99/100].Microseconds()) / 1000
 }
 
