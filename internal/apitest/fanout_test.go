@@ -51,9 +51,9 @@ type fanoutResult struct {
 	Delivered   int     `json:"delivered"` // messages received in time
 	P50, P99    float64 `json:"-"`         // milliseconds from write to receipt
 	Latencies   []int64 `json:"latencies"` // a sample, microseconds
-	BytesPerSub float64 `json:"-"`         // server memory per subscriber, before the first event
-	// and after the last, the subscriptions still held
-	BytesPerSubAfter float64 `json:"-"`
+	// Server memory per subscriber before the first event, and after the
+	// last with the subscriptions still held.
+	BytesPerSub, BytesPerSubAfter float64 `json:"-"`
 }
 
 func (r fanoutResult) deliveredRatio() float64 {
